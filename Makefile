@@ -1,0 +1,67 @@
+# gpu-probes. `make` is the main job; `make help` lists every target.
+# PYTHON=python3 make ...  uses an existing interpreter (with the dependencies installed) instead of .venv.
+SHELL := /bin/bash
+VENV ?= .venv
+ifdef PYTHON
+  PY := $(PYTHON)
+  ENV_STAMP :=
+else
+  PY := $(VENV)/bin/python
+  ENV_STAMP := $(VENV)/.installed
+endif
+PROBE ?=
+PARAMS ?=
+FILE ?=
+PROBES ?=
+
+.DEFAULT_GOAL := all
+.PHONY: all help test test-fast test-sim static probe report compare campaign analyze validate selftest clean env bench
+
+all: $(ENV_STAMP) ## main job: GPU -> campaign + reports; no GPU -> static atlases + reports + list of skipped probes
+	$(PY) -m probes all
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $@
+
+test: $(ENV_STAMP) ## run the test suite (compile/static tests, then simulator tests in their own process)
+	$(PY) -m pytest -q --ignore=tests/simulator
+	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -q tests/simulator
+
+static: $(ENV_STAMP) ## build the static PTX->SASS atlases into reports/static/ (no GPU)
+	$(PY) -m probes static
+
+probe: $(ENV_STAMP) ## run one probe: make probe PROBE=latency.ladder.global PARAMS="stride_bytes=128"
+	@test -n "$(PROBE)" || { echo "error: set PROBE=name (see: $(PY) -m probes list)" >&2; exit 2; }
+	$(PY) -m probes run $(PROBE) $(foreach p,$(PARAMS),--param $(p))
+
+campaign: $(ENV_STAMP) ## run every probe on the local GPU (resumable), results under results/<gpu>/
+	$(PY) -m probes campaign $(if $(PROBES),--probes $(PROBES))
+
+report: $(ENV_STAMP) ## rebuild per-GPU reports from reports/<gpu>/data/
+	$(PY) -m probes report
+
+compare: $(ENV_STAMP) ## rebuild the cross-GPU comparison reports/README.md
+	$(PY) -m probes compare
+
+analyze: $(ENV_STAMP) ## analyse a ladder file: make analyze FILE=path [ARGS="--json"]
+	@test -n "$(FILE)" || { echo "error: set FILE=path/to/ladder" >&2; exit 2; }
+	$(PY) -m probes analyze ladder $(FILE) $(ARGS)
+
+validate: $(ENV_STAMP) ## score the ladder analysis on published peer ladders (needs ../shared/peer-data)
+	$(PY) -m probes validate
+
+env: $(ENV_STAMP) ## print the captured environment, or why there is no GPU
+	$(PY) -m probes env || true
+
+bench: $(ENV_STAMP) ## benchmarks (static atlas build times)
+	$(PY) tests/bench_static_atlas.py
+
+clean: ## remove caches and local scratch results (never reports/)
+	rm -rf results/ .pytest_cache .benchmarks build *.egg-info
+	find . -name __pycache__ -prune -exec rm -rf {} +

@@ -1,0 +1,231 @@
+"""`python -m probes ...`: list, run, campaign, static, report, compare, env, analyze, validate, all.
+
+Every failure the user can cause (unknown probe, bad parameter, unreadable results, no GPU) ends with one line
+`error: ...` on stderr and exit code 2; nothing already stored is modified.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    pass
+
+
+def _probes_arg(ap):
+    ap.add_argument("--backend", choices=("auto", "gpu", "simulator"), default="auto",
+                    help="gpu: real device; simulator: Numba's CUDA simulator (test clock, never published)")
+    ap.add_argument("--out", type=Path, help="results folder (default results/<gpu-slug>/)")
+    ap.add_argument("--timeout", type=float, default=900, help="watchdog per probe, seconds (default 900)")
+    ap.add_argument("--rule", default="median-ci", help="stopping rule: median-ci (default), stdrel, fixed-count")
+    ap.add_argument("--no-resume", action="store_true", help="measure again even if a complete result exists")
+    ap.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m probes", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("list", help="list the probe catalogue")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("run", help="run one probe (in a worker process with a watchdog)")
+    p.add_argument("name")
+    p.add_argument("--param", action="append", default=[], metavar="K=V", help="probe parameter (repeatable)")
+    _probes_arg(p)
+
+    p = sub.add_parser("campaign", help="run every probe (or --probes PREFIX ...) on the local GPU, resumable")
+    p.add_argument("--probes", nargs="*", metavar="PREFIX")
+    _probes_arg(p)
+
+    p = sub.add_parser("static", help="build the static atlases (no GPU needed)")
+    p.add_argument("--out", type=Path, default=ROOT / "reports" / "static")
+    p.add_argument("--arch", action="append", help="only these architectures (repeatable)")
+    p.add_argument("--only", choices=("cache-hints", "instructions"), help="build one atlas only")
+    p.add_argument("--quiet", action="store_true")
+
+    p = sub.add_parser("report", help="build per-GPU reports from reports/<gpu>/data/")
+    p.add_argument("gpu", nargs="?", help="GPU folder name (default: all)")
+    p.add_argument("--reports", type=Path, default=ROOT / "reports")
+
+    p = sub.add_parser("compare", help="build the cross-GPU comparison reports/README.md")
+    p.add_argument("--reports", type=Path, default=ROOT / "reports")
+
+    sub.add_parser("env", help="print the captured environment (or why there is no GPU)")
+
+    p = sub.add_parser("validate", help="validate ladder analysis on published peer data (../shared/peer-data)")
+    p.add_argument("--peer-data", type=Path, default=ROOT.parent / "shared" / "peer-data")
+    p.add_argument("--out", type=Path, default=ROOT / "reports" / "validation")
+
+    p = sub.add_parser("analyze", help="analyse a result file from us or a peer tool")
+    asub = p.add_subparsers(dest="what", required=True, metavar="WHAT")
+    try:
+        from probes.analysis import ladder_cmd
+        ladder_cmd.add_parser(asub)
+    except ImportError:
+        pass
+
+    p = sub.add_parser("all", help="the main job: campaign+report on a GPU; otherwise static atlases and reports")
+    p.add_argument("--quiet", action="store_true")
+    return ap
+
+
+def cmd_list(args) -> int:
+    from probes import catalogue
+    probes = catalogue.all_probes()
+    if args.json:
+        print(json.dumps([{"name": p.name, "summary": p.summary, "unit": p.unit,
+                           "params": {q.name: q.default for q in p.params}} for p in probes.values()], indent=1))
+        return 0
+    width = max(len(n) for n in probes) if probes else 10
+    for p in probes.values():
+        print(f"{p.name:<{width}}  {p.summary}  [{p.unit}]")
+    return 0
+
+
+def _backend(choice: str) -> str:
+    if choice != "auto":
+        return choice
+    from probes.engine.environment import driver_status
+    reason = driver_status()
+    if reason:
+        raise CliError(f"{reason}; use --backend simulator to exercise probes without a GPU")
+    return "gpu"
+
+
+def _out_dir(args, backend: str) -> Path:
+    if args.out:
+        return args.out
+    from probes.engine.campaign import capture_environment
+    try:
+        env = capture_environment(backend)
+    except RuntimeError as err:
+        raise CliError(str(err)) from None
+    return ROOT / "results" / env["gpu_slug"]
+
+
+def _run_probes(probes, params_of, args) -> int:
+    from probes.engine.campaign import run_campaign
+    backend = _backend(args.backend)
+    out = _out_dir(args, backend)
+    outcomes = run_campaign(probes, params_of, out, backend, args.timeout, resume=not args.no_resume,
+                            progress=not args.quiet, rule=args.rule)
+    bad = [o for o in outcomes if o.outcome not in ("ok", "cached", "skipped")]
+    print(f"{len(outcomes) - len(bad)}/{len(outcomes)} probes complete; results in {out}")
+    return 1 if bad else 0
+
+
+def cmd_run(args) -> int:
+    from probes import catalogue
+    probe = catalogue.get(args.name)
+    params = probe.parse_params(args.param)
+    return _run_probes([probe], lambda p: params, args)
+
+
+def cmd_campaign(args) -> int:
+    from probes import catalogue
+    probes = catalogue.select(args.probes)
+    return _run_probes(probes, lambda p: {q.name: q.default for q in p.params}, args)
+
+
+def cmd_static(args) -> int:
+    from probes.static import atlas, toolchain
+    archs = args.arch
+    for a in archs or []:
+        toolchain.arch_key(a)
+        if a not in toolchain.supported_archs():
+            raise CliError(f"architecture {a} is not accepted by the installed ptxas "
+                           f"({toolchain.tool_version('ptxas')}); choose from {', '.join(toolchain.supported_archs())}")
+    which = (args.only,) if args.only else ("cache-hints", "instructions")
+    readme = atlas.build(args.out, archs, progress=not args.quiet, which=which)
+    print(f"static atlases written: {readme.parent}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from probes.report import build
+    written = build.build_reports(args.reports, args.gpu)
+    for path in written:
+        print(f"report written: {path}")
+    if not written:
+        print(f"no published GPU data under {args.reports}/*/data/ yet: nothing to report")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from probes.report import build
+    print(f"comparison written: {build.build_comparison(args.reports)}")
+    return 0
+
+
+def cmd_env(args) -> int:
+    from probes.engine import environment
+    reason = environment.driver_status()
+    if reason:
+        print(f"no GPU: {reason}")
+        for line in environment.describe({"versions": environment.library_versions()}):
+            print(line)
+        return 1
+    for line in environment.describe(environment.capture("gpu")):
+        print(line)
+    return 0
+
+
+def cmd_validate(args) -> int:
+    if not args.peer_data.is_dir():
+        raise CliError(f"peer data folder {args.peer_data} not found; it sits beside the repository as ../shared")
+    from probes.analysis import validation
+    validation.build_validation(args.peer_data, args.out)
+    print(f"validation written: {args.out / 'README.md'}")
+    return 0
+
+
+def cmd_analyze(args) -> int:
+    from probes.analysis import ladder_cmd
+    return ladder_cmd.run(args)
+
+
+def cmd_all(args) -> int:
+    """The main job. With a GPU: campaign, then reports. Without: static atlases and reports from committed data."""
+    from probes import catalogue
+    from probes.engine.environment import driver_status
+    quiet = argparse.Namespace(quiet=args.quiet, out=ROOT / "reports" / "static", arch=None, only=None)
+    cmd_static(quiet)
+    reason = driver_status()
+    if reason is None:
+        ns = argparse.Namespace(probes=None, backend="gpu", out=None, timeout=900, rule="median-ci",
+                                no_resume=False, quiet=args.quiet)
+        cmd_campaign(ns)
+    cmd_report(argparse.Namespace(reports=ROOT / "reports", gpu=None))
+    cmd_compare(argparse.Namespace(reports=ROOT / "reports"))
+    if reason is not None:
+        names = ", ".join(catalogue.all_probes())
+        print(f"GPU probes skipped ({reason}): {names}")
+    return 0
+
+
+COMMANDS = {"list": cmd_list, "run": cmd_run, "campaign": cmd_campaign, "static": cmd_static, "report": cmd_report,
+            "compare": cmd_compare, "env": cmd_env, "validate": cmd_validate, "analyze": cmd_analyze, "all": cmd_all}
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from probes.engine.environment import NoGpuError
+    from probes.results.schema import ResultsError
+    from probes.spec import ProbeSpecError
+    from probes.static.toolchain import AssemblyError, ToolchainError
+    try:
+        return COMMANDS[args.command](args)
+    except (CliError, ProbeSpecError, ResultsError, ToolchainError, AssemblyError, NoGpuError, ValueError,
+            FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("error: interrupted; finished results are kept and `make campaign` resumes", file=sys.stderr)
+        return 130

@@ -1,0 +1,58 @@
+"""Compile a Numba kernel for a given compute capability without a driver, then to SASS through the toolchain.
+
+compile_ptx needs no driver for straight-line kernels; kernels calling device functions ask the driver for the
+current device's cc (../shared/notes/cpu-toolchain.md gotcha 2), so without a driver we install a stub that answers
+with the requested cc. numba-cuda's libNVVM may write a newer `.version` than the assembler accepts: we assemble
+with the pip ptxas of the same release, and as a fallback lower the header to what the assembler supports.
+"""
+from __future__ import annotations
+
+import contextlib
+import re
+
+from probes.static import sass, toolchain
+
+
+@contextlib.contextmanager
+def _stub_device(cc: tuple[int, int]):
+    import numba.cuda.dispatcher as dispatcher
+    from numba import cuda
+
+    if cuda.is_available():
+        yield
+        return
+
+    class _NoDriverDevice:
+        compute_capability = cc
+
+    saved = dispatcher.get_current_device
+    dispatcher.get_current_device = lambda: _NoDriverDevice()
+    try:
+        yield
+    finally:
+        dispatcher.get_current_device = saved
+
+
+def kernel_ptx(func, signature, cc: tuple[int, int]) -> str:
+    """PTX of a Python kernel function for cc, with no driver needed."""
+    from numba import cuda
+
+    with _stub_device(cc):
+        ptx, _ = cuda.compile_ptx(func, signature, cc=cc, lineinfo=False)
+    return ptx
+
+
+def ptx_to_sass(ptx: str, arch: str) -> dict[str, list[sass.Instruction]]:
+    """Assemble PTX for arch and return the parsed SASS of every function in it."""
+    try:
+        cubin = toolchain.assemble(ptx, arch)
+    except toolchain.AssemblyError as err:
+        if "Unsupported .version" not in err.log:
+            raise
+        cubin = toolchain.assemble(re.sub(r"^\.version \S+", f".version {toolchain.ptx_isa_version()}", ptx,
+                                          flags=re.M), arch)
+    return sass.parse_cuobjdump(toolchain.cuobjdump_sass(cubin))
+
+
+def arch_of(cc: tuple[int, int]) -> str:
+    return f"sm_{cc[0]}{cc[1]}"

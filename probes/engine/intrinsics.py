@@ -1,0 +1,89 @@
+"""In-kernel primitives Numba lacks: %clock64, %globaltimer, %smid and hinted/raw loads, as volatile inline PTX.
+
+Why inline asm and not NVVM's intrinsics: libNVVM treats `llvm.nvvm.read.ptx.sreg.clock64` as pure, CSEs both reads
+and folds `t1 - t0` to 0 (../shared/notes/cpu-toolchain.md §1). `side_effect=True` makes the asm volatile.
+
+Under the simulator (NUMBA_ENABLE_CUDASIM=1, fixed at import) every primitive is a plain Python function: the clock
+is a deterministic *test clock* (+4 per read, `globaltimer` +2 per read), so simulated timings are not measurements
+and results carry backend "simulator".
+"""
+from __future__ import annotations
+
+import itertools
+
+from numba import config
+
+SIMULATOR = bool(config.ENABLE_CUDASIM)
+
+if SIMULATOR:
+    _clock = itertools.count(0, 4)
+    _timer = itertools.count(0, 2)
+
+    def clock64():
+        return next(_clock)
+
+    def globaltimer():
+        return next(_timer)
+
+    def smid():
+        return 0
+
+    def ld_u64_addr(memory, index):
+        """Simulator chase step: memory holds element indices instead of absolute addresses."""
+        return memory[index]
+
+    def ld_hinted_u32(qualifier):
+        def load(arr, i):
+            return arr[i]
+        return load
+
+else:
+    from llvmlite import ir
+    from numba import types
+    from numba.cuda.extending import intrinsic
+
+    def _special_register(name: str, bits: int):
+        ty = types.uint64 if bits == 64 else types.uint32
+
+        @intrinsic
+        def read(typingctx):
+            def codegen(context, builder, sig, args):
+                asm = ir.InlineAsm(ir.FunctionType(ir.IntType(bits), []), f"mov.u{bits} $0, %{name};",
+                                   "=l" if bits == 64 else "=r", side_effect=True)
+                return builder.call(asm, [])
+            return ty(), codegen
+        return read
+
+    clock64 = _special_register("clock64", 64)
+    globaltimer = _special_register("globaltimer", 64)
+    smid = _special_register("smid", 32)
+
+    @intrinsic
+    def ld_u64_addr(typingctx, memory, address):
+        """One pointer-chase step: memory holds absolute addresses, so the chain has no address arithmetic.
+        `memory` is only there so kernel source is the same under the simulator (where it is indexed)."""
+        def codegen(context, builder, sig, args):
+            asm = ir.InlineAsm(ir.FunctionType(ir.IntType(64), [ir.IntType(64)]),
+                               "ld.global.u64 $0, [$1];", "=l,l", side_effect=True)
+            return builder.call(asm, [args[1]])
+        return types.uint64(memory, types.uint64), codegen
+
+    _HINTED: dict = {}
+
+    def ld_hinted_u32(qualifier: str):
+        """An intrinsic `load(arr, i)` issuing `ld.global<qualifier>.u32` on &arr[i] (e.g. '.nc.L1::no_allocate')."""
+        if qualifier in _HINTED:
+            return _HINTED[qualifier]
+        from numba.cuda.cache_hints import _get_element_pointer
+
+        @intrinsic
+        def load(typingctx, arr, index):
+            def codegen(context, builder, sig, args):
+                ptr = _get_element_pointer(context, builder, sig.args[1], args[1], sig.args[0], args[0])
+                asm = ir.InlineAsm(ir.FunctionType(ir.IntType(32), [ir.IntType(64)]),
+                                   f"ld.global{qualifier}.u32 $0, [$1];", "=r,l", side_effect=True)
+                return builder.call(asm, [builder.ptrtoint(ptr, ir.IntType(64))])
+            return types.uint32(arr, index), codegen
+
+        _HINTED[qualifier] = load
+        return load

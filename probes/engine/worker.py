@@ -1,0 +1,75 @@
+"""Worker process: runs one probe (or only captures the environment) and writes one results document.
+
+Started by the campaign with `python -m probes.engine.worker`; a CUDA fault is sticky and poisons its process, and a
+hung kernel cannot be interrupted, so each probe gets a fresh process the parent can kill.
+Exit codes: 0 ok, 3 skipped, 4 CUDA error, 5 other error, 6 no GPU.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+
+EXIT_OK, EXIT_SKIPPED, EXIT_CUDA, EXIT_ERROR, EXIT_NO_GPU = 0, 3, 4, 5, 6
+
+
+def _is_cuda_error(err: BaseException) -> bool:
+    mod = type(err).__module__ or ""
+    return "cudadrv" in mod or "cuda.bindings" in mod or type(err).__name__.startswith("Cuda")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="probes.engine.worker")
+    ap.add_argument("--probe")
+    ap.add_argument("--params", default="{}", help="JSON object of parsed parameters")
+    ap.add_argument("--backend", choices=("gpu", "simulator"), default="gpu")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--env-only", action="store_true")
+    ap.add_argument("--rule", default="median-ci")
+    ap.add_argument("--rule-params", default="{}")
+    ap.add_argument("--no-progress", action="store_true")
+    args = ap.parse_args(argv)
+    if args.backend == "simulator":
+        os.environ["NUMBA_ENABLE_CUDASIM"] = "1"  # must precede the first numba import
+
+    from probes import catalogue
+    from probes.engine import environment
+    from probes.engine.measure import new_document, now, run_probe
+    from probes.results import io
+
+    try:
+        env = environment.capture(args.backend)
+    except environment.NoGpuError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_NO_GPU
+    if args.env_only:
+        io.write_atomic(args.out, json.dumps(env, indent=1, sort_keys=True, default=str))
+        return EXIT_OK
+    probe = catalogue.get(args.probe)
+    params = {p.name: p.validate(v) for p in probe.params
+              for v in [json.loads(args.params).get(p.name, p.default)]}
+    params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+    try:
+        doc = run_probe(probe, params, args.backend, env, args.out, rule=args.rule,
+                        rule_params=json.loads(args.rule_params), progress=not args.no_progress)
+    except BaseException as err:  # record the failure in the document, keeping finished points
+        kind = "cuda_error" if _is_cuda_error(err) else "error"
+        try:
+            doc = io.load(args.out)
+        except Exception:
+            doc = new_document(probe, params, args.backend, env)
+        doc.update(outcome=kind, finished_at=now(),
+                   error={"type": type(err).__name__, "message": str(err).splitlines()[0] if str(err) else "",
+                          "traceback": traceback.format_exc()[-4000:]})
+        io.save(doc, args.out)
+        print(f"error: probe {probe.name}: {type(err).__name__}: {err}", file=sys.stderr)
+        if isinstance(err, KeyboardInterrupt):
+            raise
+        return EXIT_CUDA if kind == "cuda_error" else EXIT_ERROR
+    return EXIT_SKIPPED if doc["outcome"] == "skipped" else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

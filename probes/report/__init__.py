@@ -1,0 +1,1 @@
+"""Report builder: reads stored results only, imports no CUDA."""

@@ -1,0 +1,172 @@
+"""How a probe is declared: what to measure, over which axes, under which requirements. No CUDA here.
+
+A probe module in `probes/catalogue/` defines `PROBES = (Probe(...), ...)`. The engine owns repetition, warm-up,
+timing and stopping; a probe's `measure(ctx, point)` launches its kernel once and returns one batch of samples.
+Adding a probe means adding one module (plus, optionally, a PTX template in ptx/): discovery is automatic.
+"""
+from __future__ import annotations
+
+import hashlib
+import inspect
+import itertools
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
+NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
+
+
+class ProbeSpecError(ValueError):
+    """A probe name, parameter or axis value is not acceptable."""
+
+
+def geometric(lo: int, hi: int, per_octave: int = 4, multiple_of: int = 1) -> tuple[int, ...]:
+    """Log-spaced integer sizes from lo to hi inclusive, rounded to `multiple_of`, without duplicates."""
+    if lo <= 0 or hi < lo:
+        raise ProbeSpecError(f"geometric({lo}, {hi}): need 0 < lo <= hi")
+    n = int(round(math.log2(hi / lo) * per_octave))
+    vals = sorted({max(multiple_of, int(round(lo * 2 ** (i / per_octave) / multiple_of)) * multiple_of)
+                   for i in range(n + 1)} | {hi - hi % multiple_of or multiple_of})
+    return tuple(vals)
+
+
+@dataclass(frozen=True)
+class Param:
+    """A user-settable parameter (`--param name=value`): typed, with a default and a validity check."""
+    name: str
+    type: type
+    default: Any
+    help: str = ""
+    check: Callable[[Any], str | None] | None = None  # returns why a value is invalid, or None
+
+    def parse(self, text: str) -> Any:
+        try:
+            if self.type is bool:
+                if text.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                    raise ValueError
+                value = text.lower() in ("1", "true", "yes")
+            elif self.type is int:
+                value = int(text, 0)
+            elif self.type is tuple:
+                value = tuple(int(v, 0) for v in text.split(",") if v)
+            else:
+                value = self.type(text)
+        except ValueError:
+            raise ProbeSpecError(f"parameter {self.name}={text!r}: expected {self.type.__name__}") from None
+        return self.validate(value)
+
+    def validate(self, value: Any) -> Any:
+        if self.check:
+            why = self.check(value)
+            if why:
+                raise ProbeSpecError(f"parameter {self.name}={value!r}: {why}")
+        return value
+
+
+def positive(value) -> str | None:
+    vals = value if isinstance(value, tuple) else (value,)
+    return None if vals and all(v > 0 for v in vals) else "must be > 0"
+
+
+def multiple_of(n: int) -> Callable[[Any], str | None]:
+    def check(value) -> str | None:
+        vals = value if isinstance(value, tuple) else (value,)
+        if not vals or any(v <= 0 for v in vals):
+            return "must be > 0"
+        bad = [v for v in vals if v % n]
+        return f"must be a multiple of {n} bytes (got {bad[0]})" if bad else None
+    return check
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """A condition on the device; unmet -> the probe is skipped and the reason stored."""
+    description: str
+    unmet: Callable[[dict, dict], str | None]  # (environment, params) -> reason or None
+
+
+def min_cc(major: int, minor: int = 0) -> Requirement:
+    def unmet(env: dict, params: dict) -> str | None:
+        cc = tuple(env.get("compute_capability") or (0, 0))
+        return None if cc >= (major, minor) else f"needs compute capability >= {major}.{minor}, device has {cc[0]}.{cc[1]}"
+    return Requirement(f"cc >= {major}.{minor}", unmet)
+
+
+def fits_in_free_memory(fraction: float, bytes_of: Callable[[dict], int]) -> Requirement:
+    def unmet(env: dict, params: dict) -> str | None:
+        free = env.get("memory_free_bytes")
+        need = bytes_of(params)
+        if free is None:
+            return None
+        return None if need <= fraction * free else (
+            f"working set {need} B exceeds {fraction:.0%} of free device memory ({free} B)")
+    return Requirement(f"working set <= {fraction:.0%} of free memory", unmet)
+
+
+@dataclass(frozen=True)
+class Point:
+    """One point of a probe's sweep: its axis values."""
+    values: tuple[tuple[str, Any], ...]
+
+    def as_dict(self) -> dict:
+        return dict(self.values)
+
+
+@dataclass(frozen=True)
+class Probe:
+    name: str                                   # family.probe[.variant]: stable, dotted, lower-case
+    summary: str
+    measure: Callable[..., dict]                # (ctx, point: dict, params: dict) -> {"cycles": [...], "ns": [...], ...}
+    axes: Callable[[dict, dict], dict[str, tuple]]  # (environment, params) -> {axis name: values}
+    unit: str                                   # unit of the headline value, e.g. "cycles/load"
+    method: str                                 # one paragraph: how the number is obtained
+    params: tuple[Param, ...] = ()
+    requires: tuple[Requirement, ...] = ()
+    kernels: Callable[[tuple[int, int]], list] | None = None   # cc -> [(kernel name, PTX text)] for SASS checks
+    check_sass: Callable[[str, list], list[str]] | None = None # (kernel name, instructions) -> problems found
+    budget_seconds: float = 20.0                # per point; the stopping rule's backstop
+    value_key: str = "cycles_per_op"            # sample field the stopping rule watches
+    module: str = ""                            # filled by the catalogue loader
+
+    def __post_init__(self):
+        if not self.name or set(self.name) - NAME_CHARS or "." not in self.name:
+            raise ProbeSpecError(f"probe name {self.name!r}: use family.probe, lower-case letters, digits, . _ -")
+
+    def parse_params(self, pairs: Iterable[str]) -> dict:
+        known = {p.name: p for p in self.params}
+        values = {p.name: p.default for p in self.params}
+        for pair in pairs:
+            if "=" not in pair:
+                raise ProbeSpecError(f"--param {pair!r}: expected name=value")
+            key, text = pair.split("=", 1)
+            if key not in known:
+                choices = ", ".join(sorted(known)) or "none"
+                raise ProbeSpecError(f"probe {self.name} has no parameter {key!r} (parameters: {choices})")
+            values[key] = known[key].parse(text)
+        return values
+
+    def points(self, env: dict, params: dict) -> list[Point]:
+        axes = self.axes(env, params)
+        names = list(axes)
+        return [Point(tuple(zip(names, combo))) for combo in itertools.product(*(axes[n] for n in names))]
+
+    def unmet(self, env: dict, params: dict) -> list[str]:
+        return [why for r in self.requires if (why := r.unmet(env, params))]
+
+    def version(self) -> str:
+        """Hash of the probe's module source and its PTX templates: results of edited code are marked stale."""
+        h = hashlib.sha256()
+        try:
+            h.update(inspect.getsource(inspect.getmodule(self.measure)).encode())
+        except (OSError, TypeError):
+            h.update(self.name.encode())
+        for tpl in self.templates():
+            h.update(tpl.read_bytes())
+        return h.hexdigest()[:16]
+
+    def templates(self) -> list[Path]:
+        root = Path(__file__).resolve().parent.parent / "ptx"
+        stem = self.name.split(".")[0]
+        return sorted(root.glob(f"{stem}*.ptx")) if root.is_dir() else []

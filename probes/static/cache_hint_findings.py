@@ -1,0 +1,206 @@
+"""Findings of the cache-hint atlas, computed from its table (never written by hand), and its Markdown section."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pandas as pd
+
+from probes.static.toolchain import arch_key
+
+REJECTED = "✗"
+
+
+def arch_groups(df: pd.DataFrame, value: str = "sass") -> list[list[str]]:
+    """Architectures whose every cell (status and SASS, all rows) is identical, grouped, in arch order."""
+    archs = sorted(df["arch"].unique(), key=arch_key)
+    signature = {a: tuple(df[df.arch == a].sort_values(["op", "width", "qualifier"])
+                          [["status", value]].itertuples(index=False)) for a in archs}
+    groups: dict = {}
+    for a in archs:
+        groups.setdefault(signature[a], []).append(a)
+    return sorted(groups.values(), key=lambda g: arch_key(g[0]))
+
+
+def group_label(group: list[str]) -> str:
+    return group[0] if len(group) == 1 else f"{group[0]} (= {', '.join(group[1:])})"
+
+
+def cell(row) -> str:
+    return row["sass"] if row["status"] == "ok" else REJECTED
+
+
+def matrix(df: pd.DataFrame, op: str, width: str, groups: list[list[str]]) -> str:
+    sub = df[(df.op == op) & (df.width == width)]
+    reps = [g[0] for g in groups]
+    header = "| qualifier | " + " | ".join(f"`{g[0]}`" + ("+" if len(g) > 1 else "") for g in groups) + " |"
+    lines = [header, "|" + "---|" * (len(groups) + 1)]
+    from probes.static.cache_hints import LINE_OPS, LOAD_QUALIFIERS, STORE_QUALIFIERS
+    order = {"ld": LOAD_QUALIFIERS, "st": STORE_QUALIFIERS, "line": LINE_OPS}[op]
+    for qual in [q for q in order if q in set(sub["qualifier"])]:
+        cells = []
+        for a in reps:
+            r = sub[(sub.qualifier == qual) & (sub.arch == a)]
+            cells.append(cell(r.iloc[0]).replace("; ", " ; ") if len(r) else "")
+        lines.append(f"| `{qual}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def dropped(df: pd.DataFrame) -> dict[tuple[str, str], list[str]]:
+    """{(op, qualifier): archs} where the qualifier's SASS equals the plain access's SASS (same width, same arch)."""
+    ok = df[(df.status == "ok") & (df.op != "line")]
+    plain = ok[ok.qualifier == "plain"].set_index(["op", "width", "arch"])["sass"]
+    out: dict = defaultdict(set)
+    for r in ok[ok.qualifier != "plain"].itertuples():
+        if plain.get((r.op, r.width, r.arch)) == r.sass:
+            out[(r.op, r.qualifier)].add(r.arch)
+    return {k: sorted(v, key=arch_key) for k, v in sorted(out.items())}
+
+
+def merged(df: pd.DataFrame, width: str = "b32") -> dict[tuple[str, str], list[tuple[str, ...]]]:
+    """{(op, SASS): [qualifier groups]} of distinct non-plain qualifiers lowered to identical SASS on every arch
+    where both are accepted (the hardware cannot tell them apart)."""
+    ok = df[(df.status == "ok") & (df.width == width) & (df.qualifier != "plain")]
+    out = {}
+    for op, sub in ok.groupby("op", sort=True):
+        by_qual = {q: dict(zip(g.arch, g.sass)) for q, g in sub.groupby("qualifier", sort=False)}
+        seen: list[tuple[str, ...]] = []
+        for q, m in by_qual.items():
+            same = tuple(sorted(q2 for q2, m2 in by_qual.items() if m2 == m))
+            if len(same) > 1 and same not in seen:
+                seen.append(same)
+                out[(op, m[max(m, key=arch_key)])] = same  # SASS as on the newest accepting target
+    return out
+
+
+def sequences(df: pd.DataFrame, width: str = "b32") -> dict[tuple[str, str], str]:
+    """Qualifiers lowered to more than one instruction: {(op, qualifier): SASS on the newest arch accepting it}."""
+    ok = df[(df.status == "ok") & (df.width == width) & df.sass.str.contains(";")]
+    out = {}
+    for (op, q), g in ok.groupby(["op", "qualifier"], sort=False):
+        newest = max(g.arch, key=arch_key)
+        out[(op, q)] = g[g.arch == newest].sass.iloc[0]
+    return out
+
+
+def availability(df: pd.DataFrame) -> list[tuple[str, str, str, str, str]]:
+    """(op, qualifier, width, first accepting arch or 'never', ptxas's message on the last rejecting arch)."""
+    out = []
+    for (op, q, w), g in df.groupby(["op", "qualifier", "width"], sort=False):
+        rej = g[g.status == "rejected"]
+        if rej.empty:
+            continue
+        acc = g[g.status == "ok"]
+        first = min(acc.arch, key=arch_key) if len(acc) else "never"
+        last_rej = rej.loc[rej.arch.map(arch_key).idxmax()] if first == "never" else \
+            rej[rej.arch.map(arch_key) < arch_key(first)].pipe(lambda r: r.loc[r.arch.map(arch_key).idxmax()]
+                                                              if len(r) else rej.iloc[0])
+        out.append((op, q, w, first, last_rej["error"]))
+    return out
+
+
+def default_scope(df: pd.DataFrame) -> dict[str, list[str]]:
+    """{modifier: archs} for scope modifiers that a *plain* access carries on some targets (e.g. `.SYS`)."""
+    plain = df[(df.status == "ok") & (df.qualifier == "plain") & (df.width == "b32") & (df.op != "line")]
+    out: dict = defaultdict(set)
+    for r in plain.itertuples():
+        for mod in ("SYS", "GPU", "CTA"):
+            if mod in r.sass.split(";")[-1].strip().split("."):
+                out[mod].add(r.arch)
+    return {k: sorted(v, key=arch_key) for k, v in out.items()}
+
+
+def _without(sass: str, mods: set[str]) -> str:
+    """SASS with an implicit default-scope modifier removed (kept where it is an explicit STRONG scope)."""
+    def strip(ins: str) -> str:
+        toks = ins.strip().split(".")
+        return ".".join(toks if "STRONG" in toks else [t for t in toks if t not in mods])
+    return "; ".join(strip(ins) for ins in sass.split(";"))
+
+
+def changes_across_archs(df: pd.DataFrame, width: str = "b32") -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """(op, qualifier, [(SASS, arch range)]) for qualifiers whose lowering differs between architectures,
+    ignoring a scope modifier that every plain access of that target carries (reported once, by default_scope)."""
+    implicit = default_scope(df)
+    out = []
+    ok = df[(df.status == "ok") & (df.width == width)]
+    for (op, q), g in ok.groupby(["op", "qualifier"], sort=False):
+        g = g.sort_values("arch", key=lambda c: c.map(arch_key))
+        norm = [_without(s, {m for m, archs in implicit.items() if a in archs}) for a, s in zip(g.arch, g.sass)]
+        if len(set(norm)) < 2:
+            continue
+        runs, prev = [], None
+        for a, s in zip(g.arch, g.sass):
+            key = _without(s, {m for m, archs in implicit.items() if a in archs})
+            if key != prev:
+                runs.append([s, a, a])
+            else:
+                runs[-1][2] = a
+            prev = key
+        out.append((op, q, [(s, lo if lo == hi else f"{lo}…{hi}") for s, lo, hi in runs]))
+    return out
+
+
+def readme_section(df: pd.DataFrame) -> str:
+    groups = arch_groups(df)
+    L = ["## Cache-hint atlas: PTX qualifier → SASS", "",
+         f"{len(df)} cases ({df[['op', 'qualifier', 'width']].drop_duplicates().shape[0]} PTX operations × "
+         f"{df.arch.nunique()} architectures), assembled with ptxas {df.assembler_version.iloc[0]} and read with "
+         "cuobjdump. Data: [`cache-hints-sass.csv`](cache-hints-sass.csv). Every statement below is computed from it.",
+         "", "Architectures with identical columns are merged: " +
+         "; ".join(group_label(g) for g in groups if len(g) > 1) + ".", ""]
+    L += ["### Findings", ""]
+    drops = dropped(df)
+    if drops:
+        L.append("**Dropped**: the qualifier produces exactly the SASS of the plain access (it does nothing in "
+                 "the encoding):")
+        L += [f"- `{op} {q}` on {_arch_span(a)}" for (op, q), a in drops.items()]
+        L.append("")
+    merges = merged(df)
+    if merges:
+        L.append("**Indistinguishable** (b32, identical SASS on every architecture accepting both; SASS of the newest):")
+        L += [f"- `{op}`: " + " = ".join(f"`{q}`" for q in qs) + f" → `{s}`" for (op, s), qs in merges.items()]
+        L.append("")
+    seqs = sequences(df)
+    if seqs:
+        L.append("**Rewritten into a sequence** (b32, newest architecture):")
+        L += [f"- `{op} {q}` → `{s}`" for (op, q), s in seqs.items()]
+        L.append("")
+    for mod, archs in default_scope(df).items():
+        L += [f"**Default scope**: on {_arch_span(archs)} a plain access already carries `.{mod}` "
+              f"(e.g. `{_plain_example(df, archs[0])}`); later targets drop it. Changes below ignore it.", ""]
+    chg = changes_across_archs(df)
+    if chg:
+        L.append("**Lowering changes between architectures** (b32):")
+        L += [f"- `{op} {q}`: " + "; ".join(f"`{s}` on {r}" for s, r in runs) for op, q, runs in chg]
+        L.append("")
+    avail = availability(df)
+    if avail:
+        L += ["**Accepted only from some architecture on** (ptxas's own message on the last rejecting target):", "",
+              "| op | qualifier | width | first accepted | ptxas says |", "|---|---|---|---|---|"]
+        by_qual: dict = {}
+        for op, q, w, first, msg in avail:
+            by_qual.setdefault((op, q, first, msg), []).append(w)
+        by_widths: dict = {}
+        for (op, q, first, msg), ws in by_qual.items():
+            by_widths.setdefault((op, ", ".join(ws), first, msg), []).append(q)
+        n_quals = df.groupby("op")["qualifier"].nunique().to_dict()
+        for (op, ws, first, msg), qs in by_widths.items():
+            names = f"every {op} qualifier" if len(qs) == n_quals[op] else ", ".join(f"`{q}`" for q in qs)
+            L.append(f"| {op} | {names} | {ws} | {first} | {msg.replace('|', '/')} |")
+        L.append("")
+    for op, title in (("ld", "Loads"), ("st", "Stores"), ("line", "Prefetch, discard, priority")):
+        width = "-" if op == "line" else "b32"
+        L += [f"### {title} ({width if width != '-' else 'per line'}); `+` marks a merged column group", "",
+              matrix(df, op, width, groups), ""]
+    L += ["Other widths (b64, v4.b32, b128, v4.b64, v8.b32) are in the CSV. `✗` = rejected by ptxas (message in "
+          "the CSV). Frame instructions (parameter loads, address arithmetic) are removed from each cell.", ""]
+    return "\n".join(L)
+
+
+def _plain_example(df: pd.DataFrame, arch: str) -> str:
+    r = df[(df.arch == arch) & (df.qualifier == "plain") & (df.op == "ld") & (df.width == "b32")]
+    return r.sass.iloc[0] if len(r) else "?"
+
+
+def _arch_span(archs: list[str]) -> str:
+    return ", ".join(archs) if len(archs) <= 3 else f"{archs[0]} … {archs[-1]} ({len(archs)} targets)"
