@@ -63,13 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--peer-data", type=Path, default=ROOT.parent / "shared" / "peer-data")
     p.add_argument("--out", type=Path, default=ROOT / "reports" / "validation")
 
-    p = sub.add_parser("analyze", help="analyse a result file from us or a peer tool")
-    asub = p.add_subparsers(dest="what", required=True, metavar="WHAT")
-    try:
-        from probes.analysis import ladder_cmd
-        ladder_cmd.add_parser(asub)
-    except ImportError:
-        pass
+    from probes.analysis import ladder_cmd
+    ladder_cmd.add_parser(sub)  # registers `analyze ladder FILE ...`
 
     p = sub.add_parser("all", help="the main job: campaign+report on a GPU; otherwise static atlases and reports")
     p.add_argument("--quiet", action="store_true")
