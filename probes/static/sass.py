@@ -65,13 +65,26 @@ class Instruction:
         return Control.decode(self.hi)
 
     @property
+    def writes_nothing(self) -> bool:
+        """Stores, reductions and branches have no destination register (REDUX does: not a prefix match)."""
+        return self.base in _NO_DEST
+
+    @property
     def dest_registers(self) -> tuple[str, ...]:
-        return _registers(self.operands[0]) if self.operands and not self.base.startswith(("ST", "RED", "BRA", "EXIT")) else ()
+        if not self.operands or self.writes_nothing:
+            return ()
+        # A leading PT is a discarded predicate destination (SHFL PT, R5, ...; ATOMG ... PT, R5, ...).
+        ops = self.operands[1:] if self.operands[0].strip() == "PT" and len(self.operands) > 1 else self.operands
+        return _registers(ops[0])
 
     @property
     def source_registers(self) -> tuple[str, ...]:
-        ops = self.operands if self.base.startswith(("ST", "RED")) else self.operands[1:]
+        ops = self.operands if self.writes_nothing else self.operands[1:]
         return tuple(r for op in ops for r in _registers(op))
+
+
+_NO_DEST = {"ST", "STG", "STS", "STL", "RED", "REDG", "REDS", "BRA", "EXIT", "RET", "CALL", "BAR", "MEMBAR", "NOP",
+            "CCTL", "ERRBAR", "WARPSYNC", "BSYNC", "BSSY"}
 
 
 _REG_RE = re.compile(r"\b(U?R\d+|U?P\d+)\b")
