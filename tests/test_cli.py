@@ -40,3 +40,12 @@ def test_list_names_every_probe(capsys):
 def test_module_entry_point_runs():
     r = subprocess.run([sys.executable, "-m", "probes", "list"], capture_output=True, text=True)
     assert r.returncode == 0 and "latency.ladder.global" in r.stdout
+
+
+def test_comparison_shows_published_values_with_their_source_apart_from_ours(tmp_path):
+    from probes.analysis.published import PUBLISHED
+    from probes.report.build import build_comparison
+    text = build_comparison(tmp_path).read_text()
+    assert "None yet" in text  # no GPU of ours: nothing presented as measured
+    assert "Published by other projects" in text and "Not measured by gpu-probes" in text
+    assert all(p.source in text for p in PUBLISHED)

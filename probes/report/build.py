@@ -27,6 +27,18 @@ def load_published(data_dir: Path) -> list[dict]:
     return docs
 
 
+def published_section(entries, heading: str = "## Published by other projects") -> list[str]:
+    """Values other projects report, each with source and method: shown beside ours, never merged or as ours."""
+    if not entries:
+        return []
+    L = [heading, "", "Not measured by gpu-probes. Each row is *published by* its source, with the source's method.",
+         "", "| GPU | level | quantity | value | method | source |", "|---|---|---|---|---|---|"]
+    for p in entries:
+        value = f"{p.value:.10g}" + (f"–{p.value_high:.10g}" if p.value_high is not None else "") + f" {p.unit}"
+        L.append(f"| {p.gpu} | {p.level} | {p.quantity} | {value} | {p.method} | {p.source} |")
+    return L + [""]
+
+
 def _fmt(x) -> str:
     return "–" if x is None else f"{x:.4g}"
 
@@ -45,6 +57,8 @@ def gpu_report(folder: Path) -> str:
             L.append(f"| {axes} | {_fmt(s.get('median'))} | {_fmt(s.get('ci_low'))}–{_fmt(s.get('ci_high'))} | "
                      f"{s.get('n', 0)} | {s.get('stop_reason', '')} |")
         L.append("")
+    from probes.analysis.published import for_gpu
+    L += published_section(for_gpu(env.get("gpu_name", folder.name)), "## Published by other projects for this GPU")
     L += ["## Provenance", ""]
     for key in ("gpu_name", "compute_capability", "driver_version", "cuda_driver_version", "sm_count"):
         if key in env:
@@ -84,6 +98,8 @@ def build_comparison(reports: Path) -> Path:
             n = len(list((f / "data").glob("*.json")))
             L.append(f"| {f.name} | {n} | [{f.name}/README.md]({f.name}/README.md) |")
         L.append("")
+    from probes.analysis.published import PUBLISHED
+    L += published_section(PUBLISHED)
     out = Path(reports) / "README.md"
     io.write_atomic(out, "\n".join(L))
     return out
