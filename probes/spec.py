@@ -22,6 +22,14 @@ class ProbeSpecError(ValueError):
     """A probe name, parameter or axis value is not acceptable."""
 
 
+class KernelCheckError(RuntimeError):
+    """A kernel returned a wrong result (final chase index, chain value, checksum): its timing means nothing.
+
+    Every `measure()` verifies what its kernel computed against a host-side expectation and raises this on a
+    mismatch; that check is what the simulator suite and the GPU self-test rely on.
+    """
+
+
 def geometric(lo: int, hi: int, per_octave: int = 4, multiple_of: int = 1) -> tuple[int, ...]:
     """Log-spaced integer sizes from lo to hi inclusive, rounded to `multiple_of`, without duplicates."""
     if lo <= 0 or hi < lo:
@@ -128,6 +136,8 @@ class Probe:
     check_sass: Callable[[str, list], list[str]] | None = None # (kernel name, instructions) -> problems found
     budget_seconds: float = 20.0                # per point; the stopping rule's backstop
     value_key: str = "cycles_per_op"            # sample field the stopping rule watches
+    smoke: tuple[str, ...] = ()                 # "name=value" params for the smallest run that still launches
+                                                # every kernel: simulator suite, GPU self-test, dry-run plan
     module: str = ""                            # filled by the catalogue loader
 
     def __post_init__(self):

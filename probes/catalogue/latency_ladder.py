@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from probes.engine import intrinsics as X
-from probes.spec import GiB, KiB, Param, Probe, fits_in_free_memory, geometric, min_cc, multiple_of, positive
+from probes.spec import GiB, KernelCheckError, KiB, Param, Probe, fits_in_free_memory, geometric, min_cc, multiple_of, positive
 
 QUALIFIERS = {"default": "", "ca": ".ca", "cg": ".cg"}
 
@@ -79,7 +79,7 @@ def measure(ctx, point: dict, params: dict) -> dict:
     ctx.synchronize()
     c1, n1, c2, n2, _, final = (int(v) for v in out.copy_to_host())
     if final != _expected_end(d_mem, start, steps, key, ctx):
-        raise RuntimeError(f"pointer chase ended at {final:#x}, expected {_expected_end.cache[key]:#x}: chain corrupted")
+        raise KernelCheckError(f"pointer chase ended at {final:#x}, expected {_expected_end.cache[key]:#x}: chain corrupted")
     # Two timed passes of `steps` loads each: their difference cancels the fixed overhead of one pass.
     cycles = (c1 + c2) / (2 * steps)
     return {"cycles_per_op": cycles, "ns_per_op": (n1 + n2) / (2 * steps), "cycles": c1 + c2, "ns": n1 + n2,
@@ -145,5 +145,6 @@ PROBES = (
         ),
         requires=(min_cc(7, 0), fits_in_free_memory(0.8, lambda p: p["max_footprint_bytes"])),
         kernels=kernels, check_sass=check_sass,
+        smoke=("max_footprint_bytes=4096", "points_per_octave=1", "max_steps=32"),
     ),
 )

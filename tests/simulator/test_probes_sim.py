@@ -14,12 +14,14 @@ from probes.results import io
 pytestmark = pytest.mark.skipif(os.environ.get("NUMBA_ENABLE_CUDASIM") != "1",
                                 reason="simulator tests run in their own process with NUMBA_ENABLE_CUDASIM=1")
 
-TINY = {"latency.ladder.global": ["max_footprint_bytes=4096", "points_per_octave=1", "max_steps=32"]}
+
+def _smoke_args(name: str) -> list[str]:
+    return sum((["--param", p] for p in catalogue.get(name).smoke), [])
 
 
 @pytest.mark.parametrize("name", list(catalogue.all_probes()))
 def test_probe_runs_end_to_end(name, tmp_path):
-    params = sum((["--param", p] for p in TINY.get(name, [])), [])
+    params = _smoke_args(name)
     assert main(["run", name, "--backend", "simulator", "--out", str(tmp_path), "--quiet", *params]) == 0
     (path,) = tmp_path.glob("*.json")
     doc = io.load(path)
@@ -48,6 +50,6 @@ def test_ladder_chase_ends_where_the_host_walk_ends(tmp_path):
 
 def test_simulated_results_are_never_published(tmp_path):
     assert main(["run", "latency.ladder.global", "--backend", "simulator", "--out", str(tmp_path / "sim" / "data"),
-                 "--quiet", *sum((["--param", p] for p in TINY["latency.ladder.global"]), [])]) == 0
+                 "--quiet", *_smoke_args("latency.ladder.global")]) == 0
     with pytest.raises(PublishError, match="cannot be published"):
         build_reports(tmp_path)
