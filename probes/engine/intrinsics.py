@@ -37,6 +37,11 @@ if SIMULATOR:
             return arr[i]
         return load
 
+    def ld_u64_addr_hinted(qualifier):
+        def step(memory, index):
+            return memory[index]
+        return step
+
 else:
     from llvmlite import ir
     from numba import types
@@ -87,3 +92,22 @@ else:
 
         _HINTED[qualifier] = load
         return load
+
+    _HINTED_CHASE: dict = {}
+
+    def ld_u64_addr_hinted(qualifier: str):
+        """`ld_u64_addr` with a cache qualifier: `step(memory, address)` issues `ld.global<qualifier>.u64`
+        (e.g. '.ca', '.cg', '.nc.L1::no_allocate'). One intrinsic per qualifier, cached."""
+        if qualifier in _HINTED_CHASE:
+            return _HINTED_CHASE[qualifier]
+
+        @intrinsic
+        def step(typingctx, memory, address):
+            def codegen(context, builder, sig, args):
+                asm = ir.InlineAsm(ir.FunctionType(ir.IntType(64), [ir.IntType(64)]),
+                                   f"ld.global{qualifier}.u64 $0, [$1];", "=l,l", side_effect=True)
+                return builder.call(asm, [args[1]])
+            return types.uint64(memory, types.uint64), codegen
+
+        _HINTED_CHASE[qualifier] = step
+        return step
