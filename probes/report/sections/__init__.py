@@ -11,6 +11,15 @@ probe name starts with one of PREFIXES; each carries `_file`, its path relative 
 evidence links). The report builder renders the blocks to Markdown (figures as PNG beside it) and to one
 self-contained HTML file (figures as inline SVG), escaping every string itself: a section never writes markup.
 A family with no stored results gets a "not measured on this GPU" section from the builder, without being called.
+Only documents with at least one point are passed (a skipped or crashed run is listed under "not measured", with
+its reason). Optionally, for the cross-GPU comparison (reports/README.md):
+    def compare(docs_by_gpu: dict[str, list[dict]]) -> list      # Paragraph | Table | Figure blocks
+keyed by GPU folder name (reports/<gpu>/), in folder order, only GPUs with points for the family; called only when
+at least one GPU has them. Findings of every GPU are tabulated side by side by (family, title) without this hook.
+The builder checks what a section returns and refuses, in one line naming the section: a finding whose `data` is
+not a file under the report folder, or whose `figure` names no Figure block of the section; a Figure name that is
+not a safe file stem ([a-z0-9][a-z0-9._-]*) or is used twice in one report. A finding with empty `data` links to
+every results file its section was given.
 
 Data flows one way: results -> probes.analysis.* -> Section (findings + blocks) -> probes.report.build.
 """
