@@ -1,0 +1,299 @@
+"""Latency of the other memory paths: shared memory, the constant caches, and local memory (the read-only path is
+`latency.ladder.global.nc`). One thread chases a random single cycle (Sattolo) of 32-bit pointers.
+
+Method: as for the global ladder, the chain holds *addresses* (window addresses for shared and local memory, byte
+offsets into the constant bank), so each step is one load feeding the next with no arithmetic in the chain:
+`LDS R, [R]`, `LDL R, [R]`, `LDC R, c[0x3][R]` (the constant table is baked with offsets from the start of its
+bank; the kernel reports the table's window address and the host refuses a run where it is not 0). The loads are
+volatile inline PTX (`ld.shared/.local/.const.u32`) so NVVM can neither fold nor hoist them: with plain indexing
+it constant-folds a chase through a `__constant__` table it can see. Warm pass, timed passes of n and 2n loads,
+(t(2n) - t(n)) / n, stop reads after a branch on the last value. Shared: the chain is copied from global memory
+into dynamic shared memory by the same thread (up to 48 KiB, the limit without an opt-in attribute). Constant:
+the chain is baked into a `cuda.const.array_like` table (one kernel per footprint, up to the 64 KiB bank), which
+spans the constant cache levels. Local: a per-thread `cuda.local.array` filled at run time; its size is per
+thread, and since local memory interleaves 4-byte words across a warp's lanes, F bytes of one thread's array touch
+F x 32 bytes of cache lines.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import cuda, types
+
+from probes.catalogue._chase import chain_problems, per_load_sample, sattolo_cycle, walk
+from probes.engine import intrinsics as X
+from probes.spec import KiB, KernelCheckError, Param, Probe, ProbeSpecError, geometric, min_cc, multiple_of, positive
+
+SCALE = 1 if X.SIMULATOR else 4   # chain entries are element indices in the simulator, byte addresses on a GPU
+
+if X.SIMULATOR:
+    def window_address(space: str):
+        def address(arr):
+            return 0
+        return address
+
+    def ld_window_u32(space: str):
+        def step(arr, p):
+            X.clock64()      # the test clock charges each simulated load (see probes/catalogue/_chase.py)
+            X.globaltimer()
+            return arr[p]
+        return step
+
+    def ld_const_u32(arr, p):
+        X.clock64()
+        X.globaltimer()
+        return arr[p]
+
+else:
+    from llvmlite import ir
+    from numba.cuda.extending import intrinsic
+
+    def window_address(space: str):
+        """`address(arr)`: the 32-bit `space` window address of an array (cvta.to.<space>)."""
+        @intrinsic
+        def address(typingctx, arr):
+            def codegen(context, builder, sig, args):
+                ptr = context.make_array(sig.args[0])(context, builder, value=args[0]).data
+                asm = ir.InlineAsm(ir.FunctionType(ir.IntType(32), [ir.IntType(64)]),
+                                   f"{{ .reg .u64 t; cvta.to.{space}.u64 t, $1; cvt.u32.u64 $0, t; }}", "=r,l",
+                                   side_effect=True)
+                return builder.call(asm, [builder.ptrtoint(ptr, ir.IntType(64))])
+            return types.uint32(arr), codegen
+        return address
+
+    def ld_window_u32(space: str):
+        """`step(arr, p)`: `ld.<space>.u32` at window address p (arr only keeps the source simulator-compatible)."""
+        @intrinsic
+        def step(typingctx, arr, p):
+            def codegen(context, builder, sig, args):
+                asm = ir.InlineAsm(ir.FunctionType(ir.IntType(32), [ir.IntType(32)]),
+                                   f"ld.{space}.u32 $0, [$1];", "=r,r", side_effect=True)
+                return builder.call(asm, [args[1]])
+            return types.uint32(arr, types.uint32), codegen
+        return step
+
+    @intrinsic
+    def ld_const_u32(typingctx, arr, p):
+        """`ld.const.u32` at constant-window address p: `LDC R, c[0x3][R]`, no add in the chain."""
+        def codegen(context, builder, sig, args):
+            asm = ir.InlineAsm(ir.FunctionType(ir.IntType(32), [ir.IntType(32)]),
+                               "ld.const.u32 $0, [$1];", "=r,r", side_effect=True)
+            return builder.call(asm, [args[1]])
+        return types.uint32(arr, types.uint32), codegen
+
+shared_address, ld_shared = window_address("shared"), ld_window_u32("shared")
+local_address, ld_local = window_address("local"), ld_window_u32("local")
+
+
+def shared_chase(chain, steps, out):
+    sh = cuda.shared.array(0, dtype=types.uint32)
+    base = shared_address(sh)
+    for i in range(chain.size):
+        sh[i] = base + chain[i] * SCALE
+    p = base
+    for _ in range(steps):
+        p = ld_shared(sh, p)
+    t0 = X.clock64()
+    g0 = X.globaltimer()
+    for _ in range(steps):
+        p = ld_shared(sh, p)
+    if p == 1:
+        out[4] = 7
+    t1 = X.clock64()
+    g1 = X.globaltimer()
+    for _ in range(2 * steps):
+        p = ld_shared(sh, p)
+    if p == 1:
+        out[4] = 7
+    t2 = X.clock64()
+    g2 = X.globaltimer()
+    out[0], out[1], out[2], out[3] = t1 - t0, g1 - g0, t2 - t1, g2 - g1
+    out[5] = p - base
+    out[6] = base
+
+
+def make_local_chase(words: int):
+    def local_chase(chain, steps, out):
+        loc = cuda.local.array(words, dtype=types.uint32)
+        base = local_address(loc)
+        for i in range(chain.size):
+            loc[i] = base + chain[i] * SCALE
+        p = base
+        for _ in range(steps):
+            p = ld_local(loc, p)
+        t0 = X.clock64()
+        g0 = X.globaltimer()
+        for _ in range(steps):
+            p = ld_local(loc, p)
+        if p == 1:
+            out[4] = 7
+        t1 = X.clock64()
+        g1 = X.globaltimer()
+        for _ in range(2 * steps):
+            p = ld_local(loc, p)
+        if p == 1:
+            out[4] = 7
+        t2 = X.clock64()
+        g2 = X.globaltimer()
+        out[0], out[1], out[2], out[3] = t1 - t0, g1 - g0, t2 - t1, g2 - g1
+        out[5] = p - base
+        out[6] = base
+    return local_chase
+
+
+def make_const_chase(table: np.ndarray):
+    """Kernel with `table` (next offsets, scaled) baked into the constant bank."""
+    def const_chase(chain, steps, out):   # `chain` unused: same signature as the other paths
+        c = cuda.const.array_like(table)
+        base = window_address_const(c)   # the table's constant-window address: 0 when it is the only table
+        p = base
+        for _ in range(steps):
+            p = ld_const_u32(c, p)
+        t0 = X.clock64()
+        g0 = X.globaltimer()
+        for _ in range(steps):
+            p = ld_const_u32(c, p)
+        if p == 1:
+            out[4] = 7
+        t1 = X.clock64()
+        g1 = X.globaltimer()
+        for _ in range(2 * steps):
+            p = ld_const_u32(c, p)
+        if p == 1:
+            out[4] = 7
+        t2 = X.clock64()
+        g2 = X.globaltimer()
+        out[0], out[1], out[2], out[3] = t1 - t0, g1 - g0, t2 - t1, g2 - g1
+        out[5] = p
+        out[6] = base
+    return const_chase
+
+
+window_address_const = window_address("const")
+
+
+def chain_words(footprint: int, stride: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """uint32 words of a footprint with one slot per stride holding the *element index* of the next slot,
+    and the slot-level `next` for the host walk."""
+    if footprint % 4 or stride % 4:
+        raise ProbeSpecError(f"footprint {footprint} B and stride {stride} B must be multiples of 4")
+    slots, per_slot = footprint // stride, stride // 4
+    if slots < 2:
+        raise ProbeSpecError(f"footprint {footprint} B holds fewer than 2 slots of stride {stride} B")
+    nxt = sattolo_cycle(slots, rng)
+    words = np.zeros(footprint // 4, dtype=np.uint32)
+    words[np.arange(slots) * per_slot] = (nxt * per_slot).astype(np.uint32)
+    return words, nxt
+
+
+_ENDS: dict = {}
+
+
+def _run(ctx, path: str, kernel, launch, chain: np.ndarray, nxt: np.ndarray, per_slot: int, steps: int,
+         key) -> dict:
+    out = ctx.device_array(7, np.uint64)
+    kernel[launch](ctx.to_device(chain), steps, out)
+    ctx.synchronize()
+    c1, n1, c2, n2, _, final, base = (int(v) for v in out.copy_to_host())
+    if path == "constant" and base:
+        raise KernelCheckError(f"constant table at window address {base:#x}, not 0: its baked offsets are wrong")
+    if key not in _ENDS:
+        _ENDS.clear()
+        _ENDS[key] = walk(nxt, 0, 4 * steps) * per_slot * SCALE
+    if final != _ENDS[key]:
+        raise KernelCheckError(f"{path} chase ended at offset {final:#x}, expected {_ENDS[key]:#x}: chain corrupted")
+    return per_load_sample(c1, n1, c2, n2, steps)
+
+
+def _setup(ctx, path: str, point: dict, params: dict):
+    footprint, stride = point["footprint_bytes"], params["stride_bytes"]
+    chain, nxt = chain_words(footprint, stride, ctx.rng(path, footprint, stride))
+    steps = int(min(max(len(nxt), 256), params["max_steps"]))
+    return footprint, stride, chain, nxt, steps
+
+
+def measure_shared(ctx, point: dict, params: dict) -> dict:
+    footprint, stride, chain, nxt, steps = _setup(ctx, "shared", point, params)
+    kernel = ctx.kernel("paths.shared", shared_chase)
+    return _run(ctx, "shared", kernel, (1, 1, 0, footprint), chain, nxt, stride // 4, steps,
+                ("shared", id(ctx), footprint, stride, steps))
+
+
+def measure_local(ctx, point: dict, params: dict) -> dict:
+    footprint, stride, chain, nxt, steps = _setup(ctx, "local", point, params)
+    kernel = ctx.kernel(("paths.local", footprint), make_local_chase(footprint // 4))
+    return _run(ctx, "local", kernel, (1, 1), chain, nxt, stride // 4, steps,
+                ("local", id(ctx), footprint, stride, steps))
+
+
+def measure_constant(ctx, point: dict, params: dict) -> dict:
+    footprint, stride, chain, nxt, steps = _setup(ctx, "constant", point, params)
+    key = ("paths.constant", footprint, stride, ctx.seed)
+    kernel = ctx.kernel(key, make_const_chase((chain * SCALE).astype(np.uint32)))
+    return _run(ctx, "constant", kernel, (1, 1), np.zeros(1, np.uint32), nxt, stride // 4, steps,
+                ("constant", id(ctx), footprint, stride, steps))
+
+
+_SIG = (types.uint32[::1], types.int64, types.uint64[::1])
+_SAMPLE_WORDS = 256   # kernels compiled for the SASS check use a 1 KiB array/table
+
+
+def _kernels(name: str, func_of):
+    def kernels(cc):
+        from probes.engine.compile import kernel_ptx
+        return [(name, kernel_ptx(func_of(), _SIG, cc))]
+    return kernels
+
+
+def _sass_check(load_base: str):
+    def check_sass(name: str, insts) -> list[str]:
+        return chain_problems(insts, load_base, load_base)
+    return check_sass
+
+
+def _limit(most: int):
+    def check(v) -> str | None:
+        return None if 0 < v <= most and v % 4 == 0 else f"must be a multiple of 4 in (0, {most}]"
+    return check
+
+
+def _axes(default_hi: int):
+    def axes(env: dict, params: dict) -> dict:
+        lo, stride = params["min_footprint_bytes"], params["stride_bytes"]
+        hi = params["max_footprint_bytes"] or default_hi
+        if hi < max(lo, 2 * stride):
+            raise ProbeSpecError(f"max_footprint_bytes={hi} is below min_footprint_bytes={lo} or 2 strides")
+        sizes = geometric(max(lo, 2 * stride), hi, per_octave=params["points_per_octave"], multiple_of=stride)
+        return {"footprint_bytes": tuple(s for s in sizes if s <= hi)}   # geometric() may round past hi
+    return axes
+
+
+def _params(stride: int, lo: int, hi: int, most: int) -> tuple[Param, ...]:
+    return (
+        Param("stride_bytes", int, stride, "distance between chained slots", multiple_of(4)),
+        Param("min_footprint_bytes", int, lo, "smallest working set", positive),
+        Param("max_footprint_bytes", int, hi, f"largest working set (at most {most} B)", _limit(most)),
+        Param("points_per_octave", int, 4, "sweep density", positive),
+        Param("max_steps", int, 1 << 14, "loads per timed pass at most", positive),
+    )
+
+
+_METHOD = " ".join(p.replace("\n", " ") for p in __doc__.split("\n\n")[1:])
+_SMOKE = ("min_footprint_bytes=256", "max_footprint_bytes=1024", "points_per_octave=1", "max_steps=16")
+
+PROBES = (
+    Probe(name="latency.shared", summary="shared-memory pointer-chase latency (LDS chain), one thread",
+          measure=measure_shared, axes=_axes(48 * KiB), unit="cycles/load", method=_METHOD,
+          params=_params(4, 1 * KiB, 48 * KiB, 48 * KiB), requires=(min_cc(7, 0),),
+          kernels=_kernels("shared_chase", lambda: shared_chase), check_sass=_sass_check("LDS"), smoke=_SMOKE),
+    Probe(name="latency.constant", summary="constant-cache pointer-chase latency vs table size (LDC chain)",
+          measure=measure_constant, axes=_axes(64 * KiB), unit="cycles/load", method=_METHOD,
+          params=_params(64, 256, 64 * KiB, 64 * KiB), requires=(min_cc(7, 0),),
+          kernels=_kernels("const_chase", lambda: make_const_chase(
+              chain_words(4 * _SAMPLE_WORDS, 64, np.random.default_rng(0))[0] * SCALE)),
+          check_sass=_sass_check("LDC"), smoke=_SMOKE),
+    Probe(name="latency.local", summary="local-memory pointer-chase latency vs per-thread array size (LDL chain)",
+          measure=measure_local, axes=_axes(16 * KiB), unit="cycles/load", method=_METHOD,
+          params=_params(4, 256, 16 * KiB, 256 * KiB), requires=(min_cc(7, 0),),
+          kernels=_kernels("local_chase", lambda: make_local_chase(_SAMPLE_WORDS)),
+          check_sass=_sass_check("LDL"), smoke=_SMOKE),
+)

@@ -1,0 +1,92 @@
+"""TLB ladder: one thread chases one slot per page in random order; cycles per load vs footprint up to most of memory.
+
+Method: the chain has one 8-byte slot every `stride_bytes` (2 MiB, the large-page size the driver uses for big
+allocations, or larger), visited in a random single cycle (Sattolo), so every load touches a different page while
+the data itself is only `footprint / stride` words: it stays in L2 far beyond L2's capacity in bytes, and latency
+steps come from address translation, not from the data caches. Slots are shifted by `spread_bytes` x slot within
+their page so they do not all map to the same cache set. Same kernel and timing as the global ladder: warm pass,
+then (t(2n) - t(n)) / n with %clock64 and %globaltimer, stop reads after a branch on the last loaded value.
+Footprints are log-spaced from `min_pages` pages to `memory_fraction` of the free device memory (or
+`max_footprint_bytes`); one buffer is resident at a time. A TLB level's reach is the footprint interval where
+latency leaves its plateau; its miss cost is the latency step to the next plateau (probes/analysis/tlb.py).
+"""
+from __future__ import annotations
+
+from probes.catalogue._chase import (Chain, ChainCache, chain_problems, chase_step, make_chase_kernel,
+                                     page_positions, run_chase, sattolo_cycle)
+from probes.spec import KiB, MiB, Param, Probe, ProbeSpecError, fits_in_free_memory, geometric, min_cc, \
+    multiple_of, positive
+
+_STEP = chase_step("")
+_CHAINS = ChainCache()
+
+
+def measure(ctx, point: dict, params: dict) -> dict:
+    footprint, stride = point["footprint_bytes"], params["stride_bytes"]
+    pages = footprint // stride
+    key = (id(ctx), ctx.seed, footprint, stride, params["spread_bytes"])
+    chain = _CHAINS.get(key, lambda: Chain(ctx, footprint, page_positions(pages, stride, params["spread_bytes"]),
+                                           sattolo_cycle(pages, ctx.rng("tlb", footprint, stride))))
+    steps = int(min(max(pages, 256), params["max_steps"]))
+    return {**run_chase(ctx, "tlb.chase", _STEP, chain, steps), "pages": pages}
+
+
+def footprints(env: dict, params: dict) -> dict:
+    stride = params["stride_bytes"]
+    lo = params["min_pages"] * stride
+    if params["max_footprint_bytes"]:
+        hi = params["max_footprint_bytes"]
+    else:
+        free = env.get("memory_free_bytes") or env.get("memory_total_bytes")
+        if not free:
+            raise ProbeSpecError("the environment has no memory_free_bytes or memory_total_bytes: "
+                                 "set max_footprint_bytes")
+        hi = int(params["memory_fraction"] * free)
+    hi -= hi % stride
+    if hi < lo:
+        raise ProbeSpecError(f"largest footprint {hi} B is below min_pages={params['min_pages']} pages "
+                             f"of {stride} B: lower stride_bytes or min_pages")
+    sizes = geometric(lo, hi, per_octave=params["points_per_octave"], multiple_of=stride)
+    return {"footprint_bytes": tuple(s for s in sizes if s <= hi)}   # geometric() may round past hi
+
+
+def kernels(cc):
+    from numba import types
+
+    from probes.engine.compile import kernel_ptx
+    sig = (types.uint64[::1], types.uint64, types.int64, types.uint64[::1])
+    return [("tlb.chase", kernel_ptx(make_chase_kernel(_STEP), sig, cc))]
+
+
+def check_sass(name: str, insts) -> list[str]:
+    """One dependent LDG.E.64 per step (default caching), three clock reads."""
+    return chain_problems(insts, "LDG", "LDG.E.64")
+
+
+def _fraction(v) -> str | None:
+    return None if 0 < v <= 0.95 else "must be in (0, 0.95]"
+
+
+def _spread(v) -> str | None:
+    return None if v >= 0 and v % 8 == 0 else "must be a multiple of 8 bytes, >= 0"
+
+
+PROBES = (
+    Probe(
+        name="latency.tlb",
+        summary="page-stride pointer chase: latency vs footprint up to most of device memory (TLB reach and misses)",
+        measure=measure, axes=footprints, unit="cycles/load", method=__doc__.split("\n\n")[1].replace("\n", " "),
+        params=(
+            Param("stride_bytes", int, 2 * MiB, "distance between chained slots: one per page", multiple_of(4 * KiB)),
+            Param("min_pages", int, 2, "smallest footprint, in strides", lambda v: None if v >= 2 else "must be >= 2"),
+            Param("max_footprint_bytes", int, 0, "largest footprint (0: memory_fraction of free memory)"),
+            Param("memory_fraction", float, 0.75, "largest footprint as a fraction of free device memory", _fraction),
+            Param("points_per_octave", int, 4, "sweep density", positive),
+            Param("spread_bytes", int, 128, "shift of slot s within its page: (s * spread) mod stride", _spread),
+            Param("max_steps", int, 1 << 14, "loads per timed pass at most", positive),
+        ),
+        requires=(min_cc(7, 0), fits_in_free_memory(0.95, lambda p: p["max_footprint_bytes"])),
+        kernels=kernels, check_sass=check_sass,
+        smoke=("stride_bytes=65536", "max_footprint_bytes=262144", "points_per_octave=1", "max_steps=16"),
+    ),
+)
