@@ -35,8 +35,10 @@ def geometric(lo: int, hi: int, per_octave: int = 4, multiple_of: int = 1) -> tu
     if lo <= 0 or hi < lo:
         raise ProbeSpecError(f"geometric({lo}, {hi}): need 0 < lo <= hi")
     n = int(round(math.log2(hi / lo) * per_octave))
-    vals = sorted({max(multiple_of, int(round(lo * 2 ** (i / per_octave) / multiple_of)) * multiple_of)
-                   for i in range(n + 1)} | {hi - hi % multiple_of or multiple_of})
+    top = hi - hi % multiple_of or multiple_of
+    vals = sorted({v for i in range(n + 1)
+                   if (v := max(multiple_of, int(round(lo * 2 ** (i / per_octave) / multiple_of)) * multiple_of)) <= top}
+                  | {top})
     return tuple(vals)
 
 
@@ -122,6 +124,18 @@ class Point:
         return dict(self.values)
 
 
+def _private_helpers(module) -> list:
+    """Modules whose code is part of a probe's kernels: the catalogue's private `_*.py` helpers and the intrinsics
+    it uses. Editing them changes what is measured, so they enter the probe's version."""
+    import sys
+    names = set()
+    for value in vars(module).values() if module else ():
+        name = value.__name__ if inspect.ismodule(value) else getattr(value, "__module__", None)
+        if isinstance(name, str) and (name.startswith("probes.catalogue._") or name == "probes.engine.intrinsics"):
+            names.add(name)
+    return [sys.modules[n] for n in sorted(names) if n in sys.modules]
+
+
 @dataclass(frozen=True)
 class Probe:
     name: str                                   # family.probe[.variant]: stable, dotted, lower-case
@@ -168,10 +182,12 @@ class Probe:
     def version(self) -> str:
         """Hash of the probe's module source and its PTX templates: results of edited code are marked stale."""
         h = hashlib.sha256()
-        try:
-            h.update(inspect.getsource(inspect.getmodule(self.measure)).encode())
-        except (OSError, TypeError):
-            h.update(self.name.encode())
+        module = inspect.getmodule(self.measure)
+        for mod in [module, *_private_helpers(module)]:
+            try:
+                h.update(inspect.getsource(mod).encode())
+            except (OSError, TypeError):
+                h.update(self.name.encode())
         for tpl in self.templates():
             h.update(tpl.read_bytes())
         return h.hexdigest()[:16]
