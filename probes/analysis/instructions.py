@@ -1,0 +1,257 @@
+"""Instruction latency/throughput analysis: estimators, saturation, labels and the per-GPU table. No CUDA.
+
+- `two_unroll_estimate`: per-op cycles = (t(2n) - t(n)) / steps per sample; median with a bootstrap CI.
+- `saturation`: throughput vs parallelism (ilp x warps per SM) -> the plateau's value (pooled median, bootstrap CI)
+  and the smallest occupancy that reaches it. It says nothing about *why* a curve is flat (issue-bound from the
+  first point, or a bottleneck the sweep cannot relieve): `flat` only reports that the first point is on the plateau.
+- `label`: documented & matches (documented value inside the CI widened by `rel_tol`) / documented & differs
+  (with the signed % of documented) / undocumented. Latencies are always undocumented: the Guide gives none.
+- `instruction_table`: stored result documents -> one row per op (CSV, Markdown, figure).
+"""
+from __future__ import annotations
+
+import csv
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from probes.analysis import claims as claimslib
+
+STATIC_CSV = Path(__file__).resolve().parents[2] / "reports" / "static" / "instructions-sass.csv"
+LABELS = ("undocumented", "documented & differs", "documented & matches")
+REL_TOL = 0.03          # clock-rate bias and rounding in the documented table; larger gaps are "differs"
+PLATEAU_TOL = 0.05      # points within 5 % of the best median belong to the plateau
+
+
+@dataclass(frozen=True)
+class Estimate:
+    value: float
+    ci_low: float
+    ci_high: float
+    n: int
+
+
+def median_ci(values, confidence: float = 0.95, n_resamples: int = 1000, seed: int = 0) -> Estimate:
+    """Median with a percentile-bootstrap CI (fixed seed: stable reports). Identical samples give a zero-width CI."""
+    x = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
+    if x.size == 0:
+        raise ValueError("median_ci: no finite sample")
+    med = float(np.median(x))
+    if x.size < 3 or np.ptp(x) == 0:
+        return Estimate(med, med, med, int(x.size))
+    res = stats.bootstrap((x,), np.median, confidence_level=confidence, n_resamples=n_resamples,
+                          method="percentile", random_state=np.random.default_rng(seed), vectorized=True, axis=-1)
+    return Estimate(med, float(res.confidence_interval.low), float(res.confidence_interval.high), int(x.size))
+
+
+def two_unroll_estimate(t_n, t_2n, steps: int) -> Estimate:
+    """Cycles per op from paired timings of n and 2n loop trips (`steps` ops in the difference): the fixed cost of
+    entering the loop and reading the clock cancels; a per-trip overhead (loop counter) does not, but runs in
+    parallel with a dependent chain."""
+    t_n, t_2n = np.asarray(t_n, dtype=float), np.asarray(t_2n, dtype=float)
+    if t_n.shape != t_2n.shape or steps <= 0:
+        raise ValueError("two_unroll_estimate: t_n and t_2n must pair up and steps must be > 0")
+    return median_ci((t_2n - t_n) / steps)
+
+
+@dataclass(frozen=True)
+class Saturation:
+    value: float            # plateau results/clk/SM (pooled median of the plateau points)
+    ci_low: float
+    ci_high: float
+    warps_per_sm: int       # smallest occupancy on the plateau (then smallest ilp)
+    ilp: int
+    saturated: bool         # the plateau holds >= 2 points: the curve levelled off inside the sweep
+    flat: bool              # the least parallel point is already on the plateau
+
+
+def saturation(points: list[dict], tol: float = PLATEAU_TOL) -> Saturation:
+    """points: [{"warps_per_sm", "ilp", "values": [...]}] of one op. The plateau = points whose median is within
+    `tol` of the best median; it is reached at the least parallel plateau point (fewest warps, then lowest ilp)."""
+    pts = [p for p in points if len(p["values"])]
+    if not pts:
+        raise ValueError("saturation: no point with samples")
+    medians = [float(np.median(p["values"])) for p in pts]
+    best = max(medians)
+    plateau = [p for p, m in zip(pts, medians) if m >= (1 - tol) * best]
+    first = min(plateau, key=lambda p: (p["warps_per_sm"] * p["ilp"], p["warps_per_sm"], p["ilp"]))
+    least = min(pts, key=lambda p: (p["warps_per_sm"] * p["ilp"], p["warps_per_sm"], p["ilp"]))
+    est = median_ci(np.concatenate([np.asarray(p["values"], dtype=float) for p in plateau]))
+    return Saturation(est.value, est.ci_low, est.ci_high, int(first["warps_per_sm"]), int(first["ilp"]),
+                      saturated=len(plateau) >= 2, flat=first is least)
+
+
+def label(value: float, ci_low: float, ci_high: float, documented: float | None,
+          rel_tol: float = REL_TOL) -> tuple[str, float | None]:
+    """(label, measured as % of documented). Matches when the documented value lies in [ci_low, ci_high]
+    widened by rel_tol of the documented value; a difference is reported with its sign, never rounded away."""
+    if documented is None:
+        return "undocumented", None
+    pct = 100.0 * value / documented
+    slack = rel_tol * documented
+    if ci_low - slack <= documented <= ci_high + slack:
+        return "documented & matches", pct
+    return "documented & differs", pct
+
+
+@functools.cache
+def static_rows(path: str = str(STATIC_CSV)) -> dict:
+    """{(instruction, arch): row} of the static atlas (ptxas's schedule), or {} when the file is absent."""
+    p = Path(path)
+    if not p.is_file():
+        return {}
+    with p.open(newline="") as f:
+        return {(r["instruction"], r["arch"]): r for r in csv.DictReader(f)}
+
+
+def static_latency(instruction: str, arch: str, path: Path = STATIC_CSV) -> float | None:
+    row = static_rows(str(path)).get((instruction, arch))
+    try:
+        return float(row["fixed_latency_cycles"]) if row and row.get("fixed_latency_cycles") else None
+    except ValueError:
+        return None
+
+
+# --- result documents -> table ------------------------------------------------------------------------------------
+
+def _cc(doc: dict) -> tuple[int, int]:
+    return tuple(doc["environment"].get("compute_capability") or (0, 0))
+
+
+def latency_rows(doc: dict) -> dict:
+    """{op: (Estimate, first sample)} from an instructions.latency document."""
+    out = {}
+    for point in doc["points"]:
+        samples = [s for s in point["samples"] if not s.get("throttled")] or point["samples"]
+        if not samples:
+            continue
+        est = two_unroll_estimate([s["cycles_n"] for s in samples], [s["cycles_2n"] for s in samples],
+                                  int(samples[0]["steps"]))
+        out[point["axes"]["op"]] = (est, samples[0])
+    return out
+
+
+def throughput_rows(doc: dict) -> dict:
+    """{op: (Saturation, first sample)} from an instructions.throughput document (results/clk/SM)."""
+    by_op: dict = {}
+    for point in doc["points"]:
+        samples = [s for s in point["samples"] if not s.get("throttled")] or point["samples"]
+        if not samples:
+            continue
+        by_op.setdefault(point["axes"]["op"], []).append(
+            {"warps_per_sm": point["axes"]["warps_per_sm"], "ilp": point["axes"]["ilp"], "sample": samples[0],
+             "values": [s.get("results_per_clk_per_sm", s.get("ops_per_clk_per_sm")) for s in samples]})
+    return {op: (saturation(pts), pts[0]["sample"]) for op, pts in by_op.items()}
+
+
+TABLE_COLUMNS = ("instruction", "sass_opcode", "mix", "latency [cycles]", "latency CI low", "latency CI high",
+                 "static latency [cycles]", "static differs", "throughput [results/clk/SM]", "throughput CI low",
+                 "throughput CI high",
+                 "saturated at [warps/SM]", "saturated at [ilp]", "documented [results/clk/SM]", "% of documented",
+                 "label", "documented source")
+
+
+def instruction_table(docs: list[dict], claims: list | None = None, static_csv: Path = STATIC_CSV):
+    """One row per op measured on one GPU (the latest document of each probe wins)."""
+    import pandas as pd
+
+    lat = [d for d in docs if d["probe"]["name"] == "instructions.latency" and d["outcome"] == "ok"]
+    thr = [d for d in docs if d["probe"]["name"] == "instructions.throughput" and d["outcome"] == "ok"]
+    latency = latency_rows(max(lat, key=lambda d: d["started_at"])) if lat else {}
+    through = throughput_rows(max(thr, key=lambda d: d["started_at"])) if thr else {}
+    if not latency and not through:
+        return pd.DataFrame(columns=TABLE_COLUMNS)
+    cc = _cc((lat or thr)[0])
+    arch = f"sm_{cc[0]}{cc[1]}"
+    rows = []
+    for op in list(dict.fromkeys([*latency, *through])):
+        sample = (latency.get(op) or through.get(op))[1]
+        row = {c: None for c in TABLE_COLUMNS}
+        row.update({"instruction": op, "sass_opcode": sample.get("sass_opcode"), "mix": sample.get("mix") or ""})
+        if op in latency:
+            est = latency[op][0]
+            row.update({"latency [cycles]": est.value, "latency CI low": est.ci_low, "latency CI high": est.ci_high})
+        static = static_latency(sample.get("static_instruction") or "", arch, static_csv)
+        row["static latency [cycles]"] = static
+        if static is not None and op in latency and not row["mix"]:
+            # ptxas's scheduled latency outside the measured CI (half a cycle of slack for the clock read)
+            row["static differs"] = not (row["latency CI low"] - 0.5 <= static <= row["latency CI high"] + 0.5)
+        doc_claim = claimslib.documented(sample.get("claim") or "", cc, claims)
+        if op in through:
+            sat = through[op][0]
+            documented = doc_claim.value if doc_claim else None
+            verdict, pct = label(sat.value, sat.ci_low, sat.ci_high, documented)
+            row.update({"throughput [results/clk/SM]": sat.value, "throughput CI low": sat.ci_low,
+                        "throughput CI high": sat.ci_high, "saturated at [warps/SM]": sat.warps_per_sm,
+                        "saturated at [ilp]": sat.ilp, "documented [results/clk/SM]": documented,
+                        "% of documented": pct, "label": verdict,
+                        "documented source": doc_claim.source if doc_claim else ""})
+        else:
+            row.update({"label": "undocumented", "documented source": ""})
+        rows.append(row)
+    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+
+
+def _cell(v) -> str:
+    if v is None or (isinstance(v, (float, np.floating)) and not np.isfinite(v)):
+        return "–"
+    if isinstance(v, (float, np.floating)):
+        return f"{v:.4g}"
+    return str(v).replace("|", "\\|")
+
+
+def to_markdown(frame) -> str:
+    cols = list(frame.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def figure(frame):
+    """Two panels: latency [cycles] with CI, and throughput as % of documented (or results/clk/SM if undocumented)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 7), dpi=110)
+    f = frame.reset_index(drop=True)
+    x = np.arange(len(f))
+    lat = f["latency [cycles]"].astype(float)
+    err = np.vstack([lat - f["latency CI low"].astype(float), f["latency CI high"].astype(float) - lat])
+    ax1.bar(x, lat, yerr=np.nan_to_num(err), color="tab:blue", capsize=2)
+    ax1.scatter(x, f["static latency [cycles]"].astype(float), marker="_", s=200, color="k",
+                label="ptxas scheduled latency (static)")
+    ax1.set_ylabel("latency [cycles]")
+    ax1.legend(fontsize=7)
+    thr = f["throughput [results/clk/SM]"].astype(float)
+    ax2.bar(x, thr, color="tab:green")
+    ax2.scatter(x, f["documented [results/clk/SM]"].astype(float), marker="_", s=200, color="k",
+                label="Programming Guide")
+    ax2.set_ylabel("results / clk / SM")
+    ax2.set_yscale("log", base=2)
+    ax2.legend(fontsize=7)
+    for ax in (ax1, ax2):
+        ax.set_xticks(x)
+        ax.set_xticklabels(f["instruction"], rotation=60, fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def write_table(frame, folder: Path, stem: str = "instructions") -> list[Path]:
+    """CSV + Markdown + PNG figure into `folder` (atomic writes). Returns the paths written."""
+    from probes.results import io
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{stem}.csv", folder / f"{stem}.md", folder / f"{stem}.png"]
+    io.write_atomic(paths[0], frame.to_csv(index=False))
+    io.write_atomic(paths[1], to_markdown(frame))
+    fig = figure(frame)
+    tmp = paths[2].with_suffix(".tmp.png")
+    fig.savefig(tmp, metadata={"Software": None})
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+    tmp.replace(paths[2])
+    return paths

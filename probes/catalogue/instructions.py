@@ -1,0 +1,351 @@
+"""Instruction latency and throughput: dependent chains of one op per thread, timed with %clock64.
+
+Method: each op's chain step is volatile inline PTX (probes/catalogue/_instruction_ops.py); a generated Numba kernel
+runs `ilp` independent chains per thread, unrolled `unroll` steps per loop trip, in two timed passes of n and 2n
+trips; per-op cycles = (t(2n) - t(n)) / (n * unroll), which cancels loop-entry and timer overhead (nanoBench). The
+stop clock is read after a branch on every chain's value, so it waits for the last result. Latency: one warp, one
+chain (cycles per dependent step; where the step holds a helper op, e.g. MUFU + FADD, it is included and named in
+`mix`). Throughput: `ilp` chains per thread x `warps_per_sm` warps on every SM; each warp's rate is lanes x steps /
+cycles of its extra pass, the rates of the warps on one SM (by %smid) add up, and the median over SMs is the sample;
+the sweep over ilp x warps finds the plateau (probes.analysis.instructions).
+Every launch checks each chain's final value against the host's exact (or, for MUFU, tolerance) computation.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from probes.catalogue import _instruction_ops as O
+from probes.spec import KernelCheckError, Param, Probe, ProbeSpecError, min_cc, positive
+
+UNROLL = {1: 16, 4: 8}                  # steps per loop trip per chain, by ilp (compile time grows with the body)
+ILPS = tuple(UNROLL)
+
+
+def _op_names(text: str) -> str | None:
+    unknown = [n for n in (s.strip() for s in text.split(",")) if n and n not in O.BY_NAME]
+    return f"unknown op {unknown[0]!r}; ops are {', '.join(O.BY_NAME)}" if unknown else None
+
+
+def _ilps(value: tuple) -> str | None:
+    bad = [v for v in value if v not in UNROLL]
+    return f"ilp {bad[0]} has no kernel; choose from {ILPS}" if bad else None
+
+
+def selected_ops(params: dict, cc) -> list:
+    names = [s.strip() for s in params["ops"].split(",") if s.strip()] or list(O.BY_NAME)
+    return [O.BY_NAME[n] for n in names if tuple(cc) >= O.BY_NAME[n].min_cc]
+
+
+# --- kernel generation --------------------------------------------------------------------------------------------
+
+def kernel_source(op, ilp: int) -> str:
+    """Python source of the kernel for (op, ilp): chains x0.., operands rotating (b,c),(c,d),(d,b).
+
+    The loop steps by `one`, a kernel argument (= 1): neither NVVM nor ptxas knows the trip count, so neither
+    unrolls the loop, and the op count in the SASS is exactly 2 x ilp x unroll x (SASS per step)."""
+    unroll = UNROLL[ilp]
+    names = ["x", "y", "b", "c", "d"]
+    body = []
+    for k in range(unroll):
+        i, j = O.ROTATION[k % 3]
+        body += [f"        x{m} = STEP(x{m}, {names[i]}, {names[j]})" for m in range(ilp)]
+    body = "\n".join(body)
+    consume = " | ".join(f"(x{m} == b)" for m in range(ilp))
+    load = "\n".join(f"    x{m} = xs[base + {m}]" for m in range(ilp))
+    store = "\n".join(f"    xs[base + {m}] = x{m}" for m in range(ilp))
+    fn = f"k_{op.name}_ilp{ilp}"
+    return f"""
+def {fn}(xs, b, c, d, n, one, out, tags):
+    tid = cuda.threadIdx.x + cuda.blockIdx.x * cuda.blockDim.x
+    base = tid * {ilp}
+{load}
+    t0 = clock64()
+    i = 0
+    while i < n:
+{body}
+        i += one
+    if {consume}:
+        tags[tid] = 1
+    t1 = clock64()
+    i = 0
+    while i < 2 * n:
+{body}
+        i += one
+    if {consume}:
+        tags[tid] = 1
+    t2 = clock64()
+{store}
+    out[3 * tid] = t1 - t0
+    out[3 * tid + 1] = t2 - t1
+    out[3 * tid + 2] = smid()
+    tags[tid] = {O.tag_of(op)}
+"""
+
+
+@functools.cache
+def kernel_function(op_name: str, ilp: int):
+    """The plain Python function of the (op, ilp) kernel (Numba compiles it; the simulator interprets it)."""
+    from numba import cuda
+    op = O.BY_NAME[op_name]
+    scope = {"cuda": cuda, "STEP": O.step_function(op), "clock64": O.clock64, "smid": O.smid}
+    exec(compile(kernel_source(op, ilp), f"<instructions:{op.name}:ilp{ilp}>", "exec"), scope)
+    return scope[f"k_{op.name}_ilp{ilp}"]
+
+
+def signature(op):
+    from numba import types
+    t = {"f32": types.float32, "f64": types.float64, "u32": types.uint32, "u64": types.uint64}[op.kind]
+    return (t[::1], t, t, t, types.int32, types.int32, types.int64[::1], types.uint32[::1])
+
+
+@functools.cache
+def _ptx(op_name: str, ilp: int, cc: tuple) -> str:
+    """PTX of one (op, ilp) kernel, cached on disk: Numba's front end takes ~0.2 s a kernel and has no cache."""
+    from importlib import metadata
+
+    from probes.engine.compile import kernel_ptx
+    from probes.static import toolchain
+    op = O.BY_NAME[op_name]
+    key = ("instructions", metadata.version("numba-cuda"), f"{cc}", kernel_source(op, ilp), op.ptx, op.kind,
+           _SOURCE_HASH)
+    produce = lambda: kernel_ptx(kernel_function(op_name, ilp), signature(op), cc).encode()  # noqa: E731
+    return toolchain._cached("ptx", key, produce, ".ptx").decode()
+
+
+_SOURCE_HASH = __import__("hashlib").sha256(open(O.__file__, "rb").read()).hexdigest()
+
+
+def merge_ptx(modules: list[str]) -> str:
+    """One PTX module from several Numba modules: one assembly and one disassembly for all of them."""
+    head, *rest = modules
+    body = [head]
+    for text in rest:
+        body.append("\n".join(line for line in text.splitlines()
+                              if not line.startswith((".version", ".target", ".address_size"))))
+    return "\n".join(body)
+
+
+def _kernels(cc, ilps) -> list:
+    ops = [op for op in O.OPS if tuple(cc) >= op.min_cc]
+    arch = f"sm_{cc[0]}{cc[1]}"
+    return [(f"instructions.{arch}.ilp{'-'.join(map(str, ilps))}", merge_ptx([_ptx(op.name, i, tuple(cc))
+                                                                       for op in ops for i in ilps]))]
+
+
+def latency_kernels(cc):
+    return _kernels(cc, (1,))
+
+
+def throughput_kernels(cc):
+    return _kernels(cc, ILPS)
+
+
+# --- SASS check -----------------------------------------------------------------------------------------------------
+
+def _immediate(inst) -> int | None:
+    """A 32-bit constant an instruction materializes: `MOV R, 0x..` / `IMAD.MOV.U32 R, RZ, RZ, 0x..`, or ptxas's
+    `HFMA2.MMA R, -RZ, RZ, h1, h0` trick (two f16 halves)."""
+    ops = [o.strip() for o in inst.operands]
+    if inst.base == "HFMA2" and len(ops) == 5 and ops[1:3] == ["-RZ", "RZ"]:
+        try:
+            hi, lo = (int(np.array([np.float16(float(v))]).view(np.uint16)[0]) for v in ops[3:5])
+        except ValueError:
+            return None
+        return hi << 16 | lo
+    if ops and ops[-1].startswith("0x"):
+        try:
+            return int(ops[-1], 16)
+        except ValueError:
+            return None
+    return None
+
+
+def _op_of(insts):
+    """The op a compiled kernel measures, from the tag constant it stores."""
+    for inst in insts:
+        value = _immediate(inst)
+        if value is not None and (op := O.op_of_tag(value)):
+            return op
+    return None
+
+
+def _branch_target(inst) -> int | None:
+    try:
+        return int(inst.operands[0].strip(), 16) if inst.base == "BRA" and inst.operands else None
+    except ValueError:
+        return None
+
+
+def timed_loops(insts) -> list[tuple[int, int]]:
+    """(first, last) instruction index of each loop that closes before a stop-clock read (a backward BRA)."""
+    by_address = {i.address: k for k, i in enumerate(insts)}
+    clocks = [n for n, i in enumerate(insts) if i.base == "CS2R" and "SR_CLOCKLO" in i.text]
+    loops = []
+    for start, stop in zip(clocks, clocks[1:]):
+        back = [k for k in range(start, stop) if (t := _branch_target(insts[k])) is not None
+                and t < insts[k].address and t in by_address]
+        if back:
+            loops.append((by_address[_branch_target(insts[back[-1]])], back[-1]))
+    return loops
+
+
+LOOP_SLACK = 2   # loop bookkeeping may share the op's base opcode (an IMAD.U32 copy, an IADD3 counter)
+
+
+def check_sass(name: str, insts) -> list[str]:
+    """Each of the two timed loops holds ilp x unroll x (SASS per step) of the op's opcode (+ at most LOOP_SLACK
+    bookkeeping instructions): fewer means ptxas folded, merged or hoisted steps. Each stop-clock read comes after
+    the loop and after a *SETP testing the chains (the stop clock waits for the last result)."""
+    op = _op_of(insts)
+    if op is None:
+        return [f"{name}: no op tag 0x{O.TAG_BASE:x}+i stored: not an instructions kernel"]
+    arch = _arch_from(name)
+    bases, per_step = op.expected(arch)
+    clocks = [n for n, i in enumerate(insts) if i.base == "CS2R" and "SR_CLOCKLO" in i.text]
+    if len(clocks) != 3:
+        return [f"{op.name}: expected 3 %clock64 reads, found {len(clocks)}"]
+    loops = timed_loops(insts)
+    if len(loops) != 2:
+        return [f"{op.name}: expected one loop in each timed pass, found {len(loops)}: the chain was folded away "
+                "or the loop unrolled"]
+    problems = []
+    counts = [sum(1 for i in insts[a:b + 1] if i.base in bases) for a, b in loops]
+    ilps = [int(v) for v in name.split("ilp")[-1].split("-")] if "ilp" in name else list(ILPS)
+    per_steps = per_step if isinstance(per_step, tuple) else (per_step,)
+    units = [ilp * UNROLL[ilp] * p for ilp in ilps for p in per_steps]
+    if not any(all(0 <= c - u <= LOOP_SLACK for c in counts) for u in units):
+        want = " or ".join(f"{u:g}" for u in units)
+        problems.append(f"{op.name}: {'/'.join(bases)} appears {counts} times in the timed loops; expected {want} "
+                        f"each (ilp x unroll x SASS per step): steps were folded, merged or hoisted")
+    for (_, end), clock in zip(loops, clocks[1:]):
+        if not any(i.base.endswith("SETP") for i in insts[end + 1:clock]):
+            problems.append(f"{op.name}: stop clock at {insts[clock].address:#x} does not wait for a test of the chain")
+    return problems
+
+
+def _arch_from(name: str) -> str:
+    """Kernel names carry the arch they were built for ('instructions.sm_90.ilp1'): expectations differ per arch."""
+    return next((part for part in name.split(".") if part.startswith("sm_")), "*")
+
+
+# --- measurement ----------------------------------------------------------------------------------------------------
+
+def _launch(ctx, op, ilp: int, blocks: int, threads: int, n: int):
+    x0, b, c, d = O.operand_values(op)
+    t = O.numpy_type(op)
+    lanes = blocks * threads
+    xs = ctx.to_device(np.full(lanes * ilp, x0, dtype=t))
+    out = ctx.device_array(3 * lanes, np.int64)
+    tags = ctx.device_array(lanes, np.uint32)
+    kernel = ctx.kernel(("instructions", op.name, ilp), kernel_function(op.name, ilp))
+    kernel[blocks, threads](xs, b, c, d, n, 1, out, tags)
+    ctx.synchronize()
+    final = xs.copy_to_host()
+    want = _expected(op.name, 3 * n, UNROLL[ilp])
+    bad = [k for k, v in enumerate(final) if not O.matches(op, v, want)]
+    if bad:
+        raise KernelCheckError(f"{op.name}: chain {bad[0]} ended at {final[bad[0]]!r}, host expects {want!r} "
+                               f"({len(bad)} of {len(final)} chains wrong)")
+    return out.copy_to_host().reshape(lanes, 3)     # per thread: t(n), t(2n), SM id
+
+
+@functools.cache
+def _expected(op_name: str, trips: int, unroll: int):
+    return O.host_chain(O.BY_NAME[op_name], trips, unroll)
+
+
+def _common(op, ilp: int) -> dict:
+    return {"sass_opcode": op.sass, "mix": op.mix, "results_per_step": op.results, "group": op.group, "ilp": ilp,
+            "unroll": UNROLL[ilp],
+            "claim": op.claim, "static_instruction": op.static}
+
+
+def measure_latency(ctx, point: dict, params: dict) -> dict:
+    op = O.BY_NAME[point["op"]]
+    n = params["iterations"]
+    threads = 1 if ctx.simulator else 32   # the simulator has no warp; on a GPU shuffles need all 32 lanes
+    cycles = _launch(ctx, op, 1, 1, threads, n)
+    c1, c2 = (int(v) for v in cycles[0][:2])
+    steps = n * UNROLL[1]
+    return {"cycles_per_op": (c2 - c1) / steps, "cycles_n": c1, "cycles_2n": c2, "steps": steps, **_common(op, 1)}
+
+
+def measure_throughput(ctx, point: dict, params: dict) -> dict:
+    op, ilp, warps = O.BY_NAME[point["op"]], point["ilp"], point["warps_per_sm"]
+    n = params["iterations"]
+    sms = int(ctx.env.get("sm_count") or 1) if not ctx.simulator else 1
+    per_sm_blocks = -(-warps // 32)                      # blocks of <= 32 warps; the block scheduler spreads them
+    per_block = -(-warps // per_sm_blocks)
+    blocks = sms * per_sm_blocks
+    timing = _launch(ctx, op, ilp, blocks, 32 * per_block, n)
+    lane0 = timing[::32]                                           # one row per warp
+    extra = np.maximum((lane0[:, 1] - lane0[:, 0]).astype(float), 1.0)  # cycles of n extra trips: overhead cancelled
+    per_warp = 32 * ilp * UNROLL[ilp] * n                          # steps (warp lanes x ops) in the extra trips
+    # Rates of concurrent warps add up on their SM; the SM id shows where the block scheduler put each warp.
+    by_sm: dict = {}
+    for sm, cyc in zip(lane0[:, 2], extra):
+        by_sm.setdefault(int(sm), []).append(per_warp / cyc)
+    per_clk = float(np.median([sum(r) for r in by_sm.values()]))
+    counts = [len(r) for r in by_sm.values()]
+    return {"ops_per_clk_per_sm": per_clk, "results_per_clk_per_sm": per_clk * op.results,
+            "cycles_per_op": 32 / per_clk, "warp_cycles": float(np.mean(extra)), "warps_per_sm": warps,
+            "warps_launched_per_sm": per_sm_blocks * per_block, "warps_seen_min": min(counts),
+            "warps_seen_max": max(counts), "sms_seen": len(by_sm),
+            "steps": n * UNROLL[ilp], **_common(op, ilp)}
+
+
+# --- axes -----------------------------------------------------------------------------------------------------------
+
+def _ops_axis(env: dict, params: dict) -> tuple:
+    cc = env.get("compute_capability") or (9, 0)
+    ops = tuple(op.name for op in selected_ops(params, cc))
+    if not ops:
+        raise ProbeSpecError(f"no selected op runs on compute capability {cc[0]}.{cc[1]}")
+    return ops
+
+
+def latency_axes(env: dict, params: dict) -> dict:
+    return {"op": _ops_axis(env, params)}
+
+
+def throughput_axes(env: dict, params: dict) -> dict:
+    if params["warps_per_sm"]:
+        warps = params["warps_per_sm"]
+    else:  # 1, 2, 4, ... up to the SM's resident-warp limit (64 on sm_80/sm_90; 48 on 8.6/8.9)
+        cc = tuple(env.get("compute_capability") or (9, 0))
+        top = 64 if cc in ((8, 0), (9, 0)) else 48 if cc[0] == 8 else 32
+        warps = tuple(w for w in (1, 2, 4, 8, 16, 32, 48, 64) if w <= top)
+    return {"op": _ops_axis(env, params), "ilp": tuple(params["ilp"]), "warps_per_sm": tuple(warps)}
+
+
+_OPS_PARAM = Param("ops", str, "", "comma-separated op names (empty: all)", _op_names)
+
+PROBES = (
+    Probe(
+        name="instructions.latency",
+        summary="dependent-chain latency of one instruction, one warp, cycles per op",
+        measure=measure_latency, axes=latency_axes, unit="cycles/op",
+        method=__doc__.split("\n\n")[1].replace("\n", " "),
+        params=(_OPS_PARAM, Param("iterations", int, 64, "loop trips of the short pass (the long one runs 2x)",
+                                  positive)),
+        requires=(min_cc(8, 0),),
+        kernels=latency_kernels, check_sass=check_sass,
+        smoke=("ops=ffma,imad,dfma", "iterations=1"),
+    ),
+    Probe(
+        name="instructions.throughput",
+        summary="results per clock per SM of one instruction vs independent chains x warps per SM",
+        measure=measure_throughput, axes=throughput_axes, unit="cycles/op",
+        method=__doc__.split("\n\n")[1].replace("\n", " "),
+        params=(_OPS_PARAM,
+                Param("iterations", int, 32, "loop trips of the short pass (the long one runs 2x)", positive),
+                Param("ilp", tuple, ILPS, f"independent chains per thread, from {ILPS}", _ilps),
+                Param("warps_per_sm", tuple, (), "warps per SM to sweep (empty: 1, 2, 4, ... to the SM limit)",
+                      lambda v: None if not v else positive(tuple(v)))),
+        requires=(min_cc(8, 0),),
+        kernels=throughput_kernels, check_sass=check_sass,
+        smoke=("ops=ffma", "iterations=1", "ilp=1", "warps_per_sm=1"),
+    ),
+)

@@ -1,0 +1,66 @@
+"""Report section: instruction latency and throughput per GPU, beside the Programming Guide. Stored results only.
+
+Latency: one dependent chain per thread (two run lengths, the difference cancels overhead); the Guide documents no
+latency, so every latency is "undocumented". Throughput: the plateau of results/clk/SM over independent chains x warps
+per SM, labelled against the Guide's arithmetic-throughput table (probes/data/programming_guide_throughput.csv).
+"""
+from __future__ import annotations
+
+import math
+
+from probes.analysis import instructions as A
+from probes.report.sections import Figure, Finding, Paragraph, Section, Table
+
+FAMILY = "instructions"
+TITLE = "Instruction latency and throughput"
+PREFIXES = ("instructions.",)
+ORDER = 40
+
+
+def _files(docs: list[dict]) -> tuple[str, ...]:
+    return tuple(d["_file"] for d in docs if d.get("_file"))
+
+
+def findings_of(frame, docs: list[dict]) -> list[Finding]:
+    out, data = [], _files(docs)
+    for row in frame.to_dict("records"):
+        op, sass = row["instruction"], row["sass_opcode"]
+        mix = f" (step includes {row['mix']})" if row["mix"] else ""
+        lat = row["latency [cycles]"]
+        if lat is not None and math.isfinite(lat):
+            out.append(Finding(FAMILY, f"{sass} latency ({op})", lat, "cycles", "undocumented",
+                               f"Median cycles per dependent step of one chain{mix}, (t(2n) - t(n)) / steps.",
+                               ci=(row["latency CI low"], row["latency CI high"]), figure="instructions-table",
+                               data=data))
+        thr = row["throughput [results/clk/SM]"]
+        if thr is not None and math.isfinite(thr):
+            pct = row["% of documented"]
+            surprise = abs(pct / 100 - 1) if pct is not None and math.isfinite(pct) else 0.0
+            documented = None
+            if row["documented [results/clk/SM]"] is not None and math.isfinite(row["documented [results/clk/SM]"]):
+                documented = f"{row['documented [results/clk/SM]']:g} results/clk/SM: {row['documented source']}"
+            out.append(Finding(FAMILY, f"{sass} throughput ({op})", thr, "results/clk/SM", row["label"],
+                               f"Plateau over ilp x warps per SM, first reached at {row['saturated at [warps/SM]']} "
+                               f"warps/SM x ilp {row['saturated at [ilp]']}{mix}.",
+                               ci=(row["throughput CI low"], row["throughput CI high"]), surprise=surprise,
+                               figure="instructions-table", data=data, documented=documented))
+    return out
+
+
+def section(docs: list[dict]) -> Section:
+    frame = A.instruction_table(docs)
+    blocks: list = [Paragraph(
+        "Each op's chain step is one inline-PTX instruction (plus, where named in `mix`, a helper op that keeps "
+        "ptxas from folding the chain); its SASS was checked at build time. Latency: one warp, one chain, "
+        "(t(2n) - t(n)) / steps. Throughput: results per clock per SM at the plateau of the ilp x warps-per-SM sweep. "
+        "Documented values come from the CUDA C++ Programming Guide's arithmetic-throughput table (source per row); "
+        "the Guide gives no latencies. Static latency: ptxas's scheduled latency for the same PTX "
+        "(reports/static/instructions-sass.csv).")]
+    if frame.empty:
+        blocks.append(Paragraph("No completed instructions run among these results."))
+        return Section(FAMILY, TITLE, blocks, [])
+    blocks.append(Table(frame, caption="Per-op latency [CI], throughput [CI], documented value and label"))
+    blocks.append(Figure("instructions-table", A.figure(frame),
+                         "Top: latency per dependent step with 95 % CI; ticks: ptxas's scheduled latency. "
+                         "Bottom: plateau results/clk/SM; ticks: Programming Guide value."))
+    return Section(FAMILY, TITLE, blocks, findings_of(frame, docs))
