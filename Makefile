@@ -13,6 +13,12 @@ PROBE ?=
 PARAMS ?=
 FILE ?=
 PROBES ?=
+DRY_RUN ?=
+ARCH ?=
+# GPU=N picks the card for every target (CUDA numbering; NVML is matched to it by UUID).
+ifdef GPU
+  export CUDA_VISIBLE_DEVICES := $(GPU)
+endif
 
 .DEFAULT_GOAL := all
 .PHONY: all help test test-fast test-sim static probe report compare campaign analyze validate selftest clean env bench
@@ -22,6 +28,7 @@ all: $(ENV_STAMP) ## main job: GPU -> campaign + reports; no GPU -> static atlas
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@echo "  GPU=N (any target) selects card N: exports CUDA_VISIBLE_DEVICES=N"
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -36,12 +43,15 @@ test: $(ENV_STAMP) ## run the test suite (compile/static tests, then simulator t
 static: $(ENV_STAMP) ## build the static PTX->SASS atlases into reports/static/ (no GPU)
 	$(PY) -m probes static
 
-probe: $(ENV_STAMP) ## run one probe: make probe PROBE=latency.ladder.global PARAMS="stride_bytes=128"
-	@test -n "$(PROBE)" || { echo "error: set PROBE=name (see: $(PY) -m probes list)" >&2; exit 2; }
-	$(PY) -m probes run $(PROBE) $(foreach p,$(PARAMS),--param $(p))
+probe: $(ENV_STAMP) ## run a probe or family: make probe PROBE=latency.ladder.global PARAMS="stride_bytes=128" [GPU=N]
+	@test -n "$(PROBE)" || { echo "error: set PROBE=name or family (see: $(PY) -m probes list)" >&2; exit 2; }
+	@$(PY) -m probes run $(PROBE) $(foreach p,$(PARAMS),--param $(p))
 
-campaign: $(ENV_STAMP) ## run every probe on the local GPU (resumable), results under results/<gpu>/
-	$(PY) -m probes campaign $(if $(PROBES),--probes $(PROBES))
+campaign: $(ENV_STAMP) ## every probe on the GPU, resumable [PROBES=prefix GPU=N]; DRY_RUN=1 [ARCH=sm_90]: no GPU, compile+plan
+	@$(PY) -m probes campaign $(if $(PROBES),--probes $(PROBES)) $(if $(DRY_RUN),--dry-run $(foreach a,$(ARCH),--arch $(a)))
+
+selftest: $(ENV_STAMP) ## one-minute GPU check (clocks, chains vs atlas, every probe once); exit 2 without a GPU
+	@$(PY) -m probes selftest
 
 report: $(ENV_STAMP) ## rebuild per-GPU reports from reports/<gpu>/data/
 	$(PY) -m probes report

@@ -1,12 +1,15 @@
-"""`python -m probes ...`: list, run, campaign, static, report, compare, env, analyze, validate, all.
+"""`python -m probes ...`: list, run, campaign, selftest, static, report, compare, env, analyze, validate, all.
 
-Every failure the user can cause (unknown probe, bad parameter, unreadable results, no GPU) ends with one line
-`error: ...` on stderr and exit code 2; nothing already stored is modified.
+Every failure the user can cause (unknown probe, bad parameter, unreadable results, no GPU, a driver older than
+the toolkit, a results file from a newer gpu-probes, a campaign already running) ends with one line `error: ...`
+on stderr and exit code 2; nothing already stored is modified. SIGINT/SIGTERM during a campaign record the probe
+in flight as incomplete and exit 128+signal; the next run resumes after the last finished point.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -35,14 +38,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="list the probe catalogue")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("run", help="run one probe (in a worker process with a watchdog)")
-    p.add_argument("name")
+    p = sub.add_parser("run", help="run one probe or a family (in worker processes with a watchdog)")
+    p.add_argument("name", help="a probe name or a family prefix (e.g. latency, latency.ladder)")
     p.add_argument("--param", action="append", default=[], metavar="K=V", help="probe parameter (repeatable)")
     _probes_arg(p)
 
     p = sub.add_parser("campaign", help="run every probe (or --probes PREFIX ...) on the local GPU, resumable")
     p.add_argument("--probes", nargs="*", metavar="PREFIX")
+    p.add_argument("--dry-run", action="store_true",
+                   help="no GPU: compile and SASS-check every kernel for --arch, print the plan (exit 1 on failure)")
+    p.add_argument("--arch", action="append", metavar="SM",
+                   help="architecture for --dry-run, repeatable (default: sm_80 and sm_90)")
     _probes_arg(p)
+
+    p = sub.add_parser("selftest", help="one-minute check of the GPU (clocks, chains vs atlas, every probe once)")
+    p.add_argument("--out", type=Path, help="folder for selftest.json (default results/<gpu-slug>/)")
+    p.add_argument("--timeout", type=float, default=60, help="watchdog per probe, seconds (default 60)")
 
     p = sub.add_parser("static", help="build the static atlases (no GPU needed)")
     p.add_argument("--out", type=Path, default=ROOT / "reports" / "static")
@@ -105,28 +116,60 @@ def _out_dir(args, backend: str) -> Path:
     return ROOT / "results" / env["gpu_slug"]
 
 
-def _run_probes(probes, params_of, args) -> int:
+def _run_probes(probes, params_of, args, skip_is_error: bool = False) -> int:
     from probes.engine.campaign import run_campaign
     backend = _backend(args.backend)
     out = _out_dir(args, backend)
     outcomes = run_campaign(probes, params_of, out, backend, args.timeout, resume=not args.no_resume,
                             progress=not args.quiet, rule=args.rule)
+    skipped = [o for o in outcomes if o.outcome == "skipped"]
+    if skip_is_error and skipped and len(skipped) == len(outcomes):
+        o = skipped[0]  # the user asked for exactly this and the card cannot do it (working set > free memory...)
+        raise CliError(f"probe {o.probe} not run with these parameters: {o.detail}")
     bad = [o for o in outcomes if o.outcome not in ("ok", "cached", "skipped")]
     print(f"{len(outcomes) - len(bad)}/{len(outcomes)} probes complete; results in {out}")
     return 1 if bad else 0
 
 
+def family_params(probes, pairs: list[str]) -> dict:
+    """Each probe's parameters from `--param k=v`: a probe gets the pairs it declares; a pair no probe in the
+    selection declares is an error (a typo must not be silently ignored)."""
+    from probes.spec import ProbeSpecError
+    if len(probes) == 1:
+        return {probes[0].name: probes[0].parse_params(pairs)}
+    declared = {q.name for p in probes for q in p.params}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ProbeSpecError(f"--param {pair!r}: expected name=value")
+        if pair.split("=", 1)[0] not in declared:
+            raise ProbeSpecError(f"no probe of this selection has a parameter {pair.split('=', 1)[0]!r} "
+                                 f"(parameters: {', '.join(sorted(declared)) or 'none'})")
+    return {p.name: p.parse_params([x for x in pairs if x.split("=", 1)[0] in {q.name for q in p.params}])
+            for p in probes}
+
+
 def cmd_run(args) -> int:
     from probes import catalogue
-    probe = catalogue.get(args.name)
-    params = probe.parse_params(args.param)
-    return _run_probes([probe], lambda p: params, args)
+    # An exact name runs that probe only (not its variants); otherwise a family prefix runs the whole family.
+    probes = [catalogue.get(args.name)] if args.name in catalogue.all_probes() else catalogue.select([args.name])
+    params = family_params(probes, args.param)
+    return _run_probes(probes, lambda p: params[p.name], args, skip_is_error=True)
 
 
 def cmd_campaign(args) -> int:
     from probes import catalogue
+    if args.arch and not args.dry_run:
+        raise CliError("--arch only applies to --dry-run (a real campaign uses the GPU's own architecture)")
+    if args.dry_run:
+        from probes import dryrun
+        return dryrun.dry_run(args.arch or ["sm_80", "sm_90"], args.probes)
     probes = catalogue.select(args.probes)
     return _run_probes(probes, lambda p: {q.name: q.default for q in p.params}, args)
+
+
+def cmd_selftest(args) -> int:
+    from probes import selftest
+    return selftest.main(args.out, args.timeout, ROOT / "reports" / "static" / "instructions-sass.csv")
 
 
 def cmd_static(args) -> int:
@@ -164,6 +207,7 @@ def cmd_env(args) -> int:
     reason = environment.driver_status()
     if reason:
         print(f"no GPU: {reason}")
+        print(f"{'CUDA_VISIBLE_DEVICES':>22}: {os.environ.get('CUDA_VISIBLE_DEVICES', '(unset: all cards)')}")
         for line in environment.describe({"versions": environment.library_versions()}):
             print(line)
         return 1
@@ -195,7 +239,7 @@ def cmd_all(args) -> int:
     reason = driver_status()
     if reason is None:
         ns = argparse.Namespace(probes=None, backend="gpu", out=None, timeout=900, rule="median-ci",
-                                no_resume=False, quiet=args.quiet)
+                                no_resume=False, quiet=args.quiet, dry_run=False, arch=None)
         cmd_campaign(ns)
     cmd_report(argparse.Namespace(reports=ROOT / "reports", gpu=None))
     cmd_compare(argparse.Namespace(reports=ROOT / "reports"))
@@ -205,12 +249,14 @@ def cmd_all(args) -> int:
     return 0
 
 
-COMMANDS = {"list": cmd_list, "run": cmd_run, "campaign": cmd_campaign, "static": cmd_static, "report": cmd_report,
+COMMANDS = {"list": cmd_list, "run": cmd_run, "campaign": cmd_campaign, "selftest": cmd_selftest, "static": cmd_static,
+            "report": cmd_report,
             "compare": cmd_compare, "env": cmd_env, "validate": cmd_validate, "analyze": cmd_analyze, "all": cmd_all}
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    from probes.engine.campaign import CampaignLocked, Interrupted
     from probes.engine.environment import NoGpuError
     from probes.results.schema import ResultsError
     from probes.spec import ProbeSpecError
@@ -218,9 +264,13 @@ def main(argv=None) -> int:
     try:
         return COMMANDS[args.command](args)
     except (CliError, ProbeSpecError, ResultsError, ToolchainError, AssemblyError, NoGpuError, ValueError,
-            FileNotFoundError) as err:
+            FileNotFoundError, CampaignLocked) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except Interrupted as err:
+        print(f"error: interrupted by {err}; the probe in flight is recorded as incomplete and `make campaign` "
+              f"resumes after its last finished point", file=sys.stderr)
+        return 128 + err.signum
     except KeyboardInterrupt:
         print("error: interrupted; finished results are kept and `make campaign` resumes", file=sys.stderr)
         return 130

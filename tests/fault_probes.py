@@ -3,7 +3,7 @@ import os
 import signal
 import time
 
-from probes.spec import Probe
+from probes.spec import Param, Probe, positive
 
 
 def _axes(env, params):
@@ -48,3 +48,41 @@ def _probe(name, measure):
 
 PROBES = (_probe("fault.ok", _ok), _probe("fault.crash", _crash_after_first), _probe("fault.hang", _hang),
           _probe("fault.raise", _raise), _probe("fault.exit-mid-write", _exit_mid_write))
+
+
+def _hold(ctx, point, params):
+    """Point 0 returns at once; later points wait while $FAULT_HOLD_FILE exists (the test interrupts them)."""
+    hold = os.environ.get("FAULT_HOLD_FILE")
+    while point["step"] >= 1 and hold and os.path.exists(hold):
+        time.sleep(0.05)
+    return {"cycles_per_op": 1.0 + point["step"], "pid": os.getpid()}
+
+
+def _scaled(ctx, point, params):
+    return {"cycles_per_op": float(params["scale"] * (1 + point["step"]))}
+
+
+# A kernel the toolchain assembles without NVVM, and SASS checks that fail or kernels that do not compile.
+_TINY_PTX = ".version 9.0\n.target sm_80\n.address_size 64\n.visible .entry tiny()\n{\n  ret;\n}\n"
+
+
+def _tiny_kernels(cc):
+    return [("tiny", _TINY_PTX.replace("sm_80", f"sm_{cc[0]}{cc[1]}"))]
+
+
+def _no_kernels(cc):
+    raise RuntimeError("NVVM said no (injected)")
+
+
+PROBES += (
+    _probe("fault.hold", _hold),
+    Probe(name="okfam.scaled", summary="family member with a parameter", measure=_scaled, axes=_axes,
+          unit="cycles", method="test", params=(Param("scale", int, 1, "multiplier", positive),), budget_seconds=5),
+    _probe("okfam.plain", _ok),
+    Probe(name="faultsass.bad", summary="SASS check always fails", measure=_ok, axes=_axes, unit="cycles",
+          method="test", kernels=_tiny_kernels, check_sass=lambda name, insts: ["injected SASS problem"]),
+    Probe(name="faultsass.nocompile", summary="kernels() raises", measure=_ok, axes=_axes, unit="cycles",
+          method="test", kernels=_no_kernels, check_sass=lambda name, insts: []),
+    Probe(name="faultsass.good", summary="tiny kernel, clean SASS", measure=_ok, axes=_axes, unit="cycles",
+          method="test", kernels=_tiny_kernels, check_sass=lambda name, insts: []),
+)

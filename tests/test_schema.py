@@ -78,3 +78,46 @@ def test_corrupted_bytes_never_crash_the_loader(tmp_path_factory, noise, cut):
         io.load(path)
     except ResultsError as err:
         assert "\n" not in str(err)
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+                     lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=3),
+                     max_leaves=6)
+
+
+def _paths(value, prefix=()):
+    """Every key path inside a document, so a mutation can hit any depth."""
+    yield prefix
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for k, v in items:
+        yield from _paths(v, prefix + (k,))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_valid_document_with_one_field_replaced_never_crashes_the_loader(tmp_path_factory, data):
+    """Corruption that stays valid JSON (a field of the wrong type, anywhere): a document or one ResultsError line."""
+    d = doc()
+    path = data.draw(st.sampled_from([p for p in _paths(d) if p]))
+    node = d
+    for k in path[:-1]:
+        node = node[k]
+    if data.draw(st.booleans()):
+        node[path[-1]] = data.draw(_JSON)
+    else:
+        del node[path[-1]]
+    f = tmp_path_factory.mktemp("f") / "x.json"
+    f.write_text(json.dumps(d))
+    try:
+        assert isinstance(io.load(f), dict)
+    except ResultsError as err:
+        assert "\n" not in str(err)
+
+
+def test_newer_schema_is_its_own_error_class(tmp_path):
+    from probes.results.schema import NewerSchemaError
+    d = doc()
+    d["schema_version"] = SCHEMA_VERSION + 1
+    (tmp_path / "n.json").write_text(json.dumps(d))
+    with pytest.raises(NewerSchemaError, match="upgrade gpu-probes"):
+        io.load(tmp_path / "n.json")

@@ -2,7 +2,10 @@
 
 This process never talks to the driver: environment capture and every measurement happen in workers, so a
 faulting or hanging kernel costs one probe, never the campaign. Results already complete for the same probe
-version and parameters are not measured again; a truncated file found at start-up is quarantined, not loaded.
+version and parameters are not measured again (nor are the finished points of an interrupted one); a truncated file
+found at start-up is quarantined, not loaded. A lock file keeps two campaigns from writing the same results folder
+(or measuring the same GPU) at once; SIGTERM/SIGINT discard the point in flight, record the probe as incomplete and
+raise `Interrupted`, so the next run resumes where this one stopped.
 """
 from __future__ import annotations
 
@@ -13,14 +16,30 @@ import signal
 import subprocess
 import sys
 import tempfile
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import filelock
+
 from probes.engine import worker as W
 from probes.results import io
-from probes.results.schema import ResultsError
+from probes.results.schema import NewerSchemaError, ResultsError
 
 STDERR_TAIL = 4000
+LOCK_NAME = ".campaign.lock"
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM/SIGINT/SIGHUP arrived during a campaign: the probe in flight was recorded as incomplete."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(signal.Signals(signum).name)
+
+
+class CampaignLocked(RuntimeError):
+    """Another campaign holds the lock on this results folder or GPU; the message is one line."""
 
 
 @dataclass
@@ -76,6 +95,8 @@ def _complete(path: Path, probe, params: dict, backend: str) -> bool:
         return False
     try:
         doc = io.load(path)
+    except NewerSchemaError:
+        raise  # written by a newer gpu-probes: neither overwrite nor quarantine it
     except ResultsError as err:
         quarantine = path.with_suffix(path.suffix + ".corrupt")
         os.replace(path, quarantine)
@@ -97,7 +118,18 @@ def run_one(probe, params: dict, out_dir: Path, backend: str, timeout: float, re
             "--out", str(path), "--rule", rule, "--rule-params", json.dumps(rule_params or {})]
     if not progress:
         args.append("--no-progress")
-    code, tail = _spawn(args, timeout, log)
+    if not resume:
+        args.append("--fresh")
+    try:
+        code, tail = _spawn(args, timeout, log)
+    except KeyboardInterrupt as err:  # the worker group is already dead; its checkpoint holds the finished points
+        name = err.signum if isinstance(err, Interrupted) else signal.SIGINT
+        tail = log.read_text(errors="replace")[-STDERR_TAIL:] if log.exists() else ""
+        with _signals_ignored():  # a second Ctrl-C must not cut the record short
+            _record_failure(path, probe, params, backend, "incomplete", None, tail,
+                            reason=f"interrupted by {signal.Signals(name).name}; the next run resumes after the "
+                                   f"last finished point")
+        raise
     if code in (W.EXIT_OK, W.EXIT_SKIPPED):
         log.unlink(missing_ok=True)
         doc = io.load(path)
@@ -113,7 +145,7 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
-def _record_failure(path: Path, probe, params, backend, outcome, code, tail) -> None:
+def _record_failure(path: Path, probe, params, backend, outcome, code, tail, reason: str | None = None) -> None:
     """Keep the partial samples a dead worker checkpointed, mark them with how it died; or write an empty record."""
     from probes.engine.measure import new_document, now
     try:
@@ -124,15 +156,78 @@ def _record_failure(path: Path, probe, params, backend, outcome, code, tail) -> 
         doc = new_document(probe, params, backend, {"note": "worker died before capturing the environment"})
     doc.update(outcome=outcome, finished_at=now(),
                error={**(doc.get("error") or {}), "exit_code": code, "stderr_tail": tail,
-                      "complete_points": len(doc["points"])})
+                      "complete_points": len(doc["points"]), **({"reason": reason} if reason else {})})
     io.save(doc, path)
+
+
+def gpu_lock_path(backend: str) -> Path | None:
+    """One lock per visible GPU set for real runs (two campaigns on one card disturb each other's timings)."""
+    if backend != "gpu":
+        return None
+    from probes.static.toolchain import _cache_dir
+    cards = os.environ.get("CUDA_VISIBLE_DEVICES", "all").strip() or "all"
+    slug = "".join(c if c.isalnum() or c in "-_" else "_" for c in cards)[:80]
+    return _cache_dir() / "locks" / f"gpu-{slug}.lock"
+
+
+@contextmanager
+def campaign_lock(out_dir: Path, backend: str):
+    """Hold the results-folder lock (and the GPU lock for real runs) or raise CampaignLocked at once."""
+    with ExitStack() as stack:
+        for path, what in ((Path(out_dir) / LOCK_NAME, f"results folder {out_dir}"), (gpu_lock_path(backend), None)):
+            if path is None:
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            lock = filelock.FileLock(str(path), is_singleton=False)
+            try:
+                stack.enter_context(lock.acquire(timeout=0))
+            except filelock.Timeout:
+                what = what or f"GPU(s) CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', 'all')}"
+                raise CampaignLocked(f"another campaign is running on {what} (lock {path}); wait for it to "
+                                     f"finish, or use another --out / GPU") from None
+        yield
+
+
+@contextmanager
+def _signals_interrupt():
+    """Turn SIGTERM/SIGHUP (and SIGINT) into Interrupted, so the probe in flight is recorded before exit."""
+    def raise_interrupted(signum, frame):
+        raise Interrupted(signum)
+    saved = {}
+    try:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            saved[sig] = signal.signal(sig, raise_interrupted)
+    except ValueError:  # not the main thread: signals stay as they are
+        pass
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+@contextmanager
+def _signals_ignored():
+    saved = {}
+    try:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            saved[sig] = signal.signal(sig, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        pass
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
 
 
 def run_campaign(probes, params_of, out_dir: Path, backend: str, timeout: float, resume: bool = True,
                  progress: bool = True, **kw) -> list[Outcome]:
+    """Run probes one worker each, under the campaign lock. Raises CampaignLocked, Interrupted, NewerSchemaError."""
     outcomes = []
-    for probe in probes:
-        o = run_one(probe, params_of(probe), out_dir, backend, timeout, resume, progress=progress, **kw)
-        print(f"{o.outcome:>10}  {probe.name}" + (f"  ({o.detail})" if o.detail else ""), file=sys.stderr)
-        outcomes.append(o)
+    with campaign_lock(out_dir, backend), _signals_interrupt():
+        for probe in probes:
+            o = run_one(probe, params_of(probe), out_dir, backend, timeout, resume, progress=progress, **kw)
+            print(f"{o.outcome:>10}  {probe.name}" + (f"  ({o.detail})" if o.detail else ""), file=sys.stderr)
+            outcomes.append(o)
     return outcomes

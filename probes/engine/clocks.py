@@ -16,7 +16,7 @@ _BAD_REASONS = {
 class ClockSampler:
     """Samples NVML if present; otherwise every sample is None-valued and says why (the data stays honest)."""
 
-    def __init__(self, enabled: bool = True):
+    def __init__(self, enabled: bool = True, uuid: str | None = None):
         self.handle, self.why_not = None, None
         if not enabled:
             self.why_not = "clock sampling disabled (simulator)"
@@ -24,7 +24,7 @@ class ClockSampler:
         try:
             import pynvml
             pynvml.nvmlInit()
-            self.handle = pynvml.nvmlDeviceGetHandleByIndex(0)
+            self.handle = nvml_handle(pynvml, uuid)
             self._nvml = pynvml
         except Exception as err:
             self.why_not = f"NVML unavailable: {err}"
@@ -45,6 +45,52 @@ class ClockSampler:
         except Exception as err:
             s["error"] = str(err)
         return s
+
+
+def nvml_handle(pynvml, uuid: str | None):
+    """The NVML handle of the card CUDA runs on. NVML ignores CUDA_VISIBLE_DEVICES, so index 0 is only right
+    when no UUID is known (GPU=1 would otherwise sample the clocks of card 0)."""
+    if uuid:
+        return pynvml.nvmlDeviceGetHandleByUUID(uuid)
+    return pynvml.nvmlDeviceGetHandleByIndex(0)
+
+
+# %clock64 / %globaltimer is only compared with NVML over a long enough sample: %globaltimer ticks every 32 ns to
+# 1 us depending on the GPU, so a 50 us sample bounds its quantisation error at 2 %.
+MIN_RATIO_NS = 50_000
+SAMPLE_RATIO_TOLERANCE = 0.05   # one sample whose derived clock is this far off NVML's is flagged
+POINT_RATIO_TOLERANCE = 0.02    # a point's median derived clock this far off is marked in its summary
+
+
+def sample_flags(row: dict, before: dict, after: dict, tolerance_mhz: float = 15.0) -> list[str]:
+    """Why a sample is suspect: throttle reasons, an SM clock change during it, or %clock64/%globaltimer
+    disagreeing with NVML's SM clock (a clock change NVML's coarse sampling missed). Empty list = clean."""
+    flags = []
+    reasons = sorted({r for s in (before, after) for r in (s.get("throttle") or "").split(",") if r})
+    if reasons:
+        flags.append("throttle:" + "+".join(reasons))
+    a, b = before.get("sm_mhz"), after.get("sm_mhz")
+    if a is not None and b is not None and abs(a - b) > tolerance_mhz:
+        flags.append("clock_change")
+    derived = row.get("sm_clock_mhz_derived")
+    if derived and a and b and (row.get("ns") or 0) >= MIN_RATIO_NS:
+        if abs(derived / ((a + b) / 2) - 1) > SAMPLE_RATIO_TOLERANCE:
+            flags.append("clock_ratio")
+    return flags
+
+
+def point_clock_check(samples: list[dict]) -> dict | None:
+    """Median %clock64/%globaltimer clock of a point's long samples vs NVML's median SM clock; None if either
+    is missing (simulator, no NVML, samples too short for %globaltimer)."""
+    import statistics
+    derived = [r["sm_clock_mhz_derived"] for r in samples
+               if r.get("sm_clock_mhz_derived") and (r.get("ns") or 0) >= MIN_RATIO_NS]
+    nvml = [v for r in samples for v in (r.get("sm_mhz_before"), r.get("sm_mhz_after")) if v]
+    if not derived or not nvml:
+        return None
+    d, n = statistics.median(derived), statistics.median(nvml)
+    ratio = d / n
+    return {"derived_sm_mhz": d, "nvml_sm_mhz": n, "ratio": ratio, "ok": abs(ratio - 1) <= POINT_RATIO_TOLERANCE}
 
 
 def throttled(before: dict, after: dict, tolerance_mhz: float = 15.0) -> bool:

@@ -5,6 +5,7 @@ Without a driver this says so plainly instead of failing: `no_driver_reason` hol
 """
 from __future__ import annotations
 
+import os
 import platform
 import re
 from importlib import metadata
@@ -38,6 +39,29 @@ def gpu_slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", s).strip("-") or "unknown-gpu"
 
 
+def toolkit_version() -> tuple[int, int] | None:
+    """CUDA release of the compiler that writes our PTX (libNVVM from the nvidia-cuda-nvcc wheel; else ptxas)."""
+    text = _version("nvidia-cuda-nvcc")
+    if not text:
+        try:
+            text = toolchain.tool_version("ptxas")
+        except toolchain.ToolchainError:
+            return None
+    m = re.match(r"(\d+)\.(\d+)", text or "")
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def driver_too_old(driver: tuple[int, int] | None, toolkit: tuple[int, int] | None) -> str | None:
+    """One-line reason when the driver cannot load what the toolkit emits (the driver JIT-compiles our PTX, so
+    it must support the toolkit's CUDA release), else None. Unknown versions are not an error."""
+    if not driver or not toolkit or tuple(driver) >= tuple(toolkit):
+        return None
+    d, t = ".".join(map(str, driver)), ".".join(map(str, toolkit))
+    return (f"CUDA driver supports CUDA {d}, older than the toolkit {t} that compiles the probes; update the NVIDIA "
+            f"driver, or install toolkit wheels matching it (pip install 'nvidia-cuda-nvcc=={d}.*' "
+            f"'numba-cuda[cu{driver[0]}]')")
+
+
 def driver_status() -> str | None:
     """None when a CUDA driver and device are usable, else a one-line reason."""
     try:
@@ -49,6 +73,9 @@ def driver_status() -> str | None:
             return "no CUDA driver or GPU found (numba.cuda.is_available() is False)"
         if len(cuda.gpus) == 0:
             return "the CUDA driver reports no GPU"
+        too_old = driver_too_old(cuda.cudadrv.driver.driver.get_version(), toolkit_version())
+        if too_old:
+            return too_old
     except Exception as err:  # driver init errors come in many classes; the reason is what matters
         return f"CUDA driver unusable: {str(err).splitlines()[0] if str(err) else type(err).__name__}"
     return None
@@ -77,16 +104,18 @@ def capture(backend: str = "gpu") -> dict:
         memory_total_bytes=int(total), memory_free_bytes=int(free),
         cuda_driver_version=".".join(map(str, cuda.cudadrv.driver.driver.get_version())),
         uuid=str(getattr(dev, "uuid", "")),
+        cuda_visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
     )
-    env.update(_nvml_static())
+    env.update(_nvml_static(env["uuid"] or None))
     return env
 
 
-def _nvml_static() -> dict:
+def _nvml_static(uuid: str | None) -> dict:
+    from probes.engine.clocks import nvml_handle
     try:
         import pynvml
         pynvml.nvmlInit()
-        h = pynvml.nvmlDeviceGetHandleByIndex(0)
+        h = nvml_handle(pynvml, uuid)
         out = {"driver_version": pynvml.nvmlSystemGetDriverVersion(),
                "max_sm_clock_mhz": pynvml.nvmlDeviceGetMaxClockInfo(h, pynvml.NVML_CLOCK_SM),
                "max_mem_clock_mhz": pynvml.nvmlDeviceGetMaxClockInfo(h, pynvml.NVML_CLOCK_MEM),
@@ -98,7 +127,8 @@ def _nvml_static() -> dict:
 
 def describe(env: dict) -> list[str]:
     """Human-readable lines for `python -m probes env`."""
-    keys = ("gpu_name", "compute_capability", "sm_count", "l2_cache_bytes", "memory_total_bytes", "clock_rate_khz",
+    keys = ("gpu_name", "uuid", "cuda_visible_devices", "compute_capability", "sm_count",
+            "l2_cache_bytes", "memory_total_bytes", "clock_rate_khz",
             "max_sm_clock_mhz", "driver_version", "cuda_driver_version")
     lines = [f"{k:>22}: {env[k]}" for k in keys if k in env]
     lines += [f"{k:>22}: {v}" for k, v in sorted(env["versions"].items())]

@@ -9,7 +9,7 @@ from probes.engine import clocks as clocklib
 from probes.engine.context import Context
 from probes.engine.stopping import make_rule, median_ci
 from probes.results import io
-from probes.results.schema import SCHEMA_VERSION
+from probes.results.schema import SCHEMA_VERSION, ResultsError
 
 
 def now() -> str:
@@ -32,10 +32,11 @@ def kernel_records(probe, cc) -> list[dict]:
     import hashlib
     from collections import Counter
 
+    from probes.dryrun import cached_kernels
     from probes.engine.compile import arch_of, ptx_to_sass
 
     records = []
-    for name, ptx in probe.kernels(tuple(cc)):
+    for name, ptx in cached_kernels(probe, tuple(cc)):  # on-disk cache shared with the dry run
         funcs = ptx_to_sass(ptx, arch_of(cc))
         for fname, insts in funcs.items():
             text = "\n".join(i.text for i in insts)
@@ -46,9 +47,32 @@ def kernel_records(probe, cc) -> list[dict]:
     return records
 
 
+def resumable_points(probe, params: dict, backend: str, env: dict, out_path) -> tuple[list, list]:
+    """(points, clocks) finished by an interrupted or crashed run of the same probe version, parameters, backend
+    and card; nothing when there is no such file (a complete one is the campaign's business, not ours)."""
+    try:
+        old = io.load(out_path)
+    except ResultsError:
+        return [], []
+    same = (old["outcome"] not in ("ok", "skipped") and old["probe"]["version"] == probe.version()
+            and old["backend"] == backend and io.dumps(old["probe"]["params"]) == io.dumps(params)
+            and all(old["environment"].get(k) == env.get(k) for k in ("uuid", "gpu_name", "compute_capability")))
+    return (old["points"], old.get("clocks") or []) if same else ([], [])
+
+
+def _axes_key(axes: dict) -> str:
+    return io.dumps(axes)
+
+
 def run_probe(probe, params: dict, backend: str, env: dict, out_path, rule: str = "median-ci",
-              rule_params: dict | None = None, progress: bool = True, warmup: int = 1) -> dict:
+              rule_params: dict | None = None, progress: bool = True, warmup: int = 1, resume: bool = True,
+              sampler=None) -> dict:
     doc = new_document(probe, params, backend, env)
+    done = {}
+    if resume:
+        finished, old_clocks = resumable_points(probe, params, backend, env, out_path)
+        done = {_axes_key(p["axes"]): p for p in finished}
+        doc["clocks"] += old_clocks
     unmet = probe.unmet(env, params)
     if unmet:
         doc.update(outcome="skipped", finished_at=now(), error={"reason": "; ".join(unmet)})
@@ -57,13 +81,17 @@ def run_probe(probe, params: dict, backend: str, env: dict, out_path, rule: str 
     if probe.kernels and backend == "gpu":
         doc["kernels"] = kernel_records(probe, env["compute_capability"])
     ctx = Context(backend, env)
-    sampler = clocklib.ClockSampler(enabled=backend == "gpu")
+    sampler = sampler or clocklib.ClockSampler(enabled=backend == "gpu", uuid=env.get("uuid") or None)
     points = probe.points(env, params)
     rule_params = {"max_seconds": probe.budget_seconds, **(rule_params or {})}
     doc["stopping"] = make_rule(rule, **rule_params).describe()
     bar = _progress(len(points), probe.name, progress)
     for point in points:
         axes = point.as_dict()
+        if _axes_key(axes) in done:  # finished before an interruption: kept, never measured again
+            doc["points"].append({**done[_axes_key(axes)], "resumed": True})
+            bar.update(1)
+            continue
         for _ in range(warmup):
             probe.measure(ctx, axes, params)
         stop = make_rule(rule, **rule_params)
@@ -72,19 +100,15 @@ def run_probe(probe, params: dict, backend: str, env: dict, out_path, rule: str 
             before = sampler.sample()
             batch = probe.measure(ctx, axes, params)
             after = sampler.sample()
-            suspect = clocklib.throttled(before, after)
-            rows = _rows(batch, rep, before, after, suspect)
+            rows = _rows(batch, rep, before, after)
             samples += rows
             rep += 1
             stop.add([r[probe.value_key] for r in rows if not r["throttled"]])
             if stop.done():
                 break
         doc["clocks"] += [before, after]
-        values = [r[probe.value_key] for r in samples if not r["throttled"]] or [r[probe.value_key] for r in samples]
-        med, lo, hi = median_ci(values)
-        doc["points"].append({"axes": axes, "samples": samples, "summary": {
-            "median": med, "ci_low": lo, "ci_high": hi, "n": len(values),
-            "n_throttled": sum(r["throttled"] for r in samples), "stop_reason": stop.reason}})
+        doc["points"].append({"axes": axes, "samples": samples, "summary": summarize(samples, probe.value_key,
+                                                                                      stop.reason)})
         io.save(doc, out_path)  # checkpoint: a crash later keeps every finished point
         bar.update(1)
     bar.close()
@@ -93,16 +117,30 @@ def run_probe(probe, params: dict, backend: str, env: dict, out_path, rule: str 
     return doc
 
 
-def _rows(batch: dict, rep: int, before: dict, after: dict, suspect: bool) -> list[dict]:
+def summarize(samples: list[dict], value_key: str, stop_reason: str = "") -> dict:
+    """Median and CI over the clean samples; flagged ones (throttled, clock change, clock ratio off) are excluded.
+    If every sample is flagged the summary uses them all and says so (`all_flagged`): never silently."""
+    clean = [r[value_key] for r in samples if not r["throttled"] and r.get(value_key) is not None]
+    all_flagged = not clean
+    values = clean or [r[value_key] for r in samples if r.get(value_key) is not None]
+    med, lo, hi = median_ci(values)
+    check = clocklib.point_clock_check(samples)
+    return {"median": med, "ci_low": lo, "ci_high": hi, "n": len(values),
+            "n_throttled": sum(bool(r["throttled"]) for r in samples), "all_flagged": all_flagged,
+            "clock_check": check, "clock_mismatch": bool(check and not check["ok"]), "stop_reason": stop_reason}
+
+
+def _rows(batch: dict, rep: int, before: dict, after: dict) -> list[dict]:
     columns = {k: np.atleast_1d(np.asarray(v)) for k, v in batch.items()}
     n = max(len(v) for v in columns.values())
     rows = []
     for i in range(n):
         row = {k: _scalar(v[i if len(v) > 1 else 0]) for k, v in columns.items()}
-        row.update(rep=rep, index=i, sm_mhz_before=before["sm_mhz"], sm_mhz_after=after["sm_mhz"],
-                   throttled=bool(suspect))
+        row.update(rep=rep, index=i, sm_mhz_before=before["sm_mhz"], sm_mhz_after=after["sm_mhz"])
         if row.get("cycles") and row.get("ns"):
             row["sm_clock_mhz_derived"] = row["cycles"] / row["ns"] * 1e3  # %clock64 / %globaltimer ratio
+        flags = clocklib.sample_flags(row, before, after)
+        row.update(throttled=bool(flags), flags=",".join(flags))
         rows.append(row)
     return rows
 

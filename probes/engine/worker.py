@@ -30,6 +30,7 @@ def main(argv=None) -> int:
     ap.add_argument("--rule", default="median-ci")
     ap.add_argument("--rule-params", default="{}")
     ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--fresh", action="store_true", help="ignore finished points of an interrupted run")
     args = ap.parse_args(argv)
     if args.backend == "simulator":
         os.environ["NUMBA_ENABLE_CUDASIM"] = "1"  # must precede the first numba import
@@ -53,7 +54,8 @@ def main(argv=None) -> int:
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
     try:
         doc = run_probe(probe, params, args.backend, env, args.out, rule=args.rule,
-                        rule_params=json.loads(args.rule_params), progress=not args.no_progress)
+                        rule_params=json.loads(args.rule_params), progress=not args.no_progress,
+                        resume=not args.fresh)
     except BaseException as err:  # record the failure in the document, keeping finished points
         kind = "cuda_error" if _is_cuda_error(err) else "error"
         try:

@@ -15,6 +15,10 @@ class ResultsError(ValueError):
     """A results file is unreadable, malformed or from an unknown schema; the message is one line."""
 
 
+class NewerSchemaError(ResultsError):
+    """A results file written by a newer gpu-probes: never quarantined, overwritten or half-read."""
+
+
 # field -> (type or tuple of types, required)
 _TOP = {
     "schema_version": (int, True),
@@ -72,7 +76,7 @@ def upgrade(doc: dict, where: str = "<document>") -> dict:
     if not isinstance(version, int) or isinstance(version, bool):
         raise ResultsError(f"{where}: no integer schema_version; not a gpu-probes results file")
     if version > SCHEMA_VERSION:
-        raise ResultsError(f"{where}: schema_version {version} is newer than this gpu-probes understands "
+        raise NewerSchemaError(f"{where}: schema_version {version} is newer than this gpu-probes understands "
                            f"({SCHEMA_VERSION}); upgrade gpu-probes to read it")
     if version < 1:
         raise ResultsError(f"{where}: schema_version {version} is not a known version")
