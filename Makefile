@@ -21,13 +21,14 @@ ifdef GPU
 endif
 
 .DEFAULT_GOAL := all
-.PHONY: all help test test-fast test-sim static probe report compare campaign analyze validate selftest clean env bench
+.PHONY: all help test test-fast test-sim static probe report compare campaign analyze validate selftest clean env bench \
+	fleet fleet-status fleet-collect
 
 all: $(ENV_STAMP) ## main job: GPU -> campaign + reports; no GPU -> static atlases + reports + list of skipped probes
 	$(PY) -m probes all
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 	@echo "  GPU=N (any target) selects card N: exports CUDA_VISIBLE_DEVICES=N"
 
 $(VENV)/.installed: pyproject.toml
@@ -69,8 +70,24 @@ validate: $(ENV_STAMP) ## score the ladder analysis on published peer ladders (n
 env: $(ENV_STAMP) ## print the captured environment, or why there is no GPU
 	$(PY) -m probes env || true
 
-bench: $(ENV_STAMP) ## benchmarks (static atlas build times)
+bench: $(ENV_STAMP) ## benchmarks (static atlas build times; comparison report of 10 synthetic GPUs)
 	$(PY) tests/bench_static_atlas.py
+	$(PY) -m pytest -q -s tests/bench_report.py --benchmark-enable
+
+PARTITIONS ?=
+TIME ?=
+LOCAL ?=
+RESUME ?=
+FLEET_OUT ?= $(CURDIR)/fleet
+
+fleet: $(ENV_STAMP) ## many GPUs: make fleet PARTITIONS="a100 h100" [PROBES=...] [TIME=30] [LOCAL=1] [RESUME=1]
+	$(PY) -m probes fleet submit --out $(FLEET_OUT) $(if $(RESUME),--resume,$(if $(LOCAL),--local,$(if $(PARTITIONS),--partitions $(PARTITIONS))) $(if $(PROBES),--probes $(PROBES))) $(if $(TIME),--time $(TIME))
+
+fleet-status: $(ENV_STAMP) ## state, node, GPU, elapsed time and per-probe outcome of each fleet job
+	$(PY) -m probes fleet status --out $(FLEET_OUT)
+
+fleet-collect: $(ENV_STAMP) ## merge finished fleet results into reports/<gpu>/data/, rebuild the reports
+	$(PY) -m probes fleet collect --out $(FLEET_OUT)
 
 clean: ## remove caches and local scratch results (never reports/)
 	rm -rf results/ .pytest_cache .benchmarks build *.egg-info

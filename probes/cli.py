@@ -1,4 +1,4 @@
-"""`python -m probes ...`: list, run, campaign, selftest, static, report, compare, env, analyze, validate, all.
+"""`python -m probes ...`: list, run, campaign, selftest, static, report, compare, env, analyze, validate, fleet, all.
 
 Every failure the user can cause (unknown probe, bad parameter, unreadable results, no GPU, a driver older than
 the toolkit, a results file from a newer gpu-probes, a campaign already running) ends with one line `error: ...`
@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from probes.analysis import ladder_cmd
     ladder_cmd.add_parser(sub)  # registers `analyze ladder FILE ...`
+    from probes.fleet import cmd as fleet_cmd
+    fleet_cmd.add_parser(sub)   # registers `fleet submit|status|collect`
 
     p = sub.add_parser("all", help="the main job: campaign+report on a GPU; otherwise static atlases and reports")
     p.add_argument("--quiet", action="store_true")
@@ -230,6 +232,11 @@ def cmd_analyze(args) -> int:
     return ladder_cmd.run(args)
 
 
+def cmd_fleet(args) -> int:
+    from probes.fleet import cmd as fleet_cmd
+    return fleet_cmd.run(args)
+
+
 def cmd_all(args) -> int:
     """The main job. With a GPU: campaign, then reports. Without: static atlases and reports from committed data."""
     from probes import catalogue
@@ -251,7 +258,8 @@ def cmd_all(args) -> int:
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "campaign": cmd_campaign, "selftest": cmd_selftest, "static": cmd_static,
             "report": cmd_report,
-            "compare": cmd_compare, "env": cmd_env, "validate": cmd_validate, "analyze": cmd_analyze, "all": cmd_all}
+            "compare": cmd_compare, "env": cmd_env, "validate": cmd_validate, "analyze": cmd_analyze, "fleet": cmd_fleet,
+            "all": cmd_all}
 
 
 def main(argv=None) -> int:
