@@ -1,0 +1,279 @@
+"""Hinted memory operations for the cache-hint probes, as volatile inline PTX, with simulator fallbacks.
+
+The hint names are the probes' `hint` axis values; each maps to a qualifier label of the static atlas
+(probes/static/cache_hints.py), whose PTX spelling is reused, so the dynamic and static halves test the same text.
+Loads whose qualifier goes after `ld.global` use the frozen intrinsics of probes/engine/intrinsics.py; the others
+(`ld.volatile.global`, `ld.relaxed.gpu.global`, `ld.acquire.gpu.global`, `.L2::cache_hint` with its createpolicy
+operand) and every store / 16-byte load are built here the same way: one `ir.InlineAsm(side_effect=True)` per
+spelling, cached, so ptxas can neither hoist nor merge them.
+
+The tables and `atlas()` import no CUDA (probes.analysis.hints reads them); the operations import numba.cuda only
+when first built. Under the simulator (NUMBA_ENABLE_CUDASIM=1) each operation is a plain Python function with the
+same arguments; there, chains hold element indices instead of addresses.
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from numba import config
+
+from probes.static.cache_hints import LOAD_QUALIFIERS, POLICY, STORE_QUALIFIERS
+
+# hint name (axis value) -> static atlas qualifier label.
+LOAD_HINTS = {
+    "none": "plain", "ca": ".ca", "cg": ".cg", "cs": ".cs", "lu": ".lu", "cv": ".cv", "nc": ".nc",
+    "nc.L1::no_allocate": ".nc.L1::no_allocate",
+    "L1::evict_first": ".L1::evict_first", "L1::evict_last": ".L1::evict_last",
+    "L1::evict_normal": ".L1::evict_normal", "L1::evict_unchanged": ".L1::evict_unchanged",
+    "L1::no_allocate": ".L1::no_allocate",
+    "L2::64B": ".L2::64B", "L2::128B": ".L2::128B", "L2::256B": ".L2::256B",
+    "nc.L1::no_allocate.L2::256B": ".nc.L1::no_allocate.L2::256B (DeepEP)",
+    "L2::cache_hint": ".L2::cache_hint (evict_last policy)",
+    "volatile": ".volatile", "relaxed.gpu": ".relaxed.gpu", "acquire.gpu": ".acquire.gpu",
+}
+# Not offered: `.L2::evict_first/last/normal` on ld — ptxas rejects them below 256-bit vectors on every arch
+# (atlas: "requires .v8.b32/.v4.b64"); `.relaxed.sys` adds nothing over `.volatile` for a single GPU.
+STORE_HINTS = {
+    "none": "plain", "wb": ".wb", "cg": ".cg", "cs": ".cs", "wt": ".wt", "L1::no_allocate": ".L1::no_allocate",
+    "L1::evict_first": ".L1::evict_first", "L1::evict_last": ".L1::evict_last",
+    "L2::cache_hint": ".L2::cache_hint (evict_last policy)", "volatile": ".volatile",
+    "relaxed.gpu": ".relaxed.gpu", "release.gpu": ".release.gpu",
+}
+PREFETCH_HINTS = ("none", "L2::64B", "L2::128B", "L2::256B", "nc.L1::no_allocate.L2::256B")
+_POLICY = POLICY.replace("%rd9", "%hpol")  # scoped names that cannot shadow the operand registers
+MARKER_BASE = 0x4B1D00   # kernels store MARKER_BASE + hint index: check_sass finds it as an immediate
+
+
+def load_prefix(hint: str) -> tuple[str, bool]:
+    """(PTX opcode up to the type, needs an L2 cache-policy operand) of a load hint."""
+    return LOAD_QUALIFIERS[LOAD_HINTS[hint]]
+
+
+def store_prefix(hint: str) -> tuple[str, bool]:
+    return STORE_QUALIFIERS[STORE_HINTS[hint]]
+
+
+def _policy_asm(instr: str) -> str:
+    """Wrap `instr` (whose policy operand is %hpol) with the atlas's createpolicy, in a scoped register block."""
+    return "{ .reg .b64 %hpol; " + _POLICY + " " + instr + " }"
+
+
+SIMULATOR = bool(config.ENABLE_CUDASIM)
+ATLAS = Path(__file__).resolve().parents[2] / "reports" / "static" / "cache-hints-sass.csv"
+
+
+@functools.cache
+def atlas():
+    """The static atlas table (reports/static/cache-hints-sass.csv): what each qualifier lowers to, per arch."""
+    import pandas as pd
+    if not ATLAS.is_file():
+        raise FileNotFoundError(f"{ATLAS}: static cache-hint atlas missing; build it with `make static`")
+    return pd.read_csv(ATLAS, keep_default_na=False)
+
+
+def lowering(op: str, hint: str, width: str, arch: str) -> tuple[str, str] | None:
+    """(status, SASS) the atlas records for a hint, or None when the atlas has no such cell."""
+    label = (LOAD_HINTS if op == "ld" else STORE_HINTS)[hint]
+    df = atlas()
+    row = df[(df.op == op) & (df.qualifier == label) & (df.width == width) & (df.arch == arch)]
+    return (row.status.iloc[0], row.sass.iloc[0]) if len(row) else None
+
+
+def supported(op: str, hint: str, arch: str, width: str = "b32") -> bool:
+    """True unless the atlas records ptxas rejecting the hint on arch (unknown archs are tried)."""
+    cell = lowering(op, hint, width, arch)
+    return cell is None or cell[0] == "ok"
+
+
+# ---- operations: each factory returns a function usable inside a kernel (an intrinsic, or Python in the simulator)
+
+def _sim_chase(memory, index):
+    """Simulator chase step. It advances the simulator's test clock by one tick, so a timed section of n loads
+    reads n ticks more than an empty one and (t(2k) - t(k)) / k is exactly one tick: the overhead cancellation
+    is testable without a GPU (the value is a test artefact, never a measurement)."""
+    from probes.engine.intrinsics import clock64
+    clock64()
+    return memory[index]
+
+
+def _sim_load(arr, i):
+    return arr[i]
+
+
+def _sim_load_v4_sum(arr, i):
+    return (int(arr[i]) + int(arr[i + 1]) + int(arr[i + 2]) + int(arr[i + 3])) & 0xFFFFFFFF
+
+
+def _sim_store(memory, index, value):
+    memory[index] = value
+
+
+def _sim_copy_v4(src, dst, i):
+    for j in range(4):
+        dst[i + j] = src[i + j]
+
+
+_CACHE: dict = {}
+
+
+def _cached(key, build):
+    if key not in _CACHE:
+        _CACHE[key] = build()
+    return _CACHE[key]
+
+
+def _asm(text: str, ret_bits: int | None, arg_bits: tuple[int, ...], constraints: str):
+    from llvmlite import ir
+    return ir.InlineAsm(ir.FunctionType(ir.IntType(ret_bits) if ret_bits else ir.VoidType(),
+                                        [ir.IntType(b) for b in arg_bits]), text, constraints, side_effect=True)
+
+
+def _element_address(context, builder, arr_type, arr, index_type, index):
+    from llvmlite import ir
+    from numba.cuda.cache_hints import _get_element_pointer
+    ptr = _get_element_pointer(context, builder, index_type, index, arr_type, arr)
+    return builder.ptrtoint(ptr, ir.IntType(64))
+
+
+def _hinted_text(prefix: str, policy: bool, operands: str) -> str:
+    instr = f"{prefix}{operands}" + (", %hpol;" if policy else ";")
+    return _policy_asm(instr) if policy else instr
+
+
+def chase_step(hint: str):
+    """step(memory, address) -> *(u64*)address with the load hint (memory holds absolute addresses; it is only
+    indexed under the simulator, where it holds element indices)."""
+    if SIMULATOR:
+        return _sim_chase
+    prefix, policy = load_prefix(hint)
+    if prefix.startswith("ld.global") and not policy:
+        from probes.engine import intrinsics as X
+        return X.ld_u64_addr_hinted(prefix[len("ld.global"):])
+
+    def build():
+        from numba import types
+        from numba.cuda.extending import intrinsic
+        text = _hinted_text(prefix, policy, ".u64 $0, [$1]")
+
+        @intrinsic
+        def step(typingctx, memory, address):
+            def codegen(context, builder, sig, args):
+                return builder.call(_asm(text, 64, (64,), "=l,l"), [args[1]])
+            return types.uint64(memory, types.uint64), codegen
+        return step
+    return _cached(("chase", hint), build)
+
+
+def load_u32(hint: str):
+    """load(arr, i) -> arr[i] through one hinted 4-byte load."""
+    if SIMULATOR:
+        return _sim_load
+    prefix, policy = load_prefix(hint)
+    if prefix.startswith("ld.global") and not policy:
+        from probes.engine import intrinsics as X
+        return X.ld_hinted_u32(prefix[len("ld.global"):])
+
+    def build():
+        from numba import types
+        from numba.cuda.extending import intrinsic
+        text = _hinted_text(prefix, policy, ".u32 $0, [$1]")
+
+        @intrinsic
+        def load(typingctx, arr, index):
+            def codegen(context, builder, sig, args):
+                addr = _element_address(context, builder, sig.args[0], args[0], sig.args[1], args[1])
+                return builder.call(_asm(text, 32, (64,), "=r,l"), [addr])
+            return types.uint32(arr, index), codegen
+        return load
+    return _cached(("u32", hint), build)
+
+
+def load_v4_sum(hint: str):
+    """load(arr, i) -> arr[i] + ... + arr[i+3] (mod 2**32) from one hinted 16-byte `.v4.u32` load (i % 4 == 0)."""
+    if SIMULATOR:
+        return _sim_load_v4_sum
+    prefix, policy = load_prefix(hint)
+
+    def build():
+        from numba import types
+        from numba.cuda.extending import intrinsic
+        instr = f"{prefix}.v4.u32 {{%hq1, %hq2, %hq3, %hq4}}, [$1]" + (", %hpol;" if policy else ";")
+        body = (".reg .b64 %hpol; " + _POLICY + " " if policy else "") + instr
+        text = ("{ .reg .b32 %hq1, %hq2, %hq3, %hq4; " + body +
+                " add.u32 %hq1, %hq1, %hq2; add.u32 %hq3, %hq3, %hq4; add.u32 $0, %hq1, %hq3; }")
+
+        @intrinsic
+        def load(typingctx, arr, index):
+            def codegen(context, builder, sig, args):
+                addr = _element_address(context, builder, sig.args[0], args[0], sig.args[1], args[1])
+                return builder.call(_asm(text, 32, (64,), "=r,l"), [addr])
+            return types.uint32(arr, index), codegen
+        return load
+    return _cached(("v4", hint), build)
+
+
+def store_u64(hint: str):
+    """store(memory, address, value): one hinted 8-byte store to an absolute address (an index in the simulator)."""
+    if SIMULATOR:
+        return _sim_store
+    prefix, policy = store_prefix(hint)
+
+    def build():
+        from numba import types
+        from numba.cuda.extending import intrinsic
+        text = _hinted_text(prefix, policy, ".u64 [$0], $1")
+
+        @intrinsic
+        def store(typingctx, memory, address, value):
+            def codegen(context, builder, sig, args):
+                builder.call(_asm(text, None, (64, 64), "l,l"), [args[1], args[2]])
+                return context.get_dummy_value()
+            return types.void(memory, types.uint64, types.uint64), codegen
+        return store
+    return _cached(("st64", hint), build)
+
+
+def store_u32(hint: str):
+    """store(arr, i, value): arr[i] = value through one hinted 4-byte store."""
+    if SIMULATOR:
+        return _sim_store
+    prefix, policy = store_prefix(hint)
+
+    def build():
+        from numba import types
+        from numba.cuda.extending import intrinsic
+        text = _hinted_text(prefix, policy, ".u32 [$0], $1")
+
+        @intrinsic
+        def store(typingctx, arr, index, value):
+            def codegen(context, builder, sig, args):
+                addr = _element_address(context, builder, sig.args[0], args[0], sig.args[1], args[1])
+                builder.call(_asm(text, None, (64, 32), "l,r"), [addr, args[2]])
+                return context.get_dummy_value()
+            return types.void(arr, index, types.uint32), codegen
+        return store
+    return _cached(("st32", hint), build)
+
+
+def copy_v4():
+    """copy(src, dst, i): dst[i:i+4] = src[i:i+4] as one plain 16-byte load and store (the device-copy ceiling)."""
+    if SIMULATOR:
+        return _sim_copy_v4
+
+    def build():
+        from numba import types
+        from numba.cuda.extending import intrinsic
+        text = ("{ .reg .b32 %hq1, %hq2, %hq3, %hq4; ld.global.v4.u32 {%hq1, %hq2, %hq3, %hq4}, [$0]; "
+                "st.global.v4.u32 [$1], {%hq1, %hq2, %hq3, %hq4}; }")
+
+        @intrinsic
+        def copy(typingctx, src, dst, index):
+            def codegen(context, builder, sig, args):
+                s = _element_address(context, builder, sig.args[0], args[0], sig.args[2], args[2])
+                d = _element_address(context, builder, sig.args[1], args[1], sig.args[2], args[2])
+                builder.call(_asm(text, None, (64, 64), "l,l"), [s, d])
+                return context.get_dummy_value()
+            return types.void(src, dst, index), codegen
+        return copy
+    return _cached(("copy",), build)
