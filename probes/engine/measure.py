@@ -95,7 +95,7 @@ def run_probe(probe, params: dict, backend: str, env: dict, out_path, rule: str 
         for _ in range(warmup):
             probe.measure(ctx, axes, params)
         stop = make_rule(rule, **rule_params)
-        samples, rep = [], 0
+        samples, rep, per_launch = [], 0, False
         while True:
             before = sampler.sample()
             batch = probe.measure(ctx, axes, params)
@@ -103,12 +103,13 @@ def run_probe(probe, params: dict, backend: str, env: dict, out_path, rule: str 
             rows = _rows(batch, rep, before, after)
             samples += rows
             rep += 1
-            stop.add([r[probe.value_key] for r in rows if not r["throttled"]])
+            per_launch = per_launch or _per_launch(batch, probe.value_key)
+            stop.add([r[probe.value_key] for r in _headline_rows(rows, per_launch) if not r["throttled"]])
             if stop.done():
                 break
         doc["clocks"] += [before, after]
-        doc["points"].append({"axes": axes, "samples": samples, "summary": summarize(samples, probe.value_key,
-                                                                                      stop.reason)})
+        doc["points"].append({"axes": axes, "samples": samples,
+                              "summary": summarize(samples, probe.value_key, stop.reason, per_launch)})
         io.save(doc, out_path)  # checkpoint: a crash later keeps every finished point
         bar.update(1)
     bar.close()
@@ -117,17 +118,31 @@ def run_probe(probe, params: dict, backend: str, env: dict, out_path, rule: str 
     return doc
 
 
-def summarize(samples: list[dict], value_key: str, stop_reason: str = "") -> dict:
+def _per_launch(batch: dict, value_key: str) -> bool:
+    """A scalar headline beside per-access columns (a latency trace, a per-SM map) is one value per launch: the
+    stopping rule and the median count it once per launch, not once per row it was broadcast to."""
+    if value_key not in batch or np.ndim(batch[value_key]) != 0:
+        return False
+    return any(np.ndim(v) > 0 and np.size(v) > 1 for v in batch.values())
+
+
+def _headline_rows(samples: list[dict], per_launch: bool) -> list[dict]:
+    return [r for r in samples if r.get("index", 0) == 0] if per_launch else samples
+
+
+def summarize(samples: list[dict], value_key: str, stop_reason: str = "", per_launch: bool = False) -> dict:
     """Median and CI over the clean samples; flagged ones (throttled, clock change, clock ratio off) are excluded.
     If every sample is flagged the summary uses them all and says so (`all_flagged`): never silently."""
-    clean = [r[value_key] for r in samples if not r["throttled"] and r.get(value_key) is not None]
+    heads = _headline_rows(samples, per_launch)
+    clean = [r[value_key] for r in heads if not r["throttled"] and r.get(value_key) is not None]
     all_flagged = not clean
-    values = clean or [r[value_key] for r in samples if r.get(value_key) is not None]
+    values = clean or [r[value_key] for r in heads if r.get(value_key) is not None]
     med, lo, hi = median_ci(values)
     check = clocklib.point_clock_check(samples)
     return {"median": med, "ci_low": lo, "ci_high": hi, "n": len(values),
             "n_throttled": sum(bool(r["throttled"]) for r in samples), "all_flagged": all_flagged,
-            "clock_check": check, "clock_mismatch": bool(check and not check["ok"]), "stop_reason": stop_reason}
+            "clock_check": check, "clock_mismatch": bool(check and not check["ok"]), "stop_reason": stop_reason,
+            "value_scope": "launch" if per_launch else "row"}
 
 
 def _rows(batch: dict, rep: int, before: dict, after: dict) -> list[dict]:
