@@ -65,11 +65,13 @@ def chase_step(qualifier: str = ""):
     return _sim_wrap(load) if X.SIMULATOR else load
 
 
-def make_chase_kernel(step):
-    """Kernel function (not yet jitted): warm pass of n, timed passes of n and 2n loads, stop reads after a branch
-    on the last loaded value (a bare stop-clock read races the final load). out: [c(n), ns(n), c(2n), ns(2n), -, p]."""
-    def chase(memory, start, steps, out):
-        p = start
+def make_timed_passes(step):
+    """Device function `timed(memory, p, steps, out) -> p`: a warm pass of n `step`s from p, then timed passes of n
+    and 2n; out[0..3] = cycles(n), ns(n), cycles(2n), ns(2n). The stop reads come after a branch on the last loaded
+    value (a bare stop-clock read races the final load). Every chase kernel (global, TLB, shared, constant, local)
+    times its chain through this one function, so the method cannot drift between paths."""
+    @cuda.jit(device=True)
+    def timed(memory, p, steps, out):
         for _ in range(steps):              # warm pass
             p = step(memory, p)
         t0 = X.clock64()
@@ -90,7 +92,16 @@ def make_chase_kernel(step):
         out[1] = g1 - g0
         out[2] = t2 - t1
         out[3] = g2 - g1
-        out[5] = p
+        return p
+    return timed
+
+
+def make_chase_kernel(step):
+    """Kernel function (not yet jitted) chasing global memory from `start`. out: [c(n), ns(n), c(2n), ns(2n), -, p]."""
+    timed = make_timed_passes(step)
+
+    def chase(memory, start, steps, out):
+        out[5] = timed(memory, start, steps, out)
     return chase
 
 

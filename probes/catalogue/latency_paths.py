@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import cuda, types
 
-from probes.catalogue._chase import chain_problems, per_load_sample, sattolo_cycle, walk
+from probes.catalogue._chase import chain_problems, make_timed_passes, per_load_sample, sattolo_cycle, walk
 from probes.engine import intrinsics as X
 from probes.spec import KiB, KernelCheckError, Param, Probe, ProbeSpecError, geometric, min_cc, multiple_of, positive
 
@@ -84,30 +84,16 @@ shared_address, ld_shared = window_address("shared"), ld_window_u32("shared")
 local_address, ld_local = window_address("local"), ld_window_u32("local")
 
 
+_timed_shared, _timed_local, _timed_const = (make_timed_passes(ld_shared), make_timed_passes(ld_local),
+                                              make_timed_passes(ld_const_u32))
+
+
 def shared_chase(chain, steps, out):
     sh = cuda.shared.array(0, dtype=types.uint32)
     base = shared_address(sh)
     for i in range(chain.size):
         sh[i] = base + chain[i] * SCALE
-    p = base
-    for _ in range(steps):
-        p = ld_shared(sh, p)
-    t0 = X.clock64()
-    g0 = X.globaltimer()
-    for _ in range(steps):
-        p = ld_shared(sh, p)
-    if p == 1:
-        out[4] = 7
-    t1 = X.clock64()
-    g1 = X.globaltimer()
-    for _ in range(2 * steps):
-        p = ld_shared(sh, p)
-    if p == 1:
-        out[4] = 7
-    t2 = X.clock64()
-    g2 = X.globaltimer()
-    out[0], out[1], out[2], out[3] = t1 - t0, g1 - g0, t2 - t1, g2 - g1
-    out[5] = p - base
+    out[5] = _timed_shared(sh, base, steps, out) - base
     out[6] = base
 
 
@@ -117,25 +103,7 @@ def make_local_chase(words: int):
         base = local_address(loc)
         for i in range(chain.size):
             loc[i] = base + chain[i] * SCALE
-        p = base
-        for _ in range(steps):
-            p = ld_local(loc, p)
-        t0 = X.clock64()
-        g0 = X.globaltimer()
-        for _ in range(steps):
-            p = ld_local(loc, p)
-        if p == 1:
-            out[4] = 7
-        t1 = X.clock64()
-        g1 = X.globaltimer()
-        for _ in range(2 * steps):
-            p = ld_local(loc, p)
-        if p == 1:
-            out[4] = 7
-        t2 = X.clock64()
-        g2 = X.globaltimer()
-        out[0], out[1], out[2], out[3] = t1 - t0, g1 - g0, t2 - t1, g2 - g1
-        out[5] = p - base
+        out[5] = _timed_local(loc, base, steps, out) - base
         out[6] = base
     return local_chase
 
@@ -145,25 +113,7 @@ def make_const_chase(table: np.ndarray):
     def const_chase(chain, steps, out):   # `chain` unused: same signature as the other paths
         c = cuda.const.array_like(table)
         base = window_address_const(c)   # the table's constant-window address: 0 when it is the only table
-        p = base
-        for _ in range(steps):
-            p = ld_const_u32(c, p)
-        t0 = X.clock64()
-        g0 = X.globaltimer()
-        for _ in range(steps):
-            p = ld_const_u32(c, p)
-        if p == 1:
-            out[4] = 7
-        t1 = X.clock64()
-        g1 = X.globaltimer()
-        for _ in range(2 * steps):
-            p = ld_const_u32(c, p)
-        if p == 1:
-            out[4] = 7
-        t2 = X.clock64()
-        g2 = X.globaltimer()
-        out[0], out[1], out[2], out[3] = t1 - t0, g1 - g0, t2 - t1, g2 - g1
-        out[5] = p
+        out[5] = _timed_const(c, base, steps, out)
         out[6] = base
     return const_chase
 
