@@ -19,14 +19,50 @@ def _smoke_args(name: str) -> list[str]:
     return sum((["--param", p] for p in catalogue.get(name).smoke), [])
 
 
+@pytest.fixture(scope="module")
+def smoke_campaign(tmp_path_factory):
+    """Every probe once, at its smoke size, through the CLI's campaign path (worker processes, watchdog, schema),
+    into <tmp>/sim/data: the layout the report builder reads."""
+    from probes.engine.campaign import run_campaign
+    root = tmp_path_factory.mktemp("reports")
+    probes = list(catalogue.all_probes().values())
+    params = {p.name: p.parse_params(p.smoke) for p in probes}
+    outcomes = run_campaign(probes, lambda p: params[p.name], root / "sim" / "data", "simulator", 300,
+                            resume=False, progress=False, rule="median-ci")
+    return root, {o.probe: o.outcome for o in outcomes}
+
+
 @pytest.mark.parametrize("name", list(catalogue.all_probes()))
-def test_probe_runs_end_to_end(name, tmp_path):
-    params = _smoke_args(name)
-    assert main(["run", name, "--backend", "simulator", "--out", str(tmp_path), "--quiet", *params]) == 0
-    (path,) = tmp_path.glob("*.json")
-    doc = io.load(path)
+def test_probe_runs_end_to_end(name, smoke_campaign):
+    root, outcomes = smoke_campaign
+    assert outcomes[name] == "ok"
+    (doc,) = [d for d in io.load_dir(root / "sim" / "data") if d["probe"]["name"] == name]
     assert doc["outcome"] == "ok" and doc["backend"] == "simulator"
     assert doc["points"] and all(p["summary"]["n"] > 0 for p in doc["points"])
+
+
+def test_every_family_renders_from_simulated_results_in_a_temporary_folder_only(smoke_campaign):
+    """Probe -> raw samples -> analysis -> findings -> report, for every family, on the simulator's output."""
+    from html.parser import HTMLParser
+
+    from probes.report import sections
+    root, _ = smoke_campaign
+    written = build_reports(root, allow_simulated=True)
+    readme = (root / "sim" / "README.md").read_text()
+    assert root / "sim" / "index.html" in written and "Never published" in readme
+    for family in sections.families():
+        heading = f"## {family.TITLE}"
+        assert heading in readme, f"section {family.FAMILY} missing"
+        body = readme.split(heading, 1)[1].split("\n## ", 1)[0]
+        assert "Not measured on this GPU" not in body, f"section {family.FAMILY} found no data"
+    HTMLParser().feed((root / "sim" / "index.html").read_text())
+
+
+def test_cli_run_accepts_a_probe_and_records_a_simulated_result(tmp_path):
+    assert main(["run", "latency.shared", "--backend", "simulator", "--out", str(tmp_path), "--quiet",
+                 *_smoke_args("latency.shared")]) == 0
+    (path,) = tmp_path.glob("*.json")
+    assert io.load(path)["backend"] == "simulator"
 
 
 def test_ladder_chase_ends_where_the_host_walk_ends(tmp_path):
