@@ -303,3 +303,39 @@ def test_published_values_are_a_separate_table_labelled_with_their_source():
     assert table is not None and "published by" in table.frame.columns
     assert table.frame["published by"].str.contains("mt4g").all() and "Published by other projects" in table.caption
     assert ladder.published_table([{"environment": {"gpu_name": "Synthetic GPU"}}]) is None
+
+
+def test_ladder_section_reports_its_targets_from_the_stored_run(tmp_path):
+    from probes.report.sections import Table, docs_for, ladder
+    sec = ladder.section(docs_for(ladder, _load(_write_gpu(tmp_path, 48 * MiB))))
+    targets = next(b.frame for b in sec.blocks if isinstance(b, Table) and "wall time [s]" in b.frame.columns)
+    row = targets.set_index("probe").loc["latency.ladder.global"]
+    assert row["wall time [s]"] == 60.0 and row["wall-time target met"] == "yes"   # started 00:00, finished 00:01
+    assert row["CI target met"] in ("yes", "no") and row["worst plateau CI half-width [% of median]"] >= 0
+    _close(sec)
+
+
+def test_our_plateaus_sit_beside_published_values_and_a_gap_says_why(tmp_path):
+    """A synthetic 'H100 SXM5' ladder with an L2 plateau far from the published ones: the gap is explained."""
+    from probes.report.sections import Paragraph, Table, ladder
+    docs = _load(_write_gpu(tmp_path, 48 * MiB))
+    for d in docs:
+        d["environment"]["gpu_name"] = "NVIDIA H100 80GB HBM3"
+    analysed = ladder.analyse([d for d in docs if d["probe"]["name"].startswith("latency.ladder.global")])
+    blocks = ladder.published_comparison(analysed, docs)
+    table = next(b.frame for b in blocks if isinstance(b, Table))
+    assert set(table["level"]) >= {"L1", "L2", "DRAM"} and table["published by"].str.len().min() > 0
+    assert "differs by more than 10 %" in set(table["comparison"])    # ours: DRAM 600 vs 864 published by mt4g
+    gaps = [b.text for b in blocks if isinstance(b, Paragraph)]
+    assert gaps and all("published by" in g and "stride" in g for g in gaps)
+
+
+def test_cross_gpu_comparison_overlays_every_gpus_global_ladder(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from probes.report.sections import Figure, ladder
+    docs = _load(_write_gpu(tmp_path, 48 * MiB))
+    (fig,) = ladder.compare({"gpu-a": docs, "gpu-b": docs})
+    assert isinstance(fig, Figure) and len(fig.figure.axes[0].get_lines()) == 2
+    plt.close(fig.figure)
+    assert ladder.compare({"gpu-a": [d for d in docs if d["probe"]["name"] == "latency.shared"]}) == []

@@ -7,6 +7,8 @@ re-tabulated from the sources (repository@commit:path, or paper and table) as co
 """
 from __future__ import annotations
 
+import re
+
 from dataclasses import asdict, dataclass
 
 MT4G = "caps-tum/mt4g@4cc55662a9541a40e91909c61d543c524ae04fcb"
@@ -88,7 +90,34 @@ PUBLISHED: tuple[Published, ...] = (
 )
 
 
+_FORM_FACTORS = ("sxm", "pcie", "nvl")
+
+
+def _gpu_key(name: str) -> tuple[str | None, str | None, frozenset]:
+    """(model, form factor, memory sizes in GB) of a GPU name as drivers and papers spell it:
+    'NVIDIA H100 80GB HBM3' -> ('h100', None, {80}); 'H100 SXM5 80GB HBM3' -> ('h100', 'sxm', {80});
+    'A100 (40/80GB)' -> ('a100', None, {40, 80}); 'Tesla V100-PCIE-16GB' -> ('v100', 'pcie', {16})."""
+    text = name.lower().replace("-", " ").replace("(", " ").replace(")", " ")
+    words = [w for w in text.split() if w not in ("nvidia", "tesla", "geforce", "rtx")]
+    plain = [w for w in words if not re.fullmatch(r"[\d/]+gb|hbm\w*|(sxm|pcie|nvl)\w*", w)]
+    model = next((w for w in plain if re.fullmatch(r"[a-z]+\d+[a-z]?", w)), " ".join(plain) or None)
+    form = next((f for w in words for f in _FORM_FACTORS if w.startswith(f)), None)
+    sizes = frozenset(int(g) for m in re.finditer(r"(\d+)(?:/(\d+))?gb", text) for g in m.groups() if g)
+    return model, form, sizes
+
+
 def for_gpu(name: str) -> list[Published]:
-    """Entries whose GPU name matches `name` loosely (case-insensitive substring either way)."""
-    key = name.lower().replace("-", " ")
-    return [p for p in PUBLISHED if key in p.gpu.lower().replace("-", " ") or p.gpu.lower().replace("-", " ") in key]
+    """Entries for the same GPU model: the model must match ('H100' never matches 'H800'), and form factor and
+    memory size must agree where both names state them; a name without a form factor is the SXM part (an
+    'H100 NVL' or 'H100 PCIe' entry is not shown for the driver's 'NVIDIA H100 80GB HBM3', 'H100 SXM5' is)."""
+    model, form, sizes = _gpu_key(name)
+    if model is None:
+        return []
+    out = []
+    for p in PUBLISHED:
+        m, f, sz = _gpu_key(p.gpu)
+        # A name without a form factor is the default (SXM) part: drivers call the H100 SXM5 'H100 80GB HBM3'.
+        if m != model or (form or "sxm") != (f or "sxm") or (sizes and sz and not sizes & sz):
+            continue
+        out.append(p)
+    return out
