@@ -163,20 +163,21 @@ def _outcome_summary(outcome) -> dict:
     return r
 
 
-def gather(env: dict, timeout: float, atlas_csv: Path) -> dict:
-    """Run the self-test probes on the GPU (one watchdog worker each) and collect observations for decide()."""
+def gather(env: dict, timeout: float, atlas_csv: Path, backend: str = "gpu") -> dict:
+    """Run the self-test probes on the GPU (one watchdog worker each) and collect observations for decide().
+    `backend="simulator"` runs the same orchestration under Numba's simulator: the test suite's rehearsal."""
     from probes import catalogue
     from probes.engine.campaign import run_one
     from probes.engine.clocks import ClockSampler
     from probes.spec import ProbeSpecError
 
     arch = f"sm_{env['compute_capability'][0]}{env['compute_capability'][1]}"
-    sampler = ClockSampler(True, uuid=env.get("uuid") or None)
+    sampler = ClockSampler(backend == "gpu", uuid=env.get("uuid") or None)
     obs = {"arch": arch, "nvml": {**sampler.sample(), "why_not": sampler.why_not},
            "atlas": atlas_latencies(arch, atlas_csv)}
     def run(probe, params, d, count=10):
         rule_params = {"count": count, "min_samples": count, "max_seconds": 5}
-        return run_one(probe, params, Path(d), "gpu", timeout, resume=False, progress=False, rule="fixed-count",
+        return run_one(probe, params, Path(d), backend, timeout, resume=False, progress=False, rule="fixed-count",
                        rule_params=rule_params)
 
     with tempfile.TemporaryDirectory(prefix="gpu-probes-selftest-") as d:
