@@ -117,7 +117,8 @@ def run_sections(docs: list[dict], folder: Path) -> list[FamilyResult]:
             out.append(FamilyResult(mod.FAMILY, title, getattr(mod, "ORDER", 100), None, _not_measured(mine)))
             continue
         try:
-            sec = mod.section(measured)
+            with figures.style():
+                sec = mod.section(measured)
         except Exception as err:  # re-raised as one line naming the section; the cause stays chained
             raise ReportError(f"{where} failed: {type(err).__name__}: {err}") from err
         _check_section(sec, folder, where)
@@ -330,7 +331,8 @@ def comparison_page(reports: Path, allow_simulated: bool = False) -> Page:
             hook = getattr(mod, "compare", None)
             measured = {g: [d for d in sections.docs_for(mod, docs) if d["points"]] for g, docs in docs_by_gpu.items()}
             measured = {g: ds for g, ds in measured.items() if ds}
-            extra = hook(measured) if hook and measured else []
+            with figures.style():
+                extra = hook(measured) if hook and measured else []
             if grid is None and not extra:
                 continue
             blocks.append(Heading(3, getattr(mod, "TITLE", mod.FAMILY), mod.FAMILY))

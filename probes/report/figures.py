@@ -22,6 +22,13 @@ _SVG_META = {"Date": None, "Creator": None, "Format": None, "Type": None}
 NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,80}")
 
 
+def style():
+    """One look for every report figure (seaborn's whitegrid at paper scale), applied while a section draws."""
+    import seaborn as sns
+    rc = {**sns.axes_style("whitegrid"), **sns.plotting_context("paper", font_scale=1.1)}
+    return matplotlib.rc_context(rc)
+
+
 def check_name(name: str) -> str:
     """Figure names become file names: lower-case letters, digits, '.', '_', '-' only."""
     if not isinstance(name, str) or not NAME.fullmatch(name) or ".." in name:
