@@ -181,6 +181,8 @@ def test_two_gpu_local_fleet_submit_status_collect_and_compare(fleet_out, tmp_pa
     merged = json.loads((reports / "simulator" / "data" / data[0]).read_text())
     assert merged["fleet"]["node"] == node and merged["fleet"]["gpu_id"] == "gpu0"
     assert "gpu0" in (reports / "simulator" / "fleet-nodes.md").read_text()
+    gpu_readme = (reports / "simulator" / "README.md").read_text()
+    assert "Measured on 2 card(s)" in gpu_readme and "(fleet-nodes.md)" in gpu_readme
     assert (reports / "README.md").exists() and "simulator" in (reports / "README.md").read_text()
 
 

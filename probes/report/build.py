@@ -242,6 +242,7 @@ def gpu_page(folder: Path, allow_simulated: bool = False) -> Page:
                     "; values published by other projects are shown apart, with their sources.",))]
     if any(d["backend"] != "gpu" for d in docs):
         blocks.append(Text((Strong(SIMULATED),)))
+    blocks += _fleet_note(docs, folder)
     blocks += summary_blocks(results)
     for r in results:
         blocks.append(Heading(2, r.title, r.family))
@@ -256,6 +257,19 @@ def gpu_page(folder: Path, allow_simulated: bool = False) -> Page:
     blocks += published_blocks(for_gpu(name), "Published by other projects for this GPU")
     blocks += provenance.block(docs)
     return Page(name, blocks, images)
+
+
+def _fleet_note(docs: list[dict], folder: Path) -> list:
+    """Results merged from a fleet come from several cards: say so, and point at the per-node flags."""
+    nodes = sorted({f"{d['fleet'].get('node')}/{d['fleet'].get('gpu_uuid') or d['fleet'].get('gpu_id')}"
+                    for d in docs if isinstance(d.get("fleet"), dict)})
+    if not nodes:
+        return []
+    parts = [f"Measured on {len(nodes)} card(s) by a fleet campaign; results of different cards are kept apart "
+             "(one file each under ", Code("data/"), "), never averaged."]
+    if (folder / "fleet-nodes.md").is_file():
+        parts += [" Throttled or busy cards are flagged in ", Link("fleet-nodes.md", "fleet-nodes.md"), "."]
+    return [Text(tuple(parts))]
 
 
 def gpu_report(folder: Path, allow_simulated: bool = False) -> str:
