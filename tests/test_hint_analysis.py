@@ -1,5 +1,6 @@
 """Cache-hint analysis on synthetic samples (no CUDA): band classification, Holm, effects, verdict join, and the
 hint table / report section built from results files written in tmp_path."""
+import re
 import sys
 
 import numpy as np
@@ -58,6 +59,8 @@ def test_verdict_join_with_the_static_atlas():
     assert A.verdict(False, [], True, "none") == "reference (plain access)"
     assert A.isa_agrees("cg", "L2") is True and A.isa_agrees("cs", "L2") is False
     assert A.isa_agrees("volatile", "L2") is None          # the ISA states no caching for strong loads
+    assert A.isa_agrees("L1::evict_unchanged", "L1") is None   # "do not change the priority": allocation not stated
+    assert A.isa_agrees("nc.L1::no_allocate", "L1") is False and A.isa_agrees("cg", "inconclusive") is None
 
 
 def _doc(name, points, cc=(9, 0)):
@@ -111,7 +114,7 @@ def test_hint_table_from_stored_results(tmp_path):
     assert t.loc["none", "L1 victim survived [%]"] == pytest.approx(0, abs=2)
     assert t.loc["none", "bandwidth [% of copy]"] == pytest.approx(95)
     assert t.loc["none", "stale reads"] == "3/400"
-    assert "cache-operators" in t.loc["cg", "ISA source"]
+    assert "cache-operators" in t.loc["cg", "ISA source"] and "PTX ISA 9.1, §9.7.9.1" in t.loc["cg", "ISA source"]
     assert A.staleness_ci(3, 400)[0] < 3 / 400 < A.staleness_ci(3, 400)[1]
     (p,) = A.persisting_summary(docs).to_dict("records")
     assert p["survived off [%]"] == pytest.approx(0, abs=2)
@@ -128,6 +131,8 @@ def test_report_section_tables_figures_and_findings(tmp_path):
     figures = [b.name for b in sec.blocks if isinstance(b, Figure)]
     assert tables and list(tables[0].frame.columns) == S.TABLE_COLUMNS
     assert figures == ["cache-hints-heatmap", "cache-hints-bandwidth"]
+    isa = next(t.frame for t in tables if "PTX ISA" in t.frame.columns)     # every "ISA says" carries its source
+    assert {"cg", "prefetch", "discard"} <= set(isa.hint) and isa.section.str.startswith("§").all()
     labels = {f.title.split(" on ")[0]: f.label for f in sec.findings}
     assert labels["cs"] == "documented & differs" and labels["cg"] == "undocumented"
     assert all(f.documented and "PTX ISA" in f.documented for f in sec.findings)
@@ -141,3 +146,39 @@ def test_analysis_imports_no_cuda():
     code = ("import sys, probes.analysis.hints, probes.report.sections.cache_hints; "
             "bad = [m for m in sys.modules if m.startswith(('numba.cuda', 'cuda'))]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+SECTION_REF = re.compile(r"^§\d+(\.\d+)* [A-Za-z][^;§]*$")      # "§9.7.9.1 Cache Operators"
+
+
+def _all_isa_rows():
+    return [(table, hint, row) for table, rows in (("ld", A.ISA), ("st", A.STORE_ISA), ("related", A.ISA_RELATED))
+            for hint, row in rows.items()]
+
+
+@pytest.mark.parametrize("table, hint, row", _all_isa_rows(), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_isa_row_has_version_section_and_statement(table, hint, row):
+    assert re.fullmatch(r"\d+\.\d+", row.version), row.version
+    assert len(row.statement.split()) >= 5 and "\n" not in row.statement
+    assert row.sections and all(k in A.SECTIONS for k in row.sections)
+    for part in row.section.split("; "):
+        assert SECTION_REF.match(part), part
+    assert row.source.startswith(f"PTX ISA {row.version}, §") and "docs.nvidia.com" in row.source
+    if row.l1_allocates is None and table != "related":         # silence about L1 is said, never filled in
+        assert A.NOT_FOUND in row.statement
+    else:
+        assert A.NOT_FOUND not in row.statement
+
+
+def test_isa_covers_every_hint_and_cites_consistent_sections():
+    from probes.catalogue import _hint_ops as H
+    assert set(A.ISA) == set(H.LOAD_HINTS) and set(A.STORE_ISA) == set(H.STORE_HINTS)
+    numbers = [s.number for s in A.SECTIONS.values()]
+    assert len(set(numbers)) == len(numbers)                     # one number per section
+    assert len({s.anchor for s in A.SECTIONS.values()}) == len(numbers)
+    # The data-movement sections of one ISA version share one chapter number (7.6 used 9.7.8, 9.1 uses 9.7.9).
+    assert {s.number.rsplit(".", 1)[0] for s in A.SECTIONS.values() if s.anchor.startswith("data-movement")
+            or s.anchor.startswith("cache-")} == {"9.7.9"}
+    frame = A.isa_table()
+    assert len(frame) == len(A.ISA) + len(A.STORE_ISA) + len(A.ISA_RELATED)
+    assert frame.section.str.match(r"^§\d").all() and (frame["PTX ISA"] == A.ISA_VERSION).all()

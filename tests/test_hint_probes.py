@@ -1,10 +1,12 @@
 """Cache-hint probes without a GPU: hint axis vs the static atlas, SASS modifiers per arch, parameter errors,
-the PTX merge and the staleness counting rule (tests/test_compile.py already runs every check_sass)."""
+the PTX merge, the staleness counting rule and the split between kernels and host side (tests/test_compile.py
+already runs every check_sass)."""
 import numpy as np
 import pytest
 
 from probes import catalogue
 from probes.analysis.hints import static_lowering
+from probes.catalogue import _hint_kernels as K
 from probes.catalogue import _hint_ops as H
 from probes.catalogue import cache_hints as C
 from probes.engine.compile import kernel_ptx, ptx_to_sass
@@ -41,7 +43,7 @@ def test_hint_axis_drops_hints_the_atlas_rejects_on_the_device_arch():
 def residency_sass():
     out = {}
     for cc, arch in ARCHS.items():
-        out[arch] = ptx_to_sass(C.module_ptx("residency", cc), arch)
+        out[arch] = ptx_to_sass(K.module_ptx("residency", cc), arch)
     return out
 
 
@@ -50,8 +52,8 @@ def test_every_hint_kernel_carries_the_atlas_modifier(residency_sass, arch):
     funcs = residency_sass[arch]
     seen = {}
     for insts in funcs.values():
-        hint = C._hints_for("residency")[C._marker_of(insts)]
-        main, extras = C.expected_sass("residency", hint, arch)
+        hint = K._hints_for("residency")[K._marker_of(insts)]
+        main, extras = K.expected_sass("residency", hint, arch)
         opcodes = {i.opcode for i in insts}
         assert main in opcodes and set(extras) <= opcodes, (hint, main, extras)
         seen[hint] = (main, *extras)
@@ -69,22 +71,22 @@ def test_check_sass_rejects_a_plain_load_in_place_of_a_hinted_one():
     from numba import types
 
     from probes.engine import intrinsics as X
-    fake = C.residency_kernel("nc.L1::no_allocate", step=X.ld_u64_addr)   # nc's marker, plain loads
+    fake = K.residency_kernel("nc.L1::no_allocate", step=X.ld_u64_addr)   # nc's marker, plain loads
     sig = (types.uint64[::1], types.uint64[::1], types.int64, types.uint64[::1])
     (insts,) = ptx_to_sass(kernel_ptx(fake, sig, (9, 0)), "sm_90").values()
-    problems = C.check_sass("residency@sm_90", insts)
+    problems = K.check_sass("residency@sm_90", insts)
     assert problems and "LDG.E.NA.64.CONSTANT" in problems[0]
 
 
 def test_check_sass_needs_the_marker_and_a_load():
-    assert "marker" in C.check_sass("residency@sm_90", [])[0]
-    assert C.check_sass("helpers@sm_90", []) != []
+    assert "marker" in K.check_sass("residency@sm_90", [])[0]
+    assert K.check_sass("helpers@sm_90", []) != []
 
 
 def test_merge_keeps_one_copy_of_shared_declarations():
     a = ".version 9.5\n.target sm_90\n.address_size 64\n\n.global .u64 env;\n\n.visible .entry a()\n{\n ret;\n}\n"
     b = ".version 9.5\n.target sm_90\n.address_size 64\n\n.global .u64 env;\n\n.visible .entry b()\n{\n ret;\n}\n"
-    merged = C.merge_ptx([a, b])
+    merged = K.merge_ptx([a, b])
     assert merged.count(".global .u64 env;") == 1 and merged.count(".version") == 1
     assert ".entry a()" in merged and ".entry b()" in merged
 
@@ -128,3 +130,20 @@ def test_litmus_counts_stale_reads_regressions_and_visibility():
     assert c["stale_reads"] == 2 and c["regressions"] == 1 and c["last_seen"] == 3
     assert c["visibility_ns"] == 50.0                    # value 1: 150-100, 2: 320-200, 3: 320-300 -> median 50
     assert c["stale_fraction"] == pytest.approx(2 / 6) and c["fresh_fraction"] == pytest.approx(4 / 6)
+
+
+def test_kernels_live_in_the_private_module_and_enter_the_probe_version():
+    """Issue 15 split: kernels and their SASS checks in _hint_kernels, host side in cache_hints, one-way imports."""
+    import ast
+    import inspect
+
+    from probes.spec import _private_helpers
+    for probe in C.PROBES:
+        assert catalogue.get(probe.name) is probe and probe.check_sass is K.check_sass
+        assert probe.measure.__module__ == C.__name__
+    own_kernels = [n for n, v in vars(C).items() if callable(v) and getattr(v, "__module__", "") == C.__name__
+                   and n.endswith("_kernel")]
+    assert own_kernels == [] and all(f.__module__ == K.__name__ for f in K.FACTORIES.values())
+    imports = {n.module for n in ast.walk(ast.parse(inspect.getsource(K))) if isinstance(n, ast.ImportFrom)}
+    assert C.__name__ not in imports                        # data flows one way: kernels never import the host side
+    assert {K.__name__, H.__name__, "probes.engine.intrinsics"} <= {m.__name__ for m in _private_helpers(C)}

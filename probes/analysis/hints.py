@@ -12,13 +12,15 @@ Method, step by step:
    |delta| >= 0.33 (a "medium" effect, Romano et al. 2006).
 4. Verdict joined with the static atlas (reports/static/cache-hints-sass.csv): `dropped at compile time` (SASS
    identical to the plain load on that arch), else `measurable effect` or `kept in SASS but no measurable effect`.
-5. What the PTX ISA says (ISA below, with section) is compared with the measured L1 residency only where the ISA
-   states it; elsewhere the behaviour is undocumented.
+5. What the PTX ISA says (ISA below: a paraphrase per hint with the ISA version and section it was read in) is
+   compared with the measured L1 residency only where the ISA states it; elsewhere the behaviour is undocumented.
 
 What it does not prove: a test that finds no difference bounds the effect only at this run's sample size and these
 sizes (a victim set, a stream length); a latency band says where a line was served from, not why.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -32,38 +34,181 @@ MIN_DELTA = 0.33
 VERDICTS = ("dropped at compile time", "kept in SASS but no measurable effect", "measurable effect", "not measured",
             "reference (plain access)")
 
-_PTX = "https://docs.nvidia.com/cuda/parallel-thread-execution/index.html"
-_COP = f"PTX ISA, Cache Operators ({_PTX}#cache-operators)"
-_EVICT = f"PTX ISA, Cache Eviction Priority Hints ({_PTX}#cache-eviction-priority-hints)"
-_LD = f"PTX ISA, Data Movement and Conversion Instructions: ld ({_PTX}#data-movement-and-conversion-instructions-ld)"
-_NC = (f"PTX ISA, Data Movement and Conversion Instructions: ld.global.nc "
-       f"({_PTX}#data-movement-and-conversion-instructions-ld-global-nc)")
-_MCM = f"PTX ISA, Memory Consistency Model ({_PTX}#memory-consistency-model)"
-# hint -> (does the ISA say the line is allocated in L1? True/False/None = not stated, what it says, source)
-ISA = {
-    "none": (True, "default ld is ld.ca: allocate in L1 and L2 with normal eviction", _COP),
-    "ca": (True, "cache at all levels (L1 and L2), likely to be accessed again", _COP),
-    "cg": (False, "cache at global level: L2 and below, not L1", _COP),
-    "cs": (True, "cache streaming, likely accessed once: allocate with evict-first policy in L1 and L2", _COP),
-    "lu": (True, "last use; on global addresses behaves as .cs (evict-first)", _COP),
-    "cv": (False, "don't cache and fetch again (cached lines considered stale)", _COP),
-    "nc": (None, "load via the non-coherent (read-only) cache; data must be read-only for the kernel", _NC),
-    "nc.L1::no_allocate": (False, "non-coherent load; L1::no_allocate: do not allocate data to L1", _EVICT),
-    "L1::evict_first": (True, "allocate in L1, first candidate for eviction", _EVICT),
-    "L1::evict_last": (True, "allocate in L1, last candidate for eviction", _EVICT),
-    "L1::evict_normal": (True, "allocate in L1 with normal eviction priority", _EVICT),
-    "L1::evict_unchanged": (True, "allocate in L1, do not change the line's eviction priority", _EVICT),
-    "L1::no_allocate": (False, "do not allocate data to L1", _EVICT),
-    "L2::64B": (True, "prefetch-size hint: fetch 64 B around the access into L2", _LD),
-    "L2::128B": (True, "prefetch-size hint: fetch 128 B around the access into L2", _LD),
-    "L2::256B": (True, "prefetch-size hint: fetch 256 B around the access into L2", _LD),
-    "nc.L1::no_allocate.L2::256B": (False, "non-coherent, no L1 allocation, 256 B L2 prefetch", _EVICT),
-    "L2::cache_hint": (None, "L2 eviction policy from a createpolicy operand (here evict_last); L1 unspecified", _LD),
-    "volatile": (None, "ld.volatile is treated as relaxed.sys: a strong load, caching unspecified", _MCM),
-    "relaxed.gpu": (None, "strong relaxed load at gpu scope; caching unspecified", _MCM),
-    "acquire.gpu": (None, "strong acquire load at gpu scope; caching unspecified", _MCM),
-}
 LATENCY_PROBES = ("cache-hints.residency", "cache-hints.pollution", "cache-hints.store", "cache-hints.prefetch-size")
+
+
+# ---------------------------------------------------------------------------------------------------- the PTX ISA
+
+# What the PTX ISA says about each hint, paraphrased from the PTX ISA 9.1 text (read 2026-11 in section-by-section
+# Markdown copies of docs.nvidia.com/cuda/parallel-thread-execution, e.g. the ptx_9_1 tree of the public repository
+# yayueLaurazhou/flashinfer-bench; the ld/st sections' own notes name 9.1 as the newest version). Section numbers
+# change between ISA versions (7.6 numbers these §9.7.8.x), so every row names the version it was read in.
+ISA_VERSION = "9.1"
+_PTX = "https://docs.nvidia.com/cuda/parallel-thread-execution/index.html"
+NOT_FOUND = "not found in the PTX ISA text we could read"
+
+
+@dataclass(frozen=True)
+class Section:
+    number: str          # "9.7.9.1"
+    title: str           # "Cache Operators"
+    anchor: str          # docs anchor of the section
+
+    def __str__(self) -> str:
+        return f"§{self.number} {self.title}"
+
+
+_DM = "data-movement-and-conversion-instructions"
+SECTIONS = {
+    "cop": Section("9.7.9.1", "Cache Operators", "cache-operators"),
+    "evict": Section("9.7.9.2", "Cache Eviction Priority Hints", "cache-eviction-priority-hints"),
+    "ld": Section("9.7.9.8", "Data Movement and Conversion Instructions: ld", f"{_DM}-ld"),
+    "nc": Section("9.7.9.9", "Data Movement and Conversion Instructions: ld.global.nc", f"{_DM}-ld-global-nc"),
+    "st": Section("9.7.9.11", "Data Movement and Conversion Instructions: st", f"{_DM}-st"),
+    "prefetch": Section("9.7.9.15", "Data Movement and Conversion Instructions: prefetch, prefetchu",
+                        f"{_DM}-prefetch-prefetchu"),
+    "applypriority": Section("9.7.9.16", "Data Movement and Conversion Instructions: applypriority",
+                             f"{_DM}-applypriority"),
+    "discard": Section("9.7.9.17", "Data Movement and Conversion Instructions: discard", f"{_DM}-discard"),
+    "createpolicy": Section("9.7.9.18", "Data Movement and Conversion Instructions: createpolicy",
+                            f"{_DM}-createpolicy"),
+    "mcm-scope": Section("8.1", "Scope and applicability of the model", "scope-and-applicability"),
+    "volatile": Section("8.4.2", "volatile Operation", "volatile-operation"),
+    "acq-rel": Section("8.8", "Release and Acquire Patterns", "release-acquire-patterns"),
+}
+
+
+@dataclass(frozen=True)
+class IsaStatement:
+    """One hint as the PTX ISA describes it. `l1_allocates`: does the text say the accessed line is allocated in L1
+    (True/False), or does it not say (None)? Only a True/False is ever compared with a measurement."""
+    l1_allocates: bool | None
+    statement: str                       # a short paraphrase, not a quote
+    sections: tuple[str, ...]            # keys of SECTIONS, the first one primary
+    version: str = ISA_VERSION
+
+    @property
+    def section(self) -> str:
+        return "; ".join(str(SECTIONS[k]) for k in self.sections)
+
+    @property
+    def source(self) -> str:
+        refs = "; ".join(f"{SECTIONS[k]} ({_PTX}#{SECTIONS[k].anchor})" for k in self.sections)
+        return f"PTX ISA {self.version}, {refs}"
+
+
+_DEFAULT_CA = "No cache operator is given, so the default ld.ca applies: lines are allocated in L1 and L2."
+_NO_CACHING = f"How it is cached: {NOT_FOUND}."
+_EVICT_HINT = "Eviction priorities are performance hints (sm_70+)."
+# load hint (the probes' `hint` axis) -> what the ISA says
+ISA = {
+    "none": IsaStatement(True, "No cache operator given: the default load is ld.ca, which allocates lines in all "
+                               "levels (L1 and L2) with normal eviction policy.", ("cop",)),
+    "ca": IsaStatement(True, "Cache at all levels, likely to be accessed again: allocates in L1 and L2 with normal "
+                             "eviction policy; L1 caches are not coherent for global data.", ("cop",)),
+    "cg": IsaStatement(False, "Cache at global level: cache in L2 and below, bypassing L1.", ("cop",)),
+    "cs": IsaStatement(True, "Cache streaming, likely accessed once: allocates global lines with evict-first policy "
+                             "in L1 and L2 to limit pollution.", ("cop",)),
+    "lu": IsaStatement(True, "Last use; on global addresses it performs ld.cs (evict-first allocation in L1 and L2).",
+                       ("cop",)),
+    "cv": IsaStatement(False, "Don't cache and fetch again; on a global System Memory address it invalidates a "
+                              "matching L2 line and re-fetches it on every load.", ("cop",)),
+    "nc": IsaStatement(None, "Load from global memory, optionally cached in the non-coherent read-only cache (which "
+                             f"cache level that is: {NOT_FOUND}); the memory consistency model does not apply to "
+                             "ld.global.nc.", ("nc", "mcm-scope")),
+    "nc.L1::no_allocate": IsaStatement(False, "ld.global.nc with the L1 eviction priority no_allocate: do not "
+                                              "allocate the data in L1.", ("nc", "evict")),
+    "L1::evict_first": IsaStatement(True, "Data cached with evict_first is first in the eviction order and likely "
+                                          f"evicted when space is needed; suited to streaming data. {_EVICT_HINT}",
+                                    ("evict", "ld")),
+    "L1::evict_last": IsaStatement(True, "Data cached with evict_last is last in the eviction order, evicted only "
+                                         "after evict_normal and evict_first data; suited to data that should persist. "
+                                         f"{_EVICT_HINT}", ("evict", "ld")),
+    "L1::evict_normal": IsaStatement(True, f"Cache data with normal eviction priority (the default). {_EVICT_HINT}",
+                                     ("evict", "ld")),
+    "L1::evict_unchanged": IsaStatement(None, "Do not change the eviction priority order as part of this operation; "
+                                              f"whether the line is allocated in L1: {NOT_FOUND}. {_EVICT_HINT}",
+                                        ("evict", "ld")),
+    "L1::no_allocate": IsaStatement(False, f"Do not allocate data in L1; suited to streaming data. {_EVICT_HINT}",
+                                    ("evict", "ld")),
+    **{f"L2::{n}B": IsaStatement(True, f"Prefetch-size hint: fetch {n} bytes of additional data into L2, treated "
+                                       f"as a performance hint only (sm_75+; 256B sm_80+). {_DEFAULT_CA}",
+                                 ("ld", "cop")) for n in (64, 128, 256)},
+    "nc.L1::no_allocate.L2::256B": IsaStatement(False, "Non-coherent load (ld.global.nc) that does not allocate in "
+                                                       "L1 (no_allocate) and hints a 256-byte fetch into L2.",
+                                                ("nc", "evict")),
+    "L2::cache_hint": IsaStatement(True, "The 64-bit cache-policy operand (here createpolicy.fractional."
+                                         "L2::evict_last, fraction 1.0: every access gets evict_last in L2) is a hint "
+                                         "that may not be respected and does not change memory consistency (sm_80+). "
+                                         f"{_DEFAULT_CA}", ("ld", "createpolicy", "cop")),
+    "volatile": IsaStatement(None, "Equivalent to a relaxed load at system scope, plus: the number of volatile "
+                                   "instructions is preserved and they are not reordered around each other; cache "
+                                   f"operators are not allowed. {_NO_CACHING}", ("volatile", "ld")),
+    "relaxed.gpu": IsaStatement(None, "A relaxed load: it can directly synchronize with the threads of its scope "
+                                      "(gpu) as the memory consistency model describes; cache operators are not "
+                                      f"allowed. {_NO_CACHING}", ("ld",)),
+    "acquire.gpu": IsaStatement(None, "An acquire load (gpu scope): it makes some operations of other threads "
+                                      "visible to this thread's later operations; cache operators are not allowed. "
+                                      f"{_NO_CACHING}", ("acq-rel", "ld")),
+}
+# store hint -> what the ISA says (l1_allocates: is the stored line allocated in L1?)
+STORE_ISA = {
+    "none": IsaStatement(None, "No cache operator given: the default store is st.wb (write back the coherent cache "
+                               f"levels with normal eviction policy). Whether L1 keeps the line: {NOT_FOUND}.",
+                         ("cop",)),
+    "wb": IsaStatement(None, "Cache write-back all coherent levels with normal eviction policy; another SM reading "
+                             "through its L1 with ld.ca may hit stale data. Whether L1 keeps the line: "
+                             f"{NOT_FOUND}.", ("cop",)),
+    "cg": IsaStatement(False, "Cache at global level: the store is cached in L2 and below, bypassing L1.", ("cop",)),
+    "cs": IsaStatement(None, "Cache streaming, likely accessed once: allocates lines with evict-first policy to limit "
+                             f"pollution by streaming output (which levels: {NOT_FOUND}).", ("cop",)),
+    "wt": IsaStatement(None, "Cache write-through to system memory: on a global System Memory address the store "
+                             f"writes through the L2. For device memory: {NOT_FOUND}.", ("cop",)),
+    "L1::no_allocate": IsaStatement(False, f"Do not allocate the data in L1. {_EVICT_HINT}", ("evict", "st")),
+    "L1::evict_first": IsaStatement(True, f"Cache in L1 first in the eviction order. {_EVICT_HINT}",
+                                    ("evict", "st")),
+    "L1::evict_last": IsaStatement(True, f"Cache in L1 last in the eviction order. {_EVICT_HINT}", ("evict", "st")),
+    "L2::cache_hint": IsaStatement(None, "The cache-policy operand (here createpolicy evict_last) is an L2 hint that "
+                                         "may not be respected and does not change memory consistency (sm_80+). "
+                                         f"L1: {NOT_FOUND}.", ("st", "createpolicy")),
+    "volatile": IsaStatement(None, "Equivalent to a relaxed store at system scope, plus: the number of volatile "
+                                   "instructions is preserved and they are not reordered around each other; cache "
+                                   f"operators are not allowed. {_NO_CACHING}", ("volatile", "st")),
+    "relaxed.gpu": IsaStatement(None, "A relaxed store: it can directly synchronize with the threads of its scope "
+                                      f"(gpu); cache operators are not allowed. {_NO_CACHING}", ("st",)),
+    "release.gpu": IsaStatement(None, "A release store (gpu scope): it makes this thread's earlier operations "
+                                      "visible to some operations of other threads; cache operators are not allowed. "
+                                      f"{_NO_CACHING}", ("acq-rel", "st")),
+}
+# Related instructions and qualifiers the probes do not put on their hint axis, for the report's citation table.
+ISA_RELATED = {
+    "ld .L2::evict_first/last/normal": IsaStatement(None, "ld and ld.global.nc accept an L2 eviction priority only "
+                                                          "on 256-bit vectors (.v8.b32, .v4.b64), sm_100+: why the "
+                                                          "hint axis leaves them out.", ("ld", "nc")),
+    "prefetch": IsaStatement(None, "Brings the line holding a global or local address into L1 or L2; "
+                                   "prefetch.global.L2::evict_last/evict_normal also sets its L2 eviction priority "
+                                   "(sm_80+).", ("prefetch",)),
+    "applypriority": IsaStatement(None, "Applies the L2 evict_normal priority to a 128-byte, 128-byte-aligned range "
+                                        "in L2 (sm_80+).", ("applypriority",)),
+    "discard": IsaStatement(None, "Acts as a weak write of unstable indeterminate values to a 128-byte range and "
+                                  "hints that the L2 copy may be dropped without write-back (sm_80+).", ("discard",)),
+    "createpolicy": IsaStatement(None, "Builds an opaque 64-bit L2 eviction policy for .L2::cache_hint accesses: "
+                                       "range-based (primary and secondary ranges) or fraction-based (the primary "
+                                       "priority applies to that fraction of accesses, default 1.0); sm_80+.",
+                                 ("createpolicy",)),
+}
+
+
+def isa_table() -> pd.DataFrame:
+    """Every ISA statement the analysis uses, with its source: the report's citation table."""
+    rows = []
+    for kind, table in (("load", ISA), ("store", STORE_ISA), ("related", ISA_RELATED)):
+        for name, s in table.items():
+            l1 = {True: "allocates", False: "does not allocate", None: "not stated"}[s.l1_allocates]
+            rows.append({"access": kind, "hint": name, "L1 (per the ISA)": l1, "ISA says": s.statement,
+                         "PTX ISA": s.version, "section": s.section,
+                         "url": f"{_PTX}#{SECTIONS[s.sections[0]].anchor}"})
+    return pd.DataFrame(rows)
 
 
 # ---------------------------------------------------------------------------------------------------- samples
@@ -203,7 +348,7 @@ def verdict(dropped: bool | None, effects: list[str], measured: bool, hint: str 
 def isa_agrees(hint: str, l1_class: str) -> bool | None:
     """Does the measured L1 residency match the ISA's statement? None when the ISA states nothing or the
     measurement is inconclusive."""
-    expected = ISA.get(hint, (None,))[0]
+    expected = ISA[hint].l1_allocates if hint in ISA else None
     if expected is None or l1_class not in ("L1", "L2", "HBM"):
         return None
     return (l1_class == "L1") == expected
@@ -273,9 +418,9 @@ def hint_table(docs: list[dict]) -> pd.DataFrame:
             measured = any(not t.empty and hint in set(t.hint) for t in tests.values()) or hint == CONTROL
             row["effects"] = ", ".join(effects)
             row["verdict"] = verdict(dropped, effects, measured, hint)
-            expected, says, source = ISA.get(hint, (None, "", ""))
-            row["ISA says"] = says
-            row["ISA source"] = source
+            isa = ISA.get(hint)
+            row["ISA says"] = isa.statement if isa else NOT_FOUND
+            row["ISA source"] = isa.source if isa else ""
             row["ISA agrees"] = isa_agrees(hint, row["L1 residency"])
             rows.append(row)
     return pd.DataFrame(rows)
@@ -293,9 +438,11 @@ def store_table(docs: list[dict]) -> pd.DataFrame:
             sass, dropped = static_lowering(hint, arch, op="st")
             lat = float(g[g.hint == hint].cycles_per_op.median())
             effect = bool(test[test.hint == hint].effect.any()) if not test.empty else False
+            isa = STORE_ISA.get(hint)
             rows.append({"arch": arch, "hint": hint, "SASS": sass, "re-read [cycles]": lat,
                          "re-read served from": classify(lat, b),
-                         "verdict": verdict(dropped, ["re-read"] if effect else [], True, hint)})
+                         "verdict": verdict(dropped, ["re-read"] if effect else [], True, hint),
+                         "ISA says": isa.statement if isa else NOT_FOUND, "ISA section": isa.section if isa else ""})
     return pd.DataFrame(rows)
 
 

@@ -1,0 +1,458 @@
+"""Cache-hint kernels: the Numba device code of the cache-hints.* probes and its static checks.
+
+One factory per kernel kind (residency, pollution, stream, bandwidth, prefetch, staleness, store, helpers), each
+returning a kernel specialised to one hint; `module_ptx` compiles all hint variants of a kind into one PTX module and
+`check_sass` verifies its SASS against the static atlas. The host side (buffers, launches, checks of what the kernels
+computed) is probes/catalogue/cache_hints.py; the hinted operations themselves are probes/catalogue/_hint_ops.py.
+"""
+from __future__ import annotations
+
+import functools
+import re
+
+from numba import cuda, uint32, uint64
+
+from probes.catalogue import _hint_ops as H
+from probes.engine import intrinsics as X
+
+LINE = 128                     # bytes per chain slot: one L1/L2 line
+
+
+def _hints_for(kind: str) -> tuple[str, ...]:
+    if kind == "store":
+        return tuple(H.STORE_HINTS)
+    if kind == "prefetch":
+        return H.PREFETCH_HINTS
+    return tuple(H.LOAD_HINTS)
+
+
+def hint_index(kind: str, hint: str) -> int:
+    return _hints_for(kind).index(hint)
+
+
+def marker(kind: str, hint: str) -> int:
+    """The immediate a kernel stores to prove (in SASS and in its output) which hint variant it is."""
+    return H.MARKER_BASE + hint_index(kind, hint)
+
+
+# ---------------------------------------------------------------------------------------------------- device code
+
+def _walk_factory(step):
+    """Device function: two timed sections of k and 2k chase steps from p; stores both times at out[idx:idx+2]."""
+    def walk(mem, p, k, out, idx):
+        if p == 1:                  # consume the previous load before the start read
+            out[idx] = 7
+        t0 = X.clock64()
+        for _ in range(k):
+            p = step(mem, p)
+        if p == 1:                  # the stop read waits for the last load
+            out[idx] = 7
+        t1 = X.clock64()
+        for _ in range(2 * k):
+            p = step(mem, p)
+        if p == 1:
+            out[idx] = 7
+        t2 = X.clock64()
+        out[idx] = t1 - t0
+        out[idx + 1] = t2 - t1
+        return p
+    return walk
+
+
+@functools.cache
+def _walkers():
+    return (cuda.jit(device=True)(_walk_factory(H.chase_step("none"))),
+            cuda.jit(device=True)(_walk_factory(H.chase_step("cg"))))
+
+
+def _named(func, name: str):
+    func.__name__ = func.__qualname__ = name.replace("-", "_")
+    return func
+
+
+@functools.cache
+def residency_kernel(hint: str, step=None):
+    """Touch T1, T2 with the hinted load, H and M plain; re-time T1 plain (L1?), T2 with .cg (L2?), H plain (L1
+    band), M with .cg (L2 band), cold C with .cg (HBM band). `step` overrides the hinted load (tests only)."""
+    hstep = step or H.chase_step(hint)
+    plain = X.ld_u64_addr
+    walk_plain, walk_cg = _walkers()
+    mark = marker("residency", hint)
+
+    def kernel(mem, starts, k, out):
+        n = 3 * k
+        p = starts[0]
+        for _ in range(n):
+            p = hstep(mem, p)
+        q = starts[1]
+        for _ in range(n):
+            q = hstep(mem, q)
+        h = starts[2]
+        for _ in range(n):
+            h = plain(mem, h)
+        m = starts[3]
+        for _ in range(n):
+            m = plain(mem, m)
+        p = walk_plain(mem, p, k, out, 0)
+        q = walk_cg(mem, q, k, out, 2)
+        h = walk_plain(mem, h, k, out, 4)
+        m = walk_cg(mem, m, k, out, 6)
+        c = walk_cg(mem, starts[4], k, out, 8)
+        out[10] = p
+        out[11] = q
+        out[12] = h
+        out[13] = m
+        out[14] = c
+        out[15] = mark
+    return _named(kernel, f"residency_{hint_index('residency', hint)}")
+
+
+@functools.cache
+def pollution_l1_kernel(hint: str, load=None):
+    """One block: thread 0 makes a victim chain L1-resident and times it (L1 band) and with .cg (L2 band); the block
+    streams a buffer with the hinted 4-byte load (one per line); thread 0 re-times the victim."""
+    hload = load or H.load_u32(hint)
+    plain = X.ld_u64_addr
+    walk_plain, walk_cg = _walkers()
+    mark = marker("pollution-l1", hint)
+
+    def kernel(mem, start, k, stream, n_lines, out, acc):
+        tid = cuda.threadIdx.x
+        p = start
+        if tid == 0:
+            for _ in range(3 * k):
+                p = plain(mem, p)
+            p = walk_plain(mem, p, k, out, 0)
+            p = walk_cg(mem, p, k, out, 2)
+        cuda.syncthreads()
+        s = uint64(0)
+        for line in range(tid, n_lines, cuda.blockDim.x):
+            s += uint64(hload(stream, line * 32))
+        cuda.atomic.add(acc, 0, s)
+        cuda.syncthreads()
+        if tid == 0:
+            p = walk_plain(mem, p, k, out, 4)
+            out[6] = p
+            out[7] = mark
+    return _named(kernel, f"pollution_l1_{hint_index('pollution-l1', hint)}")
+
+
+@functools.cache
+def stream_kernel(hint: str, load=None):
+    """Many blocks stream a buffer with the hinted 4-byte load, one per line; the sum proves every load ran."""
+    hload = load or H.load_u32(hint)
+    mark = marker("pollution-l2", hint)
+
+    def kernel(stream, n_lines, acc):
+        s = uint64(0)
+        for line in range(cuda.grid(1), n_lines, cuda.gridsize(1)):
+            s += uint64(hload(stream, line * 32))
+        cuda.atomic.add(acc, 0, s)
+        if cuda.grid(1) == 0:
+            acc[1] = mark
+    return _named(kernel, f"stream_{hint_index('pollution-l2', hint)}")
+
+
+@functools.cache
+def bandwidth_kernel(hint: str, load=None):
+    """Grid-stride 16-byte hinted loads; each block records %globaltimer at its start and end."""
+    hload = load or H.load_v4_sum(hint)
+    mark = marker("bandwidth", hint)
+
+    def kernel(buf, n_vec, acc, times):
+        b = cuda.blockIdx.x
+        cuda.syncthreads()
+        if cuda.threadIdx.x == 0:
+            times[2 * b] = X.globaltimer()
+        s = uint64(0)
+        for i in range(cuda.grid(1), n_vec, cuda.gridsize(1)):
+            s += uint64(hload(buf, 4 * i))
+        cuda.atomic.add(acc, 0, s)
+        cuda.syncthreads()
+        if cuda.threadIdx.x == 0:
+            times[2 * b + 1] = X.globaltimer()
+        if cuda.grid(1) == 0:
+            acc[1] = mark
+    return _named(kernel, f"bandwidth_{hint_index('bandwidth', hint)}")
+
+
+@functools.cache
+def prefetch_kernel(hint: str, step=None):
+    """Per triple of cold 4 KiB groups: touch the three group bases with the hinted load, then time one `.cg` load
+    at base+offset of the first group (t1) and two at base+offset of the others (t2): t2 - t1 is one load at an
+    offset `offset_bytes` past a hinted access, without clock overhead."""
+    hstep = step or H.chase_step(hint)
+    cg = H.chase_step("cg")
+    mark = marker("prefetch", hint)
+
+    def kernel(mem, start, triples, out):
+        p = start
+        for r in range(triples):
+            p = hstep(mem, p)
+            p = hstep(mem, p)
+            p = hstep(mem, p)
+            if p == 1:
+                out[1] = 7
+            t0 = X.clock64()
+            p = cg(mem, p)
+            if p == 1:
+                out[1] = 7
+            t1 = X.clock64()
+            p = cg(mem, p)
+            p = cg(mem, p)
+            if p == 1:
+                out[1] = 7
+            t2 = X.clock64()
+            out[2 + 2 * r] = t1 - t0
+            out[3 + 2 * r] = t2 - t1
+        out[1] = p
+        out[0] = mark
+    return _named(kernel, f"prefetch_{hint_index('prefetch', hint)}")
+
+
+@functools.cache
+def staleness_kernel(hint: str, load=None):
+    """Block 0 (producer) writes 1..writes to a flag with relaxed.gpu stores, `gap` cycles apart, stamping each
+    write with %globaltimer; blocks 1.. (consumers) poll the flag `polls` times with the hinted load."""
+    poll = load or H.load_u32(hint)
+    publish = H.store_u32("relaxed.gpu")
+    mark = marker("staleness", hint)
+
+    def kernel(flag, writes, gap, polls, wtime, obs, otime, sm):
+        b = cuda.blockIdx.x
+        sm[b] = X.smid()
+        if b == 0:
+            for i in range(1, writes + 1):
+                t = X.clock64()
+                while X.clock64() - t < gap:
+                    pass
+                publish(flag, 0, uint32(i))
+                wtime[i] = X.globaltimer()
+            wtime[0] = mark
+        else:
+            base = (b - 1) * polls
+            for m in range(polls):
+                obs[base + m] = poll(flag, 0)
+                otime[base + m] = X.globaltimer()
+    return _named(kernel, f"staleness_{hint_index('staleness', hint)}")
+
+
+@functools.cache
+def store_kernel(hint: str, store=None):
+    """Write a chain into cold lines with the hinted 8-byte store, then re-time it plain, with the same-launch bands."""
+    hstore = store or H.store_u64(hint)
+    plain = X.ld_u64_addr
+    walk_plain, walk_cg = _walkers()
+    mark = marker("store", hint)
+
+    def kernel(tmem, slots, nexts, mem, starts, k, out):
+        n = 3 * k
+        for i in range(n):
+            hstore(tmem, slots[i], nexts[i])
+        h = starts[0]
+        for _ in range(n):
+            h = plain(mem, h)
+        m = starts[1]
+        for _ in range(n):
+            m = plain(mem, m)
+        p = walk_plain(tmem, slots[0], k, out, 0)
+        h = walk_plain(mem, h, k, out, 2)
+        m = walk_cg(mem, m, k, out, 4)
+        c = walk_cg(mem, starts[2], k, out, 6)
+        out[8] = p
+        out[9] = h
+        out[10] = m
+        out[11] = c
+        out[12] = mark
+    return _named(kernel, f"store_{hint_index('store', hint)}")
+
+
+@functools.cache
+def helper_kernels() -> dict:
+    """Hint-independent kernels: flush, parallel touch, timed `.cg` walk, device copy."""
+    walk_cg = _walkers()[1]
+    copy = H.copy_v4()
+    words_per_line = LINE // 8
+
+    def flush(buf, n_lines, acc):
+        """Read one word per line of a buffer twice the L2 size: every earlier line leaves L2 (and L1)."""
+        s = uint64(0)
+        for line in range(cuda.grid(1), n_lines, cuda.gridsize(1)):
+            s += uint64(buf[line * 32])
+        cuda.atomic.add(acc, 0, s)
+
+    def touch(mem, n_lines, acc):
+        """Plain-read the first word of every line of a region in parallel: the region becomes L2-resident."""
+        s = uint64(0)
+        for line in range(cuda.grid(1), n_lines, cuda.gridsize(1)):
+            s += mem[line * words_per_line]
+        cuda.atomic.add(acc, 0, s)
+
+    def timed_cg(mem, start, k, out):
+        """One thread: a timed `.cg` walk (L2 or HBM latency, never L1)."""
+        p = walk_cg(mem, start, k, out, 0)
+        out[2] = p
+
+    def copy_v4(src, dst, n_vec, times):
+        """The device-copy ceiling: plain 16-byte loads and stores, timed per block like the read kernel."""
+        b = cuda.blockIdx.x
+        cuda.syncthreads()
+        if cuda.threadIdx.x == 0:
+            times[2 * b] = X.globaltimer()
+        for i in range(cuda.grid(1), n_vec, cuda.gridsize(1)):
+            copy(src, dst, 4 * i)
+        cuda.syncthreads()
+        if cuda.threadIdx.x == 0:
+            times[2 * b + 1] = X.globaltimer()
+
+    return {f.__name__: _named(f, f"helper_{f.__name__}") for f in (flush, touch, timed_cg, copy_v4)}
+
+
+
+# ---------------------------------------------------------------------------------------------------- SASS checks
+
+def _signatures():
+    from numba import types
+    u64, u32, i64 = types.uint64[::1], types.uint32[::1], types.int64
+    return {
+        "residency": (u64, u64, i64, u64),
+        "pollution-l1": (u64, types.uint64, i64, u32, i64, u64, u64),
+        "pollution-l2": (u32, i64, u64),
+        "bandwidth": (u32, i64, u64, u64),
+        "prefetch": (u64, types.uint64, i64, u64),
+        "staleness": (u32, i64, types.uint64, i64, u64, u32, u64, u32),
+        "store": (u64, u64, u64, u64, u64, i64, u64),
+        "flush": (u32, i64, u64), "touch": (u64, i64, u64), "timed_cg": (u64, types.uint64, i64, u64),
+        "copy_v4": (u32, u32, i64, u64),
+    }
+
+
+FACTORIES = {"residency": residency_kernel, "pollution-l1": pollution_l1_kernel, "pollution-l2": stream_kernel,
+             "bandwidth": bandwidth_kernel, "prefetch": prefetch_kernel, "staleness": staleness_kernel,
+             "store": store_kernel}
+# (op, atlas width) of the hinted access in each kernel kind, and whether it is a dependent chain.
+ACCESS = {"residency": ("ld", "b64", True), "pollution-l1": ("ld", "b32", False),
+          "pollution-l2": ("ld", "b32", False), "bandwidth": ("ld", "v4.b32", False),
+          "prefetch": ("ld", "b64", True), "staleness": ("ld", "b32", False), "store": ("st", "b64", False)}
+TIMED = {"residency": 6, "pollution-l1": 6, "prefetch": 3, "store": 6}   # at least this many %clock64 reads
+
+
+def merge_ptx(modules: list[str]) -> str:
+    """Several Numba PTX modules as one (one ptxas + one disassembly for all hint variants): one header, each
+    top-level declaration or function once."""
+    head, seen, chunks = None, set(), []
+    for ptx in modules:
+        lines = ptx.splitlines()
+        start = next(n for n, ln in enumerate(lines) if ln.startswith(".address_size"))
+        if head is None:
+            head = "\n".join(ln for ln in lines[:start + 1] if not ln.startswith("//"))
+        cur, depth = [], 0
+        for ln in lines[start + 1:]:
+            s = ln.strip()
+            if not cur and (not s or s.startswith("//")):
+                continue
+            cur.append(ln)
+            depth += ln.count("{") - ln.count("}")
+            if depth == 0 and (s.endswith(";") or s == "}"):
+                text = "\n".join(cur)
+                cur = []
+                if text not in seen:
+                    seen.add(text)
+                    chunks.append(text)
+    return head + "\n\n" + "\n\n".join(chunks) + "\n"
+
+
+@functools.lru_cache(maxsize=None)
+def module_ptx(kind: str, cc: tuple[int, int], hints: tuple[str, ...] | None = None) -> str:
+    """All hint variants of one kernel kind (or the helpers) for cc, merged into one PTX module."""
+    from importlib import metadata
+    from pathlib import Path
+
+    from probes.engine.compile import kernel_ptx
+    from probes.static import toolchain
+
+    def produce() -> bytes:
+        sigs = _signatures()
+        if kind == "helpers":
+            funcs = [(f, sigs[name]) for name, f in helper_kernels().items()]
+        else:
+            funcs = [(FACTORIES[kind](h), sigs[kind]) for h in (hints or _hints_for(kind))]
+        return merge_ptx([kernel_ptx(f, sig, tuple(cc)) for f, sig in funcs]).encode()
+
+    # compile_ptx has no disk cache (~0.1 s a kernel, ~120 kernels per arch): key ours by the sources it depends on.
+    sources = [Path(__file__), Path(H.__file__), Path(X.__file__)]
+    key = (kind, str(cc), ",".join(hints or ()), metadata.version("numba-cuda"), *(p.read_text() for p in sources))
+    return toolchain._cached("hint-ptx", key, produce, ".ptx").decode()
+
+
+def _kernels_for(*kinds):
+    def kernels(cc):
+        arch = f"sm_{cc[0]}{cc[1]}"
+        out = []
+        for kind in (*kinds, "helpers"):
+            op, width = ACCESS.get(kind, ("ld", "b64", False))[:2]
+            hints = tuple(h for h in _hints_for(kind) if H.supported(op, h, arch, width)) if kind in ACCESS else None
+            out.append((f"{kind}@{arch}", module_ptx(kind, tuple(cc), hints)))
+        return out
+    return kernels
+
+
+def _marker_of(insts) -> int | None:
+    for inst in insts:
+        for operand in inst.operands:
+            try:
+                value = int(operand.strip(), 16) if operand.strip().startswith("0x") else None
+            except ValueError:
+                continue
+            if value is not None and H.MARKER_BASE <= value < H.MARKER_BASE + 64:
+                return value - H.MARKER_BASE
+    return None
+
+
+def expected_sass(kind: str, hint: str, arch: str) -> tuple[str, list[str]] | None:
+    """(hinted LDG/STG opcode, other opcodes the lowering adds) as the static atlas records them, or None."""
+    op, width, _ = ACCESS[kind]
+    cell = H.lowering(op, hint, width, arch)
+    if cell is None or cell[0] != "ok":
+        return None
+    parts = [p.strip() for p in cell[1].split(";")]
+    main = next(p for p in parts if p.split(".")[0] in ("LDG", "STG"))
+    return main, [p for p in parts if p != main and not p.startswith(("MEMBAR", "ERRBAR", "CGAERRBAR"))]
+
+
+def check_sass(name: str, insts) -> list[str]:
+    """The hinted access carries the modifiers the static atlas records for this hint and arch; chases are
+    dependent; timed kernels read %clock64 around them. Kernel variants are identified by their marker immediate."""
+    kind, _, arch = name.partition("@")
+    loads = [i for i in insts if i.base in ("LDG", "STG")]
+    if kind == "helpers":
+        return [] if loads else ["helper kernel has no global load or store"]
+    idx = _marker_of(insts)
+    hints = _hints_for(kind)
+    if idx is None or idx >= len(hints):
+        return [f"{name}: no hint marker immediate (0x{H.MARKER_BASE:x}+i) found: cannot tell which hint this is"]
+    hint = hints[idx]
+    want = expected_sass(kind, hint, arch)
+    if want is None:
+        return [f"{name}: hint {hint} has no accepted lowering in the static atlas for {arch}"]
+    main, extras = want
+    problems = []
+    hinted = [i for i in loads if i.opcode == main]
+    if not hinted:
+        seen = sorted({i.opcode for i in loads})
+        problems.append(f"{name} [{hint}]: expected {main} (static atlas), found only {', '.join(seen) or 'none'}")
+    present = {i.opcode for i in insts}
+    problems += [f"{name} [{hint}]: the atlas lowering adds {e}, missing here" for e in extras if e not in present]
+    if ACCESS[kind][2] and hinted:
+        dests = set()
+        chained = 0
+        for i in loads:
+            if i.opcode == main and any(re.search(rf"\b{r}\b", op) for r in dests for op in i.operands[1:]):
+                chained += 1
+            dests.update(i.dest_registers)
+        if chained < 1:
+            problems.append(f"{name} [{hint}]: the hinted {main} loads are not a dependent chain")
+    clocks = sum(1 for i in insts if i.base == "CS2R" and "SR_CLOCKLO" in i.text)
+    if clocks < TIMED.get(kind, 0):
+        problems.append(f"{name} [{hint}]: expected >= {TIMED[kind]} %clock64 reads, found {clocks}")
+    return problems
