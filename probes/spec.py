@@ -10,6 +10,7 @@ import hashlib
 import inspect
 import itertools
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -124,16 +125,27 @@ class Point:
         return dict(self.values)
 
 
-def _private_helpers(module) -> list:
-    """Modules whose code is part of a probe's kernels: the catalogue's private `_*.py` helpers and the intrinsics
-    it uses. Editing them changes what is measured, so they enter the probe's version."""
-    import sys
-    names = set()
-    for value in vars(module).values() if module else ():
-        name = value.__name__ if inspect.ismodule(value) else getattr(value, "__module__", None)
-        if isinstance(name, str) and (name.startswith("probes.catalogue._") or name == "probes.engine.intrinsics"):
-            names.add(name)
-    return [sys.modules[n] for n in sorted(names) if n in sys.modules]
+PACKAGE = Path(__file__).resolve().parent
+INTRINSICS = PACKAGE / "engine" / "intrinsics.py"
+
+
+def helper_files(module) -> list[Path]:
+    """Files whose code is part of a probe's kernels: the catalogue's private `_*.py` helpers named in the probe
+    module's source (followed transitively, lazy imports inside functions included) and the intrinsics. Editing
+    them changes what is measured, so they enter the probe's version (and the dry run's kernel cache key)."""
+    helpers = {p.stem: p for p in (PACKAGE / "catalogue").glob("_*.py") if p.stem != "__init__"}
+    try:
+        pending = [inspect.getsource(module)] if module else []
+    except (OSError, TypeError):
+        pending = []
+    used: set[str] = set()
+    while pending:
+        text = pending.pop()
+        for stem, path in helpers.items():
+            if stem not in used and re.search(rf"\b{stem}\b", text):
+                used.add(stem)
+                pending.append(path.read_text())
+    return [helpers[s] for s in sorted(used)] + [INTRINSICS]
 
 
 @dataclass(frozen=True)
@@ -183,11 +195,12 @@ class Probe:
         """Hash of the probe's module source and its PTX templates: results of edited code are marked stale."""
         h = hashlib.sha256()
         module = inspect.getmodule(self.measure)
-        for mod in [module, *_private_helpers(module)]:
-            try:
-                h.update(inspect.getsource(mod).encode())
-            except (OSError, TypeError):
-                h.update(self.name.encode())
+        try:
+            h.update(inspect.getsource(module).encode())
+        except (OSError, TypeError):
+            h.update(self.name.encode())
+        for path in helper_files(module):
+            h.update(path.name.encode() + path.read_bytes())
         for tpl in self.templates():
             h.update(tpl.read_bytes())
         return h.hexdigest()[:16]
