@@ -21,7 +21,7 @@ ifdef GPU
 endif
 
 .DEFAULT_GOAL := all
-.PHONY: all help test test-fast test-sim static probe report compare campaign analyze validate selftest clean env bench \
+.PHONY: all help test test-fast test-sim static probe publish report compare campaign analyze validate selftest clean env bench \
 	fleet fleet-status fleet-collect
 
 all: $(ENV_STAMP) ## main job: GPU -> campaign + reports; no GPU -> static atlases + reports + list of skipped probes
@@ -53,6 +53,9 @@ campaign: $(ENV_STAMP) ## every probe on the GPU, resumable [PROBES=prefix GPU=N
 
 selftest: $(ENV_STAMP) ## one-minute GPU check (clocks, chains vs atlas, every probe once); exit 2 without a GPU
 	@$(PY) -m probes selftest
+
+publish: $(ENV_STAMP) ## copy finished GPU results from results/<gpu>/ into reports/<gpu>/data/ (then commit them)
+	$(PY) -m probes publish
 
 report: $(ENV_STAMP) ## rebuild per-GPU reports from reports/<gpu>/data/
 	$(PY) -m probes report

@@ -1,4 +1,4 @@
-"""`python -m probes ...`: list, run, campaign, selftest, static, report, compare, env, analyze, validate, fleet, all.
+"""`python -m probes ...`: list, run, campaign, selftest, static, report, publish, compare, env, analyze, validate, fleet, all.
 
 Every failure the user can cause (unknown probe, bad parameter, unreadable results, no GPU, a driver older than
 the toolkit, a results file from a newer gpu-probes, a campaign already running) ends with one line `error: ...`
@@ -60,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arch", action="append", help="only these architectures (repeatable)")
     p.add_argument("--only", choices=("cache-hints", "instructions"), help="build one atlas only")
     p.add_argument("--quiet", action="store_true")
+
+    p = sub.add_parser("publish", help="copy finished GPU results from results/<gpu>/ into reports/<gpu>/data/")
+    p.add_argument("gpu", nargs="?", help="results folder name (default: every folder under results/)")
+    p.add_argument("--results", type=Path, default=ROOT / "results")
+    p.add_argument("--reports", type=Path, default=ROOT / "reports")
 
     p = sub.add_parser("report", help="build per-GPU reports from reports/<gpu>/data/")
     p.add_argument("gpu", nargs="?", help="GPU folder name (default: all)")
@@ -188,6 +193,20 @@ def cmd_static(args) -> int:
     return 0
 
 
+def cmd_publish(args) -> int:
+    from probes.results.publish import publish
+    folders = [args.results / args.gpu] if args.gpu else sorted(p for p in args.results.glob("*") if p.is_dir())
+    if not folders:
+        raise CliError(f"no campaign results under {args.results}/: run `make campaign` on a GPU first")
+    published = 0
+    for folder in folders:
+        for r in publish(folder, args.reports):
+            published += r.why == "published"
+            print(f"{r.why:<10} {r.source}" + (f" -> {r.dest}" if r.dest else ""))
+    print(f"{published} result file(s) published under {args.reports}/; commit them with the reports")
+    return 0
+
+
 def cmd_report(args) -> int:
     from probes.report import build
     written = build.build_reports(args.reports, args.gpu)
@@ -248,6 +267,9 @@ def cmd_all(args) -> int:
         ns = argparse.Namespace(probes=None, backend="gpu", out=None, timeout=900, rule="median-ci",
                                 no_resume=False, quiet=args.quiet, dry_run=False, arch=None)
         cmd_campaign(ns)
+        from probes.engine.campaign import capture_environment
+        slug = capture_environment("gpu")["gpu_slug"]
+        cmd_publish(argparse.Namespace(gpu=slug, results=ROOT / "results", reports=ROOT / "reports"))
     cmd_report(argparse.Namespace(reports=ROOT / "reports", gpu=None))
     cmd_compare(argparse.Namespace(reports=ROOT / "reports"))
     if reason is not None:
@@ -257,7 +279,7 @@ def cmd_all(args) -> int:
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "campaign": cmd_campaign, "selftest": cmd_selftest, "static": cmd_static,
-            "report": cmd_report,
+            "publish": cmd_publish, "report": cmd_report,
             "compare": cmd_compare, "env": cmd_env, "validate": cmd_validate, "analyze": cmd_analyze, "fleet": cmd_fleet,
             "all": cmd_all}
 

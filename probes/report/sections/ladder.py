@@ -309,8 +309,9 @@ def compare(docs_by_gpu: dict[str, list[dict]]) -> list:
 
 def section(docs: list[dict]) -> Section:
     analysed = analyse(docs)
-    glob = [a for a in analysed if a[0].startswith("latency.ladder.")]
-    paths = [a for a in analysed if not a[0].startswith("latency.ladder.")]
+    plotted = [a for a in analysed if a[2]]        # a run with no footprint points has nothing to plot
+    glob = [a for a in plotted if a[0].startswith("latency.ladder.")]
+    paths = [a for a in plotted if not a[0].startswith("latency.ladder.")]
     blocks: list = [Paragraph(
         "One thread chases a random single cycle of pointers (each `LDG`/`LDS`/`LDC`/`LDL` feeds the next); "
         "latency per load is (t(2n) - t(n)) / n from `%clock64`. Plateaus and capacities come from change-point "
