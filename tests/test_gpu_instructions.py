@@ -42,3 +42,26 @@ def test_fp32_throughput_reaches_90_percent_of_the_documented_rate(tmp_path):
     sat, _ = A.throughput_rows(doc)["ffma"]
     assert sat.value >= 0.9 * documented.value, f"FFMA {sat.value:.1f} results/clk/SM vs {documented.value:g}"
     assert sat.value <= 1.05 * documented.value, "more than the SM can issue: the timing or op count is wrong"
+
+
+NEW_CHAIN_OPS = ("atom_shared_add", "atom_shared_add_contended", "atom_global_add", "atom_global_cas_contended",
+                 "bar_sync", "fdiv_rn", "fsqrt_rn", "mma_f16", "mma_bf16", "mma_tf32", "imul", "isetp_sel", "bfe",
+                 "bfi")
+
+
+def test_memory_barrier_sequence_and_mma_ops_pass_their_kernel_checks_on_silicon(tmp_path):
+    """Every launch verifies its chains (and memory words) against the host: an `ok` run is that check passing."""
+    doc = _run(tmp_path, "instructions.latency", f"ops={','.join(NEW_CHAIN_OPS)}", "iterations=16")
+    rows = A.latency_rows(doc)
+    assert set(rows) == set(NEW_CHAIN_OPS)
+    assert all(r[0].value > 0 for r in rows.values())
+    # 32 lanes on one shared word are serialized by the hardware: never faster than each lane on its own word
+    assert rows["atom_shared_add_contended"][0].value >= rows["atom_shared_add"][0].value
+
+
+def test_reductions_and_contended_atomics_run_in_the_throughput_sweep(tmp_path):
+    doc = _run(tmp_path, "instructions.throughput", "ops=red_shared_add,red_global_add_contended,"
+               "atom_global_min_contended", "iterations=8", "ilp=1,4", "warps_per_sm=1,8")
+    rows = A.throughput_rows(doc)
+    assert set(rows) == {"red_shared_add", "red_global_add_contended", "atom_global_min_contended"}
+    assert all(r[0].value > 0 for r in rows.values())

@@ -160,3 +160,49 @@ def test_report_section_labels_latency_undocumented_and_throughput_against_the_g
     assert by_title["IMAD throughput (imad)"].label == "undocumented"
     import matplotlib.pyplot as plt
     plt.close("all")
+
+
+def test_conditions_name_memory_sharing_barrier_block_and_flop():
+    assert A.conditions({}) == ""                                              # results stored before these fields
+    assert A.conditions({"memory": "shared", "contended": True}) == "shared memory, all 32 lanes of a warp on one word"
+    assert A.conditions({"memory": "global", "contended": False}).endswith("each lane its own word")
+    assert "block of 4 warps" in A.conditions({}, {"block_warps": 4})
+    assert "FLOP" in A.conditions({"result_unit": "FLOP"})
+
+
+def test_mma_and_atomic_rows_carry_their_units_and_conditions_into_the_report(tmp_path):
+    """Synthetic stored results (tmp only) for mma_f16, a contended shared atomic and bar.sync."""
+    from probes import catalogue
+    from probes.engine.measure import new_document
+    from probes.report.sections import instructions as S
+    from probes.results import io
+    env = {"gpu_name": "Synthetic H100", "gpu_slug": "synthetic-h100", "compute_capability": [9, 0], "sm_count": 132}
+    extra = {"mma_f16": {"result_unit": "FLOP", "sass_opcode": "HMMA.16816.F32"},
+             "atom_shared_add_contended": {"memory": "shared", "contended": True, "sass_opcode": "ATOMS.ADD"},
+             "bar_sync": {"sass_opcode": "BAR.SYNC", "block_warps": 4}}
+    ops = ",".join(extra)
+    lat = new_document(catalogue.get("instructions.latency"), {"ops": ops, "iterations": 64}, "gpu", env)
+    thr = new_document(catalogue.get("instructions.throughput"), {"ops": ops}, "gpu", env)
+    for op, fields in extra.items():
+        base = {"mix": "", "claim": "", "static_instruction": "", "throttled": False, **fields}
+        lat["points"].append({"axes": {"op": op}, "samples": [
+            {"cycles_per_op": 30.0 + r, "cycles_n": 100 + 30.0 * 1024, "cycles_2n": 100 + (60.0 + r) * 1024,
+             "steps": 1024, "rep": r, **base} for r in range(5)], "summary": None})
+        for p in _curve(peak=1024.0, half_at=4, warps=(1, 4, 16)):
+            thr["points"].append({"axes": {"op": op, "ilp": p["ilp"], "warps_per_sm": p["warps_per_sm"]},
+                                  "samples": [{"results_per_clk_per_sm": float(v), "ops_per_clk_per_sm": float(v),
+                                               **base} for v in p["values"]], "summary": None})
+    data = tmp_path / "synthetic-h100" / "data"
+    for doc in (lat, thr):
+        doc.update(outcome="ok", finished_at=doc["started_at"])
+        io.save(doc, data / f"{doc['probe']['name']}.json")
+    docs = io.load_dir(data)
+    frame = A.instruction_table(docs)
+    rows = {r["instruction"]: r for r in frame.to_dict("records")}
+    assert rows["mma_f16"]["result unit"] == "FLOP" and rows["bar_sync"]["result unit"] == "results"
+    assert "block of 4 warps" in rows["bar_sync"]["conditions"]
+    assert "one word" in rows["atom_shared_add_contended"]["conditions"]
+    findings = {f.title: f for f in S.findings_of(frame, docs)}
+    assert findings["HMMA.16816.F32 throughput (mma_f16)"].unit == "FLOP/clk/SM"
+    assert findings["HMMA.16816.F32 throughput (mma_f16)"].label == "undocumented"
+    assert "all 32 lanes" in findings["ATOMS.ADD latency (atom_shared_add_contended)"].evidence

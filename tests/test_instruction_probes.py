@@ -38,8 +38,10 @@ def test_every_op_compiles_once_with_its_target_opcode_at_the_expected_count(lat
         assert len(counts) == 2
         assert any(all(0 <= c - I.UNROLL[1] * p <= I.LOOP_SLACK for c in counts) for p in per_step), (op.name, counts)
         assert I.check_sass(name, insts) == [], op.name
-    assert seen == {op.name: 1 for op in O.OPS if cc >= op.min_cc}
+    assert seen == {op.name: 1 for op in O.OPS if cc >= op.min_cc and op.chain}
     assert {"ffma", "imad", "dfma"} <= set(seen)        # the GPU self-test relies on these
+    assert {"atom_shared_add_contended", "atom_global_cas", "bar_sync", "fdiv_rn", "mma_f16"} <= set(seen)
+    assert not any(name.startswith("red_") for name in seen)    # a reduction returns nothing: no latency kernel
 
 
 def test_check_sass_catches_a_folded_chain():
@@ -123,4 +125,111 @@ def test_axes_derive_from_the_device():
     ada = thr.axes({"compute_capability": [8, 9], "sm_count": 128}, params)
     assert a100["op"] == ("ffma", "dfma") and max(a100["warps_per_sm"]) == 64 and max(ada["warps_per_sm"]) == 48
     lat = catalogue.get("instructions.latency")
-    assert len(lat.axes({"compute_capability": [9, 0]}, lat.parse_params([]))["op"]) == len(O.OPS)
+    assert len(lat.axes({"compute_capability": [9, 0]}, lat.parse_params([]))["op"]) == len(
+        [op for op in O.OPS if op.chain])
+    sm80 = thr.axes({"compute_capability": [8, 0]}, thr.parse_params([]))["op"]
+    assert "red_global_add_contended" in sm80 and "hadd2_bf16" not in sm80      # add.rn.bf16x2 needs sm_90
+    with pytest.raises(ProbeSpecError, match="reductions return nothing"):
+        lat.axes({"compute_capability": [9, 0]}, lat.parse_params(["ops=red_shared_add"]))
+
+
+# --- the ops of issue 16's second round: memory, barrier, sequences, tensor cores, emulated bit fields -------------
+
+def test_memory_kernels_get_a_word_per_chain_and_contended_ones_share_it_per_warp():
+    shared = I.kernel_source(O.BY_NAME["atom_shared_add"], 4)
+    assert ", mem):" in shared and "cuda.shared.array(4096, uint32)" in shared and "ADDRESS(words, w3)" in shared
+    assert "lane = cuda.threadIdx.x\n" in shared and "mem[cuda.blockIdx.x * lanes * 4 + w3] = words[w3]" in shared
+    contended = I.kernel_source(O.BY_NAME["atom_global_min_contended"], 1)
+    assert "lane = tid // 32" in contended and "ADDRESS(mem, w0)" in contended
+    assert ", mem)" not in I.kernel_source(O.BY_NAME["ffma"], 1)          # register ops keep their signature
+    assert len(I.signature(O.BY_NAME["red_global_add"])) == len(I.signature(O.BY_NAME["ffma"])) + 1
+
+
+@pytest.mark.parametrize("name", [op.name for op in O.MEMORY_OPS if op.contended])
+def test_contended_memory_ops_give_the_same_results_in_any_lane_order(name):
+    """The design claim the GPU check relies on: 32 lanes on one word, in any order, return the same value each
+    step and leave the word where the host model (lane 0 first) says. A racy op (e.g. CAS swapping in b) fails."""
+    op = O.BY_NAME[name]
+    rng = np.random.default_rng(16)
+    _, b, c, d = (int(v) for v in O.operand_values(op))
+    x, word = [int(O.operand_values(op)[0])] * 32, op.mem_init
+    for k in range(48):
+        ops = (None, None, b, c, d)
+        i, j = O.ROTATION[k % 3]
+        returned = [0] * 32
+        for lane in rng.permutation(32):
+            word, returned[lane] = op.memop(word, x[lane], ops[i], ops[j])
+            word &= O.M32
+        assert len(set(returned)) == 1, (name, k, set(returned))
+        x = returned
+    want_x, want_word = O.host_final(op, 1, 48, sharers=32)
+    assert x[0] == want_x and word == want_word
+    racy = O.Op("racy", "atomic", "u32", "", "", None, (1, 3, 5, 7), memop=lambda w, x, b, c: (b if w == x else w, w),
+                mem_init=1)
+    word, seen = 1, set()
+    for lane in range(32):
+        word, got = racy.memop(word, 1, 3, 5)
+        seen.add(got)
+    assert len(seen) > 1                              # the property above is not vacuous
+
+
+def test_memory_op_host_model():
+    red = O.BY_NAME["red_shared_add_contended"]
+    x, word = O.host_final(red, 2, 16, sharers=32)
+    assert x == 1 and word == 32 * 2 * (6 * 3 + 5 * 5 + 5 * 7)     # 16 steps rotate b,c,d: 6x b, 5x c, 5x d
+    cas = O.BY_NAME["atom_global_cas"]
+    assert O.host_final(cas, 1, 3) == (O.ATOM_WORD, O.ATOM_WORD)    # fails once (x=1), then swaps the word for itself
+    mn = O.BY_NAME["atom_shared_min"]
+    assert O.host_final(mn, 1, 2) == (O.ATOM_WORD, O.ATOM_WORD)
+
+
+def test_host_semantics_of_sequences_and_emulated_ops():
+    assert O._bfe_u32(0x12345678, 4, 12) == 0x567
+    assert O._bfe_u32(0x12345678, 40, 4) == 0 and O._bfe_u32(0x80000000, 28, 8) == 0x8     # past bit 31: zeros
+    assert O._bfi_b32(0b10101, 0xFFFFFFFF, 3, 5) == 0xFFFFFFFF & ~(0b01010 << 3)
+    assert O._bfi_b32(0xFF, 0, 30, 5) == 0xC0000000                                        # bits past 31 dropped
+    sel = O.BY_NAME["isetp_sel"].host
+    assert sel(np.uint32(4), np.uint32(5), np.uint32(9)) == 5 and sel(np.uint32(6), np.uint32(5), np.uint32(9)) == 9
+    assert O.BY_NAME["imul"].host(np.uint32(0x10000), np.uint32(3), np.uint32(0)) == 0   # x*x mod 2^32
+    one = np.float32(1.0)
+    assert O.BY_NAME["mma_f16"].host(one, None, None) == np.float32(3.5)     # 1 + 8 * (0.5*0.125 + 0.25*1.0)
+    assert O.BY_NAME["mma_bf16"].host(one, None, None) == np.float32(3.5)
+    assert O.BY_NAME["mma_tf32"].host(one, None, None) == np.float32(1.5)    # 1 + 8 * 0.5 * 0.125
+    assert O.BY_NAME["fdiv_rn"].host(np.float32(1.0), np.float32(3.0), None) == np.float32(1) / np.float32(3)
+    h = O.BY_NAME["hadd2_bf16"].host(np.uint32(O._bf2(1.0, 2.0)), np.uint32(O._bf2(1 / 256, -0.5)), None)
+    assert list(O._bf16_halves(h)) == [1.0, 1.5]                                # 1 + 2^-8 ties to even: 1.0
+
+
+def test_mma_reports_flop_and_its_ptx_names_the_shape():
+    f16, tf32 = O.BY_NAME["mma_f16"], O.BY_NAME["mma_tf32"]
+    assert "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32" in f16.ptx and f16.results == 128   # 4096 FLOP/warp
+    assert "m16n8k8.row.col.f32.tf32.tf32.f32" in tf32.ptx and tf32.results == 64
+
+
+def test_check_sass_of_a_reduction_does_not_ask_the_clock_to_wait_but_an_atomic_does(latency_module):
+    cc, name, funcs = latency_module
+    atom = next(i for i in funcs.values() if I._op_of(i).name == "atom_shared_add")
+    assert any("does not wait" in p for p in I.check_sass(name, [i for i in atom if not i.base.endswith("SETP")]))
+    assert any("folded" in p for p in I.check_sass(name, [i for i in atom if i.base != "ATOMS"]))
+    arch = f"sm_{cc[0]}{cc[1]}"
+    (red,) = ptx_to_sass(I._ptx("red_global_add", 1, cc), arch).values()
+    assert I.check_sass(f"instructions.{arch}.ilp1", red) == []
+    assert I.check_sass(f"instructions.{arch}.ilp1", [i for i in red if not i.base.endswith("SETP")]) == []
+    assert I.check_sass(f"instructions.{arch}.ilp1", [i for i in red if i.base not in ("RED", "REDG")]) != []
+
+
+def test_missing_lists_only_what_is_not_covered():
+    covered = ("HADD2 bf16x2", "IMUL", "ISETP", "BFE", "shared/global atomics", "BAR.SYNC", "div/sqrt",
+               "mma.sync /")
+    assert not [m for m in O.MISSING for word in covered if word in m]
+    assert {"bar_sync", "fdiv_rn", "fsqrt_rn", "imul", "isetp_sel", "bfe", "bfi", "hadd2_bf16", "mma_f16"} <= set(
+        O.BY_NAME)
+
+
+def test_merged_modules_keep_each_kernels_shared_array_apart():
+    """Numba names shared arrays per module: merged as-is, two sizes of `_cudapy_smem_1` would not assemble."""
+    mod = ".version 9.5\n.target sm_90\n.address_size 64\n.shared .align 4 .b8 _cudapy_smem_1[{n}];\n" \
+          "mov.u64 %rd1, _cudapy_smem_1;\n"
+    merged = I.merge_ptx([mod.format(n=4096), mod.format(n=16384)])
+    assert "_cudapy_smem_1_m0[4096]" in merged and "_cudapy_smem_1_m1[16384]" in merged
+    assert "_cudapy_smem_1_m1;" in merged and merged.count(".version") == 1

@@ -147,11 +147,25 @@ def throughput_rows(doc: dict) -> dict:
     return {op: (saturation(pts), pts[0]["sample"]) for op, pts in by_op.items()}
 
 
-TABLE_COLUMNS = ("instruction", "sass_opcode", "mix", "latency [cycles]", "latency CI low", "latency CI high",
+TABLE_COLUMNS = ("instruction", "sass_opcode", "mix", "conditions", "latency [cycles]", "latency CI low",
+                 "latency CI high",
                  "static latency [cycles]", "static differs", "throughput [results/clk/SM]", "throughput CI low",
-                 "throughput CI high",
+                 "throughput CI high", "result unit",
                  "saturated at [warps/SM]", "saturated at [ilp]", "documented [results/clk/SM]", "% of documented",
                  "label", "documented source")
+
+
+def conditions(sample: dict, latency: dict | None = None) -> str:
+    """What a number depends on beyond the op (stored sample fields; older results have none of them)."""
+    parts = []
+    if sample.get("memory"):
+        share = "all 32 lanes of a warp on one word" if sample.get("contended") else "each lane its own word"
+        parts.append(f"{sample['memory']} memory, {share}")
+    if (latency or {}).get("block_warps", 1) > 1:
+        parts.append(f"latency = cycles per barrier of a block of {latency['block_warps']} warps")
+    if sample.get("result_unit") == "FLOP":
+        parts.append("throughput in FLOP (2 per multiply-add of the warp-wide mma)")
+    return "; ".join(parts)
 
 
 def instruction_table(docs: list[dict], claims: list | None = None, static_csv: Path = STATIC_CSV):
@@ -170,7 +184,9 @@ def instruction_table(docs: list[dict], claims: list | None = None, static_csv: 
     for op in list(dict.fromkeys([*latency, *through])):
         sample = (latency.get(op) or through.get(op))[1]
         row = {c: None for c in TABLE_COLUMNS}
-        row.update({"instruction": op, "sass_opcode": sample.get("sass_opcode"), "mix": sample.get("mix") or ""})
+        row.update({"instruction": op, "sass_opcode": sample.get("sass_opcode"), "mix": sample.get("mix") or "",
+                    "conditions": conditions(sample, latency[op][1] if op in latency else None),
+                    "result unit": sample.get("result_unit") or "results"})
         if op in latency:
             est = latency[op][0]
             row.update({"latency [cycles]": est.value, "latency CI low": est.ci_low, "latency CI high": est.ci_high})

@@ -10,6 +10,11 @@ MUFU approximations are checked within a tolerance (their chains contract to a f
 `expect[arch]` is the SASS a step must lower to: (base opcodes of the op, instances per step). Consecutive steps
 use rotating operands (b, c), (c, d), (d, b) so ptxas cannot merge two steps into one LOP3/IADD3; where it merges
 anyway (two 32-bit adds into one IADD3; two mins into one VIMNMX3 on sm_90) the count per step says so.
+
+Beyond single instructions: shared/global atomics and reductions (a step reads the u64 address of its chain's
+memory word as $4; `memop` is then the host semantics, see `_memory_op`), bar.sync, the IEEE div/sqrt sequences
+and emulated bfe/bfi (SASS key = the sequence's opcodes), and warp-wide mma.sync (latency through the accumulator).
+`MISSING` lists what is not covered yet.
 """
 from __future__ import annotations
 
@@ -149,7 +154,14 @@ class Op:
     static: str = ""                # instruction name in probes/static/instructions.py (ptxas's scheduled latency)
     min_cc: tuple = (8, 0)
     warp_uniform: bool = False      # the step reads other lanes: needs a full warp with equal values
-    results: int = 1                # results per lane per step, as the Programming Guide counts them (f16x2: 2)
+    results: int = 1                # results per lane per step as the Programming Guide counts them (f16x2: 2);
+    #                                 mma: FLOP per lane (the throughput table is then FLOP/clk/SM)
+    memory: str = ""                # "shared" / "global": the step reads $4, the u64 address of its chain's word
+    contended: bool = False         # memory ops: all lanes of a warp on one word (else each lane its own word)
+    memop: Callable | None = None   # memory ops: (old word, x, b, c) -> (new word, next x); replaces `host`
+    mem_init: int = 0               # memory ops: the word's value before the launch
+    chain: bool = True              # False: the op returns nothing (red): throughput only, no latency
+    block_warps: int = 1            # warps in the latency launch (bar.sync needs several)
 
     def expected(self, arch: str) -> tuple[tuple[str, ...], float]:
         return self.expect.get(arch) or self.expect["*"]
@@ -167,6 +179,108 @@ def _mufu(name: str, fn, x0: float, b: float, extra: tuple[str, ...] = ()) -> Op
 
 def _h2(a: float, b: float) -> int:
     return int(_pack([a, b]))
+
+
+ATOM_WORD = 0x5EED5EED   # a memory word's value that the min / CAS chains keep (they never change it)
+
+
+def _memory_op(space: str, fn: str, contended: bool) -> Op:
+    """A shared/global atomic or reduction on the chain's word (each lane its own, or one per warp if contended).
+
+    Contended lanes race, so every op is built so that lane order cannot change any returned value or the final
+    word: atom.add adds the chain value 0 to a word holding 0; atom.min offers a value above the word; atom.cas
+    swaps x for x (a no-op on success); red.add returns nothing, and its sum does not depend on order. The
+    dependency still runs through the register the atom returns, so latency is atom -> atom."""
+    opcode = "ATOMS" if space == "shared" else "ATOMG"
+    if fn == "add":
+        ptx, memop, x0, init = f"atom.{space}.add.u32 $0, [$4], $1;", lambda w, x, b, c: (w + x, w), 0, 0
+    elif fn == "min":
+        ptx, memop, x0, init = (f"atom.{space}.min.u32 $0, [$4], $1;", lambda w, x, b, c: (min(w, x), w),
+                                0xFFFFFFF0, ATOM_WORD)
+    elif fn == "cas":
+        ptx, memop, x0, init = (f"atom.{space}.cas.b32 $0, [$4], $1, $1;",
+                                lambda w, x, b, c: (x if w == x else w, w), 1, ATOM_WORD)
+    else:   # red.add: no result; x passes through unchanged, the word collects b (c, d) per step
+        ptx, memop, x0, init = (f"{{ red.{space}.add.u32 [$4], $2; mov.b32 $0, $1; }}",
+                                lambda w, x, b, c: (w + b, x), 1, 0)
+        opcode = "ATOMS" if space == "shared" else "RED"
+    kind, what = ("red", "add") if fn == "red" else ("atom", fn)
+    name = f"{kind}_{space}_{what}" + ("_contended" if contended else "")
+    sass = f"{opcode}{'.E' if space == 'global' else ''}.{what.upper()}"
+    bases = ("RED", "REDG") if opcode == "RED" else (opcode,)     # sm_90 spells the global reduction REDG
+    # CAS takes compare and swap in a register pair: ptxas copies x into the pair (an IMAD.MOV in the chain)
+    return Op(name, "atomic", "u32", ptx, sass, lambda x, b, c: x, (x0, 3, 5, 7), {"*": (bases, 1.0)},
+              mix="IMAD.MOV" if fn == "cas" else "", static=f"{kind}.{space}.{what}", memory=space,
+              contended=contended, memop=memop, mem_init=init, chain=fn != "red")
+
+
+MEMORY_OPS = tuple(_memory_op(space, fn, contended) for space in ("shared", "global")
+                   for fn in ("add", "min", "cas", "red") for contended in (False, True))
+
+
+
+def _f32_bits(bits: int) -> float:
+    """The float32 whose bit pattern is `bits` (mma operands travel as packed f16x2/bf16x2 in f32 registers)."""
+    return float(np.array([bits], dtype=np.uint32).view(np.float32)[0])
+
+
+def _mma(name: str, types_: str, shape: str, k: int, halves, a_bits: int, b_bits: int):
+    """mma.sync through the accumulator: every lane holds the same A and B registers (constants, so ptxas builds
+    the register quads once, outside the loop), so every element of A (and of B) is one of two values alternating
+    along k; D[0] = x + (k/2) * (a_lo*b_lo + a_hi*b_hi) for packed 16-bit types, x + k * a * b for tf32 (one
+    element per register). C's other three elements are zeros. Operands are small powers of two: every
+    accumulation is exact, so the chain is checked bit for bit."""
+    (alo, ahi), (blo, bhi) = halves(_f32_bits(a_bits)), halves(_f32_bits(b_bits))
+    per_step = Fraction(k, 2) * (Fraction(alo) * Fraction(blo) + Fraction(ahi) * Fraction(bhi))
+
+    def host(x, b, c):
+        return np.float32(Fraction(float(x)) + per_step)
+    ptx = (f"{{ .reg .b32 a, q; .reg .f32 z, d1, d2, d3; mov.b32 a, {a_bits:#x}; mov.b32 q, {b_bits:#x}; "
+           "mov.f32 z, 0f00000000; "
+           f"mma.sync.aligned.{shape}.row.col.f32.{types_}.{types_}.f32 {{$0, d1, d2, d3}}, {{a, a, a, a}}, "
+           "{q, q}, {$1, z, z, z}; }")
+    flop_per_lane = 16 * 8 * k * 2 // 32
+    return Op(name, "mma", "f32", ptx, "HMMA." + shape[1:].replace("n", "").replace("k", "") + ".F32"
+              + (".BF16" if types_ == "bf16" else ".TF32" if types_ == "tf32" else ""), host,
+              (1.0, 3.0, 5.0, 7.0), {"*": (("HMMA",), 1.0)}, mix="CS2R + IMAD.MOV (C[1..3] = 0)",
+              static=f"mma.sync.{shape}.f32.{types_}", warp_uniform=True, results=flop_per_lane)
+
+
+def _halves_f16(v) -> tuple:
+    return tuple(float(h) for h in _halves(np.array([v], dtype=np.float32).view(np.uint32)[0]))
+
+
+def _halves_bf16(v) -> tuple:
+    return tuple(float(h) for h in _bf16_halves(np.array([v], dtype=np.float32).view(np.uint32)[0]))
+
+
+def _tf32_pair(v) -> tuple:
+    return float(v), float(v)   # one tf32 element per register: all k elements equal, i.e. two equal "halves"
+
+
+def _sqrt_rn(x, b, c):
+    return np.float32(np.sqrt(np.float32(x))) + np.float32(b)     # numpy's sqrt is IEEE (correctly rounded)
+
+
+
+def _bfe_u32(x: int, pos: int, length: int) -> int:
+    """bfe.u32: `length` bits of x from `pos` (both taken mod 256), zero-extended; bits past 31 read as 0."""
+    pos, length = pos & 0xFF, length & 0xFF
+    return (x >> pos) & ((1 << length) - 1) if pos < 32 else 0
+
+
+def _bfi_b32(insert: int, base: int, pos: int, length: int) -> int:
+    """bfi.b32: the low `length` bits of `insert` replace bits pos.. of `base` (bits past 31 are dropped)."""
+    pos, length = pos & 0xFF, length & 0xFF
+    mask = (((1 << length) - 1) << pos) & M32 if pos < 32 else 0
+    return (base & ~mask | (insert << pos) & mask) & M32
+
+
+def _bf16x2_add(x, b, c):
+    hx, hb = _bf16_halves(x), _bf16_halves(b)
+    out = [round_bf16(Fraction(float(hx[i])) + Fraction(float(hb[i]))) for i in range(2)]
+    bits = [int(np.array([h], dtype=np.float32).view(np.uint32)[0]) >> 16 for h in out]
+    return np.uint32(bits[1] << 16 | bits[0])
 
 
 OPS: tuple[Op, ...] = (
@@ -280,14 +394,50 @@ OPS: tuple[Op, ...] = (
     Op("redux_add", "warp", "u32", "{ .reg .b32 t; redux.sync.add.u32 t, $1, -1; add.u32 $0, t, $2; }",
        "REDUX.SUM", _u32(lambda x, b, c: 32 * x + b), (1, 3, 5, 7), {"*": (("REDUX",), 1.0)}, mix="IADD3",
        static="redux.sync.add.u32", warp_uniform=True),
+    # integer ops whose PTX has no single SASS instruction (or shares one with another op). bfe/bfi with register
+    # position/length are emulated since Volta: 2 PRMT unpack position and length (operand-only: ptxas shares them
+    # between chains with the same operands, so they are not counted), then SHF+SGXT (bfe) or BMSK+SHF+LOP3 (bfi)
+    # imul squares x: a chain x*b*c is reassociated by ptxas (b*c hoisted, half the IMADs); since Volta mul.lo is IMAD
+    Op("imul", "int32", "u32", "mul.lo.u32 $0, $1, $1;", "IMAD", _u32(lambda x, b, c: x * x),
+       (0x9E3779B9, 3, 5, 7), {"*": (("IMAD",), 1.0)}, claim="int_mad", static="mul.lo.s32"),
+    Op("isetp_sel", "int32", "u32", "{ .reg .pred p; setp.lt.u32 p, $1, $2; selp.b32 $0, $2, $3, p; }",
+       "ISETP+SEL", _u32(lambda x, b, c: b if x < b else c), (4, 5, 9, 2),
+       {"*": (("ISETP",), 1.0)}, mix="SEL", claim="int_compare", static="setp.lt.u32"),
+    Op("bfe", "bits", "u32", "{ .reg .b32 t; bfe.u32 t, $1, $2, $3; add.u32 $0, t, $1; }",
+       "PRMT+SHF+SGXT", _u32(lambda x, b, c: _bfe_u32(x, b, c) + x), (0x12345678, 4, 12, 8),
+       {"*": (("SHF", "SGXT"), 2.0)}, mix="IMAD.IADD", claim="bfe_bfi", static="bfe.u32"),
+    Op("bfi", "bits", "u32", "bfi.b32 $0, $2, $1, $3, 5;", "PRMT+BMSK+SHF+LOP3",
+       _u32(lambda x, b, c: _bfi_b32(b, x, c, 5)), (0x12345678, 3, 21, 9),
+       {"*": (("BMSK", "SHF", "LOP3"), 3.0)}, claim="bfe_bfi", static="bfi.b32"),
+    Op("hadd2_bf16", "fp16", "u32", "add.rn.bf16x2 $0, $1, $2;", "HADD2.BF16_V2", _bf16x2_add,
+       (_bf2(1.0, 2.0), _bf2(0.125, -0.25), _bf2(-0.0625, 0.5), _bf2(0.25, 0.125)),
+       {"*": (("HADD2", "HFMA2"), 1.0)}, claim="fp16", static="add.rn.bf16x2", results=2, min_cc=(9, 0)),
+    *MEMORY_OPS,
+    # barrier (+ an add, so the stop clock has a chain value to wait for): cycles per bar.sync of a block of
+    # `block_warps` warps in the latency probe; in the throughput probe the block is the warps_per_sm sweep's block
+    Op("bar_sync", "sync", "u32", "{ bar.sync 0; add.u32 $0, $1, $2; }", "BAR.SYNC",
+       _u32(lambda x, b, c: x + b), (1, 3, 5, 7), {"*": (("BAR",), 1.0)}, mix="IADD3", static="bar.sync",
+       warp_uniform=True, block_warps=4),
+    # IEEE sequences as ptxas emits them (fast path + FCHK/range test and a call to the slow path, never taken here)
+    # (SASS key = the sequence's opcodes; the count per step is of the listed ones: FCHK + MUFU.RCP + 5 FFMA;
+    # MUFU.RSQ + 2 FMUL + 2 FFMA. The BSSY/BRA/BSYNC around the slow-path CALL are in each step too.)
+    Op("fdiv_rn", "fp32-seq", "f32", "div.rn.f32 $0, $1, $2;", "FCHK+MUFU.RCP+FFMA",
+       lambda x, b, c: np.float32(x) / np.float32(b), (1.0, 1.0009765625, 0.9990234375, 1.000244140625),
+       {"*": (("FCHK", "MUFU", "FFMA"), 7.0)}, static="div.rn.f32"),
+    Op("fsqrt_rn", "fp32-seq", "f32", "{ .reg .f32 t; sqrt.rn.f32 t, $1; add.f32 $0, t, $2; }",
+       "MUFU.RSQ+FMUL+FFMA", _sqrt_rn, (1.0, 1.0, 1.0, 1.0), {"*": (("MUFU", "FMUL", "FFMA"), 5.0)},
+       mix="FADD", static="sqrt.rn.f32"),
+    # tensor cores: warp-wide mma.sync, latency through the accumulator, throughput in FLOP/clk/SM (`results`)
+    _mma("mma_f16", "f16", "m16n8k16", 16, _halves_f16, _h2(0.5, 0.25), _h2(0.125, 1.0)),
+    _mma("mma_bf16", "bf16", "m16n8k16", 16, _halves_bf16, _bf2(0.5, 0.25), _bf2(0.125, 1.0)),
+    _mma("mma_tf32", "tf32", "m16n8k8", 8, _tf32_pair, 0x3F000000, 0x3E000000),   # tf32 0.5, 0.125
 )
 
 BY_NAME = {op.name: op for op in OPS}
 assert len(BY_NAME) == len(OPS), "duplicate op names"
-MISSING = ("HADD2 bf16x2", "IMUL (mul.lo.u32: ptxas reassociates a chain of products)", "ISETP+SEL",
-           "BFE/BFI (emulated since Volta)", "shared/global atomics", "BAR.SYNC", "IEEE div/sqrt sequences",
-           "mma.sync / wgmma", "cvt to/from 8/16-bit integers")
-
+MISSING = ("wgmma (sm_90a) and mma.sync int8/fp8/f64 shapes", "cvt to/from 8/16-bit integers",
+           "atomics other than 32-bit add/min/CAS/red.add (exch, and/or/xor, inc, 64-bit, float)",
+           "add.rn.bf16x2 before sm_90 (no such PTX: bf16 add is fma.rn.bf16x2 there, op hfma2_bf16)")
 
 def tag_of(op: Op) -> int:
     return TAG_BASE + OPS.index(op)
@@ -313,14 +463,30 @@ ROTATION = ((2, 3), (3, 4), (4, 2))   # which of (x, ., b, c, d)[k] a step reads
 
 def host_chain(op: Op, trips: int, unroll: int) -> np.generic:
     """Final value of one chain after `trips` loop trips of `unroll` steps (the rotation restarts every trip)."""
+    return host_final(op, trips, unroll)[0]
+
+
+def host_final(op: Op, trips: int, unroll: int, sharers: int = 1) -> tuple:
+    """(final chain value, final memory word) of one chain; the word is None for register ops.
+
+    Memory ops: `sharers` lanes (32 when contended) apply each step to the same word with the same x. Lane order
+    does not change the result because every memory op here is built so that it does not (see `_memory_op`)."""
     vals = operand_values(op)
     x = vals[0]
     ops = (None, None, *vals[1:])
+    word = op.mem_init if op.memop else None
     for _ in range(trips):
         for k in range(unroll):
             i, j = ROTATION[k % 3]
-            x = op.host(x, ops[i], ops[j])
-    return x
+            if op.memop is None:
+                x = op.host(x, ops[i], ops[j])
+                continue
+            before = x
+            word, x = op.memop(word, int(before), int(ops[i]), int(ops[j]))
+            for _ in range(sharers - 1):
+                word, _ = op.memop(word, int(before), int(ops[i]), int(ops[j]))
+            word, x = word & M32, np.uint32(x & M32)
+    return x, word
 
 
 def matches(op: Op, got, want) -> bool:
@@ -344,11 +510,30 @@ if SIMULATOR:
     def smid():
         return 0
 
+    _MEMORY_LOCK = threading.Lock()   # simulated threads are Python threads: make each memory op atomic
+
     def step_function(op: Op):
+        if op.memop is not None:
+            def memory_step(x, b, c, word):
+                _local.steps = getattr(_local, "steps", 0) + 1
+                arr, i = word
+                with _MEMORY_LOCK:
+                    new, nxt = op.memop(int(arr[i]), int(x), int(b), int(c))
+                    arr[i] = new & M32
+                return np.uint32(nxt & M32)
+            return memory_step
+
         def step(x, b, c):
             _local.steps = getattr(_local, "steps", 0) + 1
+            if op.group == "sync":
+                threading.current_thread().syncthreads()   # the simulator's block barrier (BlockThread)
             return op.host(x, b, c)
         return step
+
+    def word_address(space: str):
+        def address(arr, i):
+            return arr, i          # the simulated step operates on the array element itself
+        return address
 
 else:
     from probes.engine.intrinsics import clock64, smid  # noqa: F401  (re-exported for the generated kernels)
@@ -366,13 +551,45 @@ else:
                             "u32": (types.uint32, ir.IntType(32), "r"),
                             "u64": (types.uint64, ir.IntType(64), "l")}[op.kind]
 
-        @intrinsic
-        def step(typingctx, x, b, c):
-            def codegen(context, builder, sig, args):
-                asm = ir.InlineAsm(ir.FunctionType(llty, [llty] * 3), op.ptx,
-                                   f"={letter},{letter},{letter},{letter}", side_effect=True)
-                return builder.call(asm, list(args))
-            return nb(nb, nb, nb), codegen
+        if op.memory:
+            @intrinsic
+            def step(typingctx, x, b, c, address):
+                def codegen(context, builder, sig, args):
+                    asm = ir.InlineAsm(ir.FunctionType(llty, [llty] * 3 + [ir.IntType(64)]), op.ptx,
+                                       f"={letter},{letter},{letter},{letter},l", side_effect=True)
+                    return builder.call(asm, list(args))
+                return nb(nb, nb, nb, types.uint64), codegen
+        else:
+            @intrinsic
+            def step(typingctx, x, b, c):
+                def codegen(context, builder, sig, args):
+                    asm = ir.InlineAsm(ir.FunctionType(llty, [llty] * 3), op.ptx,
+                                       f"={letter},{letter},{letter},{letter}", side_effect=True)
+                    return builder.call(asm, list(args))
+                return nb(nb, nb, nb), codegen
 
         _STEPS[op.name] = step
         return step
+
+    _ADDRESSES: dict = {}
+
+    def word_address(space: str):
+        """An intrinsic `address(arr, i)`: the `space` ("shared"/"global") address of arr[i], as u64 for $4."""
+        if space in _ADDRESSES:
+            return _ADDRESSES[space]
+        from llvmlite import ir
+        from numba import types
+        from numba.cuda.cache_hints import _get_element_pointer
+        from numba.cuda.extending import intrinsic
+
+        @intrinsic
+        def address(typingctx, arr, index):
+            def codegen(context, builder, sig, args):
+                ptr = _get_element_pointer(context, builder, sig.args[1], args[1], sig.args[0], args[0])
+                asm = ir.InlineAsm(ir.FunctionType(ir.IntType(64), [ir.IntType(64)]),
+                                   f"cvta.to.{space}.u64 $0, $1;", "=l,l")
+                return builder.call(asm, [builder.ptrtoint(ptr, ir.IntType(64))])
+            return types.uint64(arr, index), codegen
+
+        _ADDRESSES[space] = address
+        return address

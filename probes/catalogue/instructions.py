@@ -8,11 +8,16 @@ chain (cycles per dependent step; where the step holds a helper op, e.g. MUFU + 
 `mix`). Throughput: `ilp` chains per thread x `warps_per_sm` warps on every SM; each warp's rate is lanes x steps /
 cycles of its extra pass, the rates of the warps on one SM (by %smid) add up, and the median over SMs is the sample;
 the sweep over ilp x warps finds the plateau (probes.analysis.instructions).
-Every launch checks each chain's final value against the host's exact (or, for MUFU, tolerance) computation.
+Every launch checks each chain's final value against the host's exact (or, for MUFU, tolerance) computation, and for
+atomics and reductions each memory word's final value too. Atomics chain through the value they return (each lane
+its own word, or all 32 lanes of a warp on one word when contended); reductions return nothing, so they have a
+throughput and no latency. bar.sync's latency is cycles per barrier of a block of several warps; mma.sync's
+throughput is in FLOP/clk/SM.
 """
 from __future__ import annotations
 
 import functools
+import re
 
 import numpy as np
 
@@ -44,23 +49,27 @@ def kernel_source(op, ilp: int) -> str:
     """Python source of the kernel for (op, ilp): chains x0.., operands rotating (b,c),(c,d),(d,b).
 
     The loop steps by `one`, a kernel argument (= 1): neither NVVM nor ptxas knows the trip count, so neither
-    unrolls the loop, and the op count in the SASS is exactly 2 x ilp x unroll x (SASS per step)."""
+    unrolls the loop, and the op count in the SASS is exactly 2 x ilp x unroll x (SASS per step).
+    Memory ops get a `mem` argument and one word per chain (see `_memory_prologue`)."""
     unroll = UNROLL[ilp]
     names = ["x", "y", "b", "c", "d"]
     body = []
     for k in range(unroll):
         i, j = O.ROTATION[k % 3]
-        body += [f"        x{m} = STEP(x{m}, {names[i]}, {names[j]})" for m in range(ilp)]
+        word = lambda m: f", a{m}" if op.memory else ""  # noqa: E731
+        body += [f"        x{m} = STEP(x{m}, {names[i]}, {names[j]}{word(m)})" for m in range(ilp)]
     body = "\n".join(body)
     consume = " | ".join(f"(x{m} == b)" for m in range(ilp))
     load = "\n".join(f"    x{m} = xs[base + {m}]" for m in range(ilp))
     store = "\n".join(f"    xs[base + {m}] = x{m}" for m in range(ilp))
+    prologue, epilogue = _memory_prologue(op, ilp) if op.memory else ("", "")
     fn = f"k_{op.name}_ilp{ilp}"
     return f"""
-def {fn}(xs, b, c, d, n, one, out, tags):
+def {fn}(xs, b, c, d, n, one, out, tags{', mem' if op.memory else ''}):
     tid = cuda.threadIdx.x + cuda.blockIdx.x * cuda.blockDim.x
     base = tid * {ilp}
 {load}
+{prologue}
     t0 = clock64()
     i = 0
     while i < n:
@@ -77,6 +86,7 @@ def {fn}(xs, b, c, d, n, one, out, tags):
         tags[tid] = 1
     t2 = clock64()
 {store}
+{epilogue}
     out[3 * tid] = t1 - t0
     out[3 * tid + 1] = t2 - t1
     out[3 * tid + 2] = smid()
@@ -84,12 +94,42 @@ def {fn}(xs, b, c, d, n, one, out, tags):
 """
 
 
+SHARED_WORDS_PER_CHAIN = 1024   # one word per thread of the largest block, per chain
+
+
+def _memory_prologue(op, ilp: int) -> tuple[str, str]:
+    """Chain m of a lane works on word m * lanes + lane, where a 'lane' is a thread (each its own word) or, when
+    contended, a warp (all 32 lanes on one word). Chain-major order keeps a warp's words in distinct banks.
+    Shared words start at the op's initial value and are copied out to `mem` after the timed loops (same index
+    layout as global words, so the host checks both the same way)."""
+    group = " // 32" if op.contended else ""
+    up = " + 31) // 32" if op.contended else ")"
+    lines = []
+    if op.memory == "shared":
+        lines += [f"    words = cuda.shared.array({SHARED_WORDS_PER_CHAIN * ilp}, uint32)",
+                  f"    lane = cuda.threadIdx.x{group}",
+                  f"    lanes = (cuda.blockDim.x{up}",
+                  *(f"    w{m} = {m} * lanes + lane\n    words[w{m}] = {op.mem_init}" for m in range(ilp)),
+                  "    cuda.syncthreads()",
+                  *(f"    a{m} = ADDRESS(words, w{m})" for m in range(ilp))]
+        first = f"cuda.blockIdx.x * lanes * {ilp}"
+        epilogue = ["    cuda.syncthreads()", *(f"    mem[{first} + w{m}] = words[w{m}]" for m in range(ilp))]
+    else:
+        lines += [f"    lane = tid{group}",
+                  f"    lanes = (cuda.gridDim.x * cuda.blockDim.x{up}",
+                  *(f"    w{m} = {m} * lanes + lane\n    a{m} = ADDRESS(mem, w{m})" for m in range(ilp))]
+        epilogue = []
+    return "\n".join(lines), "\n".join(epilogue)
+
+
 @functools.cache
 def kernel_function(op_name: str, ilp: int):
     """The plain Python function of the (op, ilp) kernel (Numba compiles it; the simulator interprets it)."""
     from numba import cuda
     op = O.BY_NAME[op_name]
-    scope = {"cuda": cuda, "STEP": O.step_function(op), "clock64": O.clock64, "smid": O.smid}
+    scope = {"cuda": cuda, "STEP": O.step_function(op), "clock64": O.clock64, "smid": O.smid, "uint32": np.uint32}
+    if op.memory:
+        scope["ADDRESS"] = O.word_address(op.memory)
     exec(compile(kernel_source(op, ilp), f"<instructions:{op.name}:ilp{ilp}>", "exec"), scope)
     return scope[f"k_{op.name}_ilp{ilp}"]
 
@@ -97,7 +137,8 @@ def kernel_function(op_name: str, ilp: int):
 def signature(op):
     from numba import types
     t = {"f32": types.float32, "f64": types.float64, "u32": types.uint32, "u64": types.uint64}[op.kind]
-    return (t[::1], t, t, t, types.int32, types.int32, types.int64[::1], types.uint32[::1])
+    memory = (types.uint32[::1],) if op.memory else ()
+    return (t[::1], t, t, t, types.int32, types.int32, types.int64[::1], types.uint32[::1], *memory)
 
 
 @functools.cache
@@ -118,8 +159,11 @@ _SOURCE_HASH = __import__("hashlib").sha256(open(O.__file__, "rb").read()).hexdi
 
 
 def merge_ptx(modules: list[str]) -> str:
-    """One PTX module from several Numba modules: one assembly and one disassembly for all of them."""
-    head, *rest = modules
+    """One PTX module from several Numba modules: one assembly and one disassembly for all of them.
+
+    Numba names a kernel's shared arrays `_cudapy_smem_<n>` per module: each module's get a unique suffix, or two
+    kernels with different shared sizes would redefine one variable."""
+    head, *rest = (re.sub(r"\b(_cudapy_smem_\d+)\b", rf"\1_m{k}", text) for k, text in enumerate(modules))
     body = [head]
     for text in rest:
         body.append("\n".join(line for line in text.splitlines()
@@ -128,7 +172,7 @@ def merge_ptx(modules: list[str]) -> str:
 
 
 def _kernels(cc, ilps) -> list:
-    ops = [op for op in O.OPS if tuple(cc) >= op.min_cc]
+    ops = [op for op in O.OPS if tuple(cc) >= op.min_cc and (op.chain or ilps != (1,))]   # red: no latency
     arch = f"sm_{cc[0]}{cc[1]}"
     return [(f"instructions.{arch}.ilp{'-'.join(map(str, ilps))}", merge_ptx([_ptx(op.name, i, tuple(cc))
                                                                        for op in ops for i in ilps]))]
@@ -220,6 +264,8 @@ def check_sass(name: str, insts) -> list[str]:
         problems.append(f"{op.name}: {'/'.join(bases)} appears {counts} times in the timed loops; expected {want} "
                         f"each (ilp x unroll x SASS per step): steps were folded, merged or hoisted")
     for (_, end), clock in zip(loops, clocks[1:]):
+        if not op.chain:
+            break      # a reduction returns nothing to wait for: its rate is the issue rate the memory pipe allows
         if not any(i.base.endswith("SETP") for i in insts[end + 1:clock]):
             problems.append(f"{op.name}: stop clock at {insts[clock].address:#x} does not wait for a test of the chain")
     return problems
@@ -239,8 +285,9 @@ def _launch(ctx, op, ilp: int, blocks: int, threads: int, n: int):
     xs = ctx.to_device(np.full(lanes * ilp, x0, dtype=t))
     out = ctx.device_array(3 * lanes, np.int64)
     tags = ctx.device_array(lanes, np.uint32)
+    memory = (ctx.to_device(np.full(lanes * ilp, op.mem_init, dtype=np.uint32)),) if op.memory else ()
     kernel = ctx.kernel(("instructions", op.name, ilp), kernel_function(op.name, ilp))
-    kernel[blocks, threads](xs, b, c, d, n, 1, out, tags)
+    kernel[blocks, threads](xs, b, c, d, n, 1, out, tags, *memory)
     ctx.synchronize()
     final = xs.copy_to_host()
     want = _expected(op.name, 3 * n, UNROLL[ilp])
@@ -248,7 +295,20 @@ def _launch(ctx, op, ilp: int, blocks: int, threads: int, n: int):
     if bad:
         raise KernelCheckError(f"{op.name}: chain {bad[0]} ended at {final[bad[0]]!r}, host expects {want!r} "
                                f"({len(bad)} of {len(final)} chains wrong)")
+    if op.memory:
+        _check_words(op, memory[0].copy_to_host(), blocks, threads, ilp, n)
     return out.copy_to_host().reshape(lanes, 3)     # per thread: t(n), t(2n), SM id
+
+
+def _check_words(op, words, blocks: int, threads: int, ilp: int, n: int) -> None:
+    """Each chain's memory word ends where the host's model of the same steps (by all its sharers) ends."""
+    sharers = min(32, threads) if op.contended else 1
+    used = blocks * (-(-threads // 32) if op.contended else threads) * ilp
+    want = _expected_word(op.name, 3 * n, UNROLL[ilp], sharers)
+    bad = [k for k in range(used) if int(words[k]) != want]
+    if bad:
+        raise KernelCheckError(f"{op.name}: memory word {bad[0]} ended at {int(words[bad[0]]):#x}, host expects "
+                               f"{want:#x} ({len(bad)} of {used} words wrong)")
 
 
 @functools.cache
@@ -256,8 +316,14 @@ def _expected(op_name: str, trips: int, unroll: int):
     return O.host_chain(O.BY_NAME[op_name], trips, unroll)
 
 
+@functools.cache
+def _expected_word(op_name: str, trips: int, unroll: int, sharers: int) -> int:
+    return int(O.host_final(O.BY_NAME[op_name], trips, unroll, sharers)[1])
+
+
 def _common(op, ilp: int) -> dict:
     return {"sass_opcode": op.sass, "mix": op.mix, "results_per_step": op.results, "group": op.group, "ilp": ilp,
+            "memory": op.memory, "contended": op.contended, "result_unit": "FLOP" if op.group == "mma" else "results",
             "unroll": UNROLL[ilp],
             "claim": op.claim, "static_instruction": op.static}
 
@@ -265,11 +331,13 @@ def _common(op, ilp: int) -> dict:
 def measure_latency(ctx, point: dict, params: dict) -> dict:
     op = O.BY_NAME[point["op"]]
     n = params["iterations"]
-    threads = 1 if ctx.simulator else 32   # the simulator has no warp; on a GPU shuffles need all 32 lanes
+    # the simulator has no warp (one thread per warp there); on a GPU shuffles need all 32 lanes
+    threads = (1 if ctx.simulator else 32) * op.block_warps
     cycles = _launch(ctx, op, 1, 1, threads, n)
     c1, c2 = (int(v) for v in cycles[0][:2])
     steps = n * UNROLL[1]
-    return {"cycles_per_op": (c2 - c1) / steps, "cycles_n": c1, "cycles_2n": c2, "steps": steps, **_common(op, 1)}
+    return {"cycles_per_op": (c2 - c1) / steps, "cycles_n": c1, "cycles_2n": c2, "steps": steps,
+            "block_warps": op.block_warps, **_common(op, 1)}
 
 
 def measure_throughput(ctx, point: dict, params: dict) -> dict:
@@ -298,16 +366,17 @@ def measure_throughput(ctx, point: dict, params: dict) -> dict:
 
 # --- axes -----------------------------------------------------------------------------------------------------------
 
-def _ops_axis(env: dict, params: dict) -> tuple:
+def _ops_axis(env: dict, params: dict, latency: bool = False) -> tuple:
     cc = env.get("compute_capability") or (9, 0)
-    ops = tuple(op.name for op in selected_ops(params, cc))
+    ops = tuple(op.name for op in selected_ops(params, cc) if op.chain or not latency)
     if not ops:
-        raise ProbeSpecError(f"no selected op runs on compute capability {cc[0]}.{cc[1]}")
+        raise ProbeSpecError(f"no selected op runs on compute capability {cc[0]}.{cc[1]}"
+                             + (" (reductions return nothing: they have no latency)" if latency else ""))
     return ops
 
 
 def latency_axes(env: dict, params: dict) -> dict:
-    return {"op": _ops_axis(env, params)}
+    return {"op": _ops_axis(env, params, latency=True)}
 
 
 def throughput_axes(env: dict, params: dict) -> dict:

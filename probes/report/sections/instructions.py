@@ -25,11 +25,13 @@ def findings_of(frame, docs: list[dict]) -> list[Finding]:
     out, data = [], _files(docs)
     for row in frame.to_dict("records"):
         op, sass = row["instruction"], row["sass_opcode"]
-        mix = f" (step includes {row['mix']})" if row["mix"] else ""
+        detail = f" (step includes {row['mix']})" if row["mix"] else ""
+        detail += f"; {row['conditions']}" if row.get("conditions") else ""
+        unit = f"{row.get('result unit') or 'results'}/clk/SM"
         lat = row["latency [cycles]"]
         if lat is not None and math.isfinite(lat):
             out.append(Finding(FAMILY, f"{sass} latency ({op})", lat, "cycles", "undocumented",
-                               f"Median cycles per dependent step of one chain{mix}, (t(2n) - t(n)) / steps.",
+                               f"Median cycles per dependent step of one chain{detail}, (t(2n) - t(n)) / steps.",
                                ci=(row["latency CI low"], row["latency CI high"]), figure="instructions-table",
                                data=data))
         thr = row["throughput [results/clk/SM]"]
@@ -39,9 +41,9 @@ def findings_of(frame, docs: list[dict]) -> list[Finding]:
             documented = None
             if row["documented [results/clk/SM]"] is not None and math.isfinite(row["documented [results/clk/SM]"]):
                 documented = f"{row['documented [results/clk/SM]']:g} results/clk/SM: {row['documented source']}"
-            out.append(Finding(FAMILY, f"{sass} throughput ({op})", thr, "results/clk/SM", row["label"],
+            out.append(Finding(FAMILY, f"{sass} throughput ({op})", thr, unit, row["label"],
                                f"Plateau over ilp x warps per SM, first reached at {row['saturated at [warps/SM]']} "
-                               f"warps/SM x ilp {row['saturated at [ilp]']}{mix}.",
+                               f"warps/SM x ilp {row['saturated at [ilp]']}{detail}.",
                                ci=(row["throughput CI low"], row["throughput CI high"]), surprise=surprise,
                                figure="instructions-table", data=data, documented=documented))
     return out
@@ -51,8 +53,11 @@ def section(docs: list[dict]) -> Section:
     frame = A.instruction_table(docs)
     blocks: list = [Paragraph(
         "Each op's chain step is one inline-PTX instruction (plus, where named in `mix`, a helper op that keeps "
-        "ptxas from folding the chain); its SASS was checked at build time. Latency: one warp, one chain, "
-        "(t(2n) - t(n)) / steps. Throughput: results per clock per SM at the plateau of the ilp x warps-per-SM sweep. "
+        "ptxas from folding the chain; IEEE div/sqrt and bfe/bfi are the sequences ptxas emits, named by their "
+        "opcodes); its SASS was checked at build time. Latency: one warp, one chain, "
+        "(t(2n) - t(n)) / steps; atomics chain through the value they return (reductions return none: throughput "
+        "only), bar.sync runs in a block of several warps, mma.sync chains through its accumulator. "
+        "Throughput: results (FLOP for mma.sync) per clock per SM at the plateau of the ilp x warps-per-SM sweep. "
         "Documented values come from the CUDA C++ Programming Guide's arithmetic-throughput table (source per row); "
         "the Guide gives no latencies. Static latency: ptxas's scheduled latency for the same PTX "
         "(reports/static/instructions-sass.csv).")]
