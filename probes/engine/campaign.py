@@ -188,37 +188,34 @@ def campaign_lock(out_dir: Path, backend: str):
         yield
 
 
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
 @contextmanager
-def _signals_interrupt():
-    """Turn SIGTERM/SIGHUP (and SIGINT) into Interrupted, so the probe in flight is recorded before exit."""
-    def raise_interrupted(signum, frame):
-        raise Interrupted(signum)
+def _signals_handled_by(handler):
+    """Install `handler` for SIGTERM/SIGINT/SIGHUP for the block, then restore what was there."""
     saved = {}
     try:
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            saved[sig] = signal.signal(sig, raise_interrupted)
+        for sig in _STOP_SIGNALS:
+            saved[sig] = signal.signal(sig, handler)
     except ValueError:  # not the main thread: signals stay as they are
         pass
     try:
         yield
     finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
+        for sig, old in saved.items():
+            signal.signal(sig, old)
 
 
-@contextmanager
+def _signals_interrupt():
+    """Turn SIGTERM/SIGHUP (and SIGINT) into Interrupted, so the probe in flight is recorded before exit."""
+    def raise_interrupted(signum, frame):
+        raise Interrupted(signum)
+    return _signals_handled_by(raise_interrupted)
+
+
 def _signals_ignored():
-    saved = {}
-    try:
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            saved[sig] = signal.signal(sig, signal.SIG_IGN)
-    except ValueError:  # not the main thread
-        pass
-    try:
-        yield
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
+    return _signals_handled_by(signal.SIG_IGN)
 
 
 def run_campaign(probes, params_of, out_dir: Path, backend: str, timeout: float, resume: bool = True,
