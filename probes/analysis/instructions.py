@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import csv
 import functools
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
 from probes.analysis import claims as claimslib
+from probes.engine import stopping
 
 STATIC_CSV = Path(__file__).resolve().parents[2] / "reports" / "static" / "instructions-sass.csv"
 LABELS = ("undocumented", "documented & differs", "documented & matches")
@@ -35,16 +36,12 @@ class Estimate:
 
 
 def median_ci(values, confidence: float = 0.95, n_resamples: int = 1000, seed: int = 0) -> Estimate:
-    """Median with a percentile-bootstrap CI (fixed seed: stable reports). Identical samples give a zero-width CI."""
+    """Median with a percentile-bootstrap CI of the finite values (probes.engine.stopping.median_ci: fixed seed,
+    identical samples give a zero-width CI), with the sample count."""
     x = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
     if x.size == 0:
         raise ValueError("median_ci: no finite sample")
-    med = float(np.median(x))
-    if x.size < 3 or np.ptp(x) == 0:
-        return Estimate(med, med, med, int(x.size))
-    res = stats.bootstrap((x,), np.median, confidence_level=confidence, n_resamples=n_resamples,
-                          method="percentile", random_state=np.random.default_rng(seed), vectorized=True, axis=-1)
-    return Estimate(med, float(res.confidence_interval.low), float(res.confidence_interval.high), int(x.size))
+    return Estimate(*stopping.median_ci(x, confidence, n_resamples, seed), int(x.size))
 
 
 def two_unroll_estimate(t_n, t_2n, steps: int) -> Estimate:
@@ -258,16 +255,17 @@ def figure(frame):
 
 def write_table(frame, folder: Path, stem: str = "instructions") -> list[Path]:
     """CSV + Markdown + PNG figure into `folder` (atomic writes). Returns the paths written."""
-    from probes.results import io
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / f"{stem}.csv", folder / f"{stem}.md", folder / f"{stem}.png"]
-    io.write_atomic(paths[0], frame.to_csv(index=False))
-    io.write_atomic(paths[1], to_markdown(frame))
-    fig = figure(frame)
-    tmp = paths[2].with_suffix(".tmp.png")
-    fig.savefig(tmp, metadata={"Software": None})
     import matplotlib.pyplot as plt
-    plt.close(fig)
-    tmp.replace(paths[2])
+
+    from probes.results.io import write_atomic
+    folder = Path(folder)
+    paths = [folder / f"{stem}.csv", folder / f"{stem}.md", folder / f"{stem}.png"]
+    write_atomic(paths[0], frame.to_csv(index=False))
+    write_atomic(paths[1], to_markdown(frame))
+    fig, png = figure(frame), io.BytesIO()
+    try:
+        fig.savefig(png, format="png", metadata={"Software": None})
+    finally:
+        plt.close(fig)
+    write_atomic(paths[2], png.getvalue())
     return paths

@@ -1,12 +1,11 @@
 """Ladder plot: measured points, fitted plateaus with their CIs, capacity intervals shaded (log x axis, units on both).
 
 Output is byte-for-byte reproducible for a given matplotlib version: Agg backend, no software/date metadata, fixed
-size and dpi, written to a temporary file and moved into place.
+size and dpi, written atomically (probes.results.io.write_atomic).
 """
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from pathlib import Path
 
 import matplotlib
@@ -17,6 +16,7 @@ import numpy as np  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from probes.analysis.levels import Level  # noqa: E402
+from probes.results.io import write_atomic  # noqa: E402
 
 
 def _bytes_label(x: float, _pos=None, fmt: str = "g") -> str:
@@ -64,15 +64,10 @@ def plot_ladder(footprint_bytes, latency, levels: list[Level], out_path, title: 
 
 
 def _save(fig, out: Path) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".png", dir=out.parent)
-    os.close(fd)
+    buf = io.BytesIO()
     try:
-        fig.savefig(tmp, format="png", metadata={"Software": None})
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; figures are meant to be read
-        os.replace(tmp, out)
+        fig.savefig(buf, format="png", metadata={"Software": None})
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomic(out, buf.getvalue())
     return out

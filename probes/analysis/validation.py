@@ -7,8 +7,6 @@ writes out_dir/README.md plus one plot per GPU (each file written to a temporary
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from probes.analysis import importers, plots
 from probes.analysis.levels import DetectionParams, Level, detect_levels
 from probes.analysis.published import GPU_BENCHES_LATENCY, GPU_BENCHES_README, HOPPER_BENCH, LUO_2025
 from probes.engine.stopping import FixedCount, MedianCI, StdRel, median_ci
+from probes.results.io import write_atomic
 
 LADDER_FILES = ("ladder_gpubenches_2023.csv", "ladder_hopperbench_random_latency.csv")
 SAMPLES_FILE = "mt4g_latency_samples.csv"
@@ -240,19 +239,6 @@ def stopping_benchmark(samples: pd.DataFrame, seed: int = 0, reps: int = 5, max_
 
 # --- report ----------------------------------------------------------------------------------------------------------
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; reports are meant to be read
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def _md_table(rows: list[dict], cols: list[str]) -> str:
     out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
@@ -318,7 +304,7 @@ def build_validation(peer_dir: Path, out_dir: Path, reps: int = 5) -> dict:
     samples = pd.read_csv(peer_dir / SAMPLES_FILE)
     stop = stopping_benchmark(samples, reps=reps)
     text = _render(summary, sections, stop, params, all_ok, reps)
-    _write_atomic(out_dir / "README.md", text)
+    write_atomic(out_dir / "README.md", text)
     return {"ladders": results, "stopping": stop, "all_ok": all_ok}
 
 

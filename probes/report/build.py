@@ -148,13 +148,6 @@ def published_blocks(entries, heading: str = "Published by other projects") -> l
             Grid(("GPU", "level", "quantity", "value", "method", "source"), tuple(rows))]
 
 
-def published_section(entries, heading: str = "## Published by other projects") -> list[str]:
-    """Markdown lines of `published_blocks` (kept for callers that assemble Markdown themselves)."""
-    if not entries:
-        return []
-    return markdown(published_blocks(entries, heading.lstrip("#").strip())).split("\n")
-
-
 def _ci_text(f) -> str:
     return f"{fmt_number(f.ci[0])} – {fmt_number(f.ci[1])}" if f.ci else "no CI"
 

@@ -20,6 +20,12 @@ _RC = {"svg.hashsalt": "gpu-probes", "svg.fonttype": "path", "savefig.dpi": 100}
 _PNG_META = {"Software": None}
 _SVG_META = {"Date": None, "Creator": None, "Format": None, "Type": None}
 NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,80}")
+TAB10 = plt.get_cmap("tab10").colors      # one colour per overlaid run
+
+
+def subplots(*args, **kwargs):
+    """A new figure for a section to draw on (pyplot on the Agg backend, chosen here once for every section)."""
+    return plt.subplots(*args, **kwargs)
 
 
 def style():

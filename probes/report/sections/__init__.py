@@ -91,3 +91,9 @@ def families() -> tuple:
 
 def docs_for(module, docs: list[dict]) -> list[dict]:
     return [d for d in docs if d["probe"]["name"].startswith(tuple(module.PREFIXES))]
+
+
+def latest_run(docs: list[dict], name: str) -> dict | None:
+    """The last-started run of probe `name` that has points, or None."""
+    runs = [d for d in docs if d["probe"]["name"] == name and d.get("points")]
+    return max(runs, key=lambda d: d.get("started_at") or "") if runs else None

@@ -18,16 +18,15 @@ HEATMAP_COLUMNS = ["L1 victim survived [%]", "L2 victim survived [%]", "bandwidt
 
 
 def _heatmap(table: pd.DataFrame):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import seaborn as sns
+
+    from probes.report.figures import subplots
 
     frame = table.set_index("hint")[HEATMAP_COLUMNS].astype(float)
     l1 = table.set_index("hint")["L1 residency"]
     frame.insert(0, "L1-resident after touch [%]", np.where(l1 == "L1", 100.0, np.where(l1.isin(["L2", "HBM"]), 0.0,
                                                                                                np.nan)))
-    fig, ax = plt.subplots(figsize=(7, 0.35 * len(frame) + 1.5))
+    fig, ax = subplots(figsize=(7, 0.35 * len(frame) + 1.5))
     sns.heatmap(frame, annot=True, fmt=".0f", cmap="viridis", vmin=0, vmax=100, cbar_kws={"label": "%"}, ax=ax)
     ax.set_xlabel("metric")
     ax.set_ylabel("hint")
@@ -36,11 +35,9 @@ def _heatmap(table: pd.DataFrame):
 
 
 def _bandwidth_bars(bw: pd.DataFrame):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from probes.report.figures import subplots
 
-    fig, ax = plt.subplots(figsize=(7, 0.3 * len(bw) + 1.5))
+    fig, ax = subplots(figsize=(7, 0.3 * len(bw) + 1.5))
     y = np.arange(len(bw))
     err = np.vstack([bw.read_gbps - bw.ci_low, bw.ci_high - bw.read_gbps])
     ax.barh(y, bw.read_gbps, xerr=err, color="#4c72b0", capsize=3)

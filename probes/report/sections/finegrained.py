@@ -11,25 +11,14 @@ import math
 import numpy as np
 
 from probes.analysis import finegrained as fg
-from probes.report.sections import Figure, Finding, Paragraph, Section, Table
+from probes.report.sections import Figure, Finding, Paragraph, Section, Table, latest_run
+from probes.report.sections.ladder import fmt_bytes
 
 FAMILY = "fine"
 TITLE = "Fine-grained chase: line, sector, associativity, replacement"
 PREFIXES = ("latency.fine.",)
 ORDER = 15
 ASSUMED_L1_BYTES = 256 * 1024
-
-
-def _fmt_bytes(x: float) -> str:
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if x >= size:
-            return f"{x / size:.4g} {unit}"
-    return f"{x:.4g} B"
-
-
-def _latest(docs: list[dict], name: str) -> dict | None:
-    runs = [d for d in docs if d["probe"]["name"] == name and d.get("points")]
-    return max(runs, key=lambda d: d.get("started_at") or "") if runs else None
 
 
 def _level_of(footprint: int, env: dict, sweep: bool) -> str:
@@ -42,22 +31,20 @@ def _level_of(footprint: int, env: dict, sweep: bool) -> str:
 
 
 def trace_figure(traces: list[fg.Trace], threshold: float | None) -> Figure:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from probes.report.figures import TAB10, subplots
     shown = sorted(traces, key=lambda t: (t.footprint_bytes, t.stride_bytes))
     if len(shown) > 4:                       # the footprints nearest each side of capacity tell the most
         shown = [shown[i] for i in np.linspace(0, len(shown) - 1, 4).round().astype(int)]
-    fig, axes = plt.subplots(len(shown) or 1, 1, figsize=(9, 1.8 * max(len(shown), 1) + 0.6), dpi=110,
-                             sharex=False, squeeze=False)
-    colours = plt.get_cmap("tab10").colors
+    fig, axes = subplots(len(shown) or 1, 1, figsize=(9, 1.8 * max(len(shown), 1) + 0.6), dpi=110,
+                         sharex=False, squeeze=False)
     for ax, t in zip(axes[:, 0], shown):
         for p in np.unique(t.pass_index):
             sel = t.pass_index == p
-            ax.plot(np.flatnonzero(sel), t.latency[sel], ".", ms=2, color=colours[int(p) % 10], label=f"pass {p}")
+            ax.plot(np.flatnonzero(sel), t.latency[sel], ".", ms=2, color=TAB10[int(p) % len(TAB10)],
+                    label=f"pass {p}")
         if threshold is not None:
             ax.axhline(threshold, color="0.4", lw=0.8, ls="--", label="hit/miss threshold")
-        ax.set_title(f"footprint {_fmt_bytes(t.footprint_bytes)}, stride {t.stride_bytes} B", fontsize=8)
+        ax.set_title(f"footprint {fmt_bytes(t.footprint_bytes)}, stride {t.stride_bytes} B", fontsize=8)
         ax.set_ylabel("cycles", fontsize=7)
         ax.legend(fontsize=6, loc="upper right", markerscale=3)
     axes[-1, 0].set_xlabel("recorded access (order of the walk)")
@@ -67,12 +54,10 @@ def trace_figure(traces: list[fg.Trace], threshold: float | None) -> Figure:
 
 
 def stride_figure(curves: dict[int, list[tuple[int, float]]]) -> Figure:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(9, 4.5), dpi=110)
+    from probes.report.figures import subplots
+    fig, ax = subplots(figsize=(9, 4.5), dpi=110)
     for footprint, pts in sorted(curves.items()):
-        ax.plot([s for s, _ in pts], [m for _, m in pts], "o-", ms=3.5, label=f"footprint {_fmt_bytes(footprint)}")
+        ax.plot([s for s, _ in pts], [m for _, m in pts], "o-", ms=3.5, label=f"footprint {fmt_bytes(footprint)}")
     ax.set_xscale("log", base=2)
     ax.set_xlabel("stride (bytes, log scale)")
     ax.set_ylabel("mean latency (cycles per access)")
@@ -85,7 +70,7 @@ def stride_figure(curves: dict[int, list[tuple[int, float]]]) -> Figure:
 
 def section(docs: list[dict]) -> Section:
     import pandas as pd
-    chase_doc, sweep_doc = _latest(docs, "latency.fine.chase"), _latest(docs, "latency.fine.stride")
+    chase_doc, sweep_doc = latest_run(docs, "latency.fine.chase"), latest_run(docs, "latency.fine.stride")
     env = (chase_doc or sweep_doc or {}).get("environment", {})
     chase = fg.traces_from_doc(chase_doc) if chase_doc else []
     sweep = fg.traces_from_doc(sweep_doc) if sweep_doc else []

@@ -14,6 +14,7 @@ from datetime import datetime
 from statistics import median
 
 from probes.analysis.levels import Level, detect_levels
+from probes.analysis.published import for_gpu
 from probes.report.sections import Figure, Finding, Paragraph, Section, Table
 
 FAMILY = "ladder"
@@ -38,6 +39,14 @@ def fmt_bytes(x: float | None) -> str:
         if x >= size:
             return f"{x / size:.4g} {unit}"
     return f"{x:.4g} B"
+
+
+def footprint_axis(ax, label: str = "footprint (bytes, log scale)") -> None:
+    """Footprints on a log2 x axis with byte-size ticks (KiB, MiB, GiB)."""
+    from matplotlib.ticker import FuncFormatter
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: fmt_bytes(v)))
+    ax.set_xlabel(label)
 
 
 def ladder_points(doc: dict) -> list[dict]:
@@ -107,15 +116,11 @@ def level_table(analysed) -> Table:
 
 
 def ladder_figure(analysed, name: str, title: str) -> Figure:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter
+    from probes.report.figures import TAB10, subplots
 
-    fig, ax = plt.subplots(figsize=(9, 5), dpi=110)
-    colours = plt.get_cmap("tab10").colors
+    fig, ax = subplots(figsize=(9, 5), dpi=110)
     for k, (probe, _doc, pts, levels) in enumerate(analysed):
-        c = colours[k % len(colours)]
+        c = TAB10[k % len(TAB10)]
         x = [p["footprint"] for p in pts]
         y = [p["cycles"] for p in pts]
         lo = [p["cycles"] - (p["ci_low"] if p["ci_low"] is not None else p["cycles"]) for p in pts]
@@ -132,10 +137,8 @@ def ladder_figure(analysed, name: str, title: str) -> Figure:
                             f"{fmt_bytes(lv.capacity_bytes_high)}",
                             (math.sqrt(lv.capacity_bytes_low * lv.capacity_bytes_high), lv.latency_cycles),
                             xytext=(3, -10), textcoords="offset points", fontsize=6, color=c)
-    ax.set_xscale("log", base=2)
+    footprint_axis(ax)
     ax.set_yscale("log")
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: fmt_bytes(v)))
-    ax.set_xlabel("footprint (bytes, log scale)")
     ax.set_ylabel("latency (cycles per load, log scale)")
     ax.set_title(title)
     ax.legend(loc="upper left", fontsize=7)
@@ -191,12 +194,16 @@ def level_findings(analysed) -> list[Finding]:
     return out
 
 
+def published_for(docs: list[dict]) -> list:
+    """What other projects published for the GPU these results come from (probes.analysis.published)."""
+    gpu = next(((d.get("environment") or {}).get("gpu_name") for d in docs), None)
+    return for_gpu(gpu) if gpu else []
+
+
 def published_table(docs: list[dict]) -> Table | None:
     import pandas as pd
 
-    from probes.analysis.published import for_gpu
-    gpu = next(((d.get("environment") or {}).get("gpu_name") for d in docs), None)
-    entries = for_gpu(gpu) if gpu else []
+    entries = published_for(docs)
     if not entries:
         return None
     rows = [{"published by": e.source, "GPU": e.gpu, "level": e.level, "quantity": e.quantity,
@@ -243,9 +250,7 @@ def published_comparison(analysed, docs: list[dict]) -> list:
     method that can explain a gap (clock, footprint and stride, timing). Never merged with ours."""
     import pandas as pd
 
-    from probes.analysis.published import for_gpu
-    gpu = next(((d.get("environment") or {}).get("gpu_name") for d in docs), None)
-    entries = [e for e in (for_gpu(gpu) if gpu else []) if e.quantity == "latency" and e.unit == "cycles"]
+    entries = [e for e in published_for(docs) if e.quantity == "latency" and e.unit == "cycles"]
     rows, gaps = [], []
     for name, doc, _pts, levels in analysed:
         for level in PUBLISHED_LEVELS.get(name, ()):
@@ -279,10 +284,7 @@ def published_comparison(analysed, docs: list[dict]) -> list:
 
 def compare(docs_by_gpu: dict[str, list[dict]]) -> list:
     """Cross-GPU: the default global ladders of every GPU overlaid on one plot."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter
+    from probes.report.figures import subplots
 
     curves = []
     for gpu, docs in docs_by_gpu.items():
@@ -292,13 +294,11 @@ def compare(docs_by_gpu: dict[str, list[dict]]) -> list:
             curves.append((gpu, pts))
     if not curves:
         return []
-    fig, ax = plt.subplots(figsize=(9, 5), dpi=110)
+    fig, ax = subplots(figsize=(9, 5), dpi=110)
     for gpu, pts in curves:
         ax.plot([p["footprint"] for p in pts], [p["cycles"] for p in pts], "o-", ms=2.5, lw=0.9, label=gpu)
-    ax.set_xscale("log", base=2)
+    footprint_axis(ax)
     ax.set_yscale("log")
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: fmt_bytes(v)))
-    ax.set_xlabel("footprint (bytes, log scale)")
     ax.set_ylabel("latency (cycles per load, log scale)")
     ax.set_title("Global-memory latency ladders, every GPU")
     ax.legend(loc="upper left", fontsize=7)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from probes.analysis import nearfar as nf
-from probes.report.sections import Figure, Finding, Paragraph, Section, Table
+from probes.report.sections import Figure, Finding, Paragraph, Section, Table, latest_run
 
 FAMILY = "l2-nearfar"
 TITLE = "L2 near/far latency map"
@@ -17,21 +17,14 @@ ORDER = 25
 PROBE = "latency.l2.nearfar"
 
 
-def _latest(docs: list[dict]) -> dict | None:
-    runs = [d for d in docs if d["probe"]["name"] == PROBE and d.get("points")]
-    return max(runs, key=lambda d: d.get("started_at") or "") if runs else None
-
-
 def map_figure(res: nf.NearFar) -> Figure:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from probes.report.figures import subplots
     sms = sorted({s for s, _ in res.cells})
     wins = sorted({w for _, w in res.cells})
     grid = np.full((len(sms), len(wins)), np.nan)
     for (s, w), c in res.cells.items():
         grid[sms.index(s), wins.index(w)] = c["latency"]
-    fig, ax = plt.subplots(figsize=(9, max(3.0, min(12.0, 0.06 * len(sms) + 2))), dpi=110)
+    fig, ax = subplots(figsize=(9, max(3.0, min(12.0, 0.06 * len(sms) + 2))), dpi=110)
     im = ax.imshow(grid, aspect="auto", interpolation="nearest", cmap="viridis")
     fig.colorbar(im, ax=ax, label="L2 hit latency (cycles per load)")
     ax.set_xlabel("address window")
@@ -45,10 +38,8 @@ def map_figure(res: nf.NearFar) -> Figure:
 
 
 def histogram_figure(res: nf.NearFar) -> Figure:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(9, 4), dpi=110)
+    from probes.report.figures import subplots
+    fig, ax = subplots(figsize=(9, 4), dpi=110)
     x = np.array([c["latency"] for c in res.cells.values()])
     bins = min(60, max(10, x.size // 4))
     if res.split:
@@ -82,7 +73,7 @@ def per_sm_table(res: nf.NearFar):
 
 
 def section(docs: list[dict]) -> Section:
-    doc = _latest(docs)
+    doc = latest_run(docs, PROBE)
     if doc is None:
         return Section(FAMILY, TITLE, [Paragraph("No near/far run with data.")], [])
     res = nf.from_doc(doc)

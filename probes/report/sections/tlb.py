@@ -10,7 +10,7 @@ import math
 
 from probes.analysis.tlb import NO_TRANSITION, TlbAnalysis, analyse_tlb
 from probes.report.sections import Figure, Finding, Paragraph, Section, Table
-from probes.report.sections.ladder import fmt_bytes, ladder_points, latest_by_name
+from probes.report.sections.ladder import fmt_bytes, footprint_axis, ladder_points, latest_by_name
 
 FAMILY = "tlb"
 TITLE = "TLB reach and miss cost"
@@ -24,15 +24,11 @@ def _stride(doc: dict) -> int:
 
 
 def tlb_figure(runs) -> Figure:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter
+    from probes.report.figures import TAB10, subplots
 
-    fig, ax = plt.subplots(figsize=(9, 5), dpi=110)
-    colours = plt.get_cmap("tab10").colors
+    fig, ax = subplots(figsize=(9, 5), dpi=110)
     for k, (name, _doc, pts, res) in enumerate(runs):
-        c = colours[k % len(colours)]
+        c = TAB10[k % len(TAB10)]
         ax.plot([p["footprint"] for p in pts], [p["cycles"] for p in pts], "o-", ms=3, lw=0.8, color=c,
                 label=f"{name}, stride {fmt_bytes(res.stride_bytes)}")
         for lv in res.levels:
@@ -43,9 +39,7 @@ def tlb_figure(runs) -> Figure:
                             (math.sqrt(lv.reach_bytes_low * lv.reach_bytes_high), lv.latency_cycles),
                             xytext=(3, 6), textcoords="offset points", fontsize=6, color=c)
             ax.axhline(lv.latency_cycles, color=c, lw=0.6, ls=":")
-    ax.set_xscale("log", base=2)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: fmt_bytes(v)))
-    ax.set_xlabel("footprint (bytes, log scale; one load per page)")
+    footprint_axis(ax, "footprint (bytes, log scale; one load per page)")
     ax.set_ylabel("latency (cycles per load)")
     ax.set_title("TLB ladder")
     ax.legend(loc="upper left", fontsize=7)
