@@ -61,7 +61,7 @@ def _sim_wrap(load):
 
 def chase_step(qualifier: str = ""):
     """The 64-bit pointer-chase step for a cache qualifier ('' default, '.ca', '.cg', '.nc')."""
-    load = X.ld_u64_addr_hinted(qualifier) if qualifier else X.ld_u64_addr
+    load = X.ld_u64_addr_hinted(qualifier)
     return _sim_wrap(load) if X.SIMULATOR else load
 
 

@@ -32,17 +32,10 @@ else:
     clock64 = X.clock64
     CG = X.ld_u64_addr_hinted(".cg")     # L2-only chase step: near/far must not be hidden by L1 hits
 
-    from llvmlite import ir
-    from numba import types
-    from numba.cuda.extending import intrinsic
-
-    @intrinsic
-    def sm_id(typingctx, block, n_sm):
+    @cuda.jit(device=True)
+    def sm_id(block, n_sm):
         """%smid (virtual SM id, `S2UR SR_VIRTUALSMID` on sm_90); the arguments only serve the simulator."""
-        def codegen(context, builder, sig, args):
-            asm = ir.InlineAsm(ir.FunctionType(ir.IntType(32), []), "mov.u32 $0, %smid;", "=r", side_effect=True)
-            return builder.call(asm, [])
-        return types.uint32(block, n_sm), codegen
+        return X.smid()
 
 
 def fine_trace(chain, start, skip, count, lat, idx):

@@ -198,9 +198,8 @@ def load_v4_sum(hint: str):
     def build():
         from numba import types
         from numba.cuda.extending import intrinsic
-        instr = f"{prefix}.v4.u32 {{%hq1, %hq2, %hq3, %hq4}}, [$1]" + (", %hpol;" if policy else ";")
-        body = (".reg .b64 %hpol; " + _POLICY + " " if policy else "") + instr
-        text = ("{ .reg .b32 %hq1, %hq2, %hq3, %hq4; " + body +
+        text = ("{ .reg .b32 %hq1, %hq2, %hq3, %hq4; " +
+                _hinted_text(prefix, policy, ".v4.u32 {%hq1, %hq2, %hq3, %hq4}, [$1]") +
                 " add.u32 %hq1, %hq1, %hq2; add.u32 %hq3, %hq3, %hq4; add.u32 $0, %hq1, %hq3; }")
 
         @intrinsic

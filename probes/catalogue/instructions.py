@@ -17,7 +17,9 @@ throughput is in FLOP/clk/SM.
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
+from pathlib import Path
 
 import numpy as np
 
@@ -150,12 +152,15 @@ def _ptx(op_name: str, ilp: int, cc: tuple) -> str:
     from probes.static import toolchain
     op = O.BY_NAME[op_name]
     key = ("instructions", metadata.version("numba-cuda"), f"{cc}", kernel_source(op, ilp), op.ptx, op.kind,
-           _SOURCE_HASH)
+           _ops_source_hash())
     produce = lambda: kernel_ptx(kernel_function(op_name, ilp), signature(op), cc).encode()  # noqa: E731
     return toolchain._cached("ptx", key, produce, ".ptx").decode()
 
 
-_SOURCE_HASH = __import__("hashlib").sha256(open(O.__file__, "rb").read()).hexdigest()
+@functools.cache
+def _ops_source_hash() -> str:
+    """Digest of _instruction_ops.py, part of the PTX cache key; read on first compile, not at catalogue import."""
+    return hashlib.sha256(Path(O.__file__).read_bytes()).hexdigest()
 
 
 def merge_ptx(modules: list[str]) -> str:

@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 from numba import cuda, types
 
-from probes.catalogue._chase import chain_problems, make_timed_passes, per_load_sample, sattolo_cycle, walk
+from probes.catalogue._chase import (chain_problems, chase_step, make_timed_passes, per_load_sample, sattolo_cycle,
+                                     walk)
 from probes.engine import intrinsics as X
 from probes.spec import KiB, KernelCheckError, Param, Probe, ProbeSpecError, geometric, min_cc, multiple_of, positive
 
@@ -32,16 +33,7 @@ if X.SIMULATOR:
         return address
 
     def ld_window_u32(space: str):
-        def step(arr, p):
-            X.clock64()      # the test clock charges each simulated load (see probes/catalogue/_chase.py)
-            X.globaltimer()
-            return arr[p]
-        return step
-
-    def ld_const_u32(arr, p):
-        X.clock64()
-        X.globaltimer()
-        return arr[p]
+        return chase_step("")   # an indexed load charged on the test clock, as every simulated chase step
 
 else:
     from llvmlite import ir
@@ -71,17 +63,10 @@ else:
             return types.uint32(arr, types.uint32), codegen
         return step
 
-    @intrinsic
-    def ld_const_u32(typingctx, arr, p):
-        """`ld.const.u32` at constant-window address p: `LDC R, c[0x3][R]`, no add in the chain."""
-        def codegen(context, builder, sig, args):
-            asm = ir.InlineAsm(ir.FunctionType(ir.IntType(32), [ir.IntType(32)]),
-                               "ld.const.u32 $0, [$1];", "=r,r", side_effect=True)
-            return builder.call(asm, [args[1]])
-        return types.uint32(arr, types.uint32), codegen
-
 shared_address, ld_shared = window_address("shared"), ld_window_u32("shared")
 local_address, ld_local = window_address("local"), ld_window_u32("local")
+# `ld.const.u32` at constant-window address p: `LDC R, c[0x3][R]`, no add in the chain
+window_address_const, ld_const_u32 = window_address("const"), ld_window_u32("const")
 
 
 _timed_shared, _timed_local, _timed_const = (make_timed_passes(ld_shared), make_timed_passes(ld_local),
@@ -116,9 +101,6 @@ def make_const_chase(table: np.ndarray):
         out[5] = _timed_const(c, base, steps, out)
         out[6] = base
     return const_chase
-
-
-window_address_const = window_address("const")
 
 
 def chain_words(footprint: int, stride: int, rng) -> tuple[np.ndarray, np.ndarray]:

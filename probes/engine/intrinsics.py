@@ -38,9 +38,7 @@ if SIMULATOR:
         return load
 
     def ld_u64_addr_hinted(qualifier):
-        def step(memory, index):
-            return memory[index]
-        return step
+        return ld_u64_addr
 
 else:
     from llvmlite import ir
@@ -62,16 +60,6 @@ else:
     clock64 = _special_register("clock64", 64)
     globaltimer = _special_register("globaltimer", 64)
     smid = _special_register("smid", 32)
-
-    @intrinsic
-    def ld_u64_addr(typingctx, memory, address):
-        """One pointer-chase step: memory holds absolute addresses, so the chain has no address arithmetic.
-        `memory` is only there so kernel source is the same under the simulator (where it is indexed)."""
-        def codegen(context, builder, sig, args):
-            asm = ir.InlineAsm(ir.FunctionType(ir.IntType(64), [ir.IntType(64)]),
-                               "ld.global.u64 $0, [$1];", "=l,l", side_effect=True)
-            return builder.call(asm, [args[1]])
-        return types.uint64(memory, types.uint64), codegen
 
     _HINTED: dict = {}
 
@@ -111,3 +99,7 @@ else:
 
         _HINTED_CHASE[qualifier] = step
         return step
+
+    # One pointer-chase step: memory holds absolute addresses, so the chain has no address arithmetic.
+    # `memory` is only there so kernel source is the same under the simulator (where it is indexed).
+    ld_u64_addr = ld_u64_addr_hinted("")
