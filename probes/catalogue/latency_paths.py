@@ -194,8 +194,8 @@ def _axes(default_hi: int):
         hi = params["max_footprint_bytes"] or default_hi
         if hi < max(lo, 2 * stride):
             raise ProbeSpecError(f"max_footprint_bytes={hi} is below min_footprint_bytes={lo} or 2 strides")
-        sizes = geometric(max(lo, 2 * stride), hi, per_octave=params["points_per_octave"], multiple_of=stride)
-        return {"footprint_bytes": tuple(s for s in sizes if s <= hi)}   # geometric() may round past hi
+        return {"footprint_bytes": geometric(max(lo, 2 * stride), hi, per_octave=params["points_per_octave"],
+                                             multiple_of=stride)}
     return axes
 
 

@@ -46,8 +46,7 @@ def footprints(env: dict, params: dict) -> dict:
     if hi < lo:
         raise ProbeSpecError(f"largest footprint {hi} B is below min_pages={params['min_pages']} pages "
                              f"of {stride} B: lower stride_bytes or min_pages")
-    sizes = geometric(lo, hi, per_octave=params["points_per_octave"], multiple_of=stride)
-    return {"footprint_bytes": tuple(s for s in sizes if s <= hi)}   # geometric() may round past hi
+    return {"footprint_bytes": geometric(lo, hi, per_octave=params["points_per_octave"], multiple_of=stride)}
 
 
 def kernels(cc):
