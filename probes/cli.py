@@ -266,10 +266,9 @@ def cmd_all(args) -> int:
     if reason is None:
         ns = argparse.Namespace(probes=None, backend="gpu", out=None, timeout=900, rule="median-ci",
                                 no_resume=False, quiet=args.quiet, dry_run=False, arch=None)
+        ns.out = _out_dir(ns, "gpu")  # results/<gpu-slug>: one environment capture for campaign and publish
         cmd_campaign(ns)
-        from probes.engine.campaign import capture_environment
-        slug = capture_environment("gpu")["gpu_slug"]
-        cmd_publish(argparse.Namespace(gpu=slug, results=ROOT / "results", reports=ROOT / "reports"))
+        cmd_publish(argparse.Namespace(gpu=ns.out.name, results=ns.out.parent, reports=ROOT / "reports"))
     cmd_report(argparse.Namespace(reports=ROOT / "reports", gpu=None))
     cmd_compare(argparse.Namespace(reports=ROOT / "reports"))
     if reason is not None:

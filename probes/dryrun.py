@@ -4,17 +4,15 @@
 probe through its declared `kernels(cc)`, `check_sass` and `axes(env, params)`: no probe is special-cased.
 Axes need device properties, so the plan uses a *nominal* device per architecture (the table below, each number
 with its source); a real card's sizes differ and the real campaign derives its plan from the card itself.
-Compiled PTX is cached on disk (probes.static.toolchain's cache) keyed by probe version, helper sources, numba-cuda
-and toolchain versions and architecture; ptxas and cuobjdump outputs are cached by the toolchain itself.
+Compiled PTX is cached on disk by probes.engine.compile.cached_kernels (keyed by probe version, compile.py, numba-cuda
+and toolchain versions and architecture); ptxas and cuobjdump outputs are cached by the toolchain itself.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import Path
 
+from probes.engine.compile import cached_kernels, ptx_to_sass
 from probes.spec import GiB, KiB, MiB
 
 _A100 = "NVIDIA A100 Tensor Core GPU Architecture whitepaper (2020), A100 SXM4 40GB column"
@@ -55,34 +53,8 @@ def nominal_environment(arch: str) -> dict:
     return env
 
 
-def _helper_sources_hash(probe) -> str:
-    """probe.version() covers the probe's module, its private helpers and the intrinsics; the PTX also depends on
-    how engine/compile.py drives Numba."""
-    path = Path(__file__).resolve().parent / "engine" / "compile.py"
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-
-
-def cached_kernels(probe, cc: tuple[int, int]) -> list[tuple[str, str]]:
-    """probe.kernels(cc), cached on disk: NVVM takes 0.1-0.8 s per kernel, a cache hit a millisecond."""
-    from importlib import metadata
-
-    from probes.static import toolchain
-    try:
-        numba_cuda = metadata.version("numba-cuda")
-    except metadata.PackageNotFoundError:
-        numba_cuda = "unknown"
-    key = ("dryrun-ptx", probe.name, probe.version(), _helper_sources_hash(probe), numba_cuda,
-           toolchain.tool_version("ptxas"), f"{cc[0]}.{cc[1]}")
-
-    def produce() -> bytes:
-        return json.dumps([[name, ptx] for name, ptx in probe.kernels(cc)]).encode()
-
-    return [(name, ptx) for name, ptx in json.loads(toolchain._cached("dryrun-ptx", key, produce, ".json"))]
-
-
 def check_kernels(probe, arch: str) -> tuple[int, list[str]]:
     """(kernels checked, one line per failure) for one probe on one architecture."""
-    from probes.engine.compile import ptx_to_sass
     if not probe.kernels:
         return 0, []
     cc = tuple(NOMINAL_DEVICES[arch]["compute_capability"])

@@ -84,8 +84,7 @@ def capture_environment(backend: str, timeout: float = 120) -> dict:
         out = Path(d) / "env.json"
         code, tail = _spawn(["--env-only", "--backend", backend, "--out", str(out)], timeout, Path(d) / "log")
         if code != 0:
-            last = [ln for ln in tail.strip().splitlines() if ln.strip()]
-            raise RuntimeError(last[-1].removeprefix("error: ") if last else f"environment worker exited {code}")
+            raise RuntimeError(last_line(tail).removeprefix("error: ") or f"environment worker exited {code}")
         return json.loads(out.read_text())
 
 
@@ -102,9 +101,8 @@ def _complete(path: Path, probe, params: dict, backend: str) -> bool:
         os.replace(path, quarantine)
         print(f"warning: {err}; moved to {quarantine.name}, measuring again", file=sys.stderr)
         return False
-    same = (doc["probe"]["version"] == probe.version() and doc["backend"] == backend
-            and io.dumps(doc["probe"]["params"]) == io.dumps(params))
-    return same and doc["outcome"] in ("ok", "skipped")
+    from probes.engine.measure import same_run
+    return doc["outcome"] in ("ok", "skipped") and same_run(doc, probe, params, backend)
 
 
 def run_one(probe, params: dict, out_dir: Path, backend: str, timeout: float, resume: bool = True,
@@ -137,11 +135,12 @@ def run_one(probe, params: dict, out_dir: Path, backend: str, timeout: float, re
     outcome = {None: "timeout", W.EXIT_CUDA: "cuda_error", W.EXIT_ERROR: "error", W.EXIT_NO_GPU: "error"}.get(
         code, "crashed")
     _record_failure(path, probe, params, backend, outcome, code, tail)
-    return Outcome(probe.name, outcome, path, _last_line(tail) or f"exit code {code}")
+    return Outcome(probe.name, outcome, path, last_line(tail) or f"exit code {code}")
 
 
-def _last_line(text: str) -> str:
-    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+def last_line(text: str) -> str:
+    """The last non-blank line of a log tail ("" if none): the one-line reason a worker died."""
+    lines = [ln for ln in (text or "").strip().splitlines() if ln.strip()]
     return lines[-1] if lines else ""
 
 

@@ -91,11 +91,3 @@ def point_clock_check(samples: list[dict]) -> dict | None:
     d, n = statistics.median(derived), statistics.median(nvml)
     ratio = d / n
     return {"derived_sm_mhz": d, "nvml_sm_mhz": n, "ratio": ratio, "ok": abs(ratio - 1) <= POINT_RATIO_TOLERANCE}
-
-
-def throttled(before: dict, after: dict, tolerance_mhz: float = 15.0) -> bool:
-    """A sample is suspect if a throttle reason was active or the SM clock moved during it."""
-    if before.get("throttle") or after.get("throttle"):
-        return True
-    a, b = before.get("sm_mhz"), after.get("sm_mhz")
-    return a is not None and b is not None and abs(a - b) > tolerance_mhz

@@ -8,7 +8,11 @@ with the pip ptxas of the same release, and as a fallback lower the header to wh
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
+import json
 import re
+from pathlib import Path
 
 from probes.static import sass, toolchain
 
@@ -40,6 +44,31 @@ def kernel_ptx(func, signature, cc: tuple[int, int]) -> str:
     with _stub_device(cc):
         ptx, _ = cuda.compile_ptx(func, signature, cc=cc, lineinfo=False)
     return ptx
+
+
+@functools.cache
+def _ptx_producer_key() -> tuple[str, str, str]:
+    """What a kernel's PTX depends on beyond the probe's own code (its version): how this module drives Numba,
+    the numba-cuda release and the toolchain."""
+    from importlib import metadata
+    try:
+        numba_cuda = metadata.version("numba-cuda")
+    except metadata.PackageNotFoundError:
+        numba_cuda = "unknown"
+    return (hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16], numba_cuda,
+            toolchain.tool_version("ptxas"))
+
+
+def cached_kernels(probe, cc: tuple[int, int]) -> list[tuple[str, str]]:
+    """probe.kernels(cc), cached on disk (shared by the dry run, the compile tests and the worker's kernel
+    records): NVVM takes 0.1-0.8 s per kernel, a cache hit a millisecond. probe.version() covers the probe's
+    module, its private helpers and the intrinsics."""
+    key = ("dryrun-ptx", probe.name, probe.version(), *_ptx_producer_key(), f"{cc[0]}.{cc[1]}")
+
+    def produce() -> bytes:
+        return json.dumps([[name, ptx] for name, ptx in probe.kernels(cc)]).encode()
+
+    return [(name, ptx) for name, ptx in json.loads(toolchain._cached("dryrun-ptx", key, produce, ".json"))]
 
 
 def ptx_to_sass(ptx: str, arch: str) -> dict[str, list[sass.Instruction]]:

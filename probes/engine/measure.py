@@ -32,8 +32,7 @@ def kernel_records(probe, cc) -> list[dict]:
     import hashlib
     from collections import Counter
 
-    from probes.dryrun import cached_kernels
-    from probes.engine.compile import arch_of, ptx_to_sass
+    from probes.engine.compile import arch_of, cached_kernels, ptx_to_sass
 
     records = []
     for name, ptx in cached_kernels(probe, tuple(cc)):  # on-disk cache shared with the dry run
@@ -54,10 +53,15 @@ def resumable_points(probe, params: dict, backend: str, env: dict, out_path) -> 
         old = io.load(out_path)
     except ResultsError:
         return [], []
-    same = (old["outcome"] not in ("ok", "skipped") and old["probe"]["version"] == probe.version()
-            and old["backend"] == backend and io.dumps(old["probe"]["params"]) == io.dumps(params)
+    same = (old["outcome"] not in ("ok", "skipped") and same_run(old, probe, params, backend)
             and all(old["environment"].get(k) == env.get(k) for k in ("uuid", "gpu_name", "compute_capability")))
     return (old["points"], old.get("clocks") or []) if same else ([], [])
+
+
+def same_run(doc: dict, probe, params: dict, backend: str) -> bool:
+    """Was this stored document measured by the same probe version, parameters and backend?"""
+    return (doc["probe"]["version"] == probe.version() and doc["backend"] == backend
+            and io.dumps(doc["probe"]["params"]) == io.dumps(params))
 
 
 def _axes_key(axes: dict) -> str:

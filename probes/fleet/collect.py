@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import inspect
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from probes.fleet import FleetError
-from probes.fleet.job import ENV_FILE, STATUS_FILE
-from probes.fleet.state import job_folders, read_status, throttled_samples
+from probes.fleet.state import job_folders, read_status, stored_results, throttled_samples
 from probes.fleet.submit import load_manifest
 
 MERGED = ("ok", "skipped")
@@ -28,6 +27,7 @@ class Merged:
     outcome: str
     dest: Path | None       # None: not merged (see reason)
     reason: str = ""
+    fleet: dict | None = field(default=None, repr=False)  # the `fleet` block written into dest
 
 
 def _node_tag(folder: Path) -> str:
@@ -37,17 +37,12 @@ def _node_tag(folder: Path) -> str:
 def merge_folder(job: str, folder: Path, reports: Path, allow_simulated: bool,
                  taken: set | None = None) -> list[Merged]:
     from probes.results import io
-    from probes.results.schema import ResultsError
     status = read_status(folder) or {}
     gpu = status.get("gpu") or {}
     rows = []
-    for path in sorted(folder.glob("*.json")):
-        if path.name in (STATUS_FILE, ENV_FILE):
-            continue
-        try:
-            doc = io.load(path)
-        except ResultsError as err:
-            rows.append(Merged(job, path, path.stem, "unreadable", None, str(err)))
+    for path, doc in stored_results(folder):
+        if isinstance(doc, Exception):
+            rows.append(Merged(job, path, path.stem, "unreadable", None, str(doc)))
             continue
         name = doc["probe"]["name"]
         if doc["outcome"] not in MERGED:
@@ -68,18 +63,17 @@ def merge_folder(job: str, folder: Path, reports: Path, allow_simulated: bool,
                 dest = dest.with_name(f"{path.stem}@{_node_tag(folder)}-{job}.json")
             taken.add(dest)
         io.save(doc, dest)
-        rows.append(Merged(job, path, name, doc["outcome"], dest))
+        rows.append(Merged(job, path, name, doc["outcome"], dest, fleet=doc["fleet"]))
     return rows
 
 
 def _nodes_page(rows: list[Merged]) -> dict[Path, str]:
     """Per GPU folder: which node/GPU each merged file came from, and whether that GPU was throttled or busy."""
-    from probes.results import io
     pages: dict[Path, list[str]] = {}
     for r in rows:
         if r.dest is None:
             continue
-        fleet = io.load(r.dest)["fleet"]
+        fleet = r.fleet
         flags = []
         if fleet["busy_processes"]:
             flags.append(f"busy ({fleet['busy_processes']} other processes at start)")
@@ -131,5 +125,5 @@ def format_rows(rows: list[Merged]) -> str:
 
 
 def to_json(rows: list[Merged]) -> str:
-    return json.dumps([{**r.__dict__, "source": str(r.source), "dest": str(r.dest) if r.dest else None}
-                       for r in rows], indent=1)
+    return json.dumps([{"job": r.job, "source": str(r.source), "probe": r.probe, "outcome": r.outcome,
+                        "dest": str(r.dest) if r.dest else None, "reason": r.reason} for r in rows], indent=1)

@@ -50,9 +50,9 @@ def gpu_identity(backend: str) -> dict:
     return info
 
 
-def _write_status(path: Path, status: dict) -> None:
+def _write_json(path: Path, data: dict) -> None:
     from probes.results.io import write_atomic
-    write_atomic(path, json.dumps(status, indent=1, sort_keys=True, default=str))
+    write_atomic(path, json.dumps(data, indent=1, sort_keys=True, default=str))
 
 
 def _job_id() -> str | None:
@@ -82,7 +82,7 @@ def run_job(spec: dict) -> dict:
     status = {"job": spec["name"], "job_id": _job_id(), "node": node_name(), "gpu": gpu, "pid": os.getpid(),
               "state": "running", "started_at": now(), "finished_at": None, "current_probe": None,
               "outcomes": {}, "backend": backend}
-    _write_status(status_path, status)
+    _write_json(status_path, status)
     # Slurm sends USR2 before the time limit (submitit's --signal) and TERM on scancel/preemption: stop cleanly.
     # (Inside run_campaign the campaign's own TERM/INT/HUP handlers take over; USR2 stays ours.)
     for sig in (signal.SIGUSR2, signal.SIGTERM):
@@ -91,7 +91,7 @@ def run_job(spec: dict) -> dict:
         probes = catalogue.select(list(spec["probes"]) if spec.get("probes") else None)
         for probe in probes:  # one at a time, so the status file says which probe is running
             status["current_probe"] = probe.name
-            _write_status(status_path, status)
+            _write_json(status_path, status)
             (o,) = run_campaign([probe], lambda p: {q.name: q.default for q in p.params}, folder, backend,
                                 spec["timeout"], resume=True, progress=False, rule=spec.get("rule", "median-ci"),
                                 rule_params=spec.get("rule_params") or None)
@@ -99,17 +99,16 @@ def run_job(spec: dict) -> dict:
         status["current_probe"] = None
         env = capture_environment(backend)
         env["fleet_gpu"] = gpu
-        from probes.results.io import write_atomic
-        write_atomic(folder / ENV_FILE, json.dumps(env, indent=1, sort_keys=True, default=str))
+        _write_json(folder / ENV_FILE, env)
         status.update(state="done", finished_at=now())
     except KeyboardInterrupt as err:
         why = f"interrupted by {str(err) or 'SIGINT'} (time limit, preemption or cancel)"
         status.update(state="interrupted", finished_at=now(), error=why)
-        _write_status(status_path, status)
+        _write_json(status_path, status)
         raise RuntimeError(f"{spec['name']} {why}; `fleet submit --resume` continues it") from None
     except BaseException as err:
         status.update(state="failed", finished_at=now(), error=f"{type(err).__name__}: {err}")
-        _write_status(status_path, status)
+        _write_json(status_path, status)
         raise
-    _write_status(status_path, status)
+    _write_json(status_path, status)
     return dict(status["outcomes"])

@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from probes.engine.campaign import last_line
 from probes.fleet import slurm
 from probes.fleet.job import ENV_FILE, STATUS_FILE
 from probes.fleet.submit import latest_jobs, load_manifest
@@ -145,18 +146,27 @@ def read_status(folder: Path) -> dict | None:
         return None
 
 
-def probe_statuses(folder: Path, status: dict | None = None) -> list[ProbeStatus]:
-    """Outcome of each probe from the results files stored in a job folder."""
+def stored_results(folder: Path):
+    """(path, document) for each results file of a job folder; the document is the ResultsError of an unreadable
+    file instead."""
     from probes.results import io
     from probes.results.schema import ResultsError
-    found = {}
     for path in sorted(folder.glob("*.json")):
         if path.name in (STATUS_FILE, ENV_FILE):
             continue
         try:
             doc = io.load(path)
         except ResultsError as err:
-            found[path.stem] = ProbeStatus(path.stem, "unreadable", detail=str(err))
+            doc = err
+        yield path, doc
+
+
+def probe_statuses(folder: Path, status: dict | None = None) -> list[ProbeStatus]:
+    """Outcome of each probe from the results files stored in a job folder."""
+    found = {}
+    for path, doc in stored_results(folder):
+        if isinstance(doc, Exception):
+            found[path.stem] = ProbeStatus(path.stem, "unreadable", detail=str(doc))
             continue
         name = doc["probe"]["name"]
         detail = _detail(doc["outcome"], doc.get("error") or {})
@@ -174,17 +184,12 @@ def _detail(outcome: str, err: dict) -> str:
     if outcome in ("error", "cuda_error") and err.get("message"):
         return err["message"]
     if outcome == "crashed":
-        return _last_line(err.get("stderr_tail", "")) or f"worker exit code {err.get('exit_code')}"
-    return err.get("reason") or err.get("message") or _last_line(err.get("stderr_tail", ""))
+        return last_line(err.get("stderr_tail", "")) or f"worker exit code {err.get('exit_code')}"
+    return err.get("reason") or err.get("message") or last_line(err.get("stderr_tail", ""))
 
 
 def throttled_samples(doc: dict) -> int:
     return sum(1 for pt in doc["points"] for s in pt["samples"] if isinstance(s, dict) and s.get("throttled"))
-
-
-def _last_line(text: str) -> str:
-    lines = [ln for ln in (text or "").strip().splitlines() if ln.strip()]
-    return lines[-1] if lines else ""
 
 
 def _elapsed(status: dict | None) -> float | None:
