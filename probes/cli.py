@@ -79,8 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--peer-data", type=Path, default=ROOT.parent / "shared" / "peer-data")
     p.add_argument("--out", type=Path, default=ROOT / "reports" / "validation")
 
-    from probes.analysis import ladder_cmd
-    ladder_cmd.add_parser(sub)  # registers `analyze ladder FILE ...`
+    from probes.analysis import ladder_args
+    ladder_args.add_parser(sub)  # registers `analyze ladder FILE ...`
     from probes.fleet import cmd as fleet_cmd
     fleet_cmd.add_parser(sub)   # registers `fleet submit|status|collect`
 

@@ -1,11 +1,10 @@
 """`analyze ladder FILE`: detect levels in anyone's latency ladder and print a table or a JSON document.
 
-The lead wires `add_parser` into `python -m probes`; `run(args)` returns the exit code (2 on bad input, with one
+`probes.analysis.ladder_args.add_parser` registers the command; `run(args)` returns the exit code (2 on bad input, with one
 `error: ...` line on stderr and no traceback).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
@@ -17,21 +16,7 @@ from probes.analysis import importers
 from probes.analysis.levels import DetectionParams, detect_levels
 from probes.engine.stopping import median_ci
 
-FORMAT_CHOICES = ("auto", "tidy", "gpu-benches", "mt4g", "results")
-
-
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Register `analyze ladder` (creating `analyze` if the caller has not)."""
-    analyze = subparsers.add_parser("analyze", help="analyse stored or imported results")
-    inner = analyze.add_subparsers(dest="analyze_command", required=True)
-    p = inner.add_parser("ladder", help="detect cache levels and capacities in a latency ladder")
-    p.add_argument("file", metavar="FILE", help="tidy CSV, gpu-benches gpu-latency output, mt4g JSON/.txt, or results JSON")
-    p.add_argument("--format", default="auto", choices=FORMAT_CHOICES, help="input format (default: guess)")
-    p.add_argument("--gpu", default=None, help="analyse only this GPU (files holding several)")
-    p.add_argument("--json", action="store_true", help="print a JSON document instead of a table")
-    p.add_argument("--plot", metavar="OUT.png", default=None, help="write the ladder plot here (one GPU only)")
-    p.set_defaults(func=run)
-    return p
+from probes.analysis.ladder_args import FORMAT_CHOICES, add_parser  # noqa: F401  (the CLI's half)
 
 
 def _latency_column(df: pd.DataFrame) -> tuple[str, str]:
