@@ -318,7 +318,7 @@ def comparison_page(reports: Path, allow_simulated: bool = False) -> Page:
     images: dict = {}
     if not folders:
         blocks.append(Text(text_with_code("None yet: no campaign has been run on a GPU and committed. Run "
-                                          "`make campaign` on a GPU, then commit `reports/<gpu>/data/`.")))
+                                          "`make` on a GPU (the campaign, then `make publish`), then commit `reports/<gpu>/`.")))
     else:
         docs_by_gpu = {f.name: load_published(f / "data", allow_simulated) for f in folders}
         results_by_gpu = {}
