@@ -58,24 +58,88 @@ def result_path(out_dir: Path, probe, params: dict) -> Path:
     return Path(out_dir) / f"{probe.name}-{tag}.json"
 
 
-def _spawn(args: list[str], timeout: float, log: Path) -> tuple[int | None, str]:
-    """Run a worker in its own process group; kill the whole group on timeout. Returns (exit code | None, stderr tail)."""
+def _spawn(args: list[str], timeout: float, log: Path, registries: tuple[Path, ...] = ()) -> tuple[int | None, str]:
+    """Run a worker in its own process group; kill the whole group on timeout. Returns (exit code | None, stderr tail).
+    The worker dies with this process ($GPU_PROBES_PARENT_PID); while it runs its PID is recorded in `registries`."""
     with open(log, "w+b") as err:
+        env = {**os.environ, W.PARENT_ENV: str(os.getpid())}
         proc = subprocess.Popen([sys.executable, "-m", "probes.engine.worker", *args], stdout=err, stderr=err,
-                                start_new_session=True)
+                                start_new_session=True, env=env)
+        records = []
         try:
+            records = register_worker(registries, proc.pid, args)
             code = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             code = None
-        except KeyboardInterrupt:
+        except BaseException:  # Ctrl-C, or the PID record could not be written: no worker left behind
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             raise
+        finally:
+            for rec in records:
+                rec.unlink(missing_ok=True)
         err.seek(0)
         tail = err.read().decode(errors="replace")[-STDERR_TAIL:]
     return code, tail
+
+
+WORKERS_SUFFIX = ".workers"
+
+
+def worker_registries(out_dir: Path, backend: str) -> tuple[Path, ...]:
+    """Folders recording the PIDs of live workers: one beside each lock the campaign holds (results folder, GPU)."""
+    locks = (Path(out_dir) / LOCK_NAME, gpu_lock_path(backend))
+    return tuple(lock.with_name(lock.name + WORKERS_SUFFIX) for lock in locks if lock is not None)
+
+
+def register_worker(registries, pid: int, args: list[str]) -> list[Path]:
+    """Record a running worker (one small file per PID); returns the files to remove when it has exited."""
+    def arg(name):
+        return args[args.index(name) + 1] if name in args else None
+    data = json.dumps({"pid": pid, "campaign_pid": os.getpid(), "probe": arg("--probe"), "out": arg("--out")})
+    records = []
+    for folder in registries:
+        rec = Path(folder) / f"{pid}.pid"
+        io.write_atomic(rec, data)
+        records.append(rec)
+    return records
+
+
+def worker_alive(pid: int) -> bool:
+    """Is `pid` a live (not zombie) gpu-probes worker? A recycled PID running something else is not."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    proc = Path(f"/proc/{pid}")
+    if not proc.is_dir():
+        return True  # no /proc (macOS): the PID exists
+    try:
+        if proc.joinpath("stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+            return False
+        return b"probes.engine.worker" in proc.joinpath("cmdline").read_bytes()
+    except (OSError, IndexError):
+        return False
+
+
+def live_workers(registries) -> list[dict]:
+    """Workers recorded in `registries` that still run; records of dead ones are removed."""
+    alive = []
+    for folder in registries:
+        for rec in sorted(Path(folder).glob("*.pid")) if Path(folder).is_dir() else ():
+            try:
+                info = {**json.loads(rec.read_text()), "pid": int(rec.stem)}
+            except (OSError, ValueError):
+                info = {"pid": int(rec.stem) if rec.stem.isdigit() else -1}
+            if info["pid"] > 0 and worker_alive(info["pid"]):
+                alive.append(info)
+            else:
+                rec.unlink(missing_ok=True)
+    return alive
 
 
 def capture_environment(backend: str, timeout: float = 120) -> dict:
@@ -119,7 +183,7 @@ def run_one(probe, params: dict, out_dir: Path, backend: str, timeout: float, re
     if not resume:
         args.append("--fresh")
     try:
-        code, tail = _spawn(args, timeout, log)
+        code, tail = _spawn(args, timeout, log, worker_registries(out_dir, backend))
     except KeyboardInterrupt as err:  # the worker group is already dead; its checkpoint holds the finished points
         name = err.signum if isinstance(err, Interrupted) else signal.SIGINT
         tail = log.read_text(errors="replace")[-STDERR_TAIL:] if log.exists() else ""
@@ -184,6 +248,10 @@ def campaign_lock(out_dir: Path, backend: str):
                 what = what or f"GPU(s) CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', 'all')}"
                 raise CampaignLocked(f"another campaign is running on {what} (lock {path}); wait for it to "
                                      f"finish, or use another --out / GPU") from None
+        for w in live_workers(worker_registries(out_dir, backend)):  # the lock's holder died, its worker did not
+            raise CampaignLocked(f"a worker of an earlier campaign is still running (PID {w['pid']}, probe "
+                                 f"{w.get('probe')}, writing {w.get('out')}); wait for it to exit or `kill {w['pid']}`,"
+                                 f" then run again")
         yield
 
 

@@ -2,17 +2,57 @@
 
 Started by the campaign with `python -m probes.engine.worker`; a CUDA fault is sticky and poisons its process, and a
 hung kernel cannot be interrupted, so each probe gets a fresh process the parent can kill.
-Exit codes: 0 ok, 3 skipped, 4 CUDA error, 5 other error, 6 no GPU.
+Exit codes: 0 ok, 3 skipped, 4 CUDA error, 5 other error, 6 no GPU, 7 orphaned (the campaign died).
+
+A worker dies with its campaign: the campaign passes its PID in $GPU_PROBES_PARENT_PID; on Linux the kernel sends
+the worker SIGKILL when that parent dies (prctl PR_SET_PDEATHSIG), and a watcher thread checks the parent PID twice a
+second everywhere, so a SIGKILLed campaign never leaves a second writer on its results file.
 """
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
+import signal
 import sys
+import threading
+import time
 import traceback
 
-EXIT_OK, EXIT_SKIPPED, EXIT_CUDA, EXIT_ERROR, EXIT_NO_GPU = 0, 3, 4, 5, 6
+EXIT_OK, EXIT_SKIPPED, EXIT_CUDA, EXIT_ERROR, EXIT_NO_GPU, EXIT_ORPHANED = 0, 3, 4, 5, 6, 7
+PARENT_ENV = "GPU_PROBES_PARENT_PID"
+PR_SET_PDEATHSIG = 1
+PARENT_POLL_S = 0.5
+
+
+def set_parent_death_signal(sig: int = signal.SIGKILL) -> bool:
+    """Ask the Linux kernel to send `sig` to this process when its parent dies; False where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent: int, poll_s: float) -> None:
+    while True:
+        if os.getppid() != parent:  # re-parented: the campaign is gone; its lock no longer covers us
+            os._exit(EXIT_ORPHANED)
+        time.sleep(poll_s)
+
+
+def die_with_parent(environ=os.environ, poll_s: float = PARENT_POLL_S) -> None:
+    """When started by a campaign ($GPU_PROBES_PARENT_PID), never outlive it (see the module docstring)."""
+    parent = environ.get(PARENT_ENV, "")
+    if not parent.isdigit():
+        return  # started by hand: nobody to die with
+    set_parent_death_signal()
+    if os.getppid() != int(parent):  # the parent died before the death signal was armed
+        os._exit(EXIT_ORPHANED)
+    threading.Thread(target=_watch_parent, args=(int(parent), poll_s), name="parent-watch", daemon=True).start()
 
 
 def _is_cuda_error(err: BaseException) -> bool:
@@ -32,6 +72,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-progress", action="store_true")
     ap.add_argument("--fresh", action="store_true", help="ignore finished points of an interrupted run")
     args = ap.parse_args(argv)
+    die_with_parent()
     if args.backend == "simulator":
         os.environ["NUMBA_ENABLE_CUDASIM"] = "1"  # must precede the first numba import
 
