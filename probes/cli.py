@@ -8,6 +8,7 @@ in flight as incomplete and exit 128+signal; the next run resumes after the last
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -194,12 +195,15 @@ def cmd_static(args) -> int:
 
 
 def cmd_publish(args) -> int:
-    from probes.results.publish import publish
+    from probes.results.publish import is_simulator_folder, publish
     folders = [args.results / args.gpu] if args.gpu else sorted(p for p in args.results.glob("*") if p.is_dir())
     if not folders:
         raise CliError(f"no campaign results under {args.results}/: run `make campaign` on a GPU first")
     published = 0
     for folder in folders:
+        if not args.gpu and is_simulator_folder(folder):  # `--backend simulator` output: test runs, never published
+            print(f"skipped    {folder}/ (simulator results: test output, never published)")
+            continue
         for r in publish(folder, args.reports):
             published += r.why == "published"
             print(f"{r.why:<10} {r.source}" + (f" -> {r.dest}" if r.dest else ""))
@@ -207,9 +211,23 @@ def cmd_publish(args) -> int:
     return 0
 
 
+def _unreadable(err) -> int:
+    """Each unreadable data file on its own `error:` line, then what was not rebuilt; exit code 2."""
+    for line in err.problems:
+        print(f"error: {line}", file=sys.stderr)
+    print(f"error: {len(err.problems)} data file(s) above unreadable or not publishable; left as it was: "
+          f"{', '.join(err.skipped)}; fix or remove those files and run again", file=sys.stderr)
+    return EXIT_USAGE
+
+
 def cmd_report(args) -> int:
     from probes.report import build
-    written = build.build_reports(args.reports, args.gpu)
+    try:
+        written = build.build_reports(args.reports, args.gpu)
+    except build.UnreadableData as err:
+        for path in err.written:
+            print(f"report written: {path}")
+        return _unreadable(err)
     for path in written:
         print(f"report written: {path}")
     if not written:
@@ -219,7 +237,10 @@ def cmd_report(args) -> int:
 
 def cmd_compare(args) -> int:
     from probes.report import build
-    print(f"comparison written: {build.build_comparison(args.reports)}")
+    try:
+        print(f"comparison written: {build.build_comparison(args.reports)}")
+    except build.UnreadableData as err:
+        return _unreadable(err)
     return 0
 
 
@@ -269,12 +290,12 @@ def cmd_all(args) -> int:
         ns.out = _out_dir(ns, "gpu")  # results/<gpu-slug>: one environment capture for campaign and publish
         cmd_campaign(ns)
         cmd_publish(argparse.Namespace(gpu=ns.out.name, results=ns.out.parent, reports=ROOT / "reports"))
-    cmd_report(argparse.Namespace(reports=ROOT / "reports", gpu=None))
-    cmd_compare(argparse.Namespace(reports=ROOT / "reports"))
+    rc = cmd_report(argparse.Namespace(reports=ROOT / "reports", gpu=None))
+    rc = max(rc, cmd_compare(argparse.Namespace(reports=ROOT / "reports")))
     if reason is not None:
         names = ", ".join(catalogue.all_probes())
         print(f"GPU probes skipped ({reason}): {names}")
-    return 0
+    return rc
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "campaign": cmd_campaign, "selftest": cmd_selftest, "static": cmd_static,
@@ -296,10 +317,30 @@ def main(argv=None) -> int:
             FileNotFoundError, CampaignLocked) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as err:  # read-only folder, disk full, permission: one line naming the file
+        print(f"error: {os_error_line(err)}", file=sys.stderr)
+        return EXIT_USAGE
     except Interrupted as err:
         print(f"error: interrupted by {err}; the probe in flight is recorded as incomplete and `make campaign` "
               f"resumes after its last finished point", file=sys.stderr)
         return 128 + err.signum
     except KeyboardInterrupt:
+        if args.command not in CAMPAIGN_COMMANDS:  # analyze, report, static...: nothing to resume
+            print(f"error: interrupted; `{args.command}` stopped, files it writes are replaced whole or not at all",
+                  file=sys.stderr)
+            return 130
         print("error: interrupted; finished results are kept and `make campaign` resumes", file=sys.stderr)
         return 130
+
+
+CAMPAIGN_COMMANDS = ("run", "campaign", "selftest", "all", "fleet")
+
+
+def os_error_line(err: OSError) -> str:
+    """One line for an OSError: which file, and why (write_atomic's WriteError already says both)."""
+    from probes.results.io import WriteError
+    if isinstance(err, WriteError) or not err.filename:
+        return str(err).splitlines()[0] if str(err) else type(err).__name__
+    verb = "cannot write" if err.errno in (errno.EROFS, errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EDQUOT) \
+        else "cannot use"
+    return f"{verb} {err.filename}: {err.strerror or err}"

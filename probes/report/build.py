@@ -52,22 +52,46 @@ def _refuse_simulated_into_repo(target: Path, allow_simulated: bool) -> None:
                            "reports/ publishes measurements only")
 
 
-def load_published(data_dir: Path, allow_simulated: bool = False) -> list[dict]:
-    """Every results file of one GPU's data folder, each with `_file` (its path relative to the report folder)."""
+def load_published(data_dir: Path, allow_simulated: bool = False, problems: list | None = None) -> list[dict]:
+    """Every results file of one GPU's data folder, each with `_file` (its path relative to the report folder).
+    With `problems` (a list), an unreadable or unpublishable file is appended there as one line and left out;
+    without it, the first such file raises."""
+    from probes.results.publish import PublishRefused, refuse_unless_measured
     _refuse_simulated_into_repo(data_dir, allow_simulated)
     data_dir = Path(data_dir)
     docs = []
     for path in sorted(data_dir.rglob("*.json")):
-        doc = io.load(path)
-        if doc["backend"] != "gpu" and not allow_simulated:
-            raise PublishError(f"{data_dir}: a {doc['backend']} result ({doc['probe']['name']}) cannot be published; "
-                               "simulated numbers are test output, not measurements")
+        try:
+            doc = io.load(path)
+            if not allow_simulated:
+                try:
+                    refuse_unless_measured(doc, path)
+                except PublishRefused as err:
+                    raise PublishError(str(err)) from None
+        except ResultsError as err:
+            if problems is None:
+                raise
+            problems.append(str(err))
+            continue
         doc["_file"] = path.relative_to(data_dir.parent).as_posix()
         docs.append(doc)
     names = sorted({str(d["environment"].get("gpu_name")) for d in docs})
     if len(names) > 1:
-        raise PublishError(f"{data_dir}: results from several GPUs ({', '.join(names)}); keep one folder per GPU")
+        err = PublishError(f"{data_dir}: results from several GPUs ({', '.join(names)}); keep one folder per GPU")
+        if problems is None:
+            raise err
+        problems.append(str(err))
     return docs
+
+
+class UnreadableData(PublishError):
+    """Some data files could not be read or published: every report that could be built was; `problems` holds one
+    line per file (the first is also in the message)."""
+
+    def __init__(self, problems: list[str], skipped: list[str], written: list[Path]):
+        self.problems, self.skipped, self.written = problems, skipped, written
+        super().__init__(f"{len(problems)} data file(s) unreadable or not publishable (first: {problems[0]}); "
+                         f"left as it was: {', '.join(skipped)}")
 
 
 # ---- sections ----------------------------------------------------------------------------------------------------
@@ -220,9 +244,9 @@ class Page:
     images: dict = field(default_factory=dict)      # figure name -> PNG bytes
 
 
-def gpu_page(folder: Path, allow_simulated: bool = False) -> Page:
+def gpu_page(folder: Path, allow_simulated: bool = False, docs: list[dict] | None = None) -> Page:
     folder = Path(folder)
-    docs = load_published(folder / "data", allow_simulated)
+    docs = load_published(folder / "data", allow_simulated) if docs is None else docs
     env = docs[0]["environment"] if docs else {}
     name = str(env.get("gpu_name") or folder.name)
     results = run_sections(docs, folder)
@@ -278,14 +302,22 @@ def build_reports(reports: Path, gpu: str | None = None, allow_simulated: bool =
         folders = [f for f in folders if f.name == gpu]
         if not folders:
             raise ResultsError(f"no published data for GPU {gpu!r} under {reports}/{gpu}/data/")
-    written = []
-    for folder in folders:
-        page = gpu_page(folder, allow_simulated)
+    written, problems, skipped = [], [], []
+    for folder in folders:  # one bad file costs its own GPU's report (left as it was), never the others
+        mine: list[str] = []
+        docs = load_published(folder / "data", allow_simulated, problems=mine)
+        if mine:
+            problems += mine
+            skipped.append(str(folder / "README.md"))
+            continue
+        page = gpu_page(folder, allow_simulated, docs)
         for name, png in sorted(page.images.items()):
             io.write_atomic(folder / f"{name}.png", png)
         io.write_atomic(folder / "README.md", markdown(page.blocks))
         io.write_atomic(folder / "index.html", html.html(page.title, page.blocks))
         written += [folder / "README.md", folder / "index.html"]
+    if problems:
+        raise UnreadableData(problems, skipped, written)
     return written
 
 
@@ -320,7 +352,10 @@ def comparison_page(reports: Path, allow_simulated: bool = False) -> Page:
         blocks.append(Text(text_with_code("None yet: no campaign has been run on a GPU and committed. Run "
                                           "`make` on a GPU (the campaign, then `make publish`), then commit `reports/<gpu>/`.")))
     else:
-        docs_by_gpu = {f.name: load_published(f / "data", allow_simulated) for f in folders}
+        problems: list[str] = []
+        docs_by_gpu = {f.name: load_published(f / "data", allow_simulated, problems=problems) for f in folders}
+        if problems:  # a comparison missing a GPU would misstate the fleet: keep the old one, name the files
+            raise UnreadableData(problems, [str(Path(reports) / "README.md")], [])
         results_by_gpu = {}
         for f in folders:
             results_by_gpu[f.name] = run_sections(docs_by_gpu[f.name], f)

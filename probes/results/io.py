@@ -23,26 +23,43 @@ def _default(obj):
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
+class WriteError(OSError):
+    """A file could not be written (read-only folder, disk full, permission); one line naming the file. Nothing was
+    changed: the old file, if any, is still whole."""
+
+    def __init__(self, path: Path, err: OSError):
+        super().__init__(err.errno, err.strerror or str(err), str(path))
+        self.path = Path(path)
+
+    def __str__(self) -> str:
+        return f"cannot write {self.path}: {self.strerror}; nothing was changed"
+
+
 def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write to a temporary file in the same folder, fsync, then os.replace: readers see old or new, never half."""
+    """Write to a temporary file in the same folder, fsync, then os.replace: readers see old or new, never half.
+    Any failure (read-only, disk full, permission) is a one-line WriteError naming `path`; no temporary file stays."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode() if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; published files must be readable like any other
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; published files must be readable like any other
         with os.fdopen(fd, "wb") as f:
             f.write(raw)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+    except BaseException as err:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        if isinstance(err, OSError) and not isinstance(err, WriteError):
+            raise WriteError(path, err) from err
         raise
 
 
