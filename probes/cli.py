@@ -124,8 +124,21 @@ def _out_dir(args, backend: str) -> Path:
     return ROOT / "results" / env["gpu_slug"]
 
 
+def check_run_args(args) -> None:
+    """Refuse up front what a worker would only fail on later (each worker would write an error/timeout result)."""
+    timeout = getattr(args, "timeout", None)
+    if timeout is not None and not (timeout > 0 and timeout != float("inf")):
+        raise CliError(f"--timeout {timeout:g}: the watchdog per probe must be a positive number of seconds")
+    rule = getattr(args, "rule", None)
+    if rule is not None:
+        from probes.engine.stopping import RULES
+        if rule not in RULES:
+            raise CliError(f"--rule {rule!r} is not a stopping rule: choose from {', '.join(sorted(RULES))}")
+
+
 def _run_probes(probes, params_of, args, skip_is_error: bool = False) -> int:
     from probes.engine.campaign import run_campaign
+    check_run_args(args)
     backend = _backend(args.backend)
     out = _out_dir(args, backend)
     outcomes = run_campaign(probes, params_of, out, backend, args.timeout, resume=not args.no_resume,
@@ -152,8 +165,14 @@ def family_params(probes, pairs: list[str]) -> dict:
         if pair.split("=", 1)[0] not in declared:
             raise ProbeSpecError(f"no probe of this selection has a parameter {pair.split('=', 1)[0]!r} "
                                  f"(parameters: {', '.join(sorted(declared)) or 'none'})")
-    return {p.name: p.parse_params([x for x in pairs if x.split("=", 1)[0] in {q.name for q in p.params}])
-            for p in probes}
+    out = {}
+    for p in probes:
+        try:
+            out[p.name] = p.parse_params([x for x in pairs if x.split("=", 1)[0] in {q.name for q in p.params}])
+        except ProbeSpecError as err:  # which member of the family refused the value
+            raise ProbeSpecError(str(err) if str(err).startswith(f"probe {p.name}") else f"probe {p.name}: {err}") \
+                from None
+    return out
 
 
 def cmd_run(args) -> int:
@@ -177,6 +196,7 @@ def cmd_campaign(args) -> int:
 
 def cmd_selftest(args) -> int:
     from probes import selftest
+    check_run_args(args)
     return selftest.main(args.out, args.timeout, ROOT / "reports" / "static" / "instructions-sass.csv")
 
 

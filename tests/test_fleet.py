@@ -123,7 +123,8 @@ def test_missing_submitit_is_one_line(tmp_path, capsys, monkeypatch, fault_catal
     monkeypatch.setitem(sys.modules, "submitit", None)  # `import submitit` now raises ImportError
     assert cli("submit", "--partitions", "a100", "--out", tmp_path, "--assume-shared", "--dry-run") == 2
     assert "submitit is not installed" in one_error_line(capsys)
-    assert cli("submit", "--local", "--gpus", "0", "--probes", "fault.ok", "--out", tmp_path / "l") == 2
+    assert cli("submit", "--local", "--gpus", "0", "--probes", "fault.ok", "--out", tmp_path / "l",
+               "--backend", "simulator") == 2
     assert "submitit is not installed" in one_error_line(capsys)
 
 
@@ -224,7 +225,8 @@ def test_resubmitting_an_existing_fleet_needs_resume(fleet_out, capsys, monkeypa
     fleet_out.mkdir()
     (fleet_out / "fleet.json").write_text(json.dumps({"config": config.FleetConfig(
         out=fleet_out, targets=config.local_targets("0"), local=True).to_json(), "jobs": []}))
-    assert cli("submit", "--local", "--gpus", "0", "--probes", "fault.ok", "--out", fleet_out) == 2
+    assert cli("submit", "--local", "--gpus", "0", "--probes", "fault.ok", "--out", fleet_out,
+               "--backend", "simulator") == 2
     assert "--resume" in one_error_line(capsys)
     with pytest.raises(FleetError, match="nothing to submit"):
         config.slurm_targets()

@@ -132,6 +132,8 @@ def format_table(doc: dict) -> str:
 def run(args) -> int:
     try:
         df = importers.load(args.file, getattr(args, "format", "auto"), getattr(args, "gpu", None))
+        from probes.analysis.ladder_checks import check_ladder
+        check_ladder(df)  # non-positive rows and falling ladders: refused, not dropped or misread
         doc = build_document(df, getattr(args, "gpu", None))
         if getattr(args, "plot", None):
             _plot(doc, args.plot)

@@ -61,8 +61,25 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def _check_limits(args) -> None:
-    if (args.time is not None and args.time <= 0) or (args.timeout is not None and args.timeout <= 0):
+    if (args.time is not None and not args.time > 0) or (args.timeout is not None and not 0 < args.timeout < 1e12):
         raise FleetError("--time and --timeout must be positive")
+
+
+def _check_rule(rule: str) -> None:
+    from probes.engine.stopping import RULES
+    if rule not in RULES:
+        raise FleetError(f"--rule {rule!r} is not a stopping rule: choose from {', '.join(sorted(RULES))}")
+
+
+def _check_local_gpu(backend: str) -> None:
+    """--local measures this machine's GPUs: without a usable driver every probe of every job would fail."""
+    if backend != "gpu":
+        return
+    from probes.engine.environment import driver_status
+    reason = driver_status()
+    if reason:
+        raise FleetError(f"--local needs a GPU on this machine: {reason}; use --backend simulator to rehearse "
+                         "the fleet path")
 
 
 def _config(args):
@@ -74,8 +91,13 @@ def _config(args):
     if local and (args.partitions or args.gres or args.constraint):
         raise FleetError("--local runs on this machine: drop --partitions/--gres/--constraint, or drop --local")
     _check_limits(args)
-    out = C.check_output_folder(args.out, local, args.assume_shared)
+    _check_rule(args.rule)
+    # what to run first: with no --partitions the message names them, not the output folder
     targets = C.local_targets(args.gpus) if local else C.slurm_targets(args.partitions, args.gres, args.constraint)
+    if local:
+        _check_local_gpu(args.backend)
+    dry_run = bool(getattr(args, "dry_run", False))
+    out = C.check_output_folder(args.out, local, args.assume_shared, dry_run=dry_run)
     if not local:
         C.check_partitions_exist(targets)
     return C.FleetConfig(out=out, targets=targets, local=local, probes=tuple(args.probes) if args.probes else None,

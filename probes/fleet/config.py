@@ -164,13 +164,21 @@ def filesystem_type(path: Path) -> str:
     return fstype
 
 
-def check_output_folder(out: Path | None, local: bool, assume_shared: bool = False) -> Path:
-    """The output folder must exist or be creatable, and for Slurm lie on a filesystem every node shares."""
+def check_output_folder(out: Path | None, local: bool, assume_shared: bool = False, dry_run: bool = False) -> Path:
+    """The output folder must exist or be creatable, and for Slurm lie on a filesystem every node shares.
+    A dry run submits and creates nothing: it only notes (on stderr) what a real submission would refuse."""
     if out is None:
         raise FleetError("no output folder: pass --out DIR on a filesystem every node shares (e.g. /shared/gpu-probes)")
     out = Path(out).expanduser().resolve()
     if out.exists() and not out.is_dir():
         raise FleetError(f"--out {out} is a file, not a folder")
+    if dry_run:
+        fs = filesystem_type(out)
+        if not local and not assume_shared and fs not in SHARED_FS:
+            import sys
+            print(f"note: --out {out} is on a node-local filesystem ({fs or 'unknown'}); a real submission would be "
+                  "refused (use a shared folder, or --assume-shared)", file=sys.stderr)
+        return out
     if not local and not assume_shared:
         fs = filesystem_type(out)
         if fs not in SHARED_FS:
