@@ -1,9 +1,11 @@
 # gpu-probes. `make` is the main job; `make help` lists every target.
 # PYTHON=python3 make ...  uses an existing interpreter (with the dependencies installed) instead of .venv.
 SHELL := /bin/bash
+# $(call q,VALUE): VALUE as one shell word, whatever it holds (spaces, quotes): FILE='H200 cp async.csv'
+q = '$(subst ','\'',$(1))'
 VENV ?= .venv
 ifdef PYTHON
-  PY := $(PYTHON)
+  PY := $(call q,$(PYTHON))
   ENV_STAMP :=
 else
   PY := $(VENV)/bin/python
@@ -46,7 +48,7 @@ static: $(ENV_STAMP) ## build the static PTX->SASS atlases into reports/static/ 
 
 probe: $(ENV_STAMP) ## run a probe or family: make probe PROBE=latency.ladder.global PARAMS="stride_bytes=128" [GPU=N]
 	@test -n "$(PROBE)" || { echo "error: set PROBE=name or family (see: $(PY) -m probes list)" >&2; exit 2; }
-	@$(PY) -m probes run $(PROBE) $(foreach p,$(PARAMS),--param $(p))
+	@$(PY) -m probes run $(call q,$(PROBE)) $(foreach p,$(PARAMS),--param $(call q,$(p)))
 
 campaign: $(ENV_STAMP) ## every probe on the GPU, resumable [PROBES=prefix GPU=N]; DRY_RUN=1 [ARCH=sm_90]: no GPU, compile+plan
 	@$(PY) -m probes campaign $(if $(PROBES),--probes $(PROBES)) $(if $(DRY_RUN),--dry-run $(foreach a,$(ARCH),--arch $(a)))
@@ -65,13 +67,13 @@ compare: $(ENV_STAMP) ## rebuild the cross-GPU comparison reports/README.md
 
 analyze: $(ENV_STAMP) ## analyse a ladder file: make analyze FILE=path [ARGS="--json"]
 	@test -n "$(FILE)" || { echo "error: set FILE=path/to/ladder" >&2; exit 2; }
-	$(PY) -m probes analyze ladder $(FILE) $(ARGS)
+	@$(PY) -m probes analyze ladder $(call q,$(FILE)) $(ARGS)
 
 validate: $(ENV_STAMP) ## score the ladder analysis on published peer ladders (needs ../shared/peer-data)
 	$(PY) -m probes validate
 
 env: $(ENV_STAMP) ## print the captured environment, or why there is no GPU
-	$(PY) -m probes env || true
+	@$(PY) -m probes env || true
 
 bench: $(ENV_STAMP) ## benchmarks (static atlas build times; comparison report of 10 synthetic GPUs)
 	$(PY) tests/bench_static_atlas.py
@@ -84,13 +86,14 @@ RESUME ?=
 FLEET_OUT ?= $(CURDIR)/fleet
 
 fleet: $(ENV_STAMP) ## many GPUs: make fleet PARTITIONS="a100 h100" [PROBES=...] [TIME=30] [LOCAL=1] [RESUME=1]
-	$(PY) -m probes fleet submit --out $(FLEET_OUT) $(if $(RESUME),--resume,$(if $(LOCAL),--local,$(if $(PARTITIONS),--partitions $(PARTITIONS))) $(if $(PROBES),--probes $(PROBES))) $(if $(TIME),--time $(TIME))
+	@test -n "$(PARTITIONS)$(LOCAL)$(RESUME)" || { echo 'error: set PARTITIONS="a100 h100" (one Slurm job per partition), or LOCAL=1 for this machine'"'"'s GPUs, or RESUME=1 to continue a fleet' >&2; exit 2; }
+	$(PY) -m probes fleet submit --out $(call q,$(FLEET_OUT)) $(if $(RESUME),--resume,$(if $(LOCAL),--local,$(if $(PARTITIONS),--partitions $(PARTITIONS))) $(if $(PROBES),--probes $(PROBES))) $(if $(TIME),--time $(TIME))
 
 fleet-status: $(ENV_STAMP) ## state, node, GPU, elapsed time and per-probe outcome of each fleet job
-	$(PY) -m probes fleet status --out $(FLEET_OUT)
+	@$(PY) -m probes fleet status --out $(call q,$(FLEET_OUT))
 
 fleet-collect: $(ENV_STAMP) ## merge finished fleet results into reports/<gpu>/data/, rebuild the reports
-	$(PY) -m probes fleet collect --out $(FLEET_OUT)
+	$(PY) -m probes fleet collect --out $(call q,$(FLEET_OUT))
 
 clean: ## remove caches and local scratch results (never reports/)
 	rm -rf results/ .pytest_cache .benchmarks build *.egg-info
