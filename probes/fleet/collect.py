@@ -51,6 +51,12 @@ def merge_folder(job: str, folder: Path, reports: Path, allow_simulated: bool,
         if doc["backend"] != "gpu" and not allow_simulated:
             raise FleetError(f"{path}: a {doc['backend']} result cannot be published; simulated numbers are test "
                              "output (pass --allow-simulated only for a throw-away --reports folder)")
+        if not allow_simulated:
+            from probes.results.publish import PublishRefused, refuse_unless_measured
+            try:  # a `backend` edited to "gpu" while the environment says simulator
+                refuse_unless_measured(doc, path)
+            except PublishRefused as err:
+                raise FleetError(str(err)) from None
         slug = doc["environment"].get("gpu_slug") or "unknown-gpu"
         doc["fleet"] = {"job": job, "node": status.get("node"), "gpu_id": gpu.get("id"),
                         "gpu_uuid": doc["environment"].get("uuid") or gpu.get("uuid"),  # CUDA's word over NVML's
