@@ -235,7 +235,9 @@ def gpu_lock_path(backend: str) -> Path | None:
 
 @contextmanager
 def campaign_lock(out_dir: Path, backend: str):
-    """Hold the results-folder lock (and the GPU lock for real runs) or raise CampaignLocked at once."""
+    """Hold the results-folder lock (and the GPU lock for real runs) or raise CampaignLocked at once. The lock also
+    covers workers: a live worker recorded beside either lock (an earlier campaign died, its worker did not) is a
+    CampaignLocked naming its PID, so one results file or GPU never has two writers."""
     with ExitStack() as stack:
         for path, what in ((Path(out_dir) / LOCK_NAME, f"results folder {out_dir}"), (gpu_lock_path(backend), None)):
             if path is None:
