@@ -22,7 +22,8 @@ def synthetic(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def main(max_points: int = 10 ** 6) -> None:
-    print(f"| points | distinct footprints | seconds | peak MiB (tracemalloc) | levels | bin_above={DetectionParams().bin_above} |")
+    print(f"| points | distinct footprints | seconds | peak MiB (tracemalloc) | levels "
+          f"| bin_above={DetectionParams().bin_above} |")
     print("|---|---|---|---|---|---|")
     n = 1000
     while n <= max_points:

@@ -36,7 +36,8 @@ def _analyse_ladder(df: pd.DataFrame, params: DetectionParams) -> dict:
             lv["unit"] = "ns"
     n_fp = int(d["footprint_bytes"].nunique())
     notes = [w for lv, nxt in zip(levels, [*levels[1:], None])
-             for w in (describe_transition(lv, nxt.name if nxt else None, _fmt_bytes), describe_sublevels(lv, _fmt_bytes))
+             for w in (describe_transition(lv, nxt.name if nxt else None, _fmt_bytes),
+                       describe_sublevels(lv, _fmt_bytes))
              if w]
     doc = {"gpu": str(d["gpu"].iloc[0]) if len(d) else "", "unit": unit, "n_points": n_fp,
            "levels": out, "notes": notes, "_levels": levels, "_frame": d, "_col": col}

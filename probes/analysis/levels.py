@@ -7,8 +7,9 @@ Method (each step is a library call or a one-line rule, so the result can be exp
    highest footprint, and every footprint interval below is widened to those edges), so the cost is bounded.
 2. A 3-point running median (scipy.ndimage, mirrored edges) removes isolated outliers; it leaves steps and monotone
    ramps unchanged, so it cannot move a transition.
-3. PELT (l2 cost; ruptures' algorithm, vectorised here: `pelt_l2`) segments ln(latency) in sweep order. The penalty is the larger of a floor (a 3 % step is
-   not worth a segment on its own) and a BIC-like term from the robust noise of first differences.
+3. PELT (l2 cost; ruptures' recursion, vectorised here as `pelt_l2`) segments ln(latency) in sweep order. The
+   penalty is the larger of a floor (a 3 % step is not worth a segment on its own) and a BIC-like term from the
+   robust noise of first differences.
 4. A segment is a *plateau candidate* when it has >= `min_points` points, its 10th..90th percentile spread is within
    `flat_tolerance` and its Theil-Sen slope (scipy.stats.theilslopes) is below `max_slope_per_octave`; the other
    points are ramp (transition) points. Real ladders have ramps, not steps: ramp points never define a level.
@@ -16,14 +17,19 @@ Method (each step is a library call or a one-line rule, so the result can be exp
    wobble inside DRAM is < 1.12x on the published ladders; distinct levels differ by >= 1.3x: far L2 / near L2
    ~1.8, DRAM / far L2 ~1.35, L2 / L1 >= 5). The level's latency comes from its *core*: the candidate spanning the
    most octaves of footprint (sampling density is a choice of the sweep, the footprint axis is the hardware's).
-   Two candidates of one level whose median CIs are disjoint and whose medians differ by >= `sublevel_ratio` are
-   reported as *sub-levels* ("two plateaus, merged"), each with its own value and CI.
+   A level's *flat regions* are its candidates with |slope| <= `sublevel_slope` per octave (slow-ramp pieces that
+   passed as candidates are not); two neighbouring flat regions whose median CIs are disjoint and whose medians
+   differ by >= `sublevel_ratio` are reported as *sub-levels* ("two plateaus, merged"), each with value and CI.
 6. Capacity of level k is what the data can support: from the *last point still inside the CI* of the flat region
-   that ends level k to the *first point measurably above it* (above both that CI and every point of the flat
-   region). Separately, the transition *reaches* level k+1 at the first point inside the CI of level k+1's first flat
-   region. The transition is `sharp` when that footprint is within `sharp_ratio` of the first measurably-higher
-   point, else `gradual`, with span = [capacity low, next level reached]. When the last level is followed by a rise
-   that never flattens, it is a `ramp` (no level after it) and no capacity is claimed.
+   that ends level k to the *first point measurably above it* (the start of the run of points above both that
+   region's median CI and its highest point, which leads to level k+1). "Inside" is judged where the plateau ends:
+   walking back, a point is inside when it is at most the top of the median CI of the `local_points` points before
+   it, or that median plus 2 sigma of the region's point-to-point noise (so a creeping plateau, or one noisy point,
+   does not push the interval back). Separately, the transition *reaches* level k+1 at the first point inside the
+   CI of level k+1's first flat region. It is `sharp` when that footprint is within `sharp_ratio` of the first
+   measurably-higher point, else `gradual`, with span = [capacity low, next level reached]. When the sweep ends in a
+   rise (or fall) whose last two points lie beyond the last level's flat region, that level's exit is a `ramp` (no
+   level after it) and no capacity is claimed.
 
 What it does not prove: a plateau's CI covers the spread of the points on it, not bias from the method (timer
 placement, clock conversion, footprint rounding). Names are inferred from order and latency ratios, not measured.
@@ -39,8 +45,8 @@ from scipy import ndimage, stats
 
 from probes.engine.stopping import median_ci
 
-METHOD_NAME = ("pelt-l2 (ruptures' recursion, vectorised) on ln(latency), plateau cores, capacity from the last point in the plateau CI to "
-               "the first point measurably above it")
+METHOD_NAME = ("pelt-l2 (ruptures' recursion, vectorised) on ln(latency), plateau cores, capacity from the last "
+               "point in the plateau CI to the first point measurably above it")
 PROGRESS_ABOVE = 100_000   # raw points from which detect_levels shows a progress bar (stderr, terminals only)
 
 
@@ -314,8 +320,8 @@ def decimation(n_footprints: int, params: DetectionParams | None = None) -> str 
     p = params or DetectionParams()
     if n_footprints <= p.bin_above:
         return None
-    return (f"{n_footprints} distinct footprints binned into {p.bin_above} equal log2(footprint) bins (median per bin); "
-            "intervals widened to the bins' edges")
+    return (f"{n_footprints} distinct footprints binned into {p.bin_above} equal log2(footprint) bins "
+            "(median per bin); intervals widened to the bins' edges")
 
 
 def _detect(fp, lat, fp_lo, fp_hi, p: DetectionParams, prog: _Progress) -> list[Level]:

@@ -129,7 +129,8 @@ def _capacity_check(level: Level | None, edge: tuple[float, float]) -> tuple[boo
     if level.transition == "gradual":
         s_lo, s_hi = level.span_bytes_low, level.span_bytes_high
         overlap = min(s_hi, edge[1]) - max(s_lo, edge[0])
-        return overlap > 0, f"gradual: span {_human(s_lo)} – {_human(s_hi)} overlaps it by {max(overlap, 0) / KiB:.1f} KiB"
+        return overlap > 0, (f"gradual: span {_human(s_lo)} – {_human(s_hi)} overlaps it by "
+                             f"{max(overlap, 0) / KiB:.1f} KiB")
     overlap = min(hi, edge[1]) - max(lo, edge[0])
     ratio = (hi - lo) / (edge[1] - edge[0])
     ok = overlap > 0 and ratio <= WIDTH_FACTOR

@@ -5,8 +5,8 @@ ns per load. Levels come from probes.analysis.levels.detect_levels; their names 
 from latency ratios, not measured, and the section says so. The L2 capacity found on the default global ladder is
 compared with the driver's L2 size (documented & matches when the driver value lies within the capacity interval
 widened by 25 % either side, or within a gradual transition's span). Gradual transitions, ramps with no level after
-them and merged plateaus are said in words (probes.analysis.levels.describe_transition / describe_sublevels). Values published by other projects are shown in their own table, labelled with their
-source, never merged with ours.
+them and merged plateaus are said in words (probes.analysis.levels.describe_transition / describe_sublevels).
+Values published by other projects are shown in their own table, labelled with their source, never merged with ours.
 """
 from __future__ import annotations
 
@@ -168,7 +168,8 @@ def l2_finding(analysed) -> tuple[Finding | None, str]:
     lv = levels[names.index("DRAM") - 1]
     lo, hi = lv.capacity_bytes_low, lv.capacity_bytes_high
     gradual = lv.transition == "gradual"
-    matches = lo / L2_TOLERANCE <= l2 <= hi * L2_TOLERANCE or (gradual and lv.span_bytes_low <= l2 <= lv.span_bytes_high)
+    matches = (lo / L2_TOLERANCE <= l2 <= hi * L2_TOLERANCE
+               or (gradual and lv.span_bytes_low <= l2 <= lv.span_bytes_high))
     mid = math.sqrt(lo * hi)
     where = (f"{lv.name} begins to miss between {fmt_bytes(lo)} and {fmt_bytes(hi)} and is fully missing (DRAM "
              f"reached) by {fmt_bytes(lv.span_bytes_high)} of footprint (a gradual transition, not one size)"
