@@ -121,3 +121,132 @@ def test_monotone_steps_found_when_well_separated(lats, noise, seed):
     assert len(lv) == len(lats)
     for v, want in zip(lv, lats):
         assert v.latency_cycles == pytest.approx(want, rel=0.03)
+
+
+# --- issue 27: honest capacities, ramps, merged plateaus, scale ------------------------------------------------------
+# Each ladder below is built so that the old rule (first point past 15 % of the log step) gives a narrow interval that
+# excludes the true size, or invents a capacity, or hides a plateau.
+
+from probes.analysis.levels import (LadderTooLarge, decimation, describe_sublevels,  # noqa: E402
+                                    describe_transition, pelt_l2)
+
+
+def gradual_ladder(flat_until, full_at, lat=(32.0, 300.0, 650.0), l1=192 * KiB, per_octave=16, noise=0.0, seed=0):
+    """L1 step at `l1`, flat L2 to `flat_until`, then a log-linear ramp reaching DRAM at `full_at`, flat after it."""
+    fp = np.unique(np.round(np.geomspace(2 * KiB, 2 ** 32, int(21 * per_octave) + 1)))
+    x = np.log2(fp)
+    frac = np.clip((x - np.log2(flat_until)) / (np.log2(full_at) - np.log2(flat_until)), 0, 1)
+    y = np.where(fp <= l1, lat[0], lat[1] * (lat[2] / lat[1]) ** frac)
+    rng = np.random.default_rng(seed)
+    return fp, y * (1 + noise * rng.standard_normal(fp.size))
+
+
+def test_gradual_transition_interval_starts_at_the_first_rise_and_span_reaches_the_next_level():
+    size = 25 * MiB          # the nominal size: the L2 begins to miss right there and degrades over an octave
+    fp, lat = gradual_ladder(size, 55 * MiB)
+    lv = detect_levels(fp, lat)
+    assert [v.name for v in lv] == ["L1", "L2", "DRAM"]
+    l2 = lv[1]
+    # old rule: 15 % of the log step lands ~3 sweep points past the first rise and excludes 25 MiB
+    assert l2.capacity_bytes_low <= size <= l2.capacity_bytes_high
+    assert l2.transition == "gradual"
+    assert l2.span_bytes_low <= size and l2.span_bytes_high >= 55 * MiB * 0.99
+    d = l2.to_dict()
+    assert d["transition"] == "gradual" and d["span_bytes_high"] == l2.span_bytes_high
+    words = describe_transition(l2, "DRAM")
+    assert words.startswith("gradual: L2 begins to miss at") and "fully missing (DRAM reached) by" in words
+
+
+def test_sharp_step_has_no_span():
+    fp, lat = ladder([30, 200, 500], [128 * KiB, 6 * MiB])
+    lv = detect_levels(fp, lat)
+    for v, cap in zip(lv, [128 * KiB, 6 * MiB]):
+        assert v.transition == "sharp" and v.span_bytes_low is None
+        assert "span_bytes_low" not in v.to_dict() and v.to_dict()["transition"] == "sharp"
+        assert v.capacity_bytes_low <= cap < v.capacity_bytes_high
+        assert v.capacity_bytes_high / v.capacity_bytes_low <= 2 ** (1 / 8) + 1e-9   # one sweep step
+        assert describe_transition(v).startswith("sharp:")
+
+
+def test_evict_first_ramp_is_not_a_capacity():
+    # a flat L2 that starts missing at 12 MiB and reaches DRAM at 50 MiB (H200 ld.global.cs-like): the old rule
+    # called ~14 MiB "the L2 capacity"; the new one says gradual with a span that holds the 50 MiB
+    fp, lat = gradual_ladder(12 * MiB, 50 * MiB, noise=0.002, seed=4)
+    l2 = detect_levels(fp, lat)[1]
+    assert l2.transition == "gradual"
+    assert l2.capacity_bytes_low <= 12 * MiB * 1.05 and l2.capacity_bytes_high < 14 * MiB
+    assert l2.span_bytes_low <= 50 * MiB <= l2.span_bytes_high
+
+
+def test_ramp_with_no_level_after_it_claims_no_capacity():
+    # a ramp steeper than any plateau (0.3 / octave) that runs past the end of the sweep: no DRAM plateau after it
+    fp, lat = gradual_ladder(16 * MiB, 2 ** 33, lat=(32.0, 300.0, 3000.0))
+    lv = detect_levels(fp, lat)
+    last = lv[-1]
+    assert [v.name for v in lv] == ["L1", "L2"]
+    assert last.capacity_bytes_low is None and "capacity_bytes_low" not in last.to_dict()
+    assert last.transition == "ramp" and last.span_bytes_low <= 16 * MiB * 1.05
+    assert describe_transition(last).startswith("ramp, no level")
+
+
+def test_sweep_ending_on_the_plateau_is_no_ramp():
+    fp, lat = ladder([30, 200, 500], [128 * KiB, 6 * MiB], noise=0.002)
+    assert detect_levels(fp, lat)[-1].transition is None
+
+
+def test_two_flat_plateaus_inside_one_level_are_flagged():
+    # 280 then 299 cycles (7 % apart, < min_level_ratio): the old rule reported one level whose CI excluded 280
+    fp = np.unique(np.round(np.geomspace(2 * KiB, 2 ** 32, 21 * 12 + 1)))
+    lat = np.select([fp <= 192 * KiB, fp <= 6 * MiB, fp <= 12 * MiB], [32.0, 280.0, 299.0], 650.0)
+    lat = lat * (1 + 0.001 * np.random.default_rng(1).standard_normal(fp.size))
+    lv = detect_levels(fp, lat)
+    assert [v.name for v in lv] == ["L1", "L2", "DRAM"]
+    l2 = lv[1]
+    assert l2.merged and len(l2.sublevels) == 2
+    a, b = l2.sublevels
+    assert a.latency_cycles == pytest.approx(280, rel=0.005) and b.latency_cycles == pytest.approx(299, rel=0.005)
+    assert a.latency_ci_high < b.latency_ci_low and a.bytes_high < b.bytes_low
+    text = describe_sublevels(l2)
+    assert text.startswith("two plateaus, merged into L2:") and "280" in text and "299" in text
+    assert len(l2.to_dict()["sublevels"]) == 2
+    # the L2 exit is judged from the last flat region (299), so its capacity is the 12 MiB edge, not the 6 MiB one
+    assert l2.capacity_bytes_low <= 12 * MiB < l2.capacity_bytes_high
+
+
+def test_one_flat_level_has_no_sublevels():
+    fp, lat = ladder([30, 200, 500], [128 * KiB, 6 * MiB], noise=0.003)
+    assert not any(v.sublevels for v in detect_levels(fp, lat))
+
+
+def test_falling_ladder_is_mirrored():
+    fp, lat = ladder([500, 200], [1 * MiB])
+    lv = detect_levels(fp, lat)
+    assert len(lv) == 2 and lv[0].capacity_bytes_low <= 1 * MiB < lv[0].capacity_bytes_high
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_pelt_matches_ruptures(seed):
+    ruptures = pytest.importorskip("ruptures")
+    rng = np.random.default_rng(seed)
+    y = np.repeat(rng.normal(0, 1, 6), rng.integers(5, 40, 6)) + 0.05 * rng.standard_normal(1)
+    y = y + 0.1 * rng.standard_normal(y.size)
+    for pen in (0.05, 0.5, 5.0):
+        want = ruptures.Pelt(model="l2", min_size=1, jump=1).fit(y.reshape(-1, 1)).predict(pen=pen)
+        assert pelt_l2(y, pen) == want
+
+
+def test_many_points_are_binned_with_the_same_levels():
+    fp, lat = gradual_ladder(25 * MiB, 55 * MiB, per_octave=16)
+    dense = np.geomspace(fp[0], fp[-1], 20000)
+    lat_dense = np.interp(np.log2(dense), np.log2(fp), lat)
+    p = DetectionParams(bin_above=512)
+    lv = detect_levels(dense, lat_dense, p)
+    assert [v.name for v in lv] == ["L1", "L2", "DRAM"]
+    assert lv[1].capacity_bytes_low <= 25 * MiB <= lv[1].capacity_bytes_high
+    assert decimation(20000, p).startswith("20000 distinct footprints binned into 512")
+    assert decimation(100, p) is None
+
+
+def test_too_many_points_refused_before_any_work():
+    with pytest.raises(LadderTooLarge, match="more than the 10 this analysis accepts"):
+        detect_levels(np.arange(1, 12), np.ones(11), DetectionParams(max_points=10))

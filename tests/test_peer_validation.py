@@ -27,6 +27,50 @@ def test_report_written_atomically(tmp_path):
     result = validation.build_validation(PEER, tmp_path, reps=1)
     text = (tmp_path / "README.md").read_text()
     assert result["all_ok"] and "All tolerances met: **yes**" in text
-    assert len(list(tmp_path.glob("*.png"))) == len(validation.READINGS)
+    assert len(list(tmp_path.glob("*.png"))) == len(validation.READINGS) + len(validation.detect_async(PEER))
     assert not list(tmp_path.glob(".*"))      # no temporary files left behind
     assert "published by" in text and "Stopping rules" in text
+
+
+# issue 27: the H200 / B200 async-path ladders against the README's known sizes. The one known miss is written down
+# here so that a fix or a regression both show: on the TMA ladder the first point measurably off the L2 plateau (given
+# that ladder's own noise) is 25.7 MiB, past the 25 MiB partition, and nothing earlier rises beyond the noise.
+KNOWN_MISSES = {("H200 (TMA 1D)", "L2")}
+
+
+@pytest.fixture(scope="module")
+def async_ladders():
+    got = validation.detect_async(PEER)
+    if not got:
+        pytest.skip(f"{validation.ASYNC_FILE} not in {PEER}")
+    return {gpu: levels for gpu, _, levels in got}
+
+
+def test_known_sizes_inside_interval_or_gradual_span(async_ladders):
+    fails = set()
+    for gpu, levels in async_ladders.items():
+        for row in validation.score_known(gpu, levels):
+            assert row["ok"] in ("pass", "FAIL", "n/a")
+            if row["ok"] == "FAIL":
+                fails.add((gpu, row["level"]))
+            if row["ok"] == "n/a":   # only a path without that level may skip it
+                assert row["level"] not in [lv.name for lv in levels]
+    assert fails == KNOWN_MISSES
+
+
+def test_evict_first_ramp_is_gradual_not_the_l2_size(async_ladders):
+    levels = async_ladders["H200 (ld.global.cs)"]
+    l2 = next(lv for lv in levels if lv.name == "L2")
+    assert l2.transition == "gradual"
+    assert l2.span_bytes_low <= 50 * 2 ** 20 <= l2.span_bytes_high
+    # the old rule said 13.7-14.2 MiB for a 50 MiB L2: the interval now marks where the plateau ends, not a size
+    assert l2.capacity_bytes_high < 13.7 * 2 ** 20
+
+
+def test_merged_l2_plateaus_flagged(async_ladders):
+    l2 = next(lv for lv in async_ladders["H200 (ld.global.cs)"] if lv.name == "L2")
+    assert l2.merged
+    values = sorted(s.latency_cycles for s in l2.sublevels)
+    assert values[0] == pytest.approx(280.2, abs=1.0) and values[-1] == pytest.approx(298.9, abs=1.0)
+    lo, hi = sorted(l2.sublevels, key=lambda s: s.latency_cycles)[::len(l2.sublevels) - 1]
+    assert lo.latency_ci_high < hi.latency_ci_low

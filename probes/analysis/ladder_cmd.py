@@ -13,7 +13,8 @@ import pandas as pd
 
 import probes
 from probes.analysis import importers
-from probes.analysis.levels import DetectionParams, detect_levels
+from probes.analysis.levels import (DetectionParams, LadderTooLarge, decimation, describe_sublevels,
+                                    describe_transition, detect_levels)
 from probes.engine.stopping import median_ci
 
 from probes.analysis.ladder_args import FORMAT_CHOICES, add_parser  # noqa: F401  (the CLI's half)
@@ -33,8 +34,16 @@ def _analyse_ladder(df: pd.DataFrame, params: DetectionParams) -> dict:
     if unit == "ns":  # keep the field names stable; say what unit they are in
         for lv in out:
             lv["unit"] = "ns"
-    return {"gpu": str(d["gpu"].iloc[0]) if len(d) else "", "unit": unit, "n_points": int(d["footprint_bytes"].nunique()),
-            "levels": out, "_levels": levels, "_frame": d, "_col": col}
+    n_fp = int(d["footprint_bytes"].nunique())
+    notes = [w for lv, nxt in zip(levels, [*levels[1:], None])
+             for w in (describe_transition(lv, nxt.name if nxt else None, _fmt_bytes),
+                       describe_sublevels(lv, _fmt_bytes))
+             if w]
+    doc = {"gpu": str(d["gpu"].iloc[0]) if len(d) else "", "unit": unit, "n_points": n_fp,
+           "levels": out, "notes": notes, "_levels": levels, "_frame": d, "_col": col}
+    if decimation(n_fp, params):
+        doc["decimation"] = decimation(n_fp, params)
+    return doc
 
 
 def _analyse_samples(df: pd.DataFrame) -> dict:
@@ -116,16 +125,22 @@ def format_table(doc: dict) -> str:
         if not lad["levels"]:
             lines.append("  no plateau found (too few points, or no flat stretch)")
             continue
-        lines.append(f"  {'level':<14}{'latency':>10}  {'95 % CI':<20}{'capacity interval':<28}{'points':>6}")
+        lines.append(f"  {'level':<14}{'latency':>10}  {'95 % CI':<20}{'capacity interval':<36}{'points':>6}")
         for lv in lad["levels"]:
             ci = (f"[{lv['latency_ci_low']:.1f}, {lv['latency_ci_high']:.1f}]" if "latency_ci_low" in lv else "-")
             if "capacity_bytes_low" in lv:
                 cap = f"{_fmt_bytes(lv['capacity_bytes_low'])} - {_fmt_bytes(lv['capacity_bytes_high'])}"
+                cap += " (gradual)" if lv.get("transition") == "gradual" else ""
+            elif lv.get("transition") == "ramp":
+                cap = "ramp, no level"
             elif "capacity_bytes_reported" in lv:
                 cap = f"{_fmt_bytes(lv['capacity_bytes_reported'])} (reported)"
             else:
                 cap = "-"
-            lines.append(f"  {lv['name']:<14}{lv['latency_cycles']:>10.1f}  {ci:<20}{cap:<28}{lv['n_points'] or 0:>6}")
+            lines.append(f"  {lv['name']:<14}{lv['latency_cycles']:>10.1f}  {ci:<20}{cap:<36}{lv['n_points'] or 0:>6}")
+        lines += [f"  note: {n}" for n in lad.get("notes", [])]
+        if lad.get("decimation"):
+            lines.append(f"  decimation: {lad['decimation']}")
     return "\n".join(lines)
 
 
@@ -139,6 +154,9 @@ def run(args) -> int:
             _plot(doc, args.plot)
     except importers.LadderInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except LadderTooLarge as exc:
+        print(f"error: {getattr(args, 'file', 'input')}: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # e.g. the plot's folder cannot be written
         print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)

@@ -34,6 +34,8 @@ class TlbLevel:
     miss_cost_low: float | None         # from the CIs: next low - this high .. next high - this low
     miss_cost_high: float | None
     n_points: int
+    transition: str | None = None       # "sharp" | "gradual" | "ramp" (a rise with no plateau after it), as in levels
+    next_reached_bytes: float | None = None  # gradual: where the next plateau is reached; ramp: the last footprint
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -85,4 +87,5 @@ def _tlb_level(i: int, lv: Level, levels: list[Level], stride: int) -> TlbLevel:
         latency_ci_high=lv.latency_ci_high, reach_bytes_low=cap_lo, reach_bytes_high=cap_hi,
         reach_pages_low=None if cap_lo is None else cap_lo / stride,
         reach_pages_high=None if cap_hi is None else cap_hi / stride,
-        miss_cost_cycles=cost, miss_cost_low=lo, miss_cost_high=hi, n_points=lv.n_points)
+        miss_cost_cycles=cost, miss_cost_low=lo, miss_cost_high=hi, n_points=lv.n_points,
+        transition=lv.transition, next_reached_bytes=lv.span_bytes_high)

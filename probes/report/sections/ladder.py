@@ -4,8 +4,9 @@ Reads stored results only: per point the stored median and CI of cycles per load
 ns per load. Levels come from probes.analysis.levels.detect_levels; their names (L1, L2, L2-far, DRAM) are inferred
 from latency ratios, not measured, and the section says so. The L2 capacity found on the default global ladder is
 compared with the driver's L2 size (documented & matches when the driver value lies within the capacity interval
-widened by 25 % either side). Values published by other projects are shown in their own table, labelled with their
-source, never merged with ours.
+widened by 25 % either side, or within a gradual transition's span). Gradual transitions, ramps with no level after
+them and merged plateaus are said in words (probes.analysis.levels.describe_transition / describe_sublevels).
+Values published by other projects are shown in their own table, labelled with their source, never merged with ours.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import math
 from datetime import datetime
 from statistics import median
 
-from probes.analysis.levels import Level, detect_levels
+from probes.analysis.levels import Level, describe_sublevels, describe_transition, detect_levels
 from probes.analysis.published import for_gpu
 from probes.report.sections import Figure, Finding, Paragraph, Section, Table
 
@@ -102,17 +103,21 @@ def level_table(analysed) -> Table:
             ns = level_ns(pts, lv)
             cap = "–" if lv.capacity_bytes_low is None else \
                 f"{fmt_bytes(lv.capacity_bytes_low)} – {fmt_bytes(lv.capacity_bytes_high)}"
+            nxt = levels[levels.index(lv) + 1].name if lv is not levels[-1] else None
+            words = "; ".join(w for w in (describe_transition(lv, nxt, fmt_bytes), describe_sublevels(lv, fmt_bytes))
+                              if w) or "–"
             rows.append({"path": label_of(name), "level (inferred)": lv.name,
                          "latency [cycles]": round(lv.latency_cycles, 1),
                          "95 % CI [cycles]": f"{lv.latency_ci_low:.1f} – {lv.latency_ci_high:.1f}",
                          "latency [ns]": None if ns is None else round(ns, 1),
-                         "capacity interval": cap, "points": lv.n_points})
+                         "capacity interval": cap, "transition": words, "points": lv.n_points})
         if not levels:
             rows.append({"path": label_of(name), "level (inferred)": "no plateau detected",
                          "latency [cycles]": None, "95 % CI [cycles]": "–", "latency [ns]": None,
-                         "capacity interval": "–", "points": len(pts)})
-    return Table(pd.DataFrame(rows), caption="Plateaus found by change-point detection; capacity = footprint "
-                                            "bracket where latency leaves the plateau")
+                         "capacity interval": "–", "transition": "–", "points": len(pts)})
+    return Table(pd.DataFrame(rows), caption="Plateaus found by change-point detection; capacity = from the last "
+                                            "point inside the plateau's CI to the first point measurably above it; "
+                                            "a gradual transition's span runs on to where the next level is reached")
 
 
 def ladder_figure(analysed, name: str, title: str) -> Figure:
@@ -133,6 +138,8 @@ def ladder_figure(analysed, name: str, title: str) -> Figure:
                         fontsize=6, color=c)
             if lv.capacity_bytes_low is not None:
                 ax.axvspan(lv.capacity_bytes_low, lv.capacity_bytes_high, color=c, alpha=0.12, lw=0)
+                if lv.transition == "gradual":
+                    ax.axvspan(lv.capacity_bytes_high, lv.span_bytes_high, color=c, alpha=0.05, lw=0)
                 ax.annotate(f"{lv.name} capacity {fmt_bytes(lv.capacity_bytes_low)} – "
                             f"{fmt_bytes(lv.capacity_bytes_high)}",
                             (math.sqrt(lv.capacity_bytes_low * lv.capacity_bytes_high), lv.latency_cycles),
@@ -160,13 +167,18 @@ def l2_finding(analysed) -> tuple[Finding | None, str]:
                       "or no driver L2 size stored).")
     lv = levels[names.index("DRAM") - 1]
     lo, hi = lv.capacity_bytes_low, lv.capacity_bytes_high
-    matches = lo / L2_TOLERANCE <= l2 <= hi * L2_TOLERANCE
+    gradual = lv.transition == "gradual"
+    matches = (lo / L2_TOLERANCE <= l2 <= hi * L2_TOLERANCE
+               or (gradual and lv.span_bytes_low <= l2 <= lv.span_bytes_high))
     mid = math.sqrt(lo * hi)
+    where = (f"{lv.name} begins to miss between {fmt_bytes(lo)} and {fmt_bytes(hi)} and is fully missing (DRAM "
+             f"reached) by {fmt_bytes(lv.span_bytes_high)} of footprint (a gradual transition, not one size)"
+             if gradual else f"Latency leaves the {lv.name} plateau between {fmt_bytes(lo)} and {fmt_bytes(hi)} of "
+                             "footprint")
     finding = Finding(
         FAMILY, "L2 capacity (last cache level before DRAM)", mid, "bytes",
         "documented & matches" if matches else "documented & differs",
-        f"Latency leaves the {lv.name} plateau between {fmt_bytes(lo)} and {fmt_bytes(hi)} of footprint on the "
-        f"default global ladder; the driver reports {fmt_bytes(l2)}.",
+        f"{where} on the default global ladder; the driver reports {fmt_bytes(l2)}.",
         ci=(lo, hi), surprise=abs(mid / l2 - 1), figure="ladder-global", data=(doc["_file"],),
         documented=f"{l2} B: {DRIVER_L2}")
     return finding, ""
@@ -185,11 +197,14 @@ def level_findings(analysed) -> list[Finding]:
                 f"{fmt_bytes(lv.plateau_bytes_high)}{ns_txt}; single-thread dependent pointer chase.",
                 ci=(lv.latency_ci_low, lv.latency_ci_high), figure=fig, data=(doc["_file"],)))
             if lv.capacity_bytes_low is not None:
+                extra = (f" The transition is gradual: the next level is reached only by "
+                         f"{fmt_bytes(lv.span_bytes_high)}." if lv.transition == "gradual" else "")
+                merged = describe_sublevels(lv, fmt_bytes)
                 out.append(Finding(
                     FAMILY, f"{lv.name} capacity, {label_of(name)}",
                     math.sqrt(lv.capacity_bytes_low * lv.capacity_bytes_high), "bytes", "undocumented",
                     f"Latency leaves the {lv.name} plateau between {fmt_bytes(lv.capacity_bytes_low)} and "
-                    f"{fmt_bytes(lv.capacity_bytes_high)} of footprint.",
+                    f"{fmt_bytes(lv.capacity_bytes_high)} of footprint.{extra}" + (f" ({merged}.)" if merged else ""),
                     ci=(lv.capacity_bytes_low, lv.capacity_bytes_high), figure=fig, data=(doc["_file"],)))
     return out
 

@@ -55,6 +55,10 @@ def tlb_table(runs) -> Table:
         for lv in res.levels:
             reach = "–" if lv.reach_bytes_low is None else \
                 f"{fmt_bytes(lv.reach_bytes_low)} – {fmt_bytes(lv.reach_bytes_high)}"
+            if lv.transition == "gradual":
+                reach += f" (gradual: next plateau reached by {fmt_bytes(lv.next_reached_bytes)})"
+            elif lv.transition == "ramp":
+                reach = "ramp, no level"
             pages = "–" if lv.reach_pages_low is None else f"{lv.reach_pages_low:.0f} – {lv.reach_pages_high:.0f}"
             cost = "–" if lv.miss_cost_cycles is None else \
                 f"{lv.miss_cost_cycles:.1f} [{lv.miss_cost_low:.1f}, {lv.miss_cost_high:.1f}]"
