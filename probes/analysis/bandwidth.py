@@ -9,8 +9,8 @@ the working set leaves a level (self-contained here, so the two can evolve apart
 3. ruptures' PELT (l2 cost) segments ln(bandwidth); penalty = max(a floor worth a 3 % step, 3 sigma^2 ln n) with
    sigma the robust noise of first differences.
 4. A segment is a plateau candidate with >= `min_points` points, a 10th..90th percentile spread within
-   `flat_tolerance` and a Theil-Sen slope below `max_slope_per_octave` (scipy.stats.theilslopes); ramp points never
-   define a level.
+   `flat_tolerance` and a Theil-Sen slope below `max_slope_per_octave` (scipy.stats.theilslopes), both on the
+   smoothed and on the raw values (smoothing alone would flatten pure noise); ramp points never define a level.
 5. Neighbouring candidates closer than `min_level_ratio` are one level (L2 -> DRAM is >= 2.5x on the published
    ladders; slow declines inside DRAM are < 1.15x). A level's bandwidth is the median (bootstrap 95 % CI) of its
    *core*: the candidate spanning the most octaves of working set.
@@ -132,7 +132,8 @@ def detect_levels(working_set, bandwidth, params: BandwidthParams | None = None)
     x = np.log2(ws)
     smooth = ndimage.median_filter(bw, size=3, mode="mirror") if bw.size >= 3 else bw
     y = np.log(smooth)
-    cands = [(a, b) for a, b in _segments(y, p) if _flat(x[a:b], y[a:b], p)]
+    raw = np.log(bw)
+    cands = [(a, b) for a, b in _segments(y, p) if _flat(x[a:b], y[a:b], p) and _flat(x[a:b], raw[a:b], p)]
     groups: list[list[tuple[int, int]]] = []
     for c in cands:
         if groups:

@@ -22,9 +22,10 @@ from numba import config, cuda, uint32, uint64
 from probes.engine import intrinsics as X
 
 SIMULATOR = bool(config.ENABLE_CUDASIM)
-SMEM_WORDS = 12288            # 48 KiB of static shared memory per block
+# 48 KiB of static shared memory per block; consecutive iterations alternate between two halves 16 KiB apart
+# (the simulator, which interprets every word of the fill loop, gets 8 KiB and 4 KiB: only small strides fit)
+SMEM_WORDS, TOGGLE_WORDS = (2048, 1024) if SIMULATOR else (12288, 4096)
 SLOT_WORDS = 32               # unrolled shared loads sit 128 B apart: same banks, different addresses
-TOGGLE_WORDS = 4096           # consecutive iterations alternate between two 16 KiB halves
 SHARED_KINDS = {"b32": 1, "v2": 2, "v4": 4, "ldmatrix": 4}   # words loaded per lane per instruction
 
 

@@ -561,8 +561,8 @@ def _ladder(shape: str) -> Probe:
                 UNROLL, *COMMON),
         requires=REQ + (fits_in_free_memory(0.5, lambda p: 2 * (p["max_working_set_bytes"] or 0)),),
         kernels=ladder_kernels, check_sass=check_global, budget_seconds=10.0,
-        smoke=("ops=read,write,copy", "min_working_set_bytes=4096", "max_working_set_bytes=8192",
-               "points_per_octave=1", "chunk_bytes=4096", "min_bytes_per_launch=16384"),
+        smoke=("ops=read,write,copy", "min_working_set_bytes=8192", "max_working_set_bytes=8192",
+               "points_per_octave=1", "chunk_bytes=4096", "min_bytes_per_launch=8192"),
     )
 
 
@@ -579,7 +579,7 @@ PROBES = (
                 Param("buffer_bytes", int, 0, "streamed buffer (0: max(8x L2, 512 MiB), at most 1/8 of memory)",
                       lambda v: None if v >= 0 and v % VEC == 0 else "must be >= 0 and a multiple of 16")),
         requires=REQ, kernels=occupancy_kernels, check_sass=check_global, budget_seconds=5.0,
-        smoke=("ops=read,copy", "warps_per_sm=1", "unrolls=1,2", "buffer_bytes=8192"),
+        smoke=("ops=read,copy", "warps_per_sm=1", "unrolls=2", "buffer_bytes=8192"),
     ),
     Probe(
         name="bandwidth.shared",
@@ -593,7 +593,7 @@ PROBES = (
                 Param("iters", int, 4096, "loop trips per launch", positive),
                 Param("threads", int, 0, "threads per block (0: 1024; 32 in the simulator)"), UNROLL),
         requires=REQ, kernels=shared_kernels, check_sass=check_shared, budget_seconds=5.0,
-        smoke=("strides=1,2", "iters=2"),
+        smoke=("strides=2", "iters=2"),
     ),
     Probe(
         name="bandwidth.l2.nearfar",
