@@ -103,11 +103,11 @@ def test_nearfar_bandwidth_splits_cells_by_their_latency():
             lat.append((480 if far else 260) + rng.normal(0, 3))
             bpc.append((40 if far else 60) + rng.normal(0, 0.5))
     res = bw.nearfar_bandwidth(sm, win, lat, bpc)
-    assert res.split and res.near_bytes_per_clk == pytest.approx(60, abs=1) and res.far_bytes_per_clk == \
-        pytest.approx(40, abs=1)
+    assert res.split
+    assert res.near_bytes_per_clk == pytest.approx(60, abs=1) and res.far_bytes_per_clk == pytest.approx(40, abs=1)
 
 
-# ---- importers and `analyze bandwidth` ---------------------------------------------------------------------------------
+# ---- importers and `analyze bandwidth` -----------------------------------------------------------------------------
 
 L2CACHE = "     data set   exec time     spread       Eff. bw\n" + "".join(
     f"       512 kB {k:>10} kB         7ms       0.1%  {v:8.1f} GB/s        0 GB/s      0 GB/s \n"
@@ -138,6 +138,10 @@ def test_gpu_benches_l2_cache_and_gpu_cache_formats(tmp_path):
     d2 = bw_importers.load(q, gpu="V")
     assert list(d2["working_set_bytes"]) == [2048, 4096] and set(d2["gpu"]) == {"V"}
     assert d2.attrs["provenance"]["tool"] == "gpu-cache"
+    mixed = tmp_path / "m.txt"
+    mixed.write_text(L2CACHE + GPUCACHE.splitlines(keepends=True)[1])
+    with pytest.raises(LadderInputError, match=r"m.txt:\d+: expected every row in the gpu-l2-cache layout"):
+        bw_importers.load(mixed)
 
 
 def test_json_document_levels_and_gpu_filter(tmp_path, capsys):

@@ -289,7 +289,7 @@ def point_rows(doc: dict, x_key: str) -> list[dict]:
                      "bandwidth_gbps": med("bandwidth_gbps"), "bytes_per_clk_per_sm": med("bytes_per_clk_per_sm"),
                      "sm_clock_mhz": med("sm_clock_mhz"), "memory_clock_khz": med("memory_clock_khz"),
                      "memory_bus_width_bits": med("memory_bus_width_bits"),
-                     "bytes_in_flight_per_sm": med("bytes_in_flight_per_sm")})
+                     "bytes_in_flight_per_sm": med("bytes_in_flight_per_sm"), "co_resident": med("co_resident")})
     return sorted(rows, key=lambda r: (str(r.get("op", "")), r[x_key]))
 
 

@@ -161,9 +161,18 @@ class _Events:
         return float(self.cuda.event_elapsed_time(self.e0, self.e1) * 1e6) if self.on else None
 
 
+def co_resident(times: np.ndarray) -> int:
+    """1 when every block started before any block ended (the grid ran as one wave: the occupancy it claims),
+    else 0 (blocks waited for others: registers or shared memory did not let that many fit)."""
+    t = times.astype(np.int64).reshape(-1, 4)
+    return int(t[:, 0].max() < t[:, 2].min())
+
+
 def _sample(ctx, nbytes: int, times, events, blocks: int, threads: int, n_sm: int, **extra) -> dict:
-    span, mhz, cycles = _timing(times.copy_to_host())
+    host = times.copy_to_host()
+    span, mhz, cycles = _timing(host)
     return {"bandwidth_gbps": nbytes / span, "bytes": int(nbytes), "ns": span, "cycles": cycles,
+            "co_resident": co_resident(host),
             "sm_clock_mhz": mhz, "bytes_per_clk_per_sm": nbytes / cycles / n_sm if cycles else None,
             "event_ns": events.ns(), "blocks": blocks, "threads": threads, "sms": n_sm,
             **_memory_props(ctx), **extra}

@@ -138,7 +138,9 @@ def occupancy_blocks(docs) -> tuple[list, list[Finding]]:
     doc = latest_run(docs, "bandwidth.occupancy")
     if doc is None:
         return [], []
-    rows = [r for r in bw.point_rows(doc, "warps_per_sm") if r.get("bytes_in_flight_per_sm")]
+    all_rows = [r for r in bw.point_rows(doc, "warps_per_sm") if r.get("bytes_in_flight_per_sm")]
+    # a point whose blocks did not all run at once did not have the occupancy it claims: left out of Little's law
+    rows = [r for r in all_rows if r.get("co_resident") is None or r["co_resident"] >= 0.5]
     if not rows:
         return [], []
     sms = int((doc.get("environment") or {}).get("sm_count") or 0)
@@ -171,7 +173,9 @@ def occupancy_blocks(docs) -> tuple[list, list[Finding]]:
     fig.tight_layout()
     return [Figure("bandwidth-occupancy", fig, "Each point one (warps per SM, accesses in flight) pair; median "
                                                "of repeated launches"),
-            Table(pd.DataFrame(table), caption="Little's law: bytes in flight needed for 90 % of the plateau")], \
+            Table(pd.DataFrame(table), caption="Little's law: bytes in flight needed for 90 % of the plateau"
+                                               + (f" ({len(all_rows) - len(rows)} point(s) whose blocks did not "
+                                                  "all run at once left out)" if len(rows) < len(all_rows) else ""))],\
         findings
 
 
