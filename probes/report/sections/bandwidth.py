@@ -107,7 +107,8 @@ def ladder_table_and_findings(analysed) -> tuple[Table, list[Finding]]:
                          "bandwidth [GB/s]": round(lv.bandwidth_GBps, 1),
                          "95 % CI [GB/s]": f"{lv.bandwidth_ci_low:.1f} – {lv.bandwidth_ci_high:.1f}",
                          "bytes/clk/SM": None if bpc is None else round(bpc, 2),
-                         "% of documented HBM peak": None if not peak else round(100 * lv.bandwidth_GBps / peak, 1),
+                         "% of documented HBM peak": round(100 * lv.bandwidth_GBps / peak, 1)
+                         if peak and lv.name == "DRAM" else None,
                          "ends between": "–" if lv.end_bytes_low is None else
                          f"{_fmt_bytes(lv.end_bytes_low)} – {_fmt_bytes(lv.end_bytes_high)}",
                          "points": lv.n_points})
@@ -244,6 +245,10 @@ def section(docs: list[dict]) -> Section:
         table, f = ladder_table_and_findings(analysed)
         blocks.append(table)
         findings += f
+        peak = bw.doc_peak(plotted[0][2])
+        blocks.append(Paragraph(f"Documented peak HBM bandwidth: {peak:.1f} GB/s ({bw.PEAK_SOURCE}); a copy counts "
+                                "the bytes it reads plus those it writes." if peak else
+                                "No memory clock or bus width stored: no documented peak to compare with."))
     for part in (occupancy_blocks, shared_blocks, nearfar_blocks):
         b, f = part(docs)
         blocks += b
