@@ -309,3 +309,14 @@ def test_sass_checks_catch_a_wrong_width_or_a_missing_access(sass_sm90):
     assert any("LDG.E.128" in p for p in B.check_global("region_read", no_loads))
     no_loop = [i for i in sass_sm90["region_read"] if i.base != "BRA"]
     assert B.check_global("region_read", no_loop)[0].startswith("no loop in the kernel")
+
+
+def test_analysis_and_report_import_no_cuda():
+    import subprocess
+    import sys
+    code = ("import sys, probes.analysis.bandwidth, probes.analysis.bw_cmd, probes.analysis.bw_importers, "
+            "probes.analysis.bw_validation, probes.analysis.bw_plots, probes.report.sections.bandwidth; "
+            "bad=[m for m in sys.modules if m.split('.')[0] in ('numba','cuda','pynvml')]; print(bad); "
+            "sys.exit(1 if bad else 0)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
