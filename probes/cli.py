@@ -82,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from probes.analysis import ladder_args
     ladder_args.add_parser(sub)  # registers `analyze ladder FILE ...`
+    from probes.analysis import bw_cmd
+    bw_cmd.add_parser(sub)      # registers `analyze bandwidth FILE ...`
     from probes.fleet import cmd as fleet_cmd
     fleet_cmd.add_parser(sub)   # registers `fleet submit|status|collect`
 
@@ -284,10 +286,14 @@ def cmd_validate(args) -> int:
     from probes.analysis import validation
     validation.build_validation(args.peer_data, args.out)
     print(f"validation written: {args.out / 'README.md'}")
+    from probes.analysis import bw_validation
+    print(f"validation written: {bw_validation.build_validation(args.peer_data, args.out)}")
     return 0
 
 
 def cmd_analyze(args) -> int:
+    if args.analyze_command == "bandwidth":
+        return args.func(args)
     from probes.analysis import ladder_cmd
     return ladder_cmd.run(args)
 
