@@ -26,10 +26,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-import ruptures
 from scipy import ndimage, stats
 
 from probes.engine.stopping import median_ci
+from probes.optional import lazy
+
+ruptures = lazy("ruptures")  # the [report] extra: needed when a ladder is analysed, not to import this module
 
 METHOD_NAME = "ruptures-pelt-l2 on ln(latency), plateau cores, geometric capacity threshold"
 
