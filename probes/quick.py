@@ -35,6 +35,8 @@ def add_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--deadline-s", type=float, metavar="S",
                    help="the whole command ends within S seconds: it stops early enough to save what finished "
                         "(and, with --quick, to publish and report it); the next run resumes")
+    g.add_argument("--no-selftest", action="store_true",
+                   help="with --quick: skip the self-test (e.g. resuming after a deadline, once it has passed)")
     g.add_argument("--smoke", action="store_true",
                    help="every probe of the plan at its smoke size (a rehearsal of the plan, e.g. under the simulator)")
     g.add_argument("--reports", type=Path,
@@ -44,7 +46,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
 
 def wanted(args) -> bool:
     return bool(args.plan or args.quick or args.param or args.point_budget_s or args.budget_s or args.deadline_s
-                or args.smoke)
+                or args.smoke or args.reports or args.no_selftest)
 
 
 def _positive(value, flag: str) -> None:
@@ -148,12 +150,12 @@ def run(args, root: Path, backend_of, out_dir_of, echo=print) -> int:
     plan, steps = steps_of(args)
     if args.dry_run:
         return dry_run(plan, steps, args.arch or list(ARCHS), args.quick)
-    if args.reports and not args.quick:
-        raise ValueError("--reports applies to --quick (a campaign alone publishes nothing: `make publish`)")
+    if (args.reports or args.no_selftest) and not args.quick:
+        raise ValueError("--reports and --no-selftest apply to --quick (a campaign alone publishes nothing)")
     backend = backend_of(args.backend)   # no GPU: CliError, one line, exit 2
     out = out_dir_of(args, backend)
     summary = {"selftest": "not run"}
-    if args.quick:
+    if args.quick and not args.no_selftest:
         summary["selftest"] = _selftest(args, out, backend, root, echo)
     from probes.engine import campaign as C
     reserve = REPORT_ALLOWANCE_SECONDS if args.quick else DEADLINE_RESERVE_SECONDS

@@ -187,7 +187,7 @@ def campaign_lock(out_dir: Path, backend: str):
             if path is None:
                 continue
             path.parent.mkdir(parents=True, exist_ok=True)
-            lock = filelock.FileLock(str(path), is_singleton=False)
+            lock = file_lock(path)
             try:
                 stack.enter_context(lock.acquire(timeout=0))
             except filelock.Timeout:
@@ -464,3 +464,12 @@ def run_batch(jobs, out_dir: Path, backend: str, timeout: float, rule: str = "me
     for f in (status, spec, out_dir / ".batch.log"):
         f.unlink(missing_ok=True)
     return outcomes
+
+
+def file_lock(path: Path) -> filelock.FileLock:
+    """A non-singleton FileLock (two campaign_lock()s on one path in one process must conflict, not share);
+    filelock before 3.13 has no is_singleton flag, and its locks were never singletons."""
+    try:
+        return filelock.FileLock(str(path), is_singleton=False)
+    except TypeError:
+        return filelock.FileLock(str(path))
