@@ -86,7 +86,9 @@ def upper_bound(steps, arch: str, with_selftest: bool) -> dict:
     rows, failures = dryrun.plan_rows([s.probe for s in steps], env, lambda p: by_name[p.name].params)
     rows = [replace(r, budget_seconds=by_name[r.probe].point_budget_s) for r in rows]
     campaign = sum(r.points * r.budget_seconds + dryrun.WORKER_START_SECONDS for r in rows if not r.skipped)
-    self_s = selftest.upper_bound_seconds(env, dryrun.WORKER_START_SECONDS) if with_selftest else 0.0
+    # the self-test, and the two environment captures of --quick (results folder, self-test), one worker each
+    self_s = (selftest.upper_bound_seconds(env, dryrun.WORKER_START_SECONDS) + 2 * dryrun.WORKER_START_SECONDS
+              if with_selftest else 0.0)
     report = REPORT_ALLOWANCE_SECONDS if with_selftest else 0.0
     return {"rows": rows, "failures": failures, "campaign_s": campaign, "selftest_s": self_s, "report_s": report,
             "total_s": campaign + self_s + report, "points": sum(r.points for r in rows)}
