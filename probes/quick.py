@@ -156,6 +156,8 @@ def run(args, root: Path, backend_of, out_dir_of, echo=print) -> int:
         raise ValueError("--reports and --no-selftest apply to --quick (a campaign alone publishes nothing)")
     backend = backend_of(args.backend)   # no GPU: CliError, one line, exit 2
     out = out_dir_of(args, backend)
+    if args.quick and backend != "gpu":
+        _rehearsal_reports(args, out, root)  # refuse a repository folder before measuring anything
     summary = {"selftest": "not run"}
     if args.quick and not args.no_selftest:
         summary["selftest"] = _selftest(args, out, backend, root, echo)
@@ -200,7 +202,7 @@ def _publish_and_report(args, out: Path, backend: str, root: Path, echo) -> str:
         published = [r for r in publish(out, reports) if r.dest]
         slugs = sorted({r.dest.parent.parent.name for r in published})
     else:  # a rehearsal: the ok results are copied beside the results, never into reports/
-        reports = args.reports or out / "report"
+        reports = _rehearsal_reports(args, out, root)
         slugs = []
         for path in sorted(Path(out).glob("*.json")):
             doc = io.load(path)
@@ -222,3 +224,13 @@ def _publish_and_report(args, out: Path, backend: str, root: Path, echo) -> str:
     for path in written:
         echo(f"report written: {path}")
     return f"in {reports / slugs[0]}" if len(slugs) == 1 else f"in {reports}"
+
+
+def _rehearsal_reports(args, out: Path, root: Path) -> Path:
+    """Where a simulated --quick builds its report: --reports or <out>/report, never the repository's reports/."""
+    reports = Path(args.reports or Path(out) / "report")
+    repo = (root / "reports").resolve()
+    if reports.resolve() == repo or repo in reports.resolve().parents:
+        raise ValueError(f"--reports {reports}: simulated results are test output and never go into the "
+                         f"repository's reports/; give a scratch folder")
+    return reports
