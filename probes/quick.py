@@ -44,9 +44,13 @@ def add_args(p: argparse.ArgumentParser) -> None:
                         "simulator <out>/report)")
 
 
+FLAGS = ("plan", "quick", "param", "point_budget_s", "budget_s", "deadline_s", "smoke", "reports", "no_selftest")
+
+
 def wanted(args) -> bool:
-    return bool(args.plan or args.quick or args.param or args.point_budget_s or args.budget_s or args.deadline_s
-                or args.smoke or args.reports or args.no_selftest)
+    """Does this campaign use a plan, per-probe parameters, budgets or a deadline? (A Namespace built in code,
+    such as `make`'s, may lack these flags: then no.)"""
+    return any(getattr(args, f, None) for f in FLAGS)
 
 
 def _positive(value, flag: str) -> None:

@@ -257,3 +257,22 @@ def test_gpu_wheels_bad_input_is_one_line(tmp_path):
     assert r.returncode == 2 and r.stderr.strip().startswith("error: ") and len(r.stderr.strip().splitlines()) == 1
     r = _wheels("--have", "-", "--python-version", "twelve", "--dry-run", stdin="")
     assert r.returncode == 2 and "expected e.g. 3.12" in r.stderr
+
+
+def test_a_campaign_namespace_without_the_plan_flags_is_a_plain_campaign():
+    import argparse
+    assert not quick.wanted(argparse.Namespace(probes=None, backend="gpu", out=None, dry_run=False, arch=None))
+    assert quick.wanted(argparse.Namespace(param=["latency.tlb:points_per_octave=1"]))
+
+
+@pytest.mark.xfail(strict=False, reason="needs h-silicon provenance change (kernel SASS records best-effort)")
+def test_kernel_provenance_without_ptxas_or_cuobjdump_does_not_stop_a_probe(tmp_path):
+    """On a GPU the worker records each kernel's SASS; with no ptxas/cuobjdump that must degrade, not fail."""
+    env = {**os.environ, "GPU_PROBES_CACHE": str(tmp_path / "cache"), "PYTHONPATH": str(ROOT),
+           **{f"GPU_PROBES_{t.upper()}": "/nonexistent/" + t for t in ("ptxas", "cuobjdump", "nvdisasm")}}
+    env["PATH"] = os.pathsep.join(d for d in env.get("PATH", "").split(os.pathsep)
+                                  if not any((Path(d) / t).exists() for t in ("ptxas", "cuobjdump")))
+    r = subprocess.run([sys.executable, "-c", "from probes import catalogue; from probes.engine.measure import "
+                        "kernel_records; print(len(kernel_records(catalogue.get('latency.shared'), (9, 0))))"],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr.strip().splitlines()[-1:]
