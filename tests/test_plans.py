@@ -276,3 +276,20 @@ def test_kernel_provenance_without_ptxas_or_cuobjdump_does_not_stop_a_probe(tmp_
                         "kernel_records; print(len(kernel_records(catalogue.get('latency.shared'), (9, 0))))"],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr.strip().splitlines()[-1:]
+
+
+def test_first_gpu_without_a_gpu_ends_with_its_one_line_summary(tmp_path):
+    if environment.driver_status() is None:
+        pytest.skip("a GPU is present")
+    env = {**os.environ, "PYTHON": sys.executable, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run([str(ROOT / "scripts" / "first-gpu"), str(tmp_path / "out"), "--deadline-s", "120",
+                        "--wheels", str(tmp_path / "no-wheels")], cwd=ROOT, env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 2
+    last = r.stdout.strip().splitlines()[-1]
+    assert last.startswith("first-gpu: 0 ok, 0 failed, 0 skipped") and "wall " in last
+    log = (tmp_path / "out" / "log.txt").read_text()
+    assert "error: no CUDA driver" in log or "error: " in log
+    bad = subprocess.run([str(ROOT / "scripts" / "first-gpu"), str(tmp_path / "o2"), "--deadline-s", "soon"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and bad.stderr.strip().startswith("error: --deadline-s soon")
