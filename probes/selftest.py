@@ -1,7 +1,8 @@
 """`python -m probes selftest` (`make selftest`): a one-minute check of a real GPU against what we expect of it.
 
-Two halves. `gather()` runs small probes on the card (each in a watchdog worker, like a campaign) and collects
-plain observations; `decide(obs)` is a pure function from those observations to a PASS/FAIL table, so the
+Two halves. `gather()` runs small probes on the card (the clock, chase and chain probes each in a watchdog worker,
+like a campaign; every probe's smoke run together in one batch worker, with what a crash leaves re-run one worker
+each: five interpreter starts instead of two dozen) and collects plain observations; `decide(obs)` is a pure function from those observations to a PASS/FAIL table, so the
 decision logic is tested on recorded synthetic inputs without a GPU (tests/test_selftest.py). The table is stored
 with the environment as a schema-valid results document (probe `selftest.card`, written atomically).
 Without a GPU: one line saying so, exit status 2.
