@@ -24,6 +24,7 @@ endif
 
 .DEFAULT_GOAL := all
 .PHONY: all help test test-fast test-sim static probe publish report compare campaign analyze validate selftest clean env bench \
+	quick \
 	fleet fleet-status fleet-collect
 
 all: $(ENV_STAMP) ## main job: GPU -> campaign + reports; no GPU -> static atlases + reports + list of skipped probes
@@ -52,6 +53,11 @@ probe: $(ENV_STAMP) ## run a probe or family: make probe PROBE=latency.ladder.gl
 
 campaign: $(ENV_STAMP) ## every probe on the GPU, resumable [PROBES=prefix GPU=N]; DRY_RUN=1 [ARCH=sm_90]: no GPU, compile+plan
 	@$(PY) -m probes campaign $(if $(PROBES),--probes $(PROBES)) $(if $(DRY_RUN),--dry-run $(foreach a,$(ARCH),--arch $(a)))
+
+DEADLINE_S ?=
+QUICK_ARGS ?=
+quick: $(ENV_STAMP) ## first GPU in ten minutes: self-test + quick plan + publish + report [DEADLINE_S=540 GPU=N]; exit 2 without a GPU
+	@$(PY) -m probes campaign --quick $(if $(DEADLINE_S),--deadline-s $(DEADLINE_S)) $(QUICK_ARGS)
 
 selftest: $(ENV_STAMP) ## one-minute GPU check (clocks, chains vs atlas, every probe once); exit 2 without a GPU
 	@$(PY) -m probes selftest

@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arch", action="append", metavar="SM",
                    help="architecture for --dry-run, repeatable (default: sm_80 and sm_90)")
     _probes_arg(p)
+    from probes import quick
+    quick.add_args(p)  # --plan, --quick, --param PROBE:k=v, --point-budget-s, --budget-s, --deadline-s, --smoke
 
     p = sub.add_parser("selftest", help="one-minute check of the GPU (clocks, chains vs atlas, every probe once)")
     p.add_argument("--out", type=Path, help="folder for selftest.json (default results/<gpu-slug>/)")
@@ -189,6 +191,9 @@ def cmd_campaign(args) -> int:
     from probes import catalogue
     if args.arch and not args.dry_run:
         raise CliError("--arch only applies to --dry-run (a real campaign uses the GPU's own architecture)")
+    from probes import quick
+    if quick.wanted(args):  # a plan, per-probe parameters, budgets or a deadline
+        return quick.run(args, ROOT, _backend, _out_dir)
     if args.dry_run:
         from probes import dryrun
         return dryrun.dry_run(args.arch or ["sm_80", "sm_90"], args.probes)
@@ -357,6 +362,12 @@ def main(argv=None) -> int:
             return 130
         print("error: interrupted; finished results are kept and `make campaign` resumes", file=sys.stderr)
         return 130
+    except ImportError as err:  # an optional dependency (report, fleet) is missing: say which extra installs it
+        from probes.optional import explain
+        if explain(err) is None:
+            raise
+        print(f"error: {explain(err)}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 CAMPAIGN_COMMANDS = ("run", "campaign", "selftest", "all", "fleet")

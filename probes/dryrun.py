@@ -79,13 +79,14 @@ def check_kernels(probe, arch: str) -> tuple[int, list[str]]:
     return len(kernels), failures
 
 
-def plan_rows(probes, env: dict) -> tuple[list[PlanRow], list[str]]:
-    """Per probe: axis points, minimum samples and time budget on the nominal device (default parameters)."""
+def plan_rows(probes, env: dict, params_of=None) -> tuple[list[PlanRow], list[str]]:
+    """Per probe: axis points, minimum samples and time budget on the nominal device (default parameters, or
+    `params_of(probe)`: a campaign plan's)."""
     from probes.engine.stopping import make_rule
     min_samples = make_rule("median-ci").min_samples
     rows, failures = [], []
     for probe in probes:
-        params = {p.name: p.default for p in probe.params}
+        params = params_of(probe) if params_of else {p.name: p.default for p in probe.params}
         try:
             n = len(probe.points(env, params))
             skipped = "; ".join(probe.unmet(env, params))

@@ -1,7 +1,8 @@
 """`python -m probes selftest` (`make selftest`): a one-minute check of a real GPU against what we expect of it.
 
-Two halves. `gather()` runs small probes on the card (each in a watchdog worker, like a campaign) and collects
-plain observations; `decide(obs)` is a pure function from those observations to a PASS/FAIL table, so the
+Two halves. `gather()` runs small probes on the card (the clock, chase and chain probes each in a watchdog worker,
+like a campaign; every probe's smoke run together in one batch worker, with what a crash leaves re-run one worker
+each: five interpreter starts instead of two dozen) and collects plain observations; `decide(obs)` is a pure function from those observations to a PASS/FAIL table, so the
 decision logic is tested on recorded synthetic inputs without a GPU (tests/test_selftest.py). The table is stored
 with the environment as a schema-valid results document (probe `selftest.card`, written atomically).
 Without a GPU: one line saying so, exit status 2.
@@ -26,6 +27,9 @@ CHASE_RANGE_CYCLES = (8.0, 200.0)
 CHASE_SAME_LEVEL = (0.8, 1.25)           # 1 KiB..4 KiB points: one cache level, so within this ratio of the first
 CLOCK_PROBE_MODULE = "probes.engine.selftest_clock"
 EXIT_NO_GPU = 2
+RUN_MAX_SECONDS = 5.0                    # per point of the clock, chase and chain runs (10 samples each)
+SMOKE_MAX_SECONDS = 1.0                  # per point of a smoke run (1 sample of a tiny kernel; a backstop)
+CHASE_PARAMS = ("max_footprint_bytes=4096", "min_footprint_bytes=1024", "points_per_octave=1")
 
 
 @dataclass(frozen=True)
@@ -167,7 +171,7 @@ def gather(env: dict, timeout: float, atlas_csv: Path, backend: str = "gpu") -> 
     """Run the self-test probes on the GPU (one watchdog worker each) and collect observations for decide().
     `backend="simulator"` runs the same orchestration under Numba's simulator: the test suite's rehearsal."""
     from probes import catalogue
-    from probes.engine.campaign import run_one
+    from probes.engine.campaign import run_batch, run_one
     from probes.engine.clocks import ClockSampler
     from probes.spec import ProbeSpecError
 
@@ -176,7 +180,7 @@ def gather(env: dict, timeout: float, atlas_csv: Path, backend: str = "gpu") -> 
     obs = {"arch": arch, "nvml": {**sampler.sample(), "why_not": sampler.why_not},
            "atlas": atlas_latencies(arch, atlas_csv)}
     def run(probe, params, d, count=10):
-        rule_params = {"count": count, "min_samples": count, "max_seconds": 5}
+        rule_params = {"count": count, "min_samples": count, "max_seconds": RUN_MAX_SECONDS}
         return run_one(probe, params, Path(d), backend, timeout, resume=False, progress=False, rule="fixed-count",
                        rule_params=rule_params)
 
@@ -185,8 +189,7 @@ def gather(env: dict, timeout: float, atlas_csv: Path, backend: str = "gpu") -> 
         obs["clock"] = {**(clock.get("clock_check") or {}),
                         "detail": clock.get("detail") or "NVML or %globaltimer gave no value"}
         ladder = catalogue.get("latency.ladder.global")
-        params = ladder.parse_params(["max_footprint_bytes=4096", "min_footprint_bytes=1024",
-                                      "points_per_octave=1"])
+        params = ladder.parse_params(CHASE_PARAMS)
         obs["chase"] = _outcome_summary(run(ladder, params, d))
         try:
             chain_probe = catalogue.get("instructions.latency")
@@ -197,17 +200,52 @@ def gather(env: dict, timeout: float, atlas_csv: Path, backend: str = "gpu") -> 
             r = _outcome_summary(run(chain_probe, chain_params, d))
             obs["chains"] = {"status": "ok" if r["outcome"] == "ok" else "error", "detail": r.get("detail", ""),
                              "ops": {p["op"]: p for p in r.get("points", []) if "op" in p}}
-        obs["smoke"] = {}
+        obs["smoke"], jobs = {}, []
         for probe in catalogue.all_probes().values():
             if probe.name == "selftest.clock":
                 continue
             try:
-                params = probe.parse_params(probe.smoke)
+                jobs.append((probe, probe.parse_params(probe.smoke)))
             except ProbeSpecError as err:
                 obs["smoke"][probe.name] = {"outcome": "error", "detail": f"bad smoke params: {err}"}
-                continue
-            obs["smoke"][probe.name] = _outcome_summary(run(probe, params, d, count=1))
+        # every probe once in ONE worker (a crash or CUDA error re-runs the rest one worker each)
+        smoke_rule = {"count": 1, "min_samples": 1, "max_seconds": SMOKE_MAX_SECONDS}
+        for (probe, _), o in zip(jobs, run_batch(jobs, Path(d) / "smoke", backend, timeout, "fixed-count",
+                                                 smoke_rule)):
+            obs["smoke"][probe.name] = _outcome_summary(o)
     return obs
+
+
+def upper_bound_seconds(env: dict, worker_start_seconds: float) -> float:
+    """What gather() costs at most on a device like `env` by the dry run's accounting: the rule's time budget per
+    point plus one worker start per launch (clock, chase, chains, and one batch for every probe's smoke run)."""
+    from probes import catalogue
+    from probes.spec import ProbeSpecError
+    seconds = 4 * worker_start_seconds + RUN_MAX_SECONDS * (1 + len(CHAIN_OPS))  # clock: 1 point; chains: 1 per op
+    seconds += RUN_MAX_SECONDS * len(catalogue.get("latency.ladder.global").points(
+        env, catalogue.get("latency.ladder.global").parse_params(CHASE_PARAMS)))
+    for probe in catalogue.all_probes().values():
+        if probe.name == "selftest.clock":
+            continue
+        try:
+            seconds += SMOKE_MAX_SECONDS * len(probe.points(env, probe.parse_params(probe.smoke)))
+        except ProbeSpecError:
+            continue
+    return seconds
+
+
+def rehearse(atlas_csv: Path, timeout: float = 120) -> list[Check]:
+    """gather() + decide() under Numba's simulator (the orchestration of a GPU self-test; timings decide nothing)."""
+    from probes import catalogue
+    from probes.engine.environment import capture
+    extra = os.environ.get("GPU_PROBES_EXTRA_CATALOGUE", "")
+    os.environ["GPU_PROBES_EXTRA_CATALOGUE"] = ",".join(filter(None, [extra, CLOCK_PROBE_MODULE]))
+    catalogue.all_probes.cache_clear()
+    try:
+        return decide(gather(capture("simulator"), timeout, atlas_csv, backend="simulator"))
+    finally:
+        os.environ["GPU_PROBES_EXTRA_CATALOGUE"] = extra
+        catalogue.all_probes.cache_clear()
 
 
 def store(checks: list[Check], obs: dict, env: dict, path: Path) -> None:

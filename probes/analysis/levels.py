@@ -44,6 +44,9 @@ import numpy as np
 from scipy import ndimage, stats
 
 from probes.engine.stopping import median_ci
+from probes.optional import lazy
+
+ruptures = lazy("ruptures")  # the [report] extra: needed when a ladder is analysed, not to import this module
 
 METHOD_NAME = ("pelt-l2 (ruptures' recursion, vectorised) on ln(latency), plateau cores, capacity from the last "
                "point in the plateau CI to the first point measurably above it")

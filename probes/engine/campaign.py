@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,8 @@ from probes.results.schema import NewerSchemaError, ResultsError
 
 STDERR_TAIL = 4000
 LOCK_NAME = ".campaign.lock"
+MIN_START_SECONDS = 10.0  # with a deadline: no probe starts with less left (a worker needs seconds to start)
+DEADLINE_REASON = "stopped at the campaign's deadline; the next run resumes after the last finished point"
 
 
 class Interrupted(KeyboardInterrupt):
@@ -170,7 +173,10 @@ def _complete(path: Path, probe, params: dict, backend: str) -> bool:
 
 
 def run_one(probe, params: dict, out_dir: Path, backend: str, timeout: float, resume: bool = True,
-            rule: str = "median-ci", rule_params: dict | None = None, progress: bool = True) -> Outcome:
+            rule: str = "median-ci", rule_params: dict | None = None, progress: bool = True,
+            deadline: float | None = None) -> Outcome:
+    """One probe in one watchdog worker. `deadline` (time.monotonic()) stops the worker earlier than `timeout`:
+    its finished points are kept and the probe is recorded as incomplete, so the next run resumes it."""
     path = result_path(out_dir, probe, params)
     if resume and _complete(path, probe, params, backend):
         return Outcome(probe.name, "cached", path, "complete result for this probe version already present")
@@ -182,8 +188,10 @@ def run_one(probe, params: dict, out_dir: Path, backend: str, timeout: float, re
         args.append("--no-progress")
     if not resume:
         args.append("--fresh")
+    left = time_left(deadline)
     try:
-        code, tail = _spawn(args, timeout, log, worker_registries(out_dir, backend))
+        code, tail = _spawn(args, timeout if left is None else min(timeout, left), log,
+                            worker_registries(out_dir, backend))
     except KeyboardInterrupt as err:  # the worker group is already dead; its checkpoint holds the finished points
         name = err.signum if isinstance(err, Interrupted) else signal.SIGINT
         tail = log.read_text(errors="replace")[-STDERR_TAIL:] if log.exists() else ""
@@ -196,6 +204,9 @@ def run_one(probe, params: dict, out_dir: Path, backend: str, timeout: float, re
         log.unlink(missing_ok=True)
         doc = io.load(path)
         return Outcome(probe.name, doc["outcome"], path, (doc.get("error") or {}).get("reason", ""))
+    if code is None and left is not None and left < timeout:  # the campaign's deadline, not the watchdog
+        _record_failure(path, probe, params, backend, "incomplete", None, tail, reason=DEADLINE_REASON)
+        return Outcome(probe.name, "incomplete", path, DEADLINE_REASON)
     outcome = {None: "timeout", W.EXIT_CUDA: "cuda_error", W.EXIT_ERROR: "error", W.EXIT_NO_GPU: "error"}.get(
         code, "crashed")
     _record_failure(path, probe, params, backend, outcome, code, tail)
@@ -243,7 +254,7 @@ def campaign_lock(out_dir: Path, backend: str):
             if path is None:
                 continue
             path.parent.mkdir(parents=True, exist_ok=True)
-            lock = filelock.FileLock(str(path), is_singleton=False)
+            lock = file_lock(path)
             try:
                 stack.enter_context(lock.acquire(timeout=0))
             except filelock.Timeout:
@@ -288,12 +299,248 @@ def _signals_ignored():
 
 
 def run_campaign(probes, params_of, out_dir: Path, backend: str, timeout: float, resume: bool = True,
-                 progress: bool = True, **kw) -> list[Outcome]:
-    """Run probes one worker each, under the campaign lock. Raises CampaignLocked, Interrupted, NewerSchemaError."""
+                 progress: bool = True, deadline: float | None = None, rule_params_of=None, **kw) -> list[Outcome]:
+    """Run probes one worker each, under the campaign lock. Raises CampaignLocked, Interrupted, NewerSchemaError.
+    With a `deadline` (time.monotonic()), a probe starts only if MIN_START_SECONDS are left (else it is "deferred",
+    nothing written) and is stopped at the deadline; `rule_params_of(probe)` gives per-probe stopping-rule params."""
     outcomes = []
     with campaign_lock(out_dir, backend), _signals_interrupt():
         for probe in probes:
-            o = run_one(probe, params_of(probe), out_dir, backend, timeout, resume, progress=progress, **kw)
+            if rule_params_of is not None:
+                kw["rule_params"] = rule_params_of(probe)
+            left = time_left(deadline)
+            if left is not None and left < MIN_START_SECONDS:
+                o = Outcome(probe.name, "deferred", None, "not started before the deadline; the next run measures it")
+            else:
+                o = run_one(probe, params_of(probe), out_dir, backend, timeout, resume, progress=progress,
+                            deadline=deadline, **kw)
             print(f"{o.outcome:>10}  {probe.name}" + (f"  ({o.detail})" if o.detail else ""), file=sys.stderr)
             outcomes.append(o)
     return outcomes
+
+
+# ---- campaign controls: deadline, plan files, per-probe parameters ------------------------------------------------
+
+def time_left(deadline: float | None) -> float | None:
+    """Seconds until `deadline` (a time.monotonic() value), at least 0; None without a deadline."""
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+PLANS = Path(__file__).resolve().parent.parent / "data" / "plans"
+
+
+class PlanError(ValueError):
+    """A plan file or `--param PROBE:key=value` is not acceptable; the message is one line."""
+
+
+@dataclass(frozen=True)
+class PlanEntry:
+    probe: str
+    params: tuple[str, ...] = ()        # "key=value" texts, parsed by the probe's own parameter types
+    point_budget_s: float | None = None  # this probe's per-point budget (else the plan's, else the probe's own)
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    entries: tuple[PlanEntry, ...]
+    point_budget_s: float | None = None  # per-point stopping-rule time budget for every probe of the plan
+    total_budget_s: float | None = None  # the whole run (self-test + campaign + report) by the dry run's bound
+    description: str = ""
+    source: str = ""
+
+
+def _param_text(key: str, value, where: str) -> str:
+    """A TOML value as the text `--param key=value` would give (lists: comma-separated; booleans: true/false)."""
+    if isinstance(value, bool):
+        return f"{key}={'true' if value else 'false'}"
+    if isinstance(value, (list, tuple)):
+        if not all(isinstance(v, (int, float, str)) and not isinstance(v, bool) for v in value):
+            raise PlanError(f"{where}: parameter {key}: a list of numbers or strings expected")
+        return f"{key}={','.join(str(v) for v in value)}"
+    if isinstance(value, (int, float, str)):
+        return f"{key}={value}"
+    raise PlanError(f"{where}: parameter {key}: {type(value).__name__} is not a parameter value")
+
+
+def _budget(value, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise PlanError(f"{where}: expected a number of seconds > 0, got {value!r}")
+    return float(value)
+
+
+def plan_path(name_or_path: str | Path) -> Path:
+    """A plan by file path, or by name from probes/data/plans/ (`quick` -> probes/data/plans/quick.toml)."""
+    path = Path(name_or_path)
+    if path.suffix != ".toml" and not path.exists():
+        path = PLANS / f"{name_or_path}.toml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in PLANS.glob("*.toml"))) or "none"
+        raise PlanError(f"plan {name_or_path}: no such file (plans shipped: {known})")
+    return path
+
+
+def load_plan(name_or_path: str | Path) -> Plan:
+    """Read a plan file (TOML): `name`, optional `point_budget_s`/`total_budget_s`/`description`, and one
+    `[[probe]]` table per probe with `name`, optional `params = {key = value}` and `point_budget_s`."""
+    import tomllib
+    path = plan_path(name_or_path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise PlanError(f"plan {path}: not valid TOML: {str(err).splitlines()[0]}") from None
+    unknown = set(data) - {"name", "description", "point_budget_s", "total_budget_s", "probe"}
+    if unknown:
+        raise PlanError(f"plan {path}: unknown key {sorted(unknown)[0]!r} (keys: name, description, point_budget_s, "
+                        f"total_budget_s, [[probe]])")
+    tables = data.get("probe") or []
+    if not isinstance(tables, list) or not tables:
+        raise PlanError(f"plan {path}: no [[probe]] table")
+    entries, seen = [], set()
+    for i, t in enumerate(tables, 1):
+        where = f"plan {path}, probe #{i}"
+        if not isinstance(t, dict) or not isinstance(t.get("name"), str):
+            raise PlanError(f"{where}: each [[probe]] needs name = \"family.probe\"")
+        bad = set(t) - {"name", "params", "point_budget_s"}
+        if bad:
+            raise PlanError(f"{where} ({t['name']}): unknown key {sorted(bad)[0]!r} (keys: name, params, "
+                            f"point_budget_s)")
+        if t["name"] in seen:
+            raise PlanError(f"{where}: probe {t['name']} listed twice")
+        seen.add(t["name"])
+        params = t.get("params") or {}
+        if not isinstance(params, dict):
+            raise PlanError(f"{where} ({t['name']}): params must be a table {{key = value}}")
+        entries.append(PlanEntry(t["name"], tuple(_param_text(k, v, f"{where} ({t['name']})")
+                                                  for k, v in params.items()),
+                                 _budget(t.get("point_budget_s"), f"{where} ({t['name']}) point_budget_s")))
+    return Plan(str(data.get("name") or path.stem), tuple(entries), _budget(data.get("point_budget_s"),
+                f"plan {path}: point_budget_s"), _budget(data.get("total_budget_s"), f"plan {path}: total_budget_s"),
+                str(data.get("description") or ""), str(path))
+
+
+def plan_from_probes(names, point_budget_s: float | None = None) -> Plan:
+    """The plan of a plain campaign: these probes with their defaults."""
+    return Plan("campaign", tuple(PlanEntry(n) for n in names), point_budget_s)
+
+
+def split_param_overrides(pairs: list[str]) -> dict[str, list[str]]:
+    """`--param PROBE:key=value` (repeatable) -> {probe: ["key=value", ...]}, in order."""
+    out: dict[str, list[str]] = {}
+    for pair in pairs:
+        probe, sep, kv = pair.partition(":")
+        if not sep or not probe or "=" not in kv or not kv.split("=", 1)[0]:
+            raise PlanError(f"--param {pair!r}: a campaign takes PROBE:key=value (e.g. latency.tlb:points_per_octave=1)")
+        out.setdefault(probe, []).append(kv)
+    return out
+
+
+@dataclass(frozen=True)
+class Step:
+    """One probe of a resolved plan: the probe, its parsed parameters and its per-point time budget."""
+    probe: object
+    params: dict
+    point_budget_s: float
+
+
+def resolve_plan(plan: Plan, overrides: dict[str, list[str]] | None = None, point_budget_s: float | None = None,
+                 extra: dict[str, list[str]] | None = None) -> list[Step]:
+    """Probes and parsed parameters of a plan. `overrides` ({probe: ["k=v"]}, from --param) win over the plan's
+    params, `extra` (e.g. each probe's smoke params for a rehearsal) over both; `point_budget_s` over every budget.
+    A --param naming a probe that is not in the plan is an error (a typo must not be silently ignored)."""
+    from probes import catalogue
+    overrides = overrides or {}
+    names = [e.probe for e in plan.entries]
+    for name in overrides:
+        if name not in names:
+            catalogue.get(name)  # an unknown probe: raises with suggestions
+            raise PlanError(f"--param {name}:...: probe {name} is not in plan {plan.name} "
+                            f"({', '.join(names)})")
+    steps = []
+    for e in plan.entries:
+        probe = catalogue.get(e.probe)
+        pairs = list(e.params) + overrides.get(e.probe, []) + list((extra or {}).get(e.probe, []))
+        budget = point_budget_s or e.point_budget_s or plan.point_budget_s or probe.budget_seconds
+        steps.append(Step(probe, probe.parse_params(pairs), float(budget)))
+    return steps
+
+
+def run_plan(steps: list[Step], out_dir: Path, backend: str, timeout: float, deadline: float | None = None,
+             **kw) -> list[Outcome]:
+    """run_campaign over a resolved plan: each probe with its parameters and per-point time budget."""
+    by_name = {s.probe.name: s for s in steps}
+    return run_campaign([s.probe for s in steps], lambda p: by_name[p.name].params, out_dir, backend, timeout,
+                        deadline=deadline, rule_params_of=lambda p: {"max_seconds": by_name[p.name].point_budget_s},
+                        **kw)
+
+
+def tally(outcomes: list[Outcome]) -> dict[str, int]:
+    """ok (measured now or already complete) / failed / skipped / deferred (not started before the deadline) /
+    incomplete (stopped at the deadline, resumable)."""
+    out = {"ok": 0, "failed": 0, "skipped": 0, "incomplete": 0, "deferred": 0}
+    for o in outcomes:
+        key = "ok" if o.outcome in ("ok", "cached") else o.outcome if o.outcome in out else "failed"
+        out[key] += 1
+    return out
+
+
+def run_batch(jobs, out_dir: Path, backend: str, timeout: float, rule: str = "median-ci",
+              rule_params: dict | None = None) -> list[Outcome]:
+    """[(probe, params)] in ONE worker process (probes.engine.batch): one interpreter start for all, fresh results
+    (no resume). What the batch did not finish (a CUDA error poisons its context, a crash, its watchdog) is run
+    again one worker each by run_one. The watchdog is `timeout` plus 10 s per job."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [result_path(out_dir, p, params) for p, params in jobs]
+    items = [["--probe", p.name, "--params", json.dumps(params, default=list), "--backend", backend, "--out",
+              str(path), "--rule", rule, "--rule-params", json.dumps(rule_params or {}), "--no-progress", "--fresh"]
+             for (p, params), path in zip(jobs, paths)]
+    status = out_dir / ".batch-status.json"
+    spec = out_dir / ".batch-spec.json"
+    status.unlink(missing_ok=True)
+    io.write_atomic(spec, json.dumps({"items": items, "status": str(status)}))
+    with open(out_dir / ".batch.log", "w+b") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "probes.engine.batch", str(spec)], stdout=log, stderr=log,
+                                start_new_session=True)
+        try:
+            proc.wait(timeout=timeout + 10 * len(jobs))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        except KeyboardInterrupt:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
+        log.seek(0)
+        tail = log.read().decode(errors="replace")[-STDERR_TAIL:]
+    try:
+        codes = json.loads(status.read_text())
+    except (OSError, ValueError):
+        codes = []
+    outcomes = []
+    for (probe, params), path, code in zip(jobs, paths, codes + [None] * (len(jobs) - len(codes))):
+        if code is None:  # not reached, or the batch died on it: its own watchdog worker
+            outcomes.append(run_one(probe, params, out_dir, backend, timeout, resume=False, rule=rule,
+                                    rule_params=rule_params, progress=False))
+            continue
+        try:
+            doc = io.load(path)
+        except ResultsError:
+            _record_failure(path, probe, params, backend, "crashed", code, tail)
+            doc = io.load(path)
+        reason = (doc.get("error") or {}).get("reason") or (doc.get("error") or {}).get("message") or ""
+        outcomes.append(Outcome(probe.name, doc["outcome"], path, reason))
+    for f in (status, spec, out_dir / ".batch.log"):
+        f.unlink(missing_ok=True)
+    return outcomes
+
+
+def file_lock(path: Path) -> filelock.FileLock:
+    """A non-singleton FileLock (two campaign_lock()s on one path in one process must conflict, not share);
+    filelock before 3.13 has no is_singleton flag, and its locks were never singletons."""
+    try:
+        return filelock.FileLock(str(path), is_singleton=False)
+    except TypeError:
+        return filelock.FileLock(str(path))

@@ -40,7 +40,9 @@ class ClockSampler:
             s["mem_mhz"] = n.nvmlDeviceGetClockInfo(self.handle, n.NVML_CLOCK_MEM)
             s["temp_c"] = n.nvmlDeviceGetTemperature(self.handle, n.NVML_TEMPERATURE_GPU)
             s["power_w"] = n.nvmlDeviceGetPowerUsage(self.handle) / 1000
-            mask = n.nvmlDeviceGetCurrentClocksEventReasons(self.handle)
+            mask = getattr(n, "nvmlDeviceGetCurrentClocksEventReasons", None) or \
+                n.nvmlDeviceGetCurrentClocksThrottleReasons  # the name before nvidia-ml-py 12.535
+            mask = mask(self.handle)
             s["throttle"] = ",".join(v for k, v in _BAD_REASONS.items() if mask & k) or ""
         except Exception as err:
             s["error"] = str(err)

@@ -51,9 +51,31 @@ def toolkit_version() -> tuple[int, int] | None:
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
-def driver_too_old(driver: tuple[int, int] | None, toolkit: tuple[int, int] | None) -> str | None:
-    """One-line reason when the driver cannot load what the toolkit emits (the driver JIT-compiles our PTX, so
-    it must support the toolkit's CUDA release), else None. Unknown versions are not an error."""
+def nvjitlink_version() -> tuple[int, int] | None:
+    """CUDA release of the nvJitLink library that links our kernels into cubins (numba-cuda/cuda.core use it
+    when it is there, >= 12.3), or None: then the driver JIT-compiles the PTX itself."""
+    try:
+        from cuda.bindings import nvjitlink
+        v = tuple(nvjitlink.version())[:2]
+    except Exception:  # no cuda-bindings, no libnvJitLink, or a release without version(): the driver links
+        return None
+    return (int(v[0]), int(v[1])) if len(v) == 2 and v >= (12, 3) else None
+
+
+def driver_too_old(driver: tuple[int, int] | None, toolkit: tuple[int, int] | None,
+                   linker: tuple[int, int] | None = None) -> str | None:
+    """One-line reason when the driver cannot run what the toolkit emits, else None. Unknown versions are not an
+    error. Without `linker` the driver JIT-compiles our PTX, so it must support the toolkit's release. With
+    nvJitLink (`linker`: its release) the driver loads cubins, which CUDA's minor-version compatibility lets any
+    driver of the same major release run (a 13.0 driver runs what a 13.5 nvJitLink links): only an older major
+    release is refused."""
+    if linker and driver and toolkit:
+        if driver[0] >= linker[0]:
+            return None
+        d, j = ".".join(map(str, driver)), ".".join(map(str, linker))
+        return (f"CUDA driver supports CUDA {d}, older than the major release of nvJitLink {j} that links the probes; "
+                f"update the NVIDIA driver to a CUDA {linker[0]} one, or install wheels matching it (pip install "
+                f"'nvidia-nvjitlink=={driver[0]}.*' 'nvidia-cuda-nvcc=={driver[0]}.*' 'numba-cuda[cu{driver[0]}]')")
     if not driver or not toolkit or tuple(driver) >= tuple(toolkit):
         return None
     d, t = ".".join(map(str, driver)), ".".join(map(str, toolkit))
@@ -73,7 +95,7 @@ def driver_status() -> str | None:
             return "no CUDA driver or GPU found (numba.cuda.is_available() is False)"
         if len(cuda.gpus) == 0:
             return "the CUDA driver reports no GPU"
-        too_old = driver_too_old(cuda.cudadrv.driver.driver.get_version(), toolkit_version())
+        too_old = driver_too_old(cuda.cudadrv.driver.driver.get_version(), toolkit_version(), nvjitlink_version())
         if too_old:
             return too_old
     except Exception as err:  # driver init errors come in many classes; the reason is what matters
