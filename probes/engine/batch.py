@@ -19,6 +19,9 @@ def main(argv=None) -> int:
     spec = json.loads(open(argv[0]).read())
     from probes.engine import worker as W
     from probes.results.io import write_atomic
+    import os
+    W.die_with_parent()  # once for the batch; its items then see no parent to arm again
+    os.environ.pop(W.PARENT_ENV, None)
     codes = []
     for item in spec["items"]:
         try:

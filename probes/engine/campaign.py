@@ -502,17 +502,24 @@ def run_batch(jobs, out_dir: Path, backend: str, timeout: float, rule: str = "me
     status.unlink(missing_ok=True)
     io.write_atomic(spec, json.dumps({"items": items, "status": str(status)}))
     with open(out_dir / ".batch.log", "w+b") as log:
+        env = {**os.environ, W.PARENT_ENV: str(os.getpid())}  # the batch dies with us, as every worker does
         proc = subprocess.Popen([sys.executable, "-m", "probes.engine.batch", str(spec)], stdout=log, stderr=log,
-                                start_new_session=True)
+                                start_new_session=True, env=env)
+        records = []
         try:
+            records = register_worker(worker_registries(out_dir, backend), proc.pid,
+                                      ["--probe", "batch", "--out", str(out_dir)])
             proc.wait(timeout=timeout + 10 * len(jobs))
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-        except KeyboardInterrupt:
+        except BaseException:  # Ctrl-C, or the PID record could not be written: no worker left behind
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             raise
+        finally:
+            for rec in records:
+                rec.unlink(missing_ok=True)
         log.seek(0)
         tail = log.read().decode(errors="replace")[-STDERR_TAIL:]
     try:
