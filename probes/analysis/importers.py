@@ -41,8 +41,8 @@ class LadderInputError(ValueError):
         super().__init__(f"{where}: {expected}")
 
 
-def _frame(rows: list[dict], kind: str, path, fmt: str, extra: dict | None = None) -> pd.DataFrame:
-    df = pd.DataFrame(rows)
+def _frame(rows: list[dict] | pd.DataFrame, kind: str, path, fmt: str, extra: dict | None = None) -> pd.DataFrame:
+    df = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
     for col in COLUMNS:
         if col not in df.columns:
             df[col] = np.nan
@@ -119,7 +119,7 @@ def read_tidy_csv(path) -> pd.DataFrame:
     for col in ("source_repo", "source_path", "source_commit"):
         if col in raw.columns:
             out[col] = raw[col]
-    return _frame(out.to_dict("records"), "ladder", path, "tidy", {"sha256": _sha256(text)})
+    return _frame(out.reset_index(drop=True), "ladder", path, "tidy", {"sha256": _sha256(text)})
 
 
 # --- gpu-benches gpu-latency ----------------------------------------------------------------------------------------
