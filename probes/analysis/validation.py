@@ -480,6 +480,7 @@ def _render(summary, sections, stop, params, all_ok, reps, async_summary=(), asy
         "gradual one the span must overlap the bracket (the bracket marks the 1.3x / 1.1x crossing, inside the "
         "degrading region; the interval now marks where the plateau ends).", "",
         f"Reference readings: {READINGS_SOURCE}.", "",
+        "Bandwidth ladders (gpu-benches' gpu-l2-cache, issue 25) are scored in [bandwidth.md](bandwidth.md).", "",
         "## Summary", "", _md_table(summary, ["dataset", "GPU", "levels", "checks passed", "verdict"]), "",
         f"All tolerances met: **{'yes' if all_ok else 'no'}**.", "",
         "Capacity here is the interval from the last point still inside the plateau's CI (where the plateau ends) to "
