@@ -29,7 +29,9 @@ THREADS = 128
 
 def _sizes_check(value) -> str | None:
     bad = [v for v in value if v < 1 or v > ptx.MAX_CLUSTER]
-    return f"cluster sizes must be 1..{ptx.MAX_CLUSTER} (got {bad[0]})" if bad else positive(value)
+    if not value:
+        return "needs at least one cluster size"
+    return f"cluster sizes must be 1..{ptx.MAX_CLUSTER} (got {bad[0]})" if bad else None
 
 
 def emulate_chase(k: ptx.PtxKernel, cfg: ptx.LaunchConfig, args: list) -> None:

@@ -14,6 +14,7 @@ error naming it.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import string
@@ -271,6 +272,17 @@ class EmulatedLauncher:
 
 
 _LAUNCHERS: dict = {}
+_OVERRIDE: list = []
+
+
+@contextlib.contextmanager
+def using_launcher(launcher):
+    """Route every `launch` to `launcher` (tests: a fake launcher that corrupts an output word)."""
+    _OVERRIDE.append(launcher)
+    try:
+        yield launcher
+    finally:
+        _OVERRIDE.pop()
 
 
 def launcher_for(ctx):
@@ -283,7 +295,7 @@ def launcher_for(ctx):
 def launch(ctx, k: PtxKernel, cfg: LaunchConfig, args: list, check: Callable[[], None] | None = None,
            launcher=None) -> None:
     """Run one PTX kernel and then its host reference check (which raises KernelCheckError on a wrong output)."""
-    (launcher or launcher_for(ctx))(ctx, k, cfg, args)
+    (launcher or (_OVERRIDE[-1] if _OVERRIDE else launcher_for(ctx)))(ctx, k, cfg, args)
     if check is not None:
         check()
 
