@@ -106,7 +106,7 @@ def test_a_multi_entry_template_ships_only_the_launched_entry():
         ptx.only_entry(chase, "nope")
 
 
-def test_probe_declares_its_template_and_its_version_covers_it(tmp_path, monkeypatch):
+def test_probe_declares_its_template_and_keeps_older_probes_on_the_family_glob():
     probe = catalogue.get("latency.ladder.tma")
     assert probe.ptx == "ptx/bulk_copy.ptx" and [p.name for p in probe.templates()] == ["bulk_copy.ptx"]
     # an older probe without `ptx` keeps the family glob, so its version is unchanged by the new templates
@@ -249,7 +249,7 @@ def test_ptx_dry_run_assembles_and_checks_every_ptx_probe_for_sm80_sm90a_sm100a(
     assert not any("cp-async" in s for s in skipped)
 
 
-def test_ptx_dry_run_reports_a_broken_kernel_in_one_line(monkeypatch):
+def test_ptx_dry_run_reports_a_broken_kernel_in_one_line():
     probe = catalogue.get("latency.mbarrier")
     broken = type(probe)(**{**probe.__dict__, "name": "latency.broken",
                             "kernels": lambda cc: [("mbar_arrive_test", ".version 8.7\n.target sm_90a\nbogus;\n")]})

@@ -15,8 +15,6 @@ from __future__ import annotations
 import math
 from statistics import median
 
-import numpy as np
-
 from probes.analysis.levels import detect_levels
 
 # Values read from data other projects published (the sources state no summary numbers of their own for the
@@ -62,17 +60,23 @@ def _sample_mode(point: dict, key: str):
     return max(set(vals), key=vals.count) if vals else None
 
 
+AXES = {"latency.dsmem": ("cluster_size", "peer"), "latency.cluster-barrier": ("cluster_size", "relaxed"),
+        "latency.mbarrier": ("op",), "tensor.wgmma.latency": ("dtype", "n", "operands"),
+        "tensor.wgmma.throughput": ("dtype", "n", "operands"), "tensor.tcgen05.latency": ("n",)}
+
+
 def point_table(docs: list[dict], name: str, medians: tuple[str, ...] = (), modes: tuple[str, ...] = ()):
-    """One row per point of the latest run of `name`, in sweep order; empty frame when there is none."""
+    """One row per point of the latest run of `name`, in sweep order; empty frame when there is none. Points
+    without the probe's axes (a result of another version) are left out."""
     import pandas as pd
     doc = latest(docs, name)
     rows = []
     for p in (doc or {}).get("points", []):
         s = p.get("summary") or {}
-        if s.get("median") is None:
+        if s.get("median") is None or not all(a in p.get("axes", {}) for a in AXES.get(name, ())):
             continue
         row = dict(p.get("axes", {}))
-        row.update(median=float(s["median"]), ci_low=s.get("ci_low"), ci_high=s.get("ci_high"), n=s.get("n"))
+        row.update(median=float(s["median"]), ci_low=s.get("ci_low"), ci_high=s.get("ci_high"), samples=s.get("n"))
         row.update({k: _sample_median(p, k) for k in medians})
         row.update({k: _sample_mode(p, k) for k in modes})
         rows.append(row)
@@ -165,7 +169,3 @@ def flop_per_clk(n: int, k: int, warpgroups: int, cycles_per_mma: float) -> floa
     if cycles_per_mma <= 0:
         raise ValueError("cycles per MMA must be > 0")
     return warpgroups * 2 * 64 * n * k / cycles_per_mma
-
-
-def ratio_ok(a: float | None, b: float | None) -> bool:
-    return a is not None and b is not None and np.isfinite(a) and np.isfinite(b) and b > 0
