@@ -227,7 +227,7 @@ class CoreLauncher:
         if key not in self._kernels:
             from cuda.core import ObjectCode
             fn = ObjectCode.from_cubin(compile_cubin(k.ptx(arch), arch)).get_kernel(k.entry)
-            set_attributes(fn, cfg)
+            set_attributes(fn, cfg, self.device.device_id)
             self._kernels[key] = fn
         return self._kernels[key]
 
@@ -239,8 +239,9 @@ class CoreLauncher:
         self.stream.sync()
 
 
-def set_attributes(fn, cfg: LaunchConfig) -> None:
-    """Kernel attributes a configuration needs: large dynamic shared memory, non-portable cluster sizes."""
+def set_attributes(fn, cfg: LaunchConfig, device_ordinal: int = 0) -> None:
+    """Kernel attributes a configuration needs: large dynamic shared memory, non-portable cluster sizes. cuda.core
+    loads modules as libraries, so `fn.handle` is a CUkernel (cuKernelSetAttribute, per device)."""
     from cuda.bindings import driver
     attrs = []
     if cfg.needs_shared_opt_in:
@@ -248,9 +249,9 @@ def set_attributes(fn, cfg: LaunchConfig) -> None:
     if cfg.non_portable_cluster:
         attrs.append((driver.CUfunction_attribute.CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED, 1))
     for attr, value in attrs:
-        (err,) = driver.cuFuncSetAttribute(driver.CUfunction(int(fn.handle)), attr, value)
+        (err,) = driver.cuKernelSetAttribute(attr, value, fn.handle, driver.CUdevice(device_ordinal))
         if err != driver.CUresult.CUDA_SUCCESS:
-            raise RuntimeError(f"cuFuncSetAttribute({attr.name}, {value}) failed: {err.name}")
+            raise RuntimeError(f"cuKernelSetAttribute({attr.name}, {value}) failed: {err.name}")
 
 
 def kernel_argument(ctx, a):
