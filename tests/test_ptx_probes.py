@@ -261,3 +261,22 @@ def test_ptx_dry_run_cli_rejects_an_unknown_arch_in_one_line(capsys):
     assert ptx.main(["--arch", "hopper"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_the_static_atlas_list_of_ptx_instructions_is_current():
+    """ptx/atlas-instructions.csv is what the static atlas reads; regenerate with
+    `python -m probes.engine.ptx --write-atlas-list` after editing a template or a probe's kernels."""
+    assert ptx.ATLAS_LIST.read_text() == ptx.atlas_csv()
+    rows = ptx.atlas_rows()
+    ops = {r["ptx_instruction"] for r in rows}
+    assert {"cp.async.ca.shared.global", "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes",
+            "mapa.shared::cluster.u32", "ld.shared::cluster.u32", "mbarrier.complete_tx.shared::cta.b64"} <= ops
+    assert any(o.startswith("wgmma.mma_async.sync.aligned.m64n64k32.f32.e4m3.e4m3") for o in ops)
+    assert any(o.startswith("tcgen05.mma.cta_group::1.kind::f16") for o in ops)
+    assert not any(r["target"] == "sm_100a" and r["ptx_instruction"].startswith("wgmma") for r in rows)
+
+
+def test_a_probe_version_covers_its_declared_template():
+    import dataclasses
+    probe = catalogue.get("latency.mbarrier")
+    assert dataclasses.replace(probe, ptx="ptx/bulk_copy.ptx").version() != probe.version()

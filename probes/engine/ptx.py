@@ -432,13 +432,53 @@ def dry_run(archs=DRY_RUN_ARCHS, probes=None) -> tuple[int, list[str], list[str]
     return checked, failures, skipped
 
 
+# --- the list the static instruction atlas reads (probes/static is another module's: it reads this file) ---------
+
+ATLAS_LIST = PTX_DIR / "atlas-instructions.csv"
+_ATLAS_OPS = re.compile(r"^\s*(?:@!?%p\d+\s+)?((?:cp\.async|mbarrier|mapa|ld\.shared::cluster|barrier\.cluster|wgmma|"
+                        r"tcgen05|fence\.proxy|fence\.mbarrier_init)[\w.:]*)")
+
+
+def atlas_rows(probes=None) -> list[dict]:
+    """(probe, kernel, template, target, PTX instruction with its qualifiers) of every async/cluster/tensor
+    instruction each PTX probe kernel issues, for every dry-run target it is legal on: what the static instruction
+    atlas needs to put these instructions beside their measured cost."""
+    rows = []
+    for probe in ptx_probes(probes):
+        for arch in DRY_RUN_ARCHS:
+            if legal_on(probe, arch):
+                continue
+            for name, text in probe.kernels(cc_of(arch)):
+                ops = sorted({m.group(1) for line in text.splitlines() if (m := _ATLAS_OPS.match(line))})
+                rows += [{"probe": probe.name, "kernel": name, "template": probe.ptx, "target": arch,
+                          "ptx_instruction": op} for op in ops]
+    return rows
+
+
+def atlas_csv(probes=None) -> str:
+    import csv
+    import io as _io
+    buf = _io.StringIO()
+    w = csv.DictWriter(buf, ["probe", "kernel", "template", "target", "ptx_instruction"], lineterminator="\n")
+    w.writeheader()
+    w.writerows(atlas_rows(probes))
+    return buf.getvalue()
+
+
 def main(argv=None) -> int:
     import argparse
     import sys
     ap = argparse.ArgumentParser(prog="python -m probes.engine.ptx",
                                  description="assemble and SASS-check every PTX probe (no GPU needed)")
     ap.add_argument("--arch", action="append", help=f"architecture (default: {' '.join(DRY_RUN_ARCHS)})")
+    ap.add_argument("--write-atlas-list", action="store_true",
+                    help=f"rewrite {ATLAS_LIST.relative_to(ROOT)} (the static atlas's list of these instructions)")
     args = ap.parse_args(argv)
+    if args.write_atlas_list:
+        from probes.results.io import write_atomic
+        write_atomic(ATLAS_LIST, atlas_csv())
+        print(f"wrote {ATLAS_LIST.relative_to(ROOT)}")
+        return 0
     try:
         archs = tuple(args.arch or DRY_RUN_ARCHS)
         for a in archs:
