@@ -148,3 +148,15 @@ def test_section_survives_a_result_with_axes_it_does_not_know(name):
     sec, _ = render([doc(name, [point({"unrelated": 1}, 4.0)])])
     assert all(math.isfinite(f.value) for f in sec.findings)
     assert not any("DSMEM" in f.title or "wgmma" in f.title for f in sec.findings)
+
+
+def test_bulk_bandwidth_is_shown_against_the_same_runs_copy_ceiling():
+    pts = [point({"mode": m, "bytes": b, "depth": d}, v) for m, b, d, v in
+           (("copy", 4096, 2, 2000.0), ("copy", 8192, 2, 2500.0), ("tma", 4096, 2, 2400.0), ("tma", 8192, 4, 3000.0),
+            ("ldgsts", 4096, 2, 1000.0))]
+    frame = A.bulk_table(A.point_table([doc("bandwidth.bulk", pts)], "bandwidth.bulk"))
+    pct = {(r["mode"], r["bytes"], r["depth"]): r["% of copy ceiling"] for r in frame.to_dict("records")}
+    assert pct[("tma", 8192, 4)] == 120.0 and pct[("ldgsts", 4096, 2)] == 40.0 and pct[("copy", 8192, 2)] == 100.0
+    sec, _ = render([doc("bandwidth.bulk", pts)])
+    best = {f.title: f for f in sec.findings}["bulk global->shared bandwidth, tma"]
+    assert best.value == 3000.0 and "8192 B per transfer, depth 4, 120 %" in best.evidence

@@ -63,3 +63,9 @@ def test_wgmma_pipelined_beats_serialised_and_stays_under_the_documented_peak(tm
 def test_tcgen05_runs_only_on_blackwell(tmp_path):
     doc = _run(tmp_path, "tensor.tcgen05.latency", "steps=16")
     assert all(p["summary"]["median"] > 0 for p in doc["points"])
+
+
+def test_bulk_streaming_bandwidth_grows_with_depth_for_tma(tmp_path):
+    doc = _run(tmp_path, "bandwidth.bulk", "sizes=4096", "depths=1,4", "buffer_bytes=268435456")
+    gbps = {(p["axes"]["mode"], p["axes"]["depth"]): p["summary"]["median"] for p in doc["points"]}
+    assert gbps[("tma", 4)] > gbps[("tma", 1)] > 0

@@ -164,12 +164,33 @@ def test_kernel_arguments_are_pointers_and_typed_scalars():
 
 # ---- host reference models through a fake launcher ---------------------------------------------------------------
 
-@pytest.mark.parametrize("name", [n for n in PTX_PROBES if n != "tensor.tcgen05.latency"])
+# the output word a wrong kernel would get wrong: final slot / phase count, first accumulator, CTA 0's checksum
+CHECKED_WORD = {"tensor.wgmma.latency": 8, "tensor.wgmma.throughput": 8, "bandwidth.bulk": 2}
+
+
+@pytest.mark.parametrize("name", [n for n in PTX_PROBES if n not in ("tensor.tcgen05.latency", "bandwidth.bulk")])
 def test_every_launch_is_checked_against_its_reference_model(name):
     sample = smoke_run(name)
     assert sample["cycles_per_op"] == 4 and sample["ns_per_op"] == 2      # the emulator's made-up clock
     with pytest.raises(KernelCheckError):
-        smoke_run(name, corrupting(word=5 if not name.startswith("tensor.") else 8))
+        smoke_run(name, corrupting(word=CHECKED_WORD.get(name, 5)))
+
+
+def test_bulk_stream_checks_every_ctas_checksum_and_reports_bandwidth_over_the_grid():
+    from probes.catalogue.bandwidth_bulk import SIM_BYTES_PER_NS, checksums
+    sample = smoke_run("bandwidth.bulk")
+    assert sample["gbps"] == pytest.approx(SIM_BYTES_PER_NS, rel=0.02) and sample["bytes"] == 8192 and sample["ctas"] == 2
+    with pytest.raises(KernelCheckError, match="CTA 1 checksum"):
+        smoke_run("bandwidth.bulk", corrupting(word=4 + 2))
+    words = np.arange(16, dtype=np.uint32)            # 2 CTAs x 2 chunks of 16 B: CTA 0 gets chunks 0 and 2
+    assert list(checksums(words, 2, 2, 16)) == [sum(range(0, 4)) + sum(range(8, 12)), sum(range(4, 8)) + sum(range(12, 16))]
+
+
+def test_bulk_stream_refuses_a_buffer_too_small_for_its_depth():
+    probe = catalogue.get("bandwidth.bulk")
+    params = probe.parse_params(["buffer_bytes=1024", "blocks_per_sm=1", "sizes=512", "depths=4"])
+    with pytest.raises(ProbeSpecError, match="chunks per CTA"):
+        probe.measure(FakeContext(), {"mode": "tma", "bytes": 512, "depth": 4}, params)
 
 
 def test_tcgen05_reference_model_catches_a_wrong_accumulator_and_a_short_loop():

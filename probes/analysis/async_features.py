@@ -62,7 +62,8 @@ def _sample_mode(point: dict, key: str):
 
 AXES = {"latency.dsmem": ("cluster_size", "peer"), "latency.cluster-barrier": ("cluster_size", "relaxed"),
         "latency.mbarrier": ("op",), "tensor.wgmma.latency": ("dtype", "n", "operands"),
-        "tensor.wgmma.throughput": ("dtype", "n", "operands"), "tensor.tcgen05.latency": ("n",)}
+        "tensor.wgmma.throughput": ("dtype", "n", "operands"), "tensor.tcgen05.latency": ("n",),
+        "bandwidth.bulk": ("mode", "bytes", "depth")}
 
 
 def point_table(docs: list[dict], name: str, medians: tuple[str, ...] = (), modes: tuple[str, ...] = ()):
@@ -162,6 +163,18 @@ def wgmma_table(lat, tput):
         out["documented peak [FLOP/clk/SM]"] = peak
         out["% of peak"] = (100 * out["FLOP/clk/SM"] / peak).round(1)
     return out.sort_values(keys).reset_index(drop=True)
+
+
+def bulk_table(frame):
+    """bandwidth.bulk per (mode, bytes, depth): GB/s [CI] and % of the same run's ceiling, the best point of the
+    synchronous `copy` mode (None when the run has no copy point)."""
+    if frame.empty:
+        return frame
+    out = frame.rename(columns={"median": "GB/s", "ci_low": "CI low", "ci_high": "CI high"}).copy()
+    copy = out[out["mode"] == "copy"]["GB/s"]
+    ceiling = float(copy.max()) if len(copy) else None
+    out["% of copy ceiling"] = None if ceiling is None else (100 * out["GB/s"] / ceiling).round(1)
+    return out.sort_values(["mode", "bytes", "depth"]).reset_index(drop=True)
 
 
 def flop_per_clk(n: int, k: int, warpgroups: int, cycles_per_mma: float) -> float:

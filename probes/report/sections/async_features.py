@@ -13,7 +13,7 @@ from probes.report.sections import Figure, Finding, Paragraph, Section, Table
 FAMILY = "async-features"
 TITLE = "Hopper/Blackwell async features (PTX probes)"
 PREFIXES = ("latency.ladder.cp-async", "latency.ladder.tma", "latency.dsmem", "latency.cluster-barrier",
-            "latency.mbarrier", "tensor.wgmma.", "tensor.tcgen05.", "latency.ladder.global")
+            "latency.mbarrier", "tensor.wgmma.", "tensor.tcgen05.", "bandwidth.bulk", "latency.ladder.global")
 OWN = PREFIXES[:-1]          # the global ladder is read only as the LDG baseline of the async ladders
 ORDER = 60
 
@@ -135,6 +135,24 @@ def wgmma_blocks(docs: list[dict]) -> tuple[list, list]:
                                  "per MMA, FLOP/clk/SM and its share of the documented dense peak")], findings
 
 
+def bulk_blocks(docs: list[dict]) -> tuple[list, list]:
+    frame = A.bulk_table(A.point_table(docs, "bandwidth.bulk"))
+    if frame.empty:
+        return [], []
+    findings, data = [], _files(docs, "bandwidth.bulk")
+    for mode, sub in frame.groupby("mode"):
+        best = sub.loc[sub["GB/s"].idxmax()]
+        pct = best["% of copy ceiling"]
+        findings.append(Finding(
+            FAMILY, f"bulk global->shared bandwidth, {mode}", float(best["GB/s"]), "GB/s", "undocumented",
+            f"Best point: {int(best['bytes'])} B per transfer, depth {int(best['depth'])}"
+            + (f", {pct:.0f} % of the synchronous-copy ceiling of the same run." if pct is not None else "."),
+            ci=_ci({"ci_low": best["CI low"], "ci_high": best["CI high"]}), data=data))
+    return [Table(frame, caption="Streaming global->shared bandwidth per copy mode, transfer size and stages in "
+                                 "flight; % of the best synchronous ld.global.v4 + st.shared.v4 point of the same "
+                                 "run")], findings
+
+
 def section(docs: list[dict]) -> Section:
     blocks: list = [Paragraph(
         "Hand-written PTX kernels (ptx/), assembled in process by cuda.core/nvJitLink and launched with clusters, "
@@ -156,6 +174,7 @@ def section(docs: list[dict]) -> Section:
                                "One thread: complete an mbarrier phase and wait for it (arrive + test_wait, arrive + "
                                "try_wait, expect_tx + complete_tx + try_wait): cycles per phase [95 % CI]"),
                  wgmma_blocks(docs),
+                 bulk_blocks(docs),
                  simple_blocks(docs, "tensor.tcgen05.latency", ("n",), "tcgen05.mma latency", "cycles",
                                "tcgen05.mma kind::f16 M=128 K=16 committed to an mbarrier and waited for: cycles "
                                "per MMA [95 % CI]")):
