@@ -58,6 +58,8 @@ def check_kernels(probe, arch: str) -> tuple[int, list[str]]:
     if not probe.kernels:
         return 0, []
     cc = tuple(NOMINAL_DEVICES[arch]["compute_capability"])
+    if probe.ptx and probe.unmet(nominal_environment(arch), {p.name: p.default for p in probe.params}):
+        return 0, []   # a PTX probe not legal on this architecture (tcgen05 on sm_90): the plan lists it as skipped
     try:
         kernels = cached_kernels(probe, cc)
     except Exception as err:  # a compile failure is a finding of the dry run, reported as one line

@@ -164,6 +164,7 @@ class Probe:
     value_key: str = "cycles_per_op"            # sample field the stopping rule watches
     smoke: tuple[str, ...] = ()                 # "name=value" params for the smallest run that still launches
                                                 # every kernel: simulator suite, GPU self-test, dry-run plan
+    ptx: str | None = None                      # "ptx/<name>.ptx": a hand-written PTX probe (probes/engine/ptx.py)
     module: str = ""                            # filled by the catalogue loader
 
     def __post_init__(self):
@@ -207,5 +208,7 @@ class Probe:
 
     def templates(self) -> list[Path]:
         root = Path(__file__).resolve().parent.parent / "ptx"
+        if self.ptx:
+            return [root.parent / self.ptx]
         stem = self.name.split(".")[0]
         return sorted(root.glob(f"{stem}*.ptx")) if root.is_dir() else []

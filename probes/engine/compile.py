@@ -73,6 +73,8 @@ def cached_kernels(probe, cc: tuple[int, int]) -> list[tuple[str, str]]:
 
 def ptx_to_sass(ptx: str, arch: str) -> dict[str, list[sass.Instruction]]:
     """Assemble PTX for arch and return the parsed SASS of every function in it."""
+    if re.search(rf"^\.target {arch}a\s*$", ptx, flags=re.M):
+        arch += "a"   # a hand-written PTX probe for the architecture-specific target (wgmma: sm_90a)
     try:
         cubin = toolchain.assemble(ptx, arch)
     except toolchain.AssemblyError as err:

@@ -25,7 +25,13 @@ def test_selftest_gathers_every_observation_and_launches_every_probe_once(monkey
     assert set(obs["chains"]["ops"]) == set(selftest.CHAIN_OPS) and obs["chains"]["status"] == "ok"
     smoke = obs["smoke"]
     assert set(smoke) == set(catalogue.all_probes()) - {"selftest.clock"}
-    assert all(r["outcome"] == "ok" for r in smoke.values()), {n: r for n, r in smoke.items() if r["outcome"] != "ok"}
+    # a probe the simulator's cc 9.0 does not meet (tcgen05: cc 10.x) is skipped with its reason, never run
+    env = capture("simulator")
+    unmet = {n for n in smoke if (p := catalogue.get(n)).unmet(env, p.parse_params(p.smoke))}
+    want = {n: "skipped" if n in unmet else "ok" for n in smoke}
+    assert all(r["outcome"] == want[n] for n, r in smoke.items()), {n: r for n, r in smoke.items() if r["outcome"] != want[n]}
     checks = selftest.decide(obs)
     launches = [c for c in checks if c.name.endswith("launches with its smoke params")]
-    assert len(launches) == len(smoke) and all(c.status == selftest.PASS for c in launches), selftest.format_table(checks)
+    assert len(launches) == len(smoke) and all(
+        c.status == (selftest.SKIP if c.name.split(" ")[0] in unmet else selftest.PASS) for c in launches), \
+        selftest.format_table(checks)

@@ -1,0 +1,162 @@
+"""Analysis and report section of the PTX-probe family on synthetic result documents (made up, with known answers:
+nothing here is a measurement)."""
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import pytest
+
+from probes.analysis import async_features as A
+from probes.report.figures import style
+from probes.report.sections import Figure, Table
+from probes.report.sections import async_features as S
+from probes.spec import KiB, MiB, geometric
+
+
+def doc(name, points, gpu="NVIDIA H200", started="2026-11-25T00:00:00+00:00"):
+    return {"schema_version": 1, "probe": {"name": name, "version": "x", "params": {}, "unit": "cycles",
+                                           "method": "m", "value_key": "cycles_per_op"},
+            "backend": "gpu", "outcome": "ok", "environment": {"gpu_name": gpu, "compute_capability": [9, 0]},
+            "started_at": started, "finished_at": started, "_file": f"data/{name}.json", "points": points}
+
+
+def point(axes, value, extra=None, spread=0.0):
+    samples = [{"cycles_per_op": value * (1 + spread * (k - 2)), "ns_per_op": value / 1.98, "throttled": False,
+                **(extra or {})} for k in range(5)]
+    return {"axes": axes, "samples": samples,
+            "summary": {"median": value, "ci_low": value * 0.99, "ci_high": value * 1.01, "n": 5}}
+
+
+def ladder(name, levels):
+    """levels: [(last footprint of the level, latency)], the last one open-ended."""
+    pts = []
+    for fp in geometric(1 * KiB, 1024 * MiB, per_octave=4, multiple_of=64):
+        lat = next(l for edge, l in levels if fp <= edge)
+        pts.append(point({"footprint_bytes": fp}, lat))
+    return doc(name, pts)
+
+
+LDG = [(200 * KiB, 32.0), (20 * MiB, 300.0), (float("inf"), 700.0)]
+CPA = [(200 * KiB, 75.0), (20 * MiB, 315.0), (float("inf"), 690.0)]
+TMA = [(20 * MiB, 385.0), (float("inf"), 760.0)]
+
+
+def test_path_levels_put_ldg_cp_async_and_tma_side_by_side_per_level():
+    frame = A.path_levels([ladder("latency.ladder.global", LDG), ladder("latency.ladder.cp-async.ca", CPA),
+                           ladder("latency.ladder.tma", TMA)])
+    got = {(r["path"], r["level (inferred)"]): r for r in frame.to_dict("records")}
+    assert got[("cp.async.ca", "L1")]["latency [cycles]"] == pytest.approx(75.0, rel=0.02)
+    assert got[("cp.async.ca", "L1")]["minus LDG [cycles]"] == pytest.approx(43.0, abs=2)
+    assert got[("LDG (default)", "DRAM")]["latency [cycles]"] == pytest.approx(700.0, rel=0.02)
+    tma = [r for r in frame.to_dict("records") if r["probe"] == "latency.ladder.tma"]
+    assert [r["latency [cycles]"] for r in tma] == pytest.approx([385.0, 760.0], rel=0.02)   # no L1 level via TMA
+
+
+def test_published_ladder_values_appear_only_for_their_gpu_and_carry_their_source():
+    docs = [ladder("latency.ladder.cp-async.ca", CPA)]
+    frame = A.path_levels(docs)
+    rows = A.published_ladder_rows("NVIDIA H200", frame)
+    assert rows and all(r["published by"].startswith("kimbochen/gpu-microbench@bd87adc") for r in rows)
+    l1 = next(r for r in rows if r["path"] == "cp-async.ca" and r["level"] == "L1")
+    assert l1["published [cycles]"] == 75.3 and l1["ours [cycles]"] == pytest.approx(75.0, rel=0.02)
+    assert A.published_ladder_rows("NVIDIA A100-SXM4-40GB", frame) == []
+
+
+def dsmem_doc():
+    pts = []
+    for cs, remote in ((2, [181.0]), (4, [207.0, 206.0, 205.0])):
+        pts.append(point({"cluster_size": cs, "peer": 0}, 33.0, {"sm_self": 0, "sm_peer": 0}))
+        for peer, v in enumerate(remote, start=1):
+            pts.append(point({"cluster_size": cs, "peer": peer}, v, {"sm_self": 0, "sm_peer": 2 * peer}))
+    return doc("latency.dsmem", pts)
+
+
+def test_dsmem_summary_separates_local_and_remote_per_cluster_size():
+    frame = A.point_table([dsmem_doc()], "latency.dsmem", modes=("sm_peer",))
+    assert list(frame["sm_peer"])[:2] == [0, 2]
+    summary = {r["cluster size"]: r for r in A.dsmem_summary(frame).to_dict("records")}
+    assert summary[2]["local [cycles]"] == 33.0 and summary[2]["remote median [cycles]"] == 181.0
+    assert summary[4]["remote median [cycles]"] == 206.0 and summary[4]["remote peers"] == 3
+    assert (summary[4]["remote min [cycles]"], summary[4]["remote max [cycles]"]) == (205.0, 207.0)
+    assert summary[4]["published remote [cycles]"] == "201 – 207" and "HPMLL" in summary[4]["published by"]
+
+
+def wgmma_docs():
+    lat, tput = [], []
+    for dtype, k in (("f16", 16), ("e4m3", 32)):
+        for n in (64, 256):
+            for ops in ("ss", "rs"):
+                lat.append(point({"dtype": dtype, "n": n, "operands": ops}, 100.0 + n / 4))
+                cycles = 2 * 2 * 64 * n * k / (A.PEAK_FLOP_PER_CLK_SM[dtype] * (0.95 if ops == "ss" else 0.5))
+                tput.append(point({"dtype": dtype, "n": n, "operands": ops}, cycles,
+                                  {"flop_per_clk_sm": 2 * 2 * 64 * n * k / cycles}))
+    return [doc("tensor.wgmma.latency", lat), doc("tensor.wgmma.throughput", tput)]
+
+
+def test_wgmma_table_reports_flop_per_clock_against_the_documented_peak():
+    docs = wgmma_docs()
+    frame = A.wgmma_table(A.point_table(docs, "tensor.wgmma.latency"),
+                          A.point_table(docs, "tensor.wgmma.throughput", medians=("flop_per_clk_sm",)))
+    row = frame[(frame["dtype"] == "f16") & (frame["n"] == 256) & (frame["operands"] == "ss")].iloc[0]
+    assert row["latency [cycles]"] == 164.0 and row["% of peak"] == pytest.approx(95.0)
+    rs = frame[(frame["dtype"] == "e4m3") & (frame["operands"] == "rs")]
+    assert (rs["% of peak"] == 50.0).all() and (rs["documented peak [FLOP/clk/SM]"] == 8192).all()
+    assert A.flop_per_clk(256, 16, 2, 64.0) == 2 * 2 * 64 * 256 * 16 / 64.0
+    with pytest.raises(ValueError):
+        A.flop_per_clk(8, 16, 1, 0.0)
+
+
+def render(docs):
+    with style():
+        sec = S.section(docs)
+    names = {b.name for b in sec.blocks if isinstance(b, Figure)}
+    plt.close("all")
+    return sec, names
+
+
+def test_section_findings_cite_their_data_and_published_values_keep_their_source():
+    docs = ([ladder("latency.ladder.global", LDG), ladder("latency.ladder.tma", TMA), dsmem_doc()] + wgmma_docs()
+            + [doc("latency.mbarrier", [point({"op": op}, v) for op, v in
+                                        (("arrive-test", 40.0), ("arrive-try", 44.0), ("expect-tx", 60.0))]),
+               doc("latency.cluster-barrier", [point({"cluster_size": 2, "relaxed": r}, 190.0 - 20 * r)
+                                               for r in (0, 1)])])
+    sec, figures = render(docs)
+    titles = {f.title: f for f in sec.findings}
+    remote = titles["DSMEM remote load latency, cluster of 4"]
+    assert remote.value == 206.0 and remote.ci == (205.0, 207.0) and remote.figure in figures
+    assert remote.documented.startswith("published by HPMLL/NVIDIA-Hopper-Benchmark@c6dc151")
+    assert titles["mbarrier phase round trip (op expect-tx)"].value == 60.0
+    assert titles["cluster barrier latency (cluster_size 2, relaxed 1)"].value == 170.0
+    tput = titles["wgmma throughput, m64n256 f16 SS"]
+    assert tput.label == "documented & matches" and tput.documented.startswith("4096 FLOP/clk/SM")
+    assert titles["wgmma throughput, m64n256 f16 RS"].label == "documented & differs"
+    assert all(f.data and all(d.startswith("data/") for d in f.data) for f in sec.findings)
+    tables = [b for b in sec.blocks if isinstance(b, Table)]
+    published = [t for t in tables if "published by kimbochen" in t.caption]
+    assert published and set(published[0].frame["published by"].str[:25]) == {"kimbochen/gpu-microbench@"}
+
+
+def test_section_with_only_the_ldg_baseline_claims_nothing():
+    sec, _ = render([ladder("latency.ladder.global", LDG)])
+    assert sec.findings == [] and "only the LDG baseline" in sec.blocks[-1].text
+
+
+@pytest.mark.parametrize("name", ["latency.dsmem", "latency.mbarrier", "tensor.wgmma.latency",
+                                  "tensor.wgmma.throughput", "latency.cluster-barrier", "latency.ladder.tma"])
+def test_section_survives_a_result_with_axes_it_does_not_know(name):
+    sec, _ = render([doc(name, [point({"unrelated": 1}, 4.0)])])
+    assert all(math.isfinite(f.value) for f in sec.findings)
+    assert not any("DSMEM" in f.title or "wgmma" in f.title for f in sec.findings)
+
+
+def test_bulk_bandwidth_is_shown_against_the_same_runs_copy_ceiling():
+    pts = [point({"mode": m, "bytes": b, "depth": d}, v) for m, b, d, v in
+           (("copy", 4096, 2, 2000.0), ("copy", 8192, 2, 2500.0), ("tma", 4096, 2, 2400.0), ("tma", 8192, 4, 3000.0),
+            ("ldgsts", 4096, 2, 1000.0))]
+    frame = A.bulk_table(A.point_table([doc("bandwidth.bulk", pts)], "bandwidth.bulk"))
+    pct = {(r["mode"], r["bytes"], r["depth"]): r["% of copy ceiling"] for r in frame.to_dict("records")}
+    assert pct[("tma", 8192, 4)] == 120.0 and pct[("ldgsts", 4096, 2)] == 40.0 and pct[("copy", 8192, 2)] == 100.0
+    sec, _ = render([doc("bandwidth.bulk", pts)])
+    best = {f.title: f for f in sec.findings}["bulk global->shared bandwidth, tma"]
+    assert best.value == 3000.0 and "8192 B per transfer, depth 4, 120 %" in best.evidence

@@ -1,0 +1,303 @@
+"""The PTX probe path on the CPU: templates, launch configuration, host reference models through a fake launcher,
+SASS/clock-discipline checks, and the PTX dry run for sm_80, sm_90a and sm_100a.
+
+No PTX runs here (there is no simulator for PTX): the fake launcher is each kernel's emulator, or a corrupted copy
+of it, so what is tested is that every launch is checked and that a wrong output word is caught.
+"""
+from __future__ import annotations
+
+import re
+import struct
+
+import numpy as np
+import pytest
+
+from probes import catalogue
+from probes.engine import ptx
+from probes.engine.context import Context
+from probes.spec import KernelCheckError, KiB, ProbeSpecError
+from probes.static.sass import Instruction
+
+PTX_PROBES = sorted(n for n, p in catalogue.all_probes().items() if p.ptx)
+
+
+# ---- a fake context: host arrays for device arrays, the chain scatter done on the host ------------------------------
+
+class HostArray(np.ndarray):
+    def copy_to_host(self):
+        return np.array(self)
+
+
+class _Scatter:
+    def __getitem__(self, _launch):
+        def run(memory, index, value):
+            memory[np.asarray(index)] = np.asarray(value)
+        return run
+
+
+class FakeContext(Context):
+    """The simulator's Context without Numba: what the emulators see under NUMBA_ENABLE_CUDASIM."""
+
+    def __init__(self):
+        super().__init__("simulator", {"compute_capability": [9, 0], "sm_count": 2, "l2_cache_bytes": 16 * KiB,
+                                       "memory_total_bytes": 64 << 20, "memory_free_bytes": 64 << 20})
+
+    def kernel(self, key, func):
+        assert key == "_chase.scatter", key
+        return _Scatter()
+
+    def to_device(self, host):
+        return np.array(host).view(HostArray)
+
+    def device_array(self, n, dtype):
+        return np.zeros(n, dtype=dtype).view(HostArray)
+
+    def synchronize(self):
+        pass
+
+
+def corrupting(word: int, delta: int = 1):
+    """A fake launcher that runs the emulator, then corrupts one output word (the last argument is `out`)."""
+    def launcher(ctx, k, cfg, args):   # noqa: ARG001
+        k.emulate(k, cfg, args)
+        args[-1][word] += delta
+    return launcher
+
+
+def smoke_run(name: str, launcher=None):
+    probe = catalogue.get(name)
+    params = probe.parse_params(probe.smoke)
+    ctx = FakeContext()
+    point = probe.points(ctx.env, params)[0].as_dict()
+    if launcher is None:
+        return probe.measure(ctx, point, params)
+    with ptx.using_launcher(launcher):
+        return probe.measure(ctx, point, params)
+
+
+# ---- templates ---------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", sorted(p.name for p in ptx.PTX_DIR.glob("*.ptx") if p.name != "cache_hint_kernel.ptx"))
+def test_every_template_says_what_it_measures_and_which_sass_it_must_produce(path):
+    head = ptx.header(f"ptx/{path}")
+    assert "SASS it must produce" in head and len(head.splitlines()) >= 5
+    assert {"PTX_VERSION", "TARGET", "NAME"} <= ptx.placeholders(f"ptx/{path}")
+
+
+def test_render_fills_every_placeholder_and_names_the_missing_or_unknown_ones():
+    text = ptx.render("ptx/async_copy.ptx", "sm_90a", NAME="k", CACHE="cg", BYTES=16)
+    assert "${" not in text and ".target sm_90a" in text and "cp.async.cg.shared.global [%r1], [%rd1], 16;" in text
+    assert not any(line.lstrip().startswith("//") for line in text.splitlines())   # the header is not shipped
+    with pytest.raises(ptx.PtxTemplateError, match="not filled: BYTES"):
+        ptx.render("ptx/async_copy.ptx", "sm_90a", NAME="k", CACHE="cg")
+    with pytest.raises(ptx.PtxTemplateError, match="not placeholders of this template: BOGUS"):
+        ptx.render("ptx/async_copy.ptx", "sm_90a", NAME="k", CACHE="cg", BYTES=16, BOGUS=1)
+    with pytest.raises(ptx.PtxTemplateError, match="expected ptx/<name>.ptx"):
+        ptx.render("probes/spec.py", "sm_90a")
+
+
+def test_a_multi_entry_template_ships_only_the_launched_entry():
+    from probes.catalogue.latency_cluster import barrier_kernel, chase_kernel
+    chase, barrier = chase_kernel().ptx("sm_90a"), barrier_kernel(True).ptx("sm_90a")
+    assert re.findall(r"\.entry (\w+)", chase) == ["dsmem_chase"]
+    assert re.findall(r"\.entry (\w+)", barrier) == ["cluster_bar_relaxed_barrier"]
+    assert "barrier.cluster.arrive.relaxed.aligned" in barrier
+    with pytest.raises(ptx.PtxTemplateError, match="no entry"):
+        ptx.only_entry(chase, "nope")
+
+
+def test_probe_declares_its_template_and_keeps_older_probes_on_the_family_glob():
+    probe = catalogue.get("latency.ladder.tma")
+    assert probe.ptx == "ptx/bulk_copy.ptx" and [p.name for p in probe.templates()] == ["bulk_copy.ptx"]
+    # an older probe without `ptx` keeps the family glob, so its version is unchanged by the new templates
+    assert all(p.name.startswith("latency") for p in catalogue.get("latency.ladder.global").templates())
+
+
+def test_targets_are_architecture_specific_where_wgmma_and_tcgen05_need_it():
+    assert ptx.target_for((9, 0)) == "sm_90a" and ptx.target_for((10, 0)) == "sm_100a"
+    assert ptx.target_for((8, 0)) == "sm_80" and ptx.target_for((8, 9)) == "sm_89"
+    assert ptx.cc_of("sm_100a") == (10, 0) and ptx.cc_of("sm_90") == (9, 0)
+    with pytest.raises(ValueError):
+        ptx.cc_of("hopper")
+
+
+# ---- launch configuration ----------------------------------------------------------------------------------------
+
+def test_cluster_launch_counts_the_grid_in_clusters_for_cuda_core():
+    cfg = ptx.config(grid=16, block=128, cluster=8, shared_bytes=4 * KiB)
+    assert cfg.grid == (16, 1, 1) and cfg.cluster_size == 8 and not cfg.non_portable_cluster
+    assert cfg.core_kwargs() == {"grid": (2, 1, 1), "cluster": (8, 1, 1), "block": (128, 1, 1), "shmem_size": 4096}
+    assert ptx.config(grid=(4, 2), block=(32, 4)).core_kwargs() == {"grid": (4, 2, 1), "block": (32, 4, 1),
+                                                                     "shmem_size": 0}
+    big = ptx.config(grid=16, block=128, cluster=16, shared_bytes=100 * KiB)
+    assert big.non_portable_cluster and big.needs_shared_opt_in
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(grid=6, cluster=4), "does not divide grid"),
+    (dict(block=(32, 33)), "1056 threads > 1024"),
+    (dict(grid=32, cluster=32), "cluster of 32 blocks > 16"),
+    (dict(grid=0), "three dimensions >= 1"),
+    (dict(shared_bytes=-1), "< 0"),
+])
+def test_impossible_launch_configurations_are_refused_in_one_line(kwargs, message):
+    with pytest.raises(ptx.LaunchConfigError, match=re.escape(message)):
+        ptx.config(**kwargs)
+
+
+def test_dsmem_launch_is_one_cluster_with_the_chain_in_dynamic_shared_memory():
+    from probes.catalogue.latency_cluster import THREADS, chase_config
+    cfg = chase_config(4, 8 * KiB)
+    assert cfg.core_kwargs() == {"grid": (1, 1, 1), "cluster": (4, 1, 1), "block": (THREADS, 1, 1),
+                                 "shmem_size": 8192}
+
+
+def test_kernel_arguments_are_pointers_and_typed_scalars():
+    class Dev:
+        device_ctypes_pointer = type("P", (), {"value": 0x7F0000001000})()
+    ctx = Context("gpu", {"compute_capability": [9, 0]})
+    assert ptx.kernel_argument(ctx, Dev()) == np.uint64(0x7F0000001000)
+    assert ptx.kernel_argument(ctx, np.uint32(5)).dtype == np.uint32
+    with pytest.raises(TypeError, match="numpy scalar"):
+        ptx.kernel_argument(ctx, 5)
+
+
+# ---- host reference models through a fake launcher ---------------------------------------------------------------
+
+# the output word a wrong kernel would get wrong: final slot / phase count, first accumulator, CTA 0's checksum
+CHECKED_WORD = {"tensor.wgmma.latency": 8, "tensor.wgmma.throughput": 8, "bandwidth.bulk": 2}
+
+
+@pytest.mark.parametrize("name", [n for n in PTX_PROBES if n not in ("tensor.tcgen05.latency", "bandwidth.bulk")])
+def test_every_launch_is_checked_against_its_reference_model(name):
+    sample = smoke_run(name)
+    assert sample["cycles_per_op"] == 4 and sample["ns_per_op"] == 2      # the emulator's made-up clock
+    with pytest.raises(KernelCheckError):
+        smoke_run(name, corrupting(word=CHECKED_WORD.get(name, 5)))
+
+
+def test_bulk_stream_checks_every_ctas_checksum_and_reports_bandwidth_over_the_grid():
+    from probes.catalogue.bandwidth_bulk import SIM_BYTES_PER_NS, checksums
+    sample = smoke_run("bandwidth.bulk")
+    assert sample["gbps"] == pytest.approx(SIM_BYTES_PER_NS, rel=0.02) and sample["bytes"] == 8192 and sample["ctas"] == 2
+    with pytest.raises(KernelCheckError, match="CTA 1 checksum"):
+        smoke_run("bandwidth.bulk", corrupting(word=4 + 2))
+    words = np.arange(16, dtype=np.uint32)            # 2 CTAs x 2 chunks of 16 B: CTA 0 gets chunks 0 and 2
+    assert list(checksums(words, 2, 2, 16)) == [sum(range(0, 4)) + sum(range(8, 12)), sum(range(4, 8)) + sum(range(12, 16))]
+
+
+def test_bulk_stream_refuses_a_buffer_too_small_for_its_depth():
+    probe = catalogue.get("bandwidth.bulk")
+    params = probe.parse_params(["buffer_bytes=1024", "blocks_per_sm=1", "sizes=512", "depths=4"])
+    with pytest.raises(ProbeSpecError, match="chunks per CTA"):
+        probe.measure(FakeContext(), {"mode": "tma", "bytes": 512, "depth": 4}, params)
+
+
+def test_tcgen05_reference_model_catches_a_wrong_accumulator_and_a_short_loop():
+    from probes.catalogue.tensor_async import measure_tcgen05
+    ctx = FakeContext()
+    with ptx.using_launcher(ptx.EmulatedLauncher()):
+        assert measure_tcgen05(ctx, {"n": 128}, {"steps": 8})["cycles_per_op"] == 4
+    for word in (5, 8 + 31):
+        with ptx.using_launcher(corrupting(word)), pytest.raises(KernelCheckError):
+            measure_tcgen05(ctx, {"n": 128}, {"steps": 8})
+
+
+def test_dsmem_check_catches_an_unclustered_launch():
+    with pytest.raises(KernelCheckError, match="cluster ranks"):
+        smoke_run("latency.dsmem", corrupting(word=8 + 2 * 1, delta=5))    # rank 1 reports rank 6
+
+
+def test_accumulator_reference_is_exact_for_every_input_type():
+    from probes.catalogue.tensor_async import TYPES, accumulator_word
+    assert accumulator_word("f16", 32) == struct.unpack("<I", struct.pack("<f", 512.0))[0]
+    assert accumulator_word("tf32", 32) == struct.unpack("<I", struct.pack("<f", 256.0))[0]
+    assert accumulator_word("s8", 32) == 1024
+    for dtype, (k, *_rest) in TYPES.items():     # every partial sum up to 4 x 4096 MMAs is exact in f32
+        v = accumulator_word(dtype, 4 * 4096)
+        assert (v if dtype == "s8" else struct.unpack("<f", struct.pack("<I", v))[0]) == 4 * 4096 * k
+
+
+def test_wgmma_probe_reports_flop_per_clock_per_sm():
+    sample = smoke_run("tensor.wgmma.throughput")
+    assert sample["warpgroups"] == 2 and sample["flop_per_clk_sm"] == 2 * 2 * 64 * 8 * 16 / 4
+
+
+def test_no_emulator_means_no_simulated_launch():
+    k = ptx.kernel("ptx/mbarrier.ptx", "x", **{f"STEP_{p}": "" for p in ("warm", "pass1", "pass2")})
+    with pytest.raises(RuntimeError, match="no emulator"):
+        ptx.EmulatedLauncher()(FakeContext(), k, ptx.config(), [])
+
+
+def test_unaligned_tma_stride_is_refused():
+    probe = catalogue.get("latency.ladder.tma")
+    params = probe.parse_params(["stride_bytes=24", "max_footprint_bytes=4096", "dense_points=0"])
+    with pytest.raises(ProbeSpecError, match="16-byte aligned"):
+        probe.measure(FakeContext(), {"footprint_bytes": 2400}, params)
+
+
+# ---- SASS checks ---------------------------------------------------------------------------------------------------
+
+def _ins(addr, text, wbar=7, wait=0):
+    opcode, _, ops = text.partition(" ")
+    hi = ((wait << 11) | (7 << 8) | (wbar << 5)) << 41
+    return Instruction(addr, text, "", opcode, tuple(o.strip() for o in ops.split(",")) if ops else (), 0, hi)
+
+
+def test_clock_discipline_flags_a_clock_read_racing_a_load_and_accepts_a_waited_one():
+    load = _ins(0x10, "LDS.64 R6, [R0]", wbar=2)
+    racing = [load, _ins(0x20, "CS2R R8, SR_CLOCKLO")]
+    waited = [load, _ins(0x20, "ISETP.NE.U32.AND P0, PT, R6, 0x1, PT", wait=1 << 2), _ins(0x30, "CS2R R8, SR_CLOCKLO")]
+    drained = [_ins(0x10, "LDGDEPBAR", wbar=0), _ins(0x20, "DEPBAR.LE SB0, 0x0"), _ins(0x30, "CS2R R8, SR_CLOCKLO")]
+    assert any("does not wait on LDS.64@0x10 (SB2)" in p for p in ptx.clock_discipline(racing, 1))
+    assert ptx.clock_discipline(waited, 1) == [] and ptx.clock_discipline(drained, 1) == []
+    assert ptx.clock_discipline(waited, 3) == ["expected 3 %clock64 reads, found 1"]
+
+
+def test_chase_link_through_two_instructions_is_found():
+    insts = [_ins(0, "LDS.64 R6, [R0]"), _ins(16, "LDGSTS.E.64 [R0], desc[UR6][R6.64]"),
+             _ins(32, "LDGSTS.E.64 [R0], desc[UR6][R8.64]")]
+    assert ptx.fed_by(insts, r"^LDGSTS", r"^LDS") == 1
+
+
+def test_ptx_dry_run_assembles_and_checks_every_ptx_probe_for_sm80_sm90a_sm100a():
+    checked, failures, skipped = ptx.dry_run()
+    assert failures == []
+    assert checked >= len(PTX_PROBES)
+    # wgmma only on sm_90a, tcgen05 only on sm_100a, cp.async everywhere
+    assert any(s.startswith("skip tensor.wgmma.latency sm_100a") for s in skipped)
+    assert any(s.startswith("skip tensor.tcgen05.latency sm_90a") for s in skipped)
+    assert not any("cp-async" in s for s in skipped)
+
+
+def test_ptx_dry_run_reports_a_broken_kernel_in_one_line():
+    probe = catalogue.get("latency.mbarrier")
+    broken = type(probe)(**{**probe.__dict__, "name": "latency.broken",
+                            "kernels": lambda cc: [("mbar_arrive_test", ".version 8.7\n.target sm_90a\nbogus;\n")]})
+    checked, failures, _ = ptx.dry_run(("sm_90a",), [broken])
+    assert checked == 0 and len(failures) == 1 and "does not assemble" in failures[0] and "\n" not in failures[0]
+
+
+def test_ptx_dry_run_cli_rejects_an_unknown_arch_in_one_line(capsys):
+    assert ptx.main(["--arch", "hopper"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_the_static_atlas_list_of_ptx_instructions_is_current():
+    """ptx/atlas-instructions.csv is what the static atlas reads; regenerate with
+    `python -m probes.engine.ptx --write-atlas-list` after editing a template or a probe's kernels."""
+    assert ptx.ATLAS_LIST.read_text() == ptx.atlas_csv()
+    rows = ptx.atlas_rows()
+    ops = {r["ptx_instruction"] for r in rows}
+    assert {"cp.async.ca.shared.global", "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes",
+            "mapa.shared::cluster.u32", "ld.shared::cluster.u32", "mbarrier.complete_tx.shared::cta.b64"} <= ops
+    assert any(o.startswith("wgmma.mma_async.sync.aligned.m64n64k32.f32.e4m3.e4m3") for o in ops)
+    assert any(o.startswith("tcgen05.mma.cta_group::1.kind::f16") for o in ops)
+    assert not any(r["target"] == "sm_100a" and r["ptx_instruction"].startswith("wgmma") for r in rows)
+
+
+def test_a_probe_version_covers_its_declared_template():
+    import dataclasses
+    probe = catalogue.get("latency.mbarrier")
+    assert dataclasses.replace(probe, ptx="ptx/bulk_copy.ptx").version() != probe.version()
