@@ -16,8 +16,10 @@ ladder has no L1 plateau; `.nc` goes through the read-only (texture) path.
 """
 from __future__ import annotations
 
-from probes.catalogue._chase import (Chain, ChainCache, chain_problems, chase_step, make_chase_kernel,
-                                     page_positions, run_chase, sattolo_cycle)
+from probes.catalogue._chase import (Chain, ChainCache, chain_problems, chase_plan, chase_step,
+                                     cycle_of, make_chase_kernel, page_positions, run_chase, sattolo_cycle,
+                                     sattolo_order, warm_lap)
+from probes.engine import timed_pass as T
 from probes.spec import GiB, KiB, MiB, Param, Probe, ProbeSpecError, fits_in_free_memory, geometric, min_cc, \
     multiple_of, positive
 
@@ -35,6 +37,18 @@ DENSE_WINDOW = 1.5   # dense points cover [anchor / 1.5, anchor * 1.5]
 _CHAINS = ChainCache()
 
 
+def steps_for(slots: int, params: dict) -> int:
+    """Loads per timed pass: one per slot (at least 256), at most max_steps, in whole unrolled trips."""
+    return T.round_steps(min(max(slots, 256), params["max_steps"]))
+
+
+def plan(env: dict, point: dict, params: dict, launches: int = 1) -> dict:
+    """What the samples of one point visit of its chain (probes/catalogue/_chase.chase_plan)."""
+    footprint, stride = point["footprint_bytes"], params["stride_bytes"]
+    slots = footprint // stride
+    return chase_plan(slots, steps_for(slots, params), footprint, env.get("l2_cache_bytes"), launches)
+
+
 def measure_with(qualifier: str):
     step = chase_step(qualifier)
 
@@ -43,10 +57,17 @@ def measure_with(qualifier: str):
         slots = footprint // stride
         if slots < 2:
             raise ProbeSpecError(f"footprint {footprint} B holds fewer than 2 slots of stride {stride} B")
-        chain = _CHAINS.get((id(ctx), ctx.seed, footprint, stride), lambda: Chain(
-            ctx, footprint, page_positions(slots, stride), sattolo_cycle(slots, ctx.rng(footprint, stride))))
-        steps = int(min(max(slots, 256), params["max_steps"]))
-        return run_chase(ctx, f"chase{qualifier}", step, chain, steps)
+
+        def build():
+            order = sattolo_order(slots, ctx.rng(footprint, stride))
+            return Chain(ctx, footprint, page_positions(slots, stride), cycle_of(order), order)
+        chain = _CHAINS.get((id(ctx), ctx.seed, footprint, stride), build)
+        how = plan(ctx.env, point, params)
+        if how["warm_lap"] and not getattr(chain, "warmed", False):
+            warm_lap(ctx, f"chase{qualifier}", step, chain)
+            chain.warmed = True
+        sample = run_chase(ctx, f"chase{qualifier}", step, chain, how["steps"])
+        return {**sample, "warm_lap": how["warm_lap"]}
     return measure
 
 

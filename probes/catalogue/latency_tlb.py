@@ -12,8 +12,9 @@ latency leaves its plateau; its miss cost is the latency step to the next platea
 """
 from __future__ import annotations
 
-from probes.catalogue._chase import (Chain, ChainCache, chain_problems, chase_step, make_chase_kernel,
-                                     page_positions, run_chase, sattolo_cycle)
+from probes.catalogue._chase import (Chain, ChainCache, chain_problems, chase_plan, chase_step, cycle_of,
+                                     make_chase_kernel, page_positions, run_chase, sattolo_order)
+from probes.engine import timed_pass as T
 from probes.spec import KiB, MiB, Param, Probe, ProbeSpecError, fits_in_free_memory, geometric, min_cc, \
     multiple_of, positive
 
@@ -25,10 +26,20 @@ def measure(ctx, point: dict, params: dict) -> dict:
     footprint, stride = point["footprint_bytes"], params["stride_bytes"]
     pages = footprint // stride
     key = (id(ctx), ctx.seed, footprint, stride, params["spread_bytes"])
-    chain = _CHAINS.get(key, lambda: Chain(ctx, footprint, page_positions(pages, stride, params["spread_bytes"]),
-                                           sattolo_cycle(pages, ctx.rng("tlb", footprint, stride))))
-    steps = int(min(max(pages, 256), params["max_steps"]))
+
+    def build():
+        order = sattolo_order(pages, ctx.rng("tlb", footprint, stride))
+        return Chain(ctx, footprint, page_positions(pages, stride, params["spread_bytes"]), cycle_of(order), order)
+    chain = _CHAINS.get(key, build)
+    steps = T.round_steps(min(max(pages, 256), params["max_steps"]))
     return {**run_chase(ctx, "tlb.chase", _STEP, chain, steps), "pages": pages}
+
+
+def plan(env: dict, point: dict, params: dict, launches: int = 1) -> dict:
+    """What the samples of one point visit of its page chain (probes/catalogue/_chase.chase_plan)."""
+    pages = point["footprint_bytes"] // params["stride_bytes"]
+    steps = T.round_steps(min(max(pages, 256), params["max_steps"]))
+    return chase_plan(pages, steps, point["footprint_bytes"], env.get("l2_cache_bytes"), launches)
 
 
 def footprints(env: dict, params: dict) -> dict:
