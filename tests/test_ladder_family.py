@@ -22,7 +22,7 @@ CHASES = {
     "latency.ladder.global.ca": ("LDG", "LDG.E.64.STRONG.SM"),
     "latency.ladder.global.cg": ("LDG", "LDG.E.64.STRONG.GPU"),
     "latency.ladder.global.nc": ("LDG", "LDG.E.64.CONSTANT"),
-    "latency.tlb": ("LDG", "LDG.E.64"),
+    "latency.tlb": ("LDG", "LDG.E.64.STRONG.GPU"),   # .cg: no false L1 step (issue 20 defect 6)
     "latency.shared": ("LDS", "LDS"),
     "latency.constant": ("LDC", "LDC"),
     "latency.local": ("LDL", "LDL"),

@@ -345,7 +345,7 @@ OPS: tuple[Op, ...] = (
        {"*": (("IADD3",), 1.5), "sm_80": (("IADD3",), 2.0)},
        static="add.s64"),
     Op("imul64", "int64", "u64", "mul.lo.u64 $0, $1, $2;", "IMAD.WIDE.U32", _u64(lambda x, b, c: x * b),
-       (1, 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB), {"*": (("IMAD",), 3.0)},
+       (1, 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB), {"*": (("IMAD", "IADD3"), 4.0)},
        static="mad.lo.s64"),
     # MUFU (each step is MUFU + FADD: the add keeps the chain from folding and contracts it to a fixed point)
     _mufu("rcp", lambda v: 1.0 / v, 1.0, 1.0),          # x = 1/x + 1 -> golden ratio

@@ -396,7 +396,7 @@ def measure_staleness(ctx, point: dict, params: dict) -> dict:
     otime = ctx.to_device(np.zeros(consumers * polls, dtype=np.uint64))
     sm = ctx.to_device(np.zeros(consumers + 1, dtype=np.uint32))
     ctx.kernel(("staleness", hint), staleness_kernel(hint))[consumers + 1, 1](
-        flag, writes, np.uint64(params["gap_cycles"]), polls, wtime, obs, otime, sm)
+        flag, np.int64(writes), np.uint64(params["gap_cycles"]), np.int64(polls), wtime, obs, otime, sm, np.int64(0))
     ctx.synchronize()
     _check("producer's final flag", flag.copy_to_host()[0], writes)
     w = wtime.copy_to_host()

@@ -4,7 +4,9 @@ Method: the chain has one 8-byte slot every `stride_bytes` (2 MiB, the large-pag
 allocations, or larger), visited in a random single cycle (Sattolo), so every load touches a different page while
 the data itself is only `footprint / stride` words: it stays in L2 far beyond L2's capacity in bytes, and latency
 steps come from address translation, not from the data caches. Slots are shifted by `spread_bytes` x slot within
-their page so they do not all map to the same cache set. Same kernel and timing as the global ladder: warm pass,
+their page so they do not all map to the same cache set. Loads are `ld.global.cg` (L2 only): an L1-cacheable chase
+holds one line per page in L1, whose ~2k lines gave a false step inside the L2-TLB range. Same kernel and timing
+as the global ladder (16 chained loads per trip of a uint32 loop, each launch continuing from the last slot): warm pass,
 then (t(2n) - t(n)) / n with %clock64 and %globaltimer, stop reads after a branch on the last loaded value.
 Footprints are log-spaced from `min_pages` pages to `memory_fraction` of the free device memory (or
 `max_footprint_bytes`); one buffer is resident at a time. A TLB level's reach is the footprint interval where
@@ -18,7 +20,8 @@ from probes.engine import timed_pass as T
 from probes.spec import KiB, MiB, Param, Probe, ProbeSpecError, fits_in_free_memory, geometric, min_cc, \
     multiple_of, positive
 
-_STEP = chase_step("")
+_STEP = chase_step(".cg")   # L2 only: with L1-cacheable loads (one 128-B line per page, ~2k lines in L1) a false
+#                             ~220-cycle step appeared at 3.5-4 GiB, inside the L2-TLB range (issue 20 defect 6)
 _CHAINS = ChainCache()
 
 
@@ -69,8 +72,8 @@ def kernels(cc):
 
 
 def check_sass(name: str, insts) -> list[str]:
-    """One dependent LDG.E.64 per step (default caching), three clock reads."""
-    return chain_problems(insts, "LDG", "LDG.E.64")
+    """One dependent L2-only LDG.E.64.STRONG.GPU (`ld.global.cg`) per step, three clock reads."""
+    return chain_problems(insts, "LDG", "LDG.E.64.STRONG.GPU")
 
 
 def _fraction(v) -> str | None:

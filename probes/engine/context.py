@@ -7,6 +7,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+class PointSkipped(Exception):
+    """A point that cannot be measured as planned on this device (its blocks cannot be co-resident, its kernel
+    does not compile): the engine records it with the reason and goes on with the other points."""
+
+
 def stable_hash(key) -> int:
     """A 32-bit digest of str(key), the same in every process and on every machine."""
     return int.from_bytes(hashlib.blake2b(str(key).encode(), digest_size=4).digest(), "little")
@@ -39,6 +44,31 @@ class Context:
             from numba import cuda
             self._kernels[key] = cuda.jit(func)
         return self._kernels[key]
+
+    def compiled(self, key, func, signature):
+        """`kernel(key, func)` compiled now for `signature` (the declared argument types): a compile error of this
+        one kernel skips its point (PointSkipped), not the probe's other kernels. The simulator compiles nothing."""
+        kernel = self.kernel(key, func)
+        if not self.simulator:
+            try:
+                kernel.compile(tuple(signature))
+            except Exception as err:
+                text = str(err).strip().splitlines()
+                raise PointSkipped(f"kernel {key} does not compile: {type(err).__name__}: "
+                                   f"{text[0][:200] if text else ''}") from None
+        return kernel
+
+    def resources(self, key, signature) -> dict | None:
+        """{registers, shared_bytes} per thread/block of a compiled kernel from the driver, or None."""
+        kernel = self._kernels.get(key)
+        if kernel is None or self.simulator:
+            return None
+        try:
+            sig = tuple(signature)
+            return {"registers": int(kernel.get_regs_per_thread(sig)),
+                    "shared_bytes": int(kernel.get_shared_mem_per_block(sig))}
+        except Exception:
+            return None
 
     def prefer_l1(self, key) -> str:
         """Set the preferred shared-memory carve-out of kernel `key` to 0 % (the most L1 the SM allows) on every

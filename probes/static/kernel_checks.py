@@ -50,7 +50,6 @@ class Expect:
     chain: str = ""                     # SASS base of the chased load ('LDG', 'LDS', 'LDC', 'LDL'): step overhead
     step_budget: int = 12               # issue cycles allowed between consecutive chained loads
     polled: str = ""                    # SASS base of a polled load that must stay inside a loop
-    polled_modifier: str = ""           # ... whose opcode has this modifier ('CONSTANT' for .nc polls)
 
 
 def clock_reads(insts: list[Instruction]) -> list[int]:
@@ -129,7 +128,9 @@ def _chained(insts: list[Instruction], idx: list[int]) -> list[int]:
 def step_gaps(insts: list[Instruction], load_base: str) -> list[list[int]]:
     """Per chase loop: issue cycles from each chained load to the next one, the back edge included."""
     out = []
-    for head, back in loops(insts):
+    spans = loops(insts)
+    innermost = [(h, b) for h, b in spans if not any((h2, b2) != (h, b) and h <= h2 and b2 <= b for h2, b2 in spans)]
+    for head, back in innermost:
         body = [k for k in range(head, back + 1) if insts[k].base == load_base and insts[k].dest_registers]
         chained = _chained(insts, body)
         if len(chained) < 2:
@@ -161,12 +162,12 @@ def step_problems(insts: list[Instruction], load_base: str, budget: int) -> list
     return []
 
 
-def loop_resident_problems(insts: list[Instruction], load_base: str, modifier: str = "") -> list[str]:
-    """Every `load_base` load (with `modifier` in its opcode) sits inside some loop."""
+def loop_resident_problems(insts: list[Instruction], load_base: str, opcode: str = "") -> list[str]:
+    """Every `load_base` load (exactly `opcode`, when given) sits inside some loop."""
     spans = loops(insts)
-    loads = [k for k, i in enumerate(insts) if i.base == load_base and (not modifier or modifier in i.modifiers)]
+    loads = [k for k, i in enumerate(insts) if i.base == load_base and (not opcode or i.opcode == opcode)]
     if not loads:
-        return [f"no {load_base}{'.' + modifier if modifier else ''} load at all"]
+        return [f"no {opcode or load_base} load at all"]
     outside = [k for k in loads if not any(h <= k <= b for h, b in spans)]
     return [f"{insts[k].opcode} at {insts[k].address:#x} is outside every loop: the poll was hoisted"
             for k in outside]
