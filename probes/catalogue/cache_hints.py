@@ -22,6 +22,7 @@ from probes.catalogue._hint_kernels import (LINE, _hints_for, _kernels_for, band
                                             residency_kernel, staleness_kernel, store_kernel, stream_kernel)
 from probes.engine import intrinsics as X  # noqa: F401  the kernels' intrinsics: Probe.version() hashes this module
 from probes.spec import KernelCheckError, KiB, MiB, Param, Probe, ProbeSpecError, min_cc, positive
+from probes.static.kernel_checks import Expect
 
 
 # ---------------------------------------------------------------------------------------------------- params/axes
@@ -588,3 +589,14 @@ PROBES = (
         smoke=("hints=none,cs", "k=2"),
     ),
 )
+
+
+
+def _hint_expect(kernel_name: str) -> Expect:
+    """Timed kinds: clock discipline; staleness (clock reads only space the producer's writes): its poll loads stay
+    inside the poll loop."""
+    kind = kernel_name.partition("@")[0]
+    return Expect(clock=False, polled="LDG") if kind == "staleness" else Expect()
+
+
+KERNEL_CHECKS = {p.name: _hint_expect for p in PROBES}   # dry-run schedule checks (probes/static/kernel_checks.py)

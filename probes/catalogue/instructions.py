@@ -25,6 +25,7 @@ import numpy as np
 
 from probes.catalogue import _instruction_ops as O
 from probes.engine import timed_pass as T
+from probes.static.kernel_checks import Expect
 from probes.spec import KernelCheckError, Param, Probe, ProbeSpecError, min_cc, positive
 
 UNROLL = {1: 16, 4: 8}                  # steps per loop trip per chain, by ilp (compile time grows with the body)
@@ -432,3 +433,22 @@ PROBES = (
         smoke=("ops=ffma", "iterations=1", "ilp=1", "warps_per_sm=1"),
     ),
 )
+
+
+
+def occupancy_points(env: dict, params: dict) -> list[tuple[str, int, int]]:
+    """(mangled function name, threads per block, blocks per SM) of every throughput point, for the dry run's
+    occupancy check: the same block shape measure_throughput launches."""
+    out = []
+    for op in throughput_axes(env, params)["op"]:
+        for ilp in params["ilp"]:
+            for warps in throughput_axes(env, params)["warps_per_sm"]:
+                per_sm_blocks = -(-warps // 32)
+                name = f"k_{op}_ilp{ilp}"
+                out.append((f"{len(name)}{name}", 32 * -(-warps // per_sm_blocks), per_sm_blocks))
+    return out
+
+
+# Dry-run schedule checks (probes/static/kernel_checks.py): every kernel's clocks; throughput blocks co-resident.
+KERNEL_CHECKS = {p.name: Expect() for p in PROBES}
+OCCUPANCY = {"instructions.throughput": occupancy_points}

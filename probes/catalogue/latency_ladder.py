@@ -20,6 +20,7 @@ from probes.catalogue._chase import (Chain, ChainCache, chain_problems, chase_pl
                                      cycle_of, make_chase_kernel, page_positions, run_chase, sattolo_cycle,
                                      sattolo_order, warm_lap)
 from probes.engine import timed_pass as T
+from probes.static.kernel_checks import Expect
 from probes.spec import GiB, KiB, MiB, Param, Probe, ProbeSpecError, fits_in_free_memory, geometric, min_cc, \
     multiple_of, positive
 
@@ -141,3 +142,9 @@ def _probe(variant: str) -> Probe:
 
 
 PROBES = tuple(_probe(v) for v in VARIANTS)
+
+
+# Schedule checks of the dry run (probes/static/kernel_checks.py): clock discipline; at most 16 issue cycles from one
+# chained LDG to the next (ptxas schedules 4, and 13 across the loop's back edge: far below an L1 hit's ~32 cycles).
+KERNEL_CHECKS = {p.name: Expect(chain="LDG", step_budget=16) for p in PROBES}
+PLANS = {p.name: plan for p in PROBES}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from probes.static.kernel_checks import Expect
 from probes.spec import KernelCheckError, Param, Probe, ProbeSpecError, min_cc, multiple_of, positive
 
 LINE_BYTES = 128
@@ -175,3 +176,6 @@ PROBES = (
         smoke=("windows=4", "steps=16", "blocks_per_sm=2"),
     ),
 )
+
+
+KERNEL_CHECKS = {"latency.l2.nearfar": Expect(chain="LDG", step_budget=20)}   # dry-run schedule checks

@@ -17,6 +17,7 @@ from __future__ import annotations
 from probes.catalogue._chase import (Chain, ChainCache, chain_problems, chase_plan, chase_step, cycle_of,
                                      make_chase_kernel, page_positions, run_chase, sattolo_order)
 from probes.engine import timed_pass as T
+from probes.static.kernel_checks import Expect
 from probes.spec import KiB, MiB, Param, Probe, ProbeSpecError, fits_in_free_memory, geometric, min_cc, \
     multiple_of, positive
 
@@ -103,3 +104,7 @@ PROBES = (
         smoke=("stride_bytes=65536", "max_footprint_bytes=262144", "points_per_octave=1", "max_steps=16"),
     ),
 )
+
+
+KERNEL_CHECKS = {"latency.tlb": Expect(chain="LDG", step_budget=16)}   # dry-run schedule checks, as the ladder's
+PLANS = {"latency.tlb": plan}
