@@ -110,8 +110,9 @@ def residency_kernel(hint: str, step=None):
 
 @functools.cache
 def pollution_l1_kernel(hint: str, load=None):
-    """One block: thread 0 makes a victim chain L1-resident and times it (L1 band) and with .cg (L2 band); the block
-    streams a buffer with the hinted 4-byte load (one per line); thread 0 re-times the victim."""
+    """One block: thread 0 times a victim chain with .cg (L2 band), makes it L1-resident with plain loads and times it
+    (L1 band: the .cg walk comes first because it may itself drop the victim's L1 copies); the block streams a
+    buffer with the hinted 4-byte load (one per line); thread 0 re-times the victim."""
     hload = load or H.load_u32(hint)
     plain = X.ld_u64_addr
     walk_plain, walk_cg = _walkers()
@@ -123,8 +124,10 @@ def pollution_l1_kernel(hint: str, load=None):
         if tid == 0:
             for _ in range(3 * k):
                 p = plain(mem, p)
+            p = walk_cg(mem, p, k, out, 2)      # L2 band first: a .cg walk may drop the victim's L1 copies,
+            for _ in range(3 * k):              # so the victim is made L1-resident again after it
+                p = plain(mem, p)
             p = walk_plain(mem, p, k, out, 0)
-            p = walk_cg(mem, p, k, out, 2)
         cuda.syncthreads()
         s = uint64(0)
         for line in range(tid, n_lines, cuda.blockDim.x):
