@@ -213,8 +213,9 @@ def _op_of(insts):
 
 
 def _branch_target(inst) -> int | None:
+    """Target address of a BRA: its last operand ('BRA 0x2a0', sm_100's 'BRA.U UP0, 0x870')."""
     try:
-        return int(inst.operands[0].strip(), 16) if inst.base == "BRA" and inst.operands else None
+        return int(inst.operands[-1].strip(), 16) if inst.base == "BRA" and inst.operands else None
     except ValueError:
         return None
 

@@ -4,8 +4,14 @@ Method: memory holds absolute addresses, so each step is one `LDG.E.64` whose re
 address arithmetic in the chain). The chain is a random cyclic permutation of the footprint's slots (Sattolo's
 algorithm, built on the host, one slot per `stride_bytes`). A first pass warms caches/TLBs, then timed passes of
 `steps` and `2*steps` loads; per-load latency = (t(2n) - t(n)) / n cancels loop and timer overhead (nanoBench).
-`%clock64` gives cycles, `%globaltimer` ns; the stop reads come after a branch on the last loaded value, so they
-wait for that load to land (a bare stop-clock read races the final load). Footprints are log-spaced
+`%clock64` gives cycles, `%globaltimer` ns; every clock read comes after a branch on the last loaded value, so the
+start waits for the warm pass and each stop for the last chained load (probes/engine/timed_pass.py). The loop runs
+16 chained loads per trip of a uint32 counter (steps is a multiple of 16), so no loop bookkeeping sits between
+chained loads. Each launch continues from the slot where the previous one ended (its end checked against the
+host's walk from there), so successive samples walk successive stretches of the cycle and the lines the samples
+touch grow with the footprint; footprints within 4x L2 whose launch does not cover the chain get one untimed full
+lap first. Each sample records its start rank and the fraction of the chain it visited. The kernel asks for the
+largest L1 (preferred shared-memory carve-out 0 %; applies from a point's second launch, recorded per sample). Footprints are log-spaced
 (`points_per_octave`) from `min_footprint_bytes` to max(64x L2, 256 MiB) capped at 4 GiB and 1/4 of memory, plus
 `dense_points` per octave within 1.5x either side of the driver's L2 size, half of it (the near segment of a
 partitioned L2) and the shared memory per SM (L1 and shared memory are one array), where the transitions are.

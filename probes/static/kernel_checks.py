@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .sass import Instruction
-from .schedule import waits_on
+from .schedule import destinations, waits_on
 
 # Per-SM limits by compute capability (CUDA C++ Programming Guide, "Technical Specifications per Compute
 # Capability"): 32-bit registers per SM, resident threads per SM, max shared memory per SM (bytes), register
@@ -119,26 +119,29 @@ def _address_registers(ins: Instruction) -> set[str]:
     return regs
 
 
-def _chained(insts: list[Instruction], idx: list[int]) -> list[int]:
-    """Loads among `idx` addressed by the result of another load among them (chase steps)."""
-    dests = {insts[k].dest_registers[0] for k in idx if insts[k].dest_registers}
-    return [k for k in idx if _address_registers(insts[k]) & dests]
-
-
 def step_gaps(insts: list[Instruction], load_base: str) -> list[list[int]]:
-    """Per chase loop: issue cycles from each chained load to the next one, the back edge included."""
+    """Per innermost chase loop: issue cycles from each chained load to the next one, the back edge included when
+    the loop's first load chases its last. A pair is chained when the later load is addressed by the earlier one's
+    result (consecutive `load_base` loads in program order)."""
     out = []
     spans = loops(insts)
     innermost = [(h, b) for h, b in spans if not any((h2, b2) != (h, b) and h <= h2 and b2 <= b for h2, b2 in spans)]
+    stall = [i.control.stall for i in insts]
+
+    def chases(a: int, b: int) -> bool:   # b's address is a's result, not rewritten in between
+        dest = insts[a].dest_registers[:1]
+        if not dest or dest[0] not in _address_registers(insts[b]):
+            return False
+        between = range(a + 1, b) if a < b else [*range(a + 1, back + 1), *range(head, b)]
+        return not any(dest[0] in destinations(insts[k]) for k in between)
+
     for head, back in innermost:
         body = [k for k in range(head, back + 1) if insts[k].base == load_base and insts[k].dest_registers]
-        chained = _chained(insts, body)
-        if len(chained) < 2:
-            continue
-        stall = [insts[k].control.stall for k in range(len(insts))]
-        gaps = [sum(stall[a:b]) for a, b in zip(chained, chained[1:])]
-        gaps.append(sum(stall[chained[-1]:back + 1]) + sum(stall[head:chained[0]]))
-        out.append(gaps)
+        gaps = [sum(stall[a:b]) for a, b in zip(body, body[1:]) if chases(a, b)]
+        if len(body) > 1 and chases(body[-1], body[0]):
+            gaps.append(sum(stall[body[-1]:back + 1]) + sum(stall[head:body[0]]))
+        if len(gaps) >= 2:
+            out.append(gaps)
     return out
 
 
