@@ -132,7 +132,8 @@ def pollution_l1_kernel(hint: str, load=None):
         s = uint64(0)
         for line in range(tid, n_lines, cuda.blockDim.x):
             s += uint64(hload(stream, line * 32))
-        cuda.atomic.add(acc, 0, s)
+        if cuda.atomic.add(acc, 0, s) == uint64(0xFFFFFFFFFFFFFFFF):   # never true: the atomic lands before
+            out[7] = 7                                                   # the re-timed walk (clock discipline)
         cuda.syncthreads()
         if tid == 0:
             p = walk_plain(mem, p, k, out, 4)
