@@ -398,9 +398,9 @@ def latency_axes(env: dict, params: dict) -> dict:
 def throughput_axes(env: dict, params: dict) -> dict:
     if params["warps_per_sm"]:
         warps = params["warps_per_sm"]
-    else:  # 1, 2, 4, ... up to the SM's resident-warp limit (64 on sm_80/sm_90; 48 on 8.6/8.9)
+    else:  # 1, 2, 4, ... up to the SM's resident-warp limit (64 on sm_80/sm_90/sm_100; 48 on 8.6/8.9)
         cc = tuple(env.get("compute_capability") or (9, 0))
-        top = 64 if cc in ((8, 0), (9, 0)) else 48 if cc[0] == 8 else 32
+        top = 64 if cc in ((8, 0), (9, 0), (10, 0)) else 48 if cc[0] == 8 else 32
         warps = tuple(w for w in (1, 2, 4, 8, 16, 32, 48, 64) if w <= top)
     return {"op": _ops_axis(env, params), "ilp": tuple(params["ilp"]), "warps_per_sm": tuple(warps)}
 
