@@ -32,7 +32,9 @@ def test_dry_run_checks_the_chase_kernels_for_sm100_and_emits_their_sass(tmp_pat
                         emit_sass=tmp_path)
     assert rc == 0, "\n".join(ln for ln in lines if ln.startswith("FAIL"))
     files = sorted(p.name for p in tmp_path.glob("*.sass"))
-    assert files == ["latency.ladder.global__chase.sass", "latency.shared__shared_chase.sass"]
+    assert files == ["latency.ladder.global.ca__chase.ca.sass", "latency.ladder.global.cg__chase.cg.sass",
+                     "latency.ladder.global.nc__chase.nc.sass", "latency.ladder.global__chase.sass",
+                     "latency.shared__shared_chase.sass"]   # the prefix selects the four ladder variants
     assert "LDS" in (tmp_path / "latency.shared__shared_chase.sass").read_text()
     assert any(ln.startswith("  step overhead") and " 0 failures" in ln for ln in lines)
 
