@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="no GPU: compile and SASS-check every kernel for --arch, print the plan (exit 1 on failure)")
     p.add_argument("--arch", action="append", metavar="SM",
                    help="architecture for --dry-run, repeatable (default: sm_80 and sm_90)")
+    p.add_argument("--emit-sass", type=Path, metavar="DIR",
+                   help="with --dry-run: write each compiled kernel's SASS to DIR/<probe>__<kernel>.sass")
     _probes_arg(p)
     from probes import quick
     quick.add_args(p)  # --plan, --quick, --param PROBE:k=v, --point-budget-s, --budget-s, --deadline-s, --smoke
@@ -191,12 +193,14 @@ def cmd_campaign(args) -> int:
     from probes import catalogue
     if args.arch and not args.dry_run:
         raise CliError("--arch only applies to --dry-run (a real campaign uses the GPU's own architecture)")
+    if getattr(args, "emit_sass", None) and not args.dry_run:
+        raise CliError("--emit-sass only applies to --dry-run")
     from probes import quick
     if quick.wanted(args):  # a plan, per-probe parameters, budgets or a deadline
         return quick.run(args, ROOT, _backend, _out_dir)
     if args.dry_run:
         from probes import dryrun
-        return dryrun.dry_run(args.arch or ["sm_80", "sm_90"], args.probes)
+        return dryrun.dry_run(args.arch or ["sm_80", "sm_90"], args.probes, emit_sass=getattr(args, "emit_sass", None))
     probes = catalogue.select(args.probes)
     return _run_probes(probes, lambda p: {q.name: q.default for q in p.params}, args)
 

@@ -18,14 +18,33 @@ def test_dry_run_passes_for_sm80_and_sm90_and_plans_every_probe():
     for name in catalogue.all_probes():
         assert f"  {name} " in text
     assert "total <=" in text
+    for arch in ("sm_80", "sm_90"):   # issue 20: the five schedule checks, each with its failure count
+        block = text[text.index(f"kernel checks {arch}"):]
+        for check in ("clock discipline", "step overhead", "occupancy", "loop-resident loads", "coverage"):
+            line = next(ln for ln in block.splitlines() if ln.strip().startswith(check))
+            checked = int(line.split()[len(check.split())])
+            assert checked > 0 and " 0 failures" in line, line
+
+
+def test_dry_run_checks_the_chase_kernels_for_sm100_and_emits_their_sass(tmp_path):
+    lines = []
+    rc = dryrun.dry_run(["sm_100"], ["latency.shared", "latency.ladder.global"], echo=lines.append,
+                        emit_sass=tmp_path)
+    assert rc == 0, "\n".join(ln for ln in lines if ln.startswith("FAIL"))
+    files = sorted(p.name for p in tmp_path.glob("*.sass"))
+    assert files == ["latency.ladder.global.ca__chase.ca.sass", "latency.ladder.global.cg__chase.cg.sass",
+                     "latency.ladder.global.nc__chase.nc.sass", "latency.ladder.global__chase.sass",
+                     "latency.shared__shared_chase.sass"]   # the prefix selects the four ladder variants
+    assert "LDS" in (tmp_path / "latency.shared__shared_chase.sass").read_text()
+    assert any(ln.startswith("  step overhead") and " 0 failures" in ln for ln in lines)
 
 
 def test_nominal_devices_carry_a_source_for_every_number():
     for arch, dev in dryrun.NOMINAL_DEVICES.items():
         env = dryrun.nominal_environment(arch)
-        assert env["nominal"] and env["compute_capability"] == [int(arch[3]), int(arch[4])]
+        assert env["nominal"] and env["compute_capability"] == [int(arch[3:-1]), int(arch[-1])]
         for key in ("sm_count", "l2_cache_bytes", "memory_total_bytes", "shared_memory_per_sm_bytes"):
-            assert env[key] > 0 and "whitepaper" in dev["sources"][key]
+            assert env[key] > 0 and len(dev["sources"][key]) > 20   # a named source for every number
 
 
 def test_failures_are_one_line_each_and_fail_the_dry_run(fault_catalogue, cache_dir):
@@ -38,6 +57,11 @@ def test_failures_are_one_line_each_and_fail_the_dry_run(fault_catalogue, cache_
                for ln in failures)
     assert not any("faultsass.good" in ln for ln in failures) and len(failures) == 2
     assert "dry run sm_90: 3 probes, 2 kernels compiled and SASS-checked, 2 failures" in lines
+
+
+def test_emit_sass_needs_dry_run(capsys):
+    assert main(["campaign", "--emit-sass", "x"]) == 2
+    assert "--emit-sass only applies to --dry-run" in capsys.readouterr().err
 
 
 def test_compiled_kernels_are_cached_on_disk(fault_catalogue, cache_dir):

@@ -53,7 +53,7 @@ def test_check_sass_catches_a_folded_chain():
     from numba import cuda
 
     from probes.engine.compile import kernel_ptx
-    scope = {"cuda": cuda, "clock64": O.clock64, "smid": O.smid}
+    scope = {"cuda": cuda, "clock64": O.clock64, "smid": O.smid, "uint32": np.uint32}
     exec(compile(src, "<folded>", "exec"), scope)
     ptx = kernel_ptx(scope["k_lop3_ilp1"], I.signature(op), (9, 0))
     (insts,) = ptx_to_sass(ptx, "sm_90").values()

@@ -22,7 +22,7 @@ CHASES = {
     "latency.ladder.global.ca": ("LDG", "LDG.E.64.STRONG.SM"),
     "latency.ladder.global.cg": ("LDG", "LDG.E.64.STRONG.GPU"),
     "latency.ladder.global.nc": ("LDG", "LDG.E.64.CONSTANT"),
-    "latency.tlb": ("LDG", "LDG.E.64"),
+    "latency.tlb": ("LDG", "LDG.E.64.STRONG.GPU"),   # .cg: no false L1 step (issue 20 defect 6)
     "latency.shared": ("LDS", "LDS"),
     "latency.constant": ("LDC", "LDC"),
     "latency.local": ("LDL", "LDL"),
@@ -111,7 +111,8 @@ def test_kernel_is_one_dependent_load_per_step(name, sass_sm90):
 
 @pytest.mark.parametrize("compiled, checked", [("latency.ladder.global.cg", "latency.ladder.global"),
                                                ("latency.ladder.global.cg", "latency.ladder.global.nc"),
-                                               ("latency.ladder.global", "latency.ladder.global.ca")])
+                                               ("latency.ladder.global", "latency.ladder.global.ca"),
+                                               ("latency.ladder.global", "latency.tlb")])
 def test_sass_check_rejects_a_wrong_cache_modifier(compiled, checked, sass_sm90):
     problems = catalogue.get(checked).check_sass(checked, sass_sm90[compiled])
     assert any(CHASES[checked][1] in p for p in problems), problems

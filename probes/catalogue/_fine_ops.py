@@ -7,9 +7,11 @@ pretend SM; on a GPU it reads the hardware `%smid` and ignores both arguments.
 """
 from __future__ import annotations
 
+import numpy as np
 from numba import config, cuda, uint32
 
 from probes.engine import intrinsics as X
+from probes.engine import timed_pass as T
 
 TRACE_LEN = 4096                     # accesses recorded per launch: 2 x 4 B x 4096 = 32 KiB of shared memory
 
@@ -61,12 +63,8 @@ def fine_trace(chain, start, skip, count, lat, idx):
         idx[k] = s_idx[k]
 
 
+_NEARFAR_SOURCE = """
 def nearfar(memory, starts, n_windows, steps, n_sm, claimed, t_n, t_2n, ends, block_of):
-    """The first block to land on each SM claims it (atomic CAS on a per-SM flag) and chases every window there.
-
-    Per window: a warm pass of `steps`, then timed passes of `steps` and `2*steps` L2-only loads; both raw times
-    are stored, and the host takes t(2n) - t(n): the cost of n loads with loop and timer overhead cancelled.
-    """
     b = cuda.blockIdx.x
     s = sm_id(b, n_sm)
     if cuda.threadIdx.x != 0 or s >= claimed.shape[0]:
@@ -74,23 +72,34 @@ def nearfar(memory, starts, n_windows, steps, n_sm, claimed, t_n, t_2n, ends, bl
     if cuda.atomic.cas(claimed, s, 0, 1) != 0:
         return
     block_of[s] = b
-    for w in range(n_windows):
+    trips = uint32(steps // UNROLL)
+    for k in range(n_windows):
+        w = (k + s) % n_windows
+        cell = s * n_windows + w
         p = starts[w]
-        for _ in range(steps):
-            p = CG(memory, p)
-        if p == 1:                      # the warm pass ends before t0, so t(n) and t(2n) start alike
-            ends[s * n_windows + w] = 7
-        t0 = clock64()
-        for _ in range(steps):
-            p = CG(memory, p)
-        if p == 1:                      # consume the last load before the stop read
-            ends[s * n_windows + w] = 7
-        t1 = clock64()
-        for _ in range(2 * steps):
-            p = CG(memory, p)
-        if p == 1:
-            ends[s * n_windows + w] = 7
-        t2 = clock64()
-        t_n[s * n_windows + w] = t1 - t0
-        t_2n[s * n_windows + w] = t2 - t1
-        ends[s * n_windows + w] = p
+{timed}
+        t_n[cell] = t1 - t0
+        t_2n[cell] = t2 - t1
+        ends[cell] = p
+"""
+
+
+def _nearfar():
+    """The first block to land on each SM claims it (atomic CAS on a per-SM flag) and chases every window there.
+
+    Per window: a warm pass of `steps`, then timed passes of `steps` and `2*steps` L2-only loads through the
+    engine's timed-pass primitive (probes/engine/timed_pass.py: clocks after a test of the last pointer, 16 chained
+    loads per trip of a uint32 loop; `steps` is a multiple of 16); both raw times are stored, and the host takes
+    t(2n) - t(n). SM s visits the windows in the order s, s+1, ... (mod windows): at any moment the SMs chase
+    different windows, not all the same lines at once.
+    """
+    timed = "\n".join(T.section(["p = CG(memory, p)"] * T.UNROLL, "p == 1", "ends[cell] = 7", warm=True,
+                                 clocks=(("t", "clock64()"),), indent="        "))
+    scope = {"cuda": cuda, "uint32": np.uint32, "sm_id": sm_id, "CG": CG, "clock64": clock64, "UNROLL": T.UNROLL}
+    exec(compile(_NEARFAR_SOURCE.format(timed=timed), "<nearfar>", "exec"), scope)
+    fn = scope["nearfar"]
+    fn.__doc__ = _nearfar.__doc__
+    return fn
+
+
+nearfar = _nearfar()

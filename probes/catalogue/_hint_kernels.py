@@ -14,6 +14,7 @@ from numba import cuda, uint32, uint64
 
 from probes.catalogue import _hint_ops as H
 from probes.engine import intrinsics as X
+from probes.static.kernel_checks import loop_resident_problems
 
 LINE = 128                     # bytes per chain slot: one L1/L2 line
 
@@ -109,8 +110,9 @@ def residency_kernel(hint: str, step=None):
 
 @functools.cache
 def pollution_l1_kernel(hint: str, load=None):
-    """One block: thread 0 makes a victim chain L1-resident and times it (L1 band) and with .cg (L2 band); the block
-    streams a buffer with the hinted 4-byte load (one per line); thread 0 re-times the victim."""
+    """One block: thread 0 times a victim chain with .cg (L2 band), makes it L1-resident with plain loads and times it
+    (L1 band: the .cg walk comes first because it may itself drop the victim's L1 copies); the block streams a
+    buffer with the hinted 4-byte load (one per line); thread 0 re-times the victim."""
     hload = load or H.load_u32(hint)
     plain = X.ld_u64_addr
     walk_plain, walk_cg = _walkers()
@@ -122,13 +124,16 @@ def pollution_l1_kernel(hint: str, load=None):
         if tid == 0:
             for _ in range(3 * k):
                 p = plain(mem, p)
+            p = walk_cg(mem, p, k, out, 2)      # L2 band first: a .cg walk may drop the victim's L1 copies,
+            for _ in range(3 * k):              # so the victim is made L1-resident again after it
+                p = plain(mem, p)
             p = walk_plain(mem, p, k, out, 0)
-            p = walk_cg(mem, p, k, out, 2)
         cuda.syncthreads()
         s = uint64(0)
         for line in range(tid, n_lines, cuda.blockDim.x):
             s += uint64(hload(stream, line * 32))
-        cuda.atomic.add(acc, 0, s)
+        if cuda.atomic.add(acc, 0, s) == uint64(0xFFFFFFFFFFFFFFFF):   # never true: the atomic lands before
+            out[7] = 7                                                   # the re-timed walk (clock discipline)
         cuda.syncthreads()
         if tid == 0:
             p = walk_plain(mem, p, k, out, 4)
@@ -213,12 +218,16 @@ def prefetch_kernel(hint: str, step=None):
 @functools.cache
 def staleness_kernel(hint: str, load=None):
     """Block 0 (producer) writes 1..writes to a flag with relaxed.gpu stores, `gap` cycles apart, stamping each
-    write with %globaltimer; blocks 1.. (consumers) poll the flag `polls` times with the hinted load."""
+    write with %globaltimer; blocks 1.. (consumers) poll the flag `polls` times with the hinted load.
+
+    The poll reads flag[m * zero], `zero` a kernel argument equal to 0: ptxas cannot prove the address loop-invariant,
+    so a read-only (`.nc`) poll stays inside the loop instead of being hoisted before it (which made every `.nc`
+    variant read one value and report "100 % stale" because of the compiler). `check_sass` keeps it so."""
     poll = load or H.load_u32(hint)
     publish = H.store_u32("relaxed.gpu")
     mark = marker("staleness", hint)
 
-    def kernel(flag, writes, gap, polls, wtime, obs, otime, sm):
+    def kernel(flag, writes, gap, polls, wtime, obs, otime, sm, zero):
         b = cuda.blockIdx.x
         sm[b] = X.smid()
         if b == 0:
@@ -232,7 +241,7 @@ def staleness_kernel(hint: str, load=None):
         else:
             base = (b - 1) * polls
             for m in range(polls):
-                obs[base + m] = poll(flag, 0)
+                obs[base + m] = poll(flag, m * zero)
                 otime[base + m] = X.globaltimer()
     return _named(kernel, f"staleness_{hint_index('staleness', hint)}")
 
@@ -255,6 +264,8 @@ def store_kernel(hint: str, store=None):
         m = starts[1]
         for _ in range(n):
             m = plain(mem, m)
+        if h == 1 or m == 1:        # both warm chains land before the first timed walk starts
+            out[12] = 7
         p = walk_plain(tmem, slots[0], k, out, 0)
         h = walk_plain(mem, h, k, out, 2)
         m = walk_cg(mem, m, k, out, 4)
@@ -320,7 +331,7 @@ def _signatures():
         "pollution-l2": (u32, i64, u64),
         "bandwidth": (u32, i64, u64, u64),
         "prefetch": (u64, types.uint64, i64, u64),
-        "staleness": (u32, i64, types.uint64, i64, u64, u32, u64, u32),
+        "staleness": (u32, i64, types.uint64, i64, u64, u32, u64, u32, i64),
         "store": (u64, u64, u64, u64, u64, i64, u64),
         "flush": (u32, i64, u64), "touch": (u64, i64, u64), "timed_cg": (u64, types.uint64, i64, u64),
         "copy_v4": (u32, u32, i64, u64),
@@ -452,6 +463,8 @@ def check_sass(name: str, insts) -> list[str]:
             dests.update(i.dest_registers)
         if chained < 1:
             problems.append(f"{name} [{hint}]: the hinted {main} loads are not a dependent chain")
+    if kind == "staleness" and hinted:   # the poll must stay inside the poll loop (issue 20 defect 5)
+        problems += [f"{name} [{hint}]: {p}" for p in loop_resident_problems(insts, "LDG", main)]
     clocks = sum(1 for i in insts if i.base == "CS2R" and "SR_CLOCKLO" in i.text)
     if clocks < TIMED.get(kind, 0):
         problems.append(f"{name} [{hint}]: expected >= {TIMED[kind]} %clock64 reads, found {clocks}")

@@ -325,7 +325,8 @@ OPS: tuple[Op, ...] = (
        {"*": (("SHF",), 1.0)}, claim="int_shift", static="shf.l.wrap.b32"),
     Op("imnmx", "int32", "u32", "min.u32 $0, $1, $2;", "IMNMX", _u32(lambda x, b, c: min(x, b)),
        (0xFFFFFFFF, 0xF0000000, 0xE0000000, 0xD0000000),
-       {"*": (("IMNMX",), 1.0), "sm_90": (("VIMNMX3", "IMNMX", "VIMNMX"), 0.5)}, claim="int_compare",
+       {"*": (("IMNMX",), 1.0), "sm_90": (("VIMNMX3", "IMNMX", "VIMNMX"), 0.5),
+        "sm_100": (("VIMNMX3", "IMNMX", "VIMNMX"), 0.5)}, claim="int_compare",
        static="min.s32"),
     Op("prmt", "int32", "u32", "prmt.b32 $0, $1, $2, $3;", "PRMT", _u32(lambda x, b, c: _prmt(x, b, c)),
        (0x12345678, 0x5140, 0x2736, 0x0615),
@@ -345,7 +346,7 @@ OPS: tuple[Op, ...] = (
        {"*": (("IADD3",), 1.5), "sm_80": (("IADD3",), 2.0)},
        static="add.s64"),
     Op("imul64", "int64", "u64", "mul.lo.u64 $0, $1, $2;", "IMAD.WIDE.U32", _u64(lambda x, b, c: x * b),
-       (1, 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB), {"*": (("IMAD",), 3.0)},
+       (1, 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB), {"*": (("IMAD", "IADD3"), 4.0)},
        static="mad.lo.s64"),
     # MUFU (each step is MUFU + FADD: the add keeps the chain from folding and contracts it to a fixed point)
     _mufu("rcp", lambda v: 1.0 / v, 1.0, 1.0),          # x = 1/x + 1 -> golden ratio

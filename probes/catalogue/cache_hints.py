@@ -22,6 +22,7 @@ from probes.catalogue._hint_kernels import (LINE, _hints_for, _kernels_for, band
                                             residency_kernel, staleness_kernel, store_kernel, stream_kernel)
 from probes.engine import intrinsics as X  # noqa: F401  the kernels' intrinsics: Probe.version() hashes this module
 from probes.spec import KernelCheckError, KiB, MiB, Param, Probe, ProbeSpecError, min_cc, positive
+from probes.static.kernel_checks import Expect
 
 
 # ---------------------------------------------------------------------------------------------------- params/axes
@@ -396,7 +397,7 @@ def measure_staleness(ctx, point: dict, params: dict) -> dict:
     otime = ctx.to_device(np.zeros(consumers * polls, dtype=np.uint64))
     sm = ctx.to_device(np.zeros(consumers + 1, dtype=np.uint32))
     ctx.kernel(("staleness", hint), staleness_kernel(hint))[consumers + 1, 1](
-        flag, writes, np.uint64(params["gap_cycles"]), polls, wtime, obs, otime, sm)
+        flag, np.int64(writes), np.uint64(params["gap_cycles"]), np.int64(polls), wtime, obs, otime, sm, np.int64(0))
     ctx.synchronize()
     _check("producer's final flag", flag.copy_to_host()[0], writes)
     w = wtime.copy_to_host()
@@ -588,3 +589,14 @@ PROBES = (
         smoke=("hints=none,cs", "k=2"),
     ),
 )
+
+
+
+def _hint_expect(kernel_name: str) -> Expect:
+    """Timed kinds: clock discipline; staleness (clock reads only space the producer's writes): its poll loads stay
+    inside the poll loop."""
+    kind = kernel_name.partition("@")[0]
+    return Expect(clock=False, polled="LDG") if kind == "staleness" else Expect()
+
+
+KERNEL_CHECKS = {p.name: _hint_expect for p in PROBES}   # dry-run schedule checks (probes/static/kernel_checks.py)

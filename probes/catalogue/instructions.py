@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from probes.catalogue import _instruction_ops as O
+from probes.engine import timed_pass as T
+from probes.static.kernel_checks import Expect
 from probes.spec import KernelCheckError, Param, Probe, ProbeSpecError, min_cc, positive
 
 UNROLL = {1: 16, 4: 8}                  # steps per loop trip per chain, by ilp (compile time grows with the body)
@@ -50,7 +52,9 @@ def selected_ops(params: dict, cc) -> list:
 def kernel_source(op, ilp: int) -> str:
     """Python source of the kernel for (op, ilp): chains x0.., operands rotating (b,c),(c,d),(d,b).
 
-    The loop steps by `one`, a kernel argument (= 1): neither NVVM nor ptxas knows the trip count, so neither
+    The timed section is the engine's timed-pass primitive (probes/engine/timed_pass.py): the start clock waits on
+    every chain's loaded initial value, passes of n and 2n trips of a uint32 counter, the stop clocks wait on every
+    chain. The loop steps by `one`, a kernel argument (= 1): neither NVVM nor ptxas knows the trip count, so neither
     unrolls the loop, and the op count in the SASS is exactly 2 x ilp x unroll x (SASS per step).
     Memory ops get a `mem` argument and one word per chain (see `_memory_prologue`)."""
     unroll = UNROLL[ilp]
@@ -59,34 +63,22 @@ def kernel_source(op, ilp: int) -> str:
     for k in range(unroll):
         i, j = O.ROTATION[k % 3]
         word = lambda m: f", a{m}" if op.memory else ""  # noqa: E731
-        body += [f"        x{m} = STEP(x{m}, {names[i]}, {names[j]}{word(m)})" for m in range(ilp)]
+        body += [f"x{m} = STEP(x{m}, {names[i]}, {names[j]}{word(m)})" for m in range(ilp)]
     body = "\n".join(body)
     consume = " | ".join(f"(x{m} == b)" for m in range(ilp))
     load = "\n".join(f"    x{m} = xs[base + {m}]" for m in range(ilp))
     store = "\n".join(f"    xs[base + {m}] = x{m}" for m in range(ilp))
     prologue, epilogue = _memory_prologue(op, ilp) if op.memory else ("", "")
     fn = f"k_{op.name}_ilp{ilp}"
+    timed = "\n".join(T.section(body.split("\n"), consume, "tags[tid] = 1", trips="n", step="one",
+                                 clocks=(("t", "clock64()"),)))
     return f"""
 def {fn}(xs, b, c, d, n, one, out, tags{', mem' if op.memory else ''}):
     tid = cuda.threadIdx.x + cuda.blockIdx.x * cuda.blockDim.x
     base = tid * {ilp}
 {load}
 {prologue}
-    t0 = clock64()
-    i = 0
-    while i < n:
-{body}
-        i += one
-    if {consume}:
-        tags[tid] = 1
-    t1 = clock64()
-    i = 0
-    while i < 2 * n:
-{body}
-        i += one
-    if {consume}:
-        tags[tid] = 1
-    t2 = clock64()
+{timed}
 {store}
 {epilogue}
     out[3 * tid] = t1 - t0
@@ -140,7 +132,7 @@ def signature(op):
     from numba import types
     t = {"f32": types.float32, "f64": types.float64, "u32": types.uint32, "u64": types.uint64}[op.kind]
     memory = (types.uint32[::1],) if op.memory else ()
-    return (t[::1], t, t, t, types.int32, types.int32, types.int64[::1], types.uint32[::1], *memory)
+    return (t[::1], t, t, t, types.uint32, types.uint32, types.int64[::1], types.uint32[::1], *memory)
 
 
 @functools.cache
@@ -221,8 +213,9 @@ def _op_of(insts):
 
 
 def _branch_target(inst) -> int | None:
+    """Target address of a BRA: its last operand ('BRA 0x2a0', sm_100's 'BRA.U UP0, 0x870')."""
     try:
-        return int(inst.operands[0].strip(), 16) if inst.base == "BRA" and inst.operands else None
+        return int(inst.operands[-1].strip(), 16) if inst.base == "BRA" and inst.operands else None
     except ValueError:
         return None
 
@@ -283,7 +276,21 @@ def _arch_from(name: str) -> str:
 
 # --- measurement ----------------------------------------------------------------------------------------------------
 
-def _launch(ctx, op, ilp: int, blocks: int, threads: int, n: int):
+def _require_resident(ctx, op, ilp: int, threads: int, blocks_per_sm: int) -> None:
+    """Skip (PointSkipped, recorded by the engine) a throughput point whose blocks cannot all be resident on one SM
+    at once: a second wave would run and the per-SM sum of warp rates would double into a false plateau
+    (issue 20 defect 4). Registers and shared memory from the driver for the compiled kernel."""
+    from probes.engine.context import PointSkipped
+    from probes.static.kernel_checks import occupancy_problem
+    usage = ctx.resources(("instructions", op.name, ilp), signature(op))
+    if usage is None:
+        return
+    problem = occupancy_problem(usage, threads, blocks_per_sm, ctx.cc)
+    if problem:
+        raise PointSkipped(f"{op.name} ilp{ilp}: {problem}")
+
+
+def _launch(ctx, op, ilp: int, blocks: int, threads: int, n: int, resident: int | None = None):
     x0, b, c, d = O.operand_values(op)
     t = O.numpy_type(op)
     lanes = blocks * threads
@@ -291,8 +298,12 @@ def _launch(ctx, op, ilp: int, blocks: int, threads: int, n: int):
     out = ctx.device_array(3 * lanes, np.int64)
     tags = ctx.device_array(lanes, np.uint32)
     memory = (ctx.to_device(np.full(lanes * ilp, op.mem_init, dtype=np.uint32)),) if op.memory else ()
-    kernel = ctx.kernel(("instructions", op.name, ilp), kernel_function(op.name, ilp))
-    kernel[blocks, threads](xs, b, c, d, n, 1, out, tags, *memory)
+    kernel = ctx.compiled(("instructions", op.name, ilp), kernel_function(op.name, ilp), signature(op))
+    if resident is not None:
+        _require_resident(ctx, op, ilp, threads, resident)
+    # the declared argument types (`signature`): Python ints and floats would make Numba compile and run an
+    # int64/float64 variant that no SASS check has seen
+    kernel[blocks, threads](xs, t(b), t(c), t(d), np.uint32(n), np.uint32(1), out, tags, *memory)
     ctx.synchronize()
     final = xs.copy_to_host()
     want = _expected(op.name, 3 * n, UNROLL[ilp])
@@ -352,7 +363,7 @@ def measure_throughput(ctx, point: dict, params: dict) -> dict:
     per_sm_blocks = -(-warps // 32)                      # blocks of <= 32 warps; the block scheduler spreads them
     per_block = -(-warps // per_sm_blocks)
     blocks = sms * per_sm_blocks
-    timing = _launch(ctx, op, ilp, blocks, 32 * per_block, n)
+    timing = _launch(ctx, op, ilp, blocks, 32 * per_block, n, resident=per_sm_blocks)
     lane0 = timing[::32]                                           # one row per warp
     extra = np.maximum((lane0[:, 1] - lane0[:, 0]).astype(float), 1.0)  # cycles of n extra trips: overhead cancelled
     per_warp = 32 * ilp * UNROLL[ilp] * n                          # steps (warp lanes x ops) in the extra trips
@@ -387,9 +398,9 @@ def latency_axes(env: dict, params: dict) -> dict:
 def throughput_axes(env: dict, params: dict) -> dict:
     if params["warps_per_sm"]:
         warps = params["warps_per_sm"]
-    else:  # 1, 2, 4, ... up to the SM's resident-warp limit (64 on sm_80/sm_90; 48 on 8.6/8.9)
+    else:  # 1, 2, 4, ... up to the SM's resident-warp limit (64 on sm_80/sm_90/sm_100; 48 on 8.6/8.9)
         cc = tuple(env.get("compute_capability") or (9, 0))
-        top = 64 if cc in ((8, 0), (9, 0)) else 48 if cc[0] == 8 else 32
+        top = 64 if cc in ((8, 0), (9, 0), (10, 0)) else 48 if cc[0] == 8 else 32
         warps = tuple(w for w in (1, 2, 4, 8, 16, 32, 48, 64) if w <= top)
     return {"op": _ops_axis(env, params), "ilp": tuple(params["ilp"]), "warps_per_sm": tuple(warps)}
 
@@ -423,3 +434,22 @@ PROBES = (
         smoke=("ops=ffma", "iterations=1", "ilp=1", "warps_per_sm=1"),
     ),
 )
+
+
+
+def occupancy_points(env: dict, params: dict) -> list[tuple[str, int, int]]:
+    """(mangled function name, threads per block, blocks per SM) of every throughput point, for the dry run's
+    occupancy check: the same block shape measure_throughput launches."""
+    out = []
+    for op in throughput_axes(env, params)["op"]:
+        for ilp in params["ilp"]:
+            for warps in throughput_axes(env, params)["warps_per_sm"]:
+                per_sm_blocks = -(-warps // 32)
+                name = f"k_{op}_ilp{ilp}"
+                out.append((f"{len(name)}{name}", 32 * -(-warps // per_sm_blocks), per_sm_blocks))
+    return out
+
+
+# Dry-run schedule checks (probes/static/kernel_checks.py): every kernel's clocks; throughput blocks co-resident.
+KERNEL_CHECKS = {p.name: Expect() for p in PROBES}
+OCCUPANCY = {"instructions.throughput": occupancy_points}

@@ -4,8 +4,14 @@ Method: memory holds absolute addresses, so each step is one `LDG.E.64` whose re
 address arithmetic in the chain). The chain is a random cyclic permutation of the footprint's slots (Sattolo's
 algorithm, built on the host, one slot per `stride_bytes`). A first pass warms caches/TLBs, then timed passes of
 `steps` and `2*steps` loads; per-load latency = (t(2n) - t(n)) / n cancels loop and timer overhead (nanoBench).
-`%clock64` gives cycles, `%globaltimer` ns; the stop reads come after a branch on the last loaded value, so they
-wait for that load to land (a bare stop-clock read races the final load). Footprints are log-spaced
+`%clock64` gives cycles, `%globaltimer` ns; every clock read comes after a branch on the last loaded value, so the
+start waits for the warm pass and each stop for the last chained load (probes/engine/timed_pass.py). The loop runs
+16 chained loads per trip of a uint32 counter (steps is a multiple of 16), so no loop bookkeeping sits between
+chained loads. Each launch continues from the slot where the previous one ended (its end checked against the
+host's walk from there), so successive samples walk successive stretches of the cycle and the lines the samples
+touch grow with the footprint; footprints within 4x L2 whose launch does not cover the chain get one untimed full
+lap first. Each sample records its start rank and the fraction of the chain it visited. The kernel asks for the
+largest L1 (preferred shared-memory carve-out 0 %; applies from a point's second launch, recorded per sample). Footprints are log-spaced
 (`points_per_octave`) from `min_footprint_bytes` to max(64x L2, 256 MiB) capped at 4 GiB and 1/4 of memory, plus
 `dense_points` per octave within 1.5x either side of the driver's L2 size, half of it (the near segment of a
 partitioned L2) and the shared memory per SM (L1 and shared memory are one array), where the transitions are.
@@ -16,8 +22,11 @@ ladder has no L1 plateau; `.nc` goes through the read-only (texture) path.
 """
 from __future__ import annotations
 
-from probes.catalogue._chase import (Chain, ChainCache, chain_problems, chase_step, make_chase_kernel,
-                                     page_positions, run_chase, sattolo_cycle)
+from probes.catalogue._chase import (Chain, ChainCache, chain_problems, chase_plan, chase_step,
+                                     cycle_of, make_chase_kernel, page_positions, run_chase, sattolo_cycle,
+                                     sattolo_order, warm_lap)
+from probes.engine import timed_pass as T
+from probes.static.kernel_checks import Expect
 from probes.spec import GiB, KiB, MiB, Param, Probe, ProbeSpecError, fits_in_free_memory, geometric, min_cc, \
     multiple_of, positive
 
@@ -35,6 +44,18 @@ DENSE_WINDOW = 1.5   # dense points cover [anchor / 1.5, anchor * 1.5]
 _CHAINS = ChainCache()
 
 
+def steps_for(slots: int, params: dict) -> int:
+    """Loads per timed pass: one per slot (at least 256), at most max_steps, in whole unrolled trips."""
+    return T.round_steps(min(max(slots, 256), params["max_steps"]))
+
+
+def plan(env: dict, point: dict, params: dict, launches: int = 1) -> dict:
+    """What the samples of one point visit of its chain (probes/catalogue/_chase.chase_plan)."""
+    footprint, stride = point["footprint_bytes"], params["stride_bytes"]
+    slots = footprint // stride
+    return chase_plan(slots, steps_for(slots, params), footprint, env.get("l2_cache_bytes"), launches)
+
+
 def measure_with(qualifier: str):
     step = chase_step(qualifier)
 
@@ -43,10 +64,17 @@ def measure_with(qualifier: str):
         slots = footprint // stride
         if slots < 2:
             raise ProbeSpecError(f"footprint {footprint} B holds fewer than 2 slots of stride {stride} B")
-        chain = _CHAINS.get((id(ctx), ctx.seed, footprint, stride), lambda: Chain(
-            ctx, footprint, page_positions(slots, stride), sattolo_cycle(slots, ctx.rng(footprint, stride))))
-        steps = int(min(max(slots, 256), params["max_steps"]))
-        return run_chase(ctx, f"chase{qualifier}", step, chain, steps)
+
+        def build():
+            order = sattolo_order(slots, ctx.rng(footprint, stride))
+            return Chain(ctx, footprint, page_positions(slots, stride), cycle_of(order), order)
+        chain = _CHAINS.get((id(ctx), ctx.seed, footprint, stride), build)
+        how = plan(ctx.env, point, params)
+        if how["warm_lap"] and not getattr(chain, "warmed", False):
+            warm_lap(ctx, f"chase{qualifier}", step, chain)
+            chain.warmed = True
+        sample = run_chase(ctx, f"chase{qualifier}", step, chain, how["steps"])
+        return {**sample, "warm_lap": how["warm_lap"]}
     return measure
 
 
@@ -120,3 +148,9 @@ def _probe(variant: str) -> Probe:
 
 
 PROBES = tuple(_probe(v) for v in VARIANTS)
+
+
+# Schedule checks of the dry run (probes/static/kernel_checks.py): clock discipline; at most 16 issue cycles from one
+# chained LDG to the next (ptxas schedules 4, and 13 across the loop's back edge: far below an L1 hit's ~32 cycles).
+KERNEL_CHECKS = {p.name: Expect(chain="LDG", step_budget=16) for p in PROBES}
+PLANS = {p.name: plan for p in PROBES}

@@ -4,8 +4,10 @@ Method: the grid has `blocks_per_sm` x sm_count one-thread blocks; each reads `%
 on an SM claims it with an atomic compare-and-swap on a per-SM flag (later blocks there exit at once), so every
 SM that got a block measures exactly once. The claiming block chases each of `windows` small L2-only (`ld.global.cg`,
 L1 bypassed) 64-bit pointer chains in turn; window w is `lines_per_window` 128-B lines at offset w x window stride
-inside an L2-resident region (half the L2 size), so the windows fall in different L2 slices and partitions. Per
-window: a warm pass, then timed passes of n and 2n loads; latency = (t(2n) - t(n)) / n. Every (SM, window)
+inside an L2-resident region (half the L2 size), so the windows fall in different L2 slices and partitions. SM s
+visits the windows starting at window s (mod windows), so the SMs do not chase the same lines at the same time. Per
+window: a warm pass, then timed passes of n and 2n loads (16 chained loads per trip of a uint32 loop); latency =
+(t(2n) - t(n)) / n. Every (SM, window)
 chase's final pointer is checked against the host walk. The headline value of a point is the launch's median over
 cells. Under the simulator %smid is `blockIdx.x % sm_count`.
 """
@@ -13,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from probes.spec import KernelCheckError, Param, Probe, ProbeSpecError, min_cc, positive
+from probes.static.kernel_checks import Expect
+from probes.spec import KernelCheckError, Param, Probe, ProbeSpecError, min_cc, multiple_of, positive
 
 LINE_BYTES = 128
 
@@ -162,13 +165,17 @@ PROBES = (
             Param("windows", int, 32, "address windows (small chases at different offsets)", positive),
             Param("lines_per_window", int, 1, "128-B lines chased in each window", positive),
             Param("window_stride_bytes", int, 0, "distance between windows (0: half of L2 / windows)", _stride_ok),
-            Param("steps", int, 256, "loads per timed pass (n; the second pass is 2n)", positive),
+            Param("steps", int, 256, "loads per timed pass (n; the second pass is 2n), whole trips of 16",
+                  multiple_of(16)),
             Param("blocks_per_sm", int, 4, "blocks launched per SM, so that every SM gets at least one", positive),
             Param("sm_slots_factor", int, 2, "flag slots per SM count (virtual %smid may exceed sm_count)",
                   positive),
         ),
         requires=(min_cc(7, 0),),
         kernels=kernels, check_sass=check_sass, value_key="map_median_cycles",
-        smoke=("windows=4", "steps=4", "blocks_per_sm=2"),
+        smoke=("windows=4", "steps=16", "blocks_per_sm=2"),
     ),
 )
+
+
+KERNEL_CHECKS = {"latency.l2.nearfar": Expect(chain="LDG", step_budget=20)}   # dry-run schedule checks

@@ -19,8 +19,10 @@ from __future__ import annotations
 import numpy as np
 from numba import cuda, types
 
-from probes.catalogue._chase import (chain_problems, chase_step, make_timed_passes, per_load_sample, sattolo_cycle,
-                                     walk)
+from probes.catalogue._chase import (chain_problems, chase_plan, chase_step, make_timed_passes, per_load_sample,
+                                     sattolo_cycle, walk)
+from probes.engine import timed_pass as T
+from probes.static.kernel_checks import Expect
 from probes.engine import intrinsics as X
 from probes.spec import KiB, KernelCheckError, Param, Probe, ProbeSpecError, geometric, min_cc, multiple_of, positive
 
@@ -136,10 +138,20 @@ def _run(ctx, path: str, kernel, launch, chain: np.ndarray, nxt: np.ndarray, per
     return per_load_sample(c1, n1, c2, n2, steps)
 
 
+def _steps(slots: int, params: dict) -> int:
+    return T.round_steps(min(max(slots, 256), params["max_steps"]))
+
+
+def plan(env: dict, point: dict, params: dict, launches: int = 1) -> dict:
+    """What a launch visits of its chain: each launch starts at slot 0 and walks 4n >= slots (one lap at least)."""
+    slots = point["footprint_bytes"] // params["stride_bytes"]
+    return chase_plan(slots, _steps(slots, params), point["footprint_bytes"], None, 1)
+
+
 def _setup(ctx, path: str, point: dict, params: dict):
     footprint, stride = point["footprint_bytes"], params["stride_bytes"]
     chain, nxt = chain_words(footprint, stride, ctx.rng(path, footprint, stride))
-    steps = int(min(max(len(nxt), 256), params["max_steps"]))
+    steps = _steps(len(nxt), params)
     return footprint, stride, chain, nxt, steps
 
 
@@ -229,3 +241,11 @@ PROBES = (
           kernels=_kernels("local_chase", lambda: make_local_chase(_SAMPLE_WORDS)),
           check_sass=_sass_check("LDL"), smoke=_SMOKE),
 )
+
+
+# Dry-run schedule checks: issue cycles between chained loads stay below each path's fastest hit (shared ~29,
+# constant ~24 on sm_90); local memory's back edge costs 17, under an L1 hit.
+KERNEL_CHECKS = {"latency.shared": Expect(chain="LDS", step_budget=12),
+                 "latency.constant": Expect(chain="LDC", step_budget=12),
+                 "latency.local": Expect(chain="LDL", step_budget=20)}
+PLANS = {name: plan for name in KERNEL_CHECKS}

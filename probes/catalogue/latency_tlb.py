@@ -4,7 +4,9 @@ Method: the chain has one 8-byte slot every `stride_bytes` (2 MiB, the large-pag
 allocations, or larger), visited in a random single cycle (Sattolo), so every load touches a different page while
 the data itself is only `footprint / stride` words: it stays in L2 far beyond L2's capacity in bytes, and latency
 steps come from address translation, not from the data caches. Slots are shifted by `spread_bytes` x slot within
-their page so they do not all map to the same cache set. Same kernel and timing as the global ladder: warm pass,
+their page so they do not all map to the same cache set. Loads are `ld.global.cg` (L2 only): an L1-cacheable chase
+holds one line per page in L1, whose ~2k lines gave a false step inside the L2-TLB range. Same kernel and timing
+as the global ladder (16 chained loads per trip of a uint32 loop, each launch continuing from the last slot): warm pass,
 then (t(2n) - t(n)) / n with %clock64 and %globaltimer, stop reads after a branch on the last loaded value.
 Footprints are log-spaced from `min_pages` pages to `memory_fraction` of the free device memory (or
 `max_footprint_bytes`); one buffer is resident at a time. A TLB level's reach is the footprint interval where
@@ -12,12 +14,15 @@ latency leaves its plateau; its miss cost is the latency step to the next platea
 """
 from __future__ import annotations
 
-from probes.catalogue._chase import (Chain, ChainCache, chain_problems, chase_step, make_chase_kernel,
-                                     page_positions, run_chase, sattolo_cycle)
+from probes.catalogue._chase import (Chain, ChainCache, chain_problems, chase_plan, chase_step, cycle_of,
+                                     make_chase_kernel, page_positions, run_chase, sattolo_order)
+from probes.engine import timed_pass as T
+from probes.static.kernel_checks import Expect
 from probes.spec import KiB, MiB, Param, Probe, ProbeSpecError, fits_in_free_memory, geometric, min_cc, \
     multiple_of, positive
 
-_STEP = chase_step("")
+_STEP = chase_step(".cg")   # L2 only: with L1-cacheable loads (one 128-B line per page, ~2k lines in L1) a false
+#                             ~220-cycle step appeared at 3.5-4 GiB, inside the L2-TLB range (issue 20 defect 6)
 _CHAINS = ChainCache()
 
 
@@ -25,10 +30,20 @@ def measure(ctx, point: dict, params: dict) -> dict:
     footprint, stride = point["footprint_bytes"], params["stride_bytes"]
     pages = footprint // stride
     key = (id(ctx), ctx.seed, footprint, stride, params["spread_bytes"])
-    chain = _CHAINS.get(key, lambda: Chain(ctx, footprint, page_positions(pages, stride, params["spread_bytes"]),
-                                           sattolo_cycle(pages, ctx.rng("tlb", footprint, stride))))
-    steps = int(min(max(pages, 256), params["max_steps"]))
+
+    def build():
+        order = sattolo_order(pages, ctx.rng("tlb", footprint, stride))
+        return Chain(ctx, footprint, page_positions(pages, stride, params["spread_bytes"]), cycle_of(order), order)
+    chain = _CHAINS.get(key, build)
+    steps = T.round_steps(min(max(pages, 256), params["max_steps"]))
     return {**run_chase(ctx, "tlb.chase", _STEP, chain, steps), "pages": pages}
+
+
+def plan(env: dict, point: dict, params: dict, launches: int = 1) -> dict:
+    """What the samples of one point visit of its page chain (probes/catalogue/_chase.chase_plan)."""
+    pages = point["footprint_bytes"] // params["stride_bytes"]
+    steps = T.round_steps(min(max(pages, 256), params["max_steps"]))
+    return chase_plan(pages, steps, point["footprint_bytes"], env.get("l2_cache_bytes"), launches)
 
 
 def footprints(env: dict, params: dict) -> dict:
@@ -58,8 +73,8 @@ def kernels(cc):
 
 
 def check_sass(name: str, insts) -> list[str]:
-    """One dependent LDG.E.64 per step (default caching), three clock reads."""
-    return chain_problems(insts, "LDG", "LDG.E.64")
+    """One dependent L2-only LDG.E.64.STRONG.GPU (`ld.global.cg`) per step, three clock reads."""
+    return chain_problems(insts, "LDG", "LDG.E.64.STRONG.GPU")
 
 
 def _fraction(v) -> str | None:
@@ -89,3 +104,7 @@ PROBES = (
         smoke=("stride_bytes=65536", "max_footprint_bytes=262144", "points_per_octave=1", "max_steps=16"),
     ),
 )
+
+
+KERNEL_CHECKS = {"latency.tlb": Expect(chain="LDG", step_budget=16)}   # dry-run schedule checks, as the ladder's
+PLANS = {"latency.tlb": plan}

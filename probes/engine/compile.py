@@ -73,6 +73,11 @@ def cached_kernels(probe, cc: tuple[int, int]) -> list[tuple[str, str]]:
 
 def ptx_to_sass(ptx: str, arch: str) -> dict[str, list[sass.Instruction]]:
     """Assemble PTX for arch and return the parsed SASS of every function in it."""
+    return sass.parse_cuobjdump(ptx_to_cubin_sass(ptx, arch)[1])
+
+
+def ptx_to_cubin_sass(ptx: str, arch: str) -> tuple[bytes, str]:
+    """(cubin, `cuobjdump -sass` text) of PTX assembled for arch."""
     if re.search(rf"^\.target {arch}a\s*$", ptx, flags=re.M):
         arch += "a"   # a hand-written PTX probe for the architecture-specific target (wgmma: sm_90a)
     try:
@@ -82,7 +87,7 @@ def ptx_to_sass(ptx: str, arch: str) -> dict[str, list[sass.Instruction]]:
             raise
         cubin = toolchain.assemble(re.sub(r"^\.version \S+", f".version {toolchain.ptx_isa_version()}", ptx,
                                           flags=re.M), arch)
-    return sass.parse_cuobjdump(toolchain.cuobjdump_sass(cubin))
+    return cubin, toolchain.cuobjdump_sass(cubin)
 
 
 def arch_of(cc: tuple[int, int]) -> str:

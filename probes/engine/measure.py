@@ -6,7 +6,7 @@ import datetime as dt
 import numpy as np
 
 from probes.engine import clocks as clocklib
-from probes.engine.context import Context
+from probes.engine.context import Context, PointSkipped
 from probes.engine.stopping import make_rule, median_ci
 from probes.results import io
 from probes.results.schema import SCHEMA_VERSION, ResultsError
@@ -27,22 +27,44 @@ def new_document(probe, params: dict, backend: str, env: dict) -> dict:
     }
 
 
-def kernel_records(probe, cc) -> list[dict]:
-    """SASS hash and opcode histogram of each kernel as compiled for this device (provenance of what ran)."""
+def kernel_records(ctx, cc, done: set | None = None) -> list[dict]:
+    """Provenance of the kernels this context launched (only those), best-effort per kernel: the SASS hash and
+    opcode histogram of the PTX Numba actually ran (`inspect_asm` of each compiled signature), its clock-discipline
+    problems and chase step overhead (probes.static.kernel_checks). Assembling and disassembling need ptxas and
+    cuobjdump, which a GPU machine may lack: a kernel whose provenance cannot be built gets a record with the
+    reason, and nothing here ever blocks or fails a launch. `done` holds the (kernel, signature) already recorded."""
     import hashlib
     from collections import Counter
 
-    from probes.engine.compile import arch_of, cached_kernels, ptx_to_sass
+    from probes.engine.compile import arch_of, ptx_to_sass
+    from probes.static import kernel_checks as K
 
+    done = set() if done is None else done
+    arch = arch_of(cc)
     records = []
-    for name, ptx in cached_kernels(probe, tuple(cc)):  # on-disk cache shared with the dry run
-        funcs = ptx_to_sass(ptx, arch_of(cc))
-        for fname, insts in funcs.items():
-            text = "\n".join(i.text for i in insts)
-            problems = probe.check_sass(name, insts) if probe.check_sass else []
-            records.append({"kernel": name, "function": fname, "arch": arch_of(cc),
-                            "sass_sha256": hashlib.sha256(text.encode()).hexdigest(),
-                            "opcodes": dict(Counter(i.base for i in insts)), "sass_problems": problems})
+    for key, kernel in ctx.launched().items():
+        for sig in list(getattr(kernel, "overloads", {}) or {}):
+            ident = (repr(key), str(sig))
+            if ident in done:
+                continue
+            done.add(ident)
+            base = {"kernel": str(key), "signature": str(sig), "arch": arch}
+            try:
+                funcs = ptx_to_sass(kernel.inspect_asm(sig), arch)
+            except Exception as err:   # no ptxas/cuobjdump here, or a newer PTX than they read: recorded, not raised
+                text = str(err).strip().splitlines()
+                records.append({**base, "provenance_error": f"{type(err).__name__}: {text[0][:200] if text else ''}"})
+                continue
+            for fname, insts in funcs.items():
+                sass_text = "\n".join(i.text for i in insts)
+                reads = len(K.clock_reads(insts))
+                clocked = reads > 0 and reads % 3 == 0   # n/2n passes; per-access or spacing clocks are not
+                overhead = {b: o for b in ("LDG", "LDS", "LDC", "LDL") if (o := K.step_overhead(insts, b))}
+                records.append({**base, "function": fname,
+                                "sass_sha256": hashlib.sha256(sass_text.encode()).hexdigest(),
+                                "opcodes": dict(Counter(i.base for i in insts)),
+                                "sass_problems": K.clock_problems(insts) if clocked else [],
+                                "step_overhead": overhead})
     return records
 
 
@@ -82,9 +104,12 @@ def run_probe(probe, params: dict, backend: str, env: dict, out_path, rule: str 
         doc.update(outcome="skipped", finished_at=now(), error={"reason": "; ".join(unmet)})
         io.save(doc, out_path)
         return doc
-    if probe.kernels and backend == "gpu":
-        doc["kernels"] = kernel_records(probe, env["compute_capability"])
     ctx = Context(backend, env)
+    recorded: set = set()
+
+    def record_kernels():   # after each point: provenance of what ran, never before or instead of a launch
+        if backend == "gpu" and env.get("compute_capability"):
+            doc["kernels"] += kernel_records(ctx, env["compute_capability"], recorded)
     sampler = sampler or clocklib.ClockSampler(enabled=backend == "gpu", uuid=env.get("uuid") or None)
     points = probe.points(env, params)
     rule_params = {"max_seconds": probe.budget_seconds, **(rule_params or {})}
@@ -96,30 +121,47 @@ def run_probe(probe, params: dict, backend: str, env: dict, out_path, rule: str 
             doc["points"].append({**done[_axes_key(axes)], "resumed": True})
             bar.update(1)
             continue
-        for _ in range(warmup):
-            probe.measure(ctx, axes, params)
-        stop = make_rule(rule, **rule_params)
-        samples, rep, per_launch = [], 0, False
-        while True:
-            before = sampler.sample()
-            batch = probe.measure(ctx, axes, params)
-            after = sampler.sample()
-            rows = _rows(batch, rep, before, after)
-            samples += rows
-            rep += 1
-            per_launch = per_launch or _per_launch(batch, probe.value_key)
-            stop.add([r[probe.value_key] for r in _headline_rows(rows, per_launch) if not r["throttled"]])
-            if stop.done():
-                break
-        doc["clocks"] += [before, after]
+        try:
+            samples, stop, clocks, per_launch = _measure_point(probe, ctx, axes, params, rule, rule_params, sampler,
+                                                               warmup)
+        except PointSkipped as why:   # cannot run as planned here (not co-resident, does not compile): say so
+            doc["points"].append({"axes": axes, "samples": [], "summary": None, "skipped": str(why)})
+            record_kernels()
+            io.save(doc, out_path)
+            bar.update(1)
+            continue
+        doc["clocks"] += clocks
         doc["points"].append({"axes": axes, "samples": samples,
                               "summary": summarize(samples, probe.value_key, stop.reason, per_launch)})
+        record_kernels()
         io.save(doc, out_path)  # checkpoint: a crash later keeps every finished point
         bar.update(1)
     bar.close()
     doc.update(outcome="ok", finished_at=now())
     io.save(doc, out_path)
     return doc
+
+
+def _measure_point(probe, ctx, axes: dict, params: dict, rule: str, rule_params: dict, sampler, warmup: int):
+    """Warm-up launches, then samples until the stopping rule is met: (samples, rule, clock samples, per_launch)."""
+    for _ in range(warmup):
+        probe.measure(ctx, axes, params)
+    stop = make_rule(rule, **rule_params)
+    samples, rep, per_launch = [], 0, False
+    while True:
+        before = sampler.sample()
+        batch = probe.measure(ctx, axes, params)
+        after = sampler.sample()
+        rows = _rows(batch, rep, before, after)
+        samples += rows
+        rep += 1
+        per_launch = per_launch or _per_launch(batch, probe.value_key)
+        heads = _headline_rows(rows, per_launch)
+        stop.add([r[probe.value_key] for r in heads if not r["throttled"]])
+        stop.flagged(sum(1 for r in heads if r["throttled"]))
+        if stop.done():
+            break
+    return samples, stop, [before, after], per_launch
 
 
 def _per_launch(batch: dict, value_key: str) -> bool:

@@ -35,23 +35,35 @@ class StoppingRule:
     min_samples: int = 10
     max_samples: int = 100_000
     max_seconds: float = 30.0
+    max_flagged: int = 50       # flagged samples (throttle, clock change) that end a point early: see `flagged`
     reason: str = ""
     samples: list = field(default_factory=list)
+    n_flagged: int = 0
     _t0: float = field(default_factory=time.monotonic)
 
     name = "base"
 
     def reset(self) -> None:
-        self.samples, self.reason, self._t0 = [], "", time.monotonic()
+        self.samples, self.reason, self._t0, self.n_flagged = [], "", time.monotonic(), 0
 
     def add(self, samples) -> None:
         self.samples.extend(np.atleast_1d(np.asarray(samples, dtype=float)).tolist())
+
+    def flagged(self, count: int) -> None:
+        """Count samples left out as flagged. Flagged samples never count toward convergence, so a stuck throttle
+        bit would make every point run its whole time budget (the default ladder: about an hour): after
+        `max_flagged` of them with fewer than `min_samples` clean ones the point stops, and says so."""
+        self.n_flagged += int(count)
 
     def _converged(self) -> str | None:
         raise NotImplementedError
 
     def done(self) -> bool:
         n = len(self.samples)
+        if self.n_flagged >= self.max_flagged and n < self.min_samples:
+            self.reason = (f"flagged-cap: {self.n_flagged} flagged samples (throttle or clock change) and only {n} "
+                           f"clean; stopped early, the summary says whether it had to use flagged samples")
+            return True
         if n >= self.max_samples:
             self.reason = f"sample-count: reached max_samples={self.max_samples}"
             return True
@@ -68,7 +80,7 @@ class StoppingRule:
 
     def describe(self) -> dict:
         return {"rule": self.name, "min_samples": self.min_samples, "max_samples": self.max_samples,
-                "max_seconds": self.max_seconds}
+                "max_seconds": self.max_seconds, "max_flagged": self.max_flagged}
 
 
 @dataclass

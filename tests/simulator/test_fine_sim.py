@@ -64,7 +64,7 @@ def test_corrupted_chain_is_a_kernel_check_error(ctx):
 
 def test_nearfar_claims_each_sm_once_and_chases_every_window(ctx):
     from probes.catalogue import latency_nearfar as L
-    params = {"windows": 3, "lines_per_window": 2, "window_stride_bytes": 0, "steps": 3, "blocks_per_sm": 3,
+    params = {"windows": 3, "lines_per_window": 2, "window_stride_bytes": 0, "steps": 16, "blocks_per_sm": 3,
               "sm_slots_factor": 2}
     point = {"window_stride_bytes": L.window_stride(ctx.env, params)}
     out = L.measure(ctx, point, params)
@@ -78,7 +78,7 @@ def test_nearfar_claims_each_sm_once_and_chases_every_window(ctx):
 def test_nearfar_corrupted_window_is_a_kernel_check_error(ctx):
     from probes.catalogue import latency_nearfar as L
     from probes.spec import KernelCheckError
-    params = {"windows": 2, "lines_per_window": 2, "window_stride_bytes": 0, "steps": 3, "blocks_per_sm": 1,
+    params = {"windows": 2, "lines_per_window": 2, "window_stride_bytes": 0, "steps": 16, "blocks_per_sm": 1,
               "sm_slots_factor": 2}
     point = {"window_stride_bytes": L.window_stride(ctx.env, params)}
     L.measure(ctx, point, params)
@@ -98,7 +98,7 @@ def test_simulated_runs_analyse_without_a_split(tmp_path):
     from probes.cli import main
     from probes.results import io
     assert main(["run", "latency.l2.nearfar", "--backend", "simulator", "--out", str(tmp_path), "--quiet",
-                 "--param", "windows=4", "--param", "steps=2", "--param", "blocks_per_sm=2"]) == 0
+                 "--param", "windows=4", "--param", "steps=16", "--param", "blocks_per_sm=2"]) == 0
     assert not nf.from_doc(io.load(next(tmp_path.glob("*.json")))).split     # constant test clock: one group
     assert main(["run", "latency.fine.chase", "--backend", "simulator", "--out", str(tmp_path / "f"), "--quiet",
                  "--param", "footprint_bytes=512", "--param", "stride_bytes=64", "--param", "passes=2"]) == 0

@@ -30,7 +30,7 @@ def test_staleness_log_is_a_non_decreasing_sequence_of_written_values(ctx):
     otime = ctx.to_device(np.zeros(consumers * polls, dtype=np.uint64))
     sm = ctx.to_device(np.zeros(consumers + 1, dtype=np.uint32))
     ctx.kernel("stale", C.staleness_kernel("nc.L1::no_allocate"))[consumers + 1, 1](
-        flag, writes, np.uint64(4), polls, wtime, obs, otime, sm)
+        flag, writes, np.uint64(4), polls, wtime, obs, otime, sm, 0)
     assert int(flag.copy_to_host()[0]) == writes
     w = wtime.copy_to_host()
     assert int(w[0]) == C.marker("staleness", "nc.L1::no_allocate")

@@ -39,7 +39,8 @@ def test_chase_ends_at_the_host_walk_and_times_each_load(name, ctx):
     from probes.catalogue._chase import SIM_CYCLES_PER_STEP, SIM_NS_PER_STEP
     point, params = CASES[name]
     out = catalogue.get(name).measure(ctx, point, params)
-    assert out["steps"] == params["max_steps"]
+    from probes.engine.timed_pass import round_steps
+    assert out["steps"] == round_steps(params["max_steps"])
     # (t(2n) - t(n)) / n: the fixed cost of the clock reads cancels, leaving the per-load charge exactly
     assert out["cycles_per_op"] == SIM_CYCLES_PER_STEP and out["ns_per_op"] == SIM_NS_PER_STEP
     assert out["cycles_2n"] > out["cycles_n"] > 0
@@ -56,6 +57,29 @@ def test_a_corrupted_global_chain_is_caught(ctx):
     host[stuck] = stuck                                   # the slot after 0 now points to itself
     chain.memory.copy_to_device(host)
     with pytest.raises(KernelCheckError, match="chain corrupted"):
+        _chase.run_chase(ctx, "chase", _chase.chase_step(""), chain, 16)
+
+
+def test_each_launch_continues_from_the_previous_final_slot(ctx):
+    """Issue 20 defect 1: a launch restarted at slot 0 re-walked the same 4n slots; now launch k starts at rank
+    4 n k (mod slots), the kernel's end is checked against the host walk from there, and each sample says which
+    fraction of the chain it visited."""
+    from probes import catalogue
+    probe = catalogue.get("latency.ladder.global")
+    params = {**probe.parse_params([]), "stride_bytes": 64, "max_steps": 16}
+    point = {"footprint_bytes": 64 * 160}                  # 160 slots, 64 loads per launch
+    outs = [probe.measure(ctx, point, params) for _ in range(4)]
+    steps = outs[0]["steps"]
+    first = outs[0]["start_rank"]      # 0, or where the untimed warm lap (footprint within 4 x L2) ended
+    assert [o["start_rank"] for o in outs] == [(first + 4 * steps * k) % 160 for k in range(4)]
+    assert len({o["start_rank"] for o in outs}) == 4          # four different stretches of the cycle
+    assert all(o["chain_fraction"] == 4 * steps / 160 for o in outs)
+
+
+def test_a_pass_must_be_whole_unrolled_trips(ctx):
+    from probes.catalogue import _chase
+    chain = _chase.Chain(ctx, 512, _chase.page_positions(8, 64), _chase.sattolo_cycle(8, np.random.default_rng(0)))
+    with pytest.raises(ValueError, match="whole trips"):
         _chase.run_chase(ctx, "chase", _chase.chase_step(""), chain, 8)
 
 
