@@ -50,8 +50,10 @@ def chase_kernel(variant: str) -> ptx.PtxKernel:
 
 
 def check_chase(out: np.ndarray, chain: Chain, steps: int, phases: bool) -> None:
-    """Host reference model: the walk ends where the host walk of 4n hops ends; TMA: every phase completed."""
-    chain.check_end(int(out[5]), 4 * steps)
+    """Host reference model: the walk ends where the host walk of 4n hops from this launch's start slot ends (the
+    next launch continues from there, as every chase does: the set of lines touched grows with the footprint);
+    TMA: every phase completed."""
+    chain.advance(int(out[5]), 4 * steps)
     if phases and int(out[6]) != 4 * steps:
         raise KernelCheckError(f"bulk-copy chase completed {int(out[6])} mbarrier phases, expected {4 * steps}")
 
@@ -77,9 +79,13 @@ def measure_with(variant: str):
             host["out"] = out.copy_to_host()
             check_chase(host["out"], chain, steps, phases)
 
+        start_rank = chain.rank
         ptx.launch(ctx, k, ptx.config(), [chain.memory, np.uint64(chain.start), np.uint64(steps), out], check)
         c1, n1, c2, n2 = (int(v) for v in host["out"][:4])
-        return per_load_sample(c1, n1, c2, n2, steps)
+        sample = per_load_sample(c1, n1, c2, n2, steps)
+        sample.update(start_rank=start_rank, chain_fraction=round(min(1.0, 4 * steps / chain.slots), 6),
+                      unroll=1)   # the PTX loop takes one chained step per trip
+        return sample
     return measure
 
 
