@@ -127,7 +127,7 @@ def test_mufu_ex2_chain_on_sm90_is_variable(atlas):
     assert row["latency_class"] == "variable"
     assert row["scoreboard"].startswith("SB")
     assert pd.isna(row["fixed_latency_cycles"])
-    assert row["producer_stall"] >= 1
+    assert "producer_stall" not in row.index   # described the test kernel, not the instruction: dropped
 
 
 def test_interleaved_chain_is_measured_per_link(cache_dir):

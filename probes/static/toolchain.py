@@ -237,3 +237,19 @@ def toolchain_versions() -> dict[str, str]:
 
 def _origin(path: Path) -> str:
     return "pip wheel" if "site-packages" in str(path) else str(path)
+
+
+def arch_ranges(archs, universe=None) -> str:
+    """'sm_75–sm_89, sm_100a' : runs of consecutive targets (in `universe`, default CANDIDATE_ARCHS) as ranges."""
+    universe = sorted(set(universe or CANDIDATE_ARCHS) | set(archs), key=arch_key)
+    chosen = set(archs)
+    runs: list[list[str]] = []
+    prev_in = False
+    for a in universe:
+        if a in chosen:
+            if prev_in:
+                runs[-1].append(a)
+            else:
+                runs.append([a])
+        prev_in = a in chosen
+    return ", ".join(r[0] if len(r) == 1 else f"{r[0]}–{r[-1]}" for r in runs)
