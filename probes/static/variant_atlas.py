@@ -1,0 +1,474 @@
+"""The variant atlas: every PTX variant of probes/static/variants.py on every target, lowered and scheduled by ptxas.
+
+Per variant and architecture, kernels built from the variant's template (operands loaded from memory, results
+stored, so nothing folds):
+- `indep`: COPIES independent copies (own operands each): the lowering (SASS opcodes per copy, minus a
+  baseline with the same loads and stores), the issue interval (stall distance between consecutive copies) and
+  whether the result comes back through a scoreboard (variable latency) or at a fixed time;
+- `chain` (chainable variants only: the result feeds the source `a`): CHAIN dependent links, the fixed latency
+  ptxas assumes (sum of stall fields from producer to consumer, schedule.dependent_links).
+All kernels of one architecture go into few modules (ptxas drops what it rejects, keeping its message), one
+cuobjdump call per module, and architectures whose code sections come out byte-identical are disassembled once.
+Rows are cached per variant and architecture (key: kernel texts, tool versions, this package's source), so adding
+a variant assembles only its kernels.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import io as _io
+import json
+import os
+import re
+import struct
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+
+from . import descriptors, schedule, toolchain, variants
+from .sass import Instruction, parse_cuobjdump
+
+CSV_NAME = "variants-sass.csv"
+COPIES = 4
+CHAIN = 6
+MODULE_KERNELS = 1200       # kernels per ptxas module: bounds the cost of a rejection round
+_POOL = 4                    # per-source register pool in a chain (rotated so no two links cancel)
+PRELUDE = ".const .align 16 .b8 gp_cbuf[4096];\n"
+
+COLUMNS = ["variant", "group", "ptx", "arch", "status", "error", "sass", "sass_text", "lowering_kind", "lowerings",
+           "sass_per_ptx", "latency_class", "fixed_latency_cycles", "latency_min", "latency_max",
+           "issue_interval_cycles", "assembler_version", "disassembled_as"]
+_SOURCES = ("variant_atlas.py", "variants.py", "schedule.py", "sass.py", "toolchain.py", "descriptors.py")
+
+# --- kernels -------------------------------------------------------------------------------------------------------
+
+_DECL = {"pred": ".pred", "b16": ".b16", "b32": ".b32", "b64": ".b64", "b128": ".b128"}
+_BYTES = {"b16": 2, "b32": 4, "b64": 8, "b128": 16}
+_PLACE = re.compile(r"\{([a-z][a-z0-9_]*)(?::([a-z0-9_]+)(?:\*(\d+))?)?\}")
+
+
+class _Regs:
+    """Register allocation of one kernel: named registers per class, with their loads from %ain."""
+
+    def __init__(self):
+        self.count: Counter = Counter()
+        self.loaded_regs: list[tuple[str, str]] = []
+        self.loads: list[str] = []
+        self.stores: list[str] = []
+        self.addresses: list[str] = []
+        self.in_off = 0
+        self.out_off = 0
+
+    def new(self, klass: str) -> str:
+        prefix = {"pred": "p", "b16": "h", "b32": "r", "b64": "d", "b128": "q"}[klass]
+        n = self.count[klass]
+        self.count[klass] += 1
+        return f"%{prefix}{n}"
+
+    def loaded(self, klass: str) -> str:
+        reg = self.new(klass)
+        self.loaded_regs.append((reg, klass))
+        if klass == "pred":
+            tmp = self.new("b32")
+            self.loads.append(f"ld.global.b32 {tmp}, [%ain+{self._in(4)}]; setp.ne.u32 {reg}, {tmp}, 0;")
+        else:
+            self.loads.append(f"ld.global.{klass} {reg}, [%ain+{self._in(_BYTES[klass])}];")
+        return reg
+
+    def store(self, reg: str, klass: str) -> None:
+        if klass == "pred":
+            tmp = self.new("b32")
+            self.stores.append(f"selp.u32 {tmp}, 1, 0, {reg}; st.global.b32 [%aout+{self._out(4)}], {tmp};")
+        else:
+            self.stores.append(f"st.global.{klass} [%aout+{self._out(_BYTES[klass])}], {reg};")
+
+    def _in(self, size: int) -> int:
+        self.in_off = -(-self.in_off // size) * size
+        off = self.in_off
+        self.in_off += size
+        return off
+
+    def _out(self, size: int) -> int:
+        self.out_off = -(-self.out_off // size) * size
+        off = self.out_off
+        self.out_off += size
+        return off
+
+    def declarations(self) -> str:
+        return " ".join(f".reg {_DECL[k]} %{ {'pred': 'p', 'b16': 'h', 'b32': 'r', 'b64': 'd', 'b128': 'q'}[k]}<{n}>;"
+                        for k, n in sorted(self.count.items()) if n)
+
+
+def _address(kind: str, copy: int, regs: _Regs) -> str:
+    """A per-copy address register of a space: ga (global), sa/sb/sc (shared), la (local), ca (constant)."""
+    reg = regs.new("b64" if kind in ("ga", "la", "ca") else "b32")
+    base = {"ga": "%gbase", "la": "%lbase", "ca": "%cbase"}.get(kind, "%sbase")
+    step = {"sa": 0, "sb": 1024, "sc": 2048}.get(kind, 0) + 128 * copy
+    op = "add.s64" if kind in ("ga", "la", "ca") else "add.u32"
+    regs.addresses.append(f"{op} {reg}, {base}, {step};")
+    return reg
+
+
+def _instance(v: variants.Variant, regs: _Regs, copy: int, state: dict, link: int = 0,
+              pools: dict | None = None) -> str:
+    """The variant's PTX with registers for one copy (state: the chain registers shared by all links)."""
+    names: dict[str, str] = {}
+
+    def sub(m):
+        name, klass, count = m.group(1), m.group(2), int(m.group(3) or 1)
+        base = name.rstrip("_")
+        if base in ("ga", "sa", "sb", "sc", "la", "ca"):
+            key = base
+            if key not in names:
+                names[key] = state.get(("addr", base, copy)) or _address(base, copy, regs)
+                state[("addr", base, copy)] = names[key]
+            return names[key]
+        klass = klass or "b32"
+        if count > 1:
+            return "{" + ", ".join(_reg(f"{name}{i}", klass) for i in range(count)) + "}"
+        return _reg(name, klass)
+
+    def _reg(name: str, klass: str) -> str:
+        if name in names:
+            return names[name]
+        if (name, copy) in state:
+            reg = state[(name, copy)]
+        elif pools is not None and name in pools:
+            pool = pools[name]
+            reg = pool[(link + copy) % len(pool)]
+        elif name.startswith("d"):
+            reg = regs.new(klass)
+            state.setdefault("results", []).append((reg, klass))
+        else:
+            reg = regs.loaded(klass)
+        names[name] = reg
+        return reg
+
+    return _PLACE.sub(sub, v.template)
+
+
+def kernel_text(v: variants.Variant, name: str, shape: str) -> str:
+    """A complete `.entry` for one shape ('indep', 'chain', 'baseline-indep', 'baseline-chain')."""
+    regs = _Regs()
+    body: list[str] = []
+    state: dict = {}
+    baseline = shape.startswith("baseline")
+    chain_reg = None
+    if shape.endswith("chain"):
+        res, src = v.chain_pair
+        chain_reg = regs.loaded(src.klass)
+        state[(res.name, 0)] = state[(src.name, 0)] = chain_reg
+        pools = {}
+        for op in v.operands:
+            if op.is_result or op.name in (res.name, src.name) or op.klass not in variants.CLASSES or op.count > 1:
+                continue
+            pools[op.name] = [regs.loaded(op.klass) for _ in range(_POOL)]
+        for link in range(CHAIN):
+            text = _instance(v, regs, 0, state, link, pools)
+            if not baseline:
+                body.append(text)
+    else:
+        for copy in range(COPIES):
+            text = _instance(v, regs, copy, state)
+            if not baseline:
+                body.append(text)
+    # Both a kernel and its baseline store every result and every loaded operand: the baseline then has the same
+    # loads and stores, and the difference is the instruction's own SASS (a store variant's STG included).
+    for reg, klass in state.get("results", []):
+        regs.store(reg, klass)
+    for reg, klass in regs.loaded_regs:
+        regs.store(reg, klass)
+    lines = [f".visible .entry {name}(.param .u64 pin, .param .u64 pout)", "{",
+             "  .reg .b64 %ain, %aout, %off, %gbase, %lbase, %cbase; .reg .b32 %ix, %sbase;",
+             "  .shared .align 128 .b8 smem[4096]; .local .align 16 .b8 lmem[1024];",
+             "  " + regs.declarations(),
+             "  ld.param.u64 %ain, [pin]; ld.param.u64 %aout, [pout];",
+             "  cvta.to.global.u64 %ain, %ain; cvta.to.global.u64 %aout, %aout;",
+             "  mov.u32 %ix, %tid.x; mul.wide.u32 %off, %ix, 8192;",
+             "  add.s64 %ain, %ain, %off; add.s64 %aout, %aout, %off;",
+             "  add.s64 %gbase, %ain, 4096; mov.u32 %sbase, smem; mov.u64 %lbase, lmem; mov.u64 %cbase, gp_cbuf;",
+             *("  " + ln for ln in regs.loads), *("  " + ln for ln in regs.addresses),
+             *("  " + ln for ln in body), *("  " + ln for ln in regs.stores), "  ret;", "}"]
+    return "\n".join(lines) + "\n"
+
+
+def _klass_of(reg: str) -> str:
+    return {"h": "b16", "r": "b32", "d": "b64", "q": "b128", "p": "pred"}[reg[1]]
+
+
+def _kname(v: variants.Variant, shape: str) -> str:
+    return "v_" + hashlib.sha1(f"{v.name}|{v.template}".encode()).hexdigest()[:14] + "_" + shape.replace("-", "_")
+
+
+def kernels_for(v: variants.Variant) -> dict[str, toolchain.PtxKernel]:
+    shapes = ["indep", "baseline-indep"] + (["chain", "baseline-chain"] if v.chainable else [])
+    return {s: toolchain.PtxKernel(_kname(v, s), kernel_text(v, _kname(v, s), s)) for s in shapes}
+
+
+# --- reading the schedule ---------------------------------------------------------------------------------------
+
+def _row(v: variants.Variant, arch: str, funcs: dict[str, list[Instruction]], kernels: dict) -> dict:
+    indep, base = funcs[kernels["indep"].name], funcs[kernels["baseline-indep"].name]
+    low = schedule.lowering(indep, base, COPIES)
+    row = {"variant": v.name, "group": v.group, "ptx": v.ptx, "arch": arch, "status": "ok", "error": ""}
+    if not low:
+        row.update(sass="(none)", sass_text="", lowering_kind="none", lowerings="", sass_per_ptx=0.0,
+                   latency_class="none", issue_interval_cycles=None)
+        return row
+    ptx_count = max(1, v.template.count(";") - v.template.count(".reg"))
+    sched_chain = None
+    if "chain" in kernels:
+        sched_chain = schedule.read_schedule(funcs[kernels["baseline-chain"].name], funcs[kernels["chain"].name],
+                                             None, CHAIN)
+    gaps = schedule.issue_gaps(indep, set(low))
+    interval = schedule._mode(gaps) if gaps else None
+    per_ptx = round(sum(low.values()) / ptx_count, 3)
+    from .instructions import lowering_figures
+    if sched_chain is not None and sched_chain.lowering:
+        figs = lowering_figures(sched_chain, sched_chain.sass_count / ptx_count)
+        klass, lat, lo, hi = (sched_chain.latency_class, sched_chain.fixed_latency_cycles, sched_chain.latency_min,
+                              sched_chain.latency_max)
+    else:
+        sb = any(i.control.write_barrier is not None for i in indep if i.opcode in low
+                 and schedule.destinations(i))
+        flow = any(op.split(".")[0] in schedule._SEQUENCE_FLOW for op in low)
+        figs = {"lowering_kind": "software sequence" if flow else "fixed sequence" if per_ptx > 1 + 1e-9
+                else "single", "lowerings": " ".join(low)}
+        klass, lat, lo, hi = ("variable" if sb else "fixed (no chain)"), None, None, None
+    first = _first_copy(indep, low)
+    row.update(sass=_format(low), sass_text="; ".join(first), lowering_kind=figs["lowering_kind"],
+               lowerings=figs["lowerings"], sass_per_ptx=per_ptx, latency_class=klass, fixed_latency_cycles=lat,
+               latency_min=lo, latency_max=hi, issue_interval_cycles=interval)
+    return row
+
+
+def _format(low: dict[str, float]) -> str:
+    return " + ".join(op if round(n, 2) == 1 else f"{round(n, 2):g}×{op}" for op, n in low.items())
+
+
+def _first_copy(kernel: list[Instruction], low: dict[str, float]) -> list[str]:
+    """The SASS text of about one copy: the first instructions of the lowering, in program order."""
+    want = Counter({op: max(1, round(n)) for op, n in low.items()})
+    out = []
+    for ins in kernel:
+        if want.get(ins.opcode, 0) > 0 and not schedule.is_padding(ins):
+            out.append(ins.text)
+            want[ins.opcode] -= 1
+        if sum(want.values()) == 0:
+            break
+    return out
+
+
+# --- ELF: identical code sections -> one disassembly ---------------------------------------------------------------
+
+def code_digest(cubin: bytes) -> str:
+    """Hash of the cubin's code sections (.text.*), which differ between targets only if the code does."""
+    try:
+        shoff, = struct.unpack_from("<Q", cubin, 0x28)
+        shentsize, shnum, shstrndx = struct.unpack_from("<HHH", cubin, 0x3A)
+        heads = [struct.unpack_from("<IIQQQQ", cubin, shoff + k * shentsize) for k in range(shnum)]
+        stro = heads[shstrndx][4]
+        h = hashlib.sha256()
+        for name_off, _typ, _flags, _addr, off, size in heads:
+            name = cubin[stro + name_off: cubin.index(b"\0", stro + name_off)]
+            if name.startswith(b".text."):
+                h.update(name + b"\0" + cubin[off:off + size])
+        return h.hexdigest()
+    except (struct.error, IndexError, ValueError):
+        return hashlib.sha256(cubin).hexdigest()
+
+
+# --- building ------------------------------------------------------------------------------------------------------
+
+def _source_hash() -> str:
+    here = Path(__file__).parent
+    return hashlib.sha256(b"".join((here / n).read_bytes() for n in _SOURCES + ("instructions.py",))).hexdigest()[:16]
+
+
+def _variant_key(v: variants.Variant, kernels: dict) -> str:
+    return hashlib.sha256("\0".join([v.name, v.group, v.template, *(k.text for k in kernels.values())])
+                          .encode()).hexdigest()[:24]
+
+
+def _cache_file(arch: str) -> Path:
+    key = hashlib.sha256("\0".join(["variant-atlas", arch, toolchain.tool_version("ptxas"),
+                                    toolchain.tool_version("cuobjdump"), _source_hash()]).encode()).hexdigest()[:24]
+    return toolchain._cache_dir() / "variant-atlas" / f"{arch}-{key}.json"
+
+
+def _load_cache(arch: str) -> dict:
+    p = _cache_file(arch)
+    try:
+        return json.loads(p.read_text()) if p.is_file() else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _save_cache(arch: str, rows: dict) -> None:
+    p = _cache_file(arch)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(rows, sort_keys=True))
+        os.replace(tmp, p)
+    except OSError:
+        pass
+
+
+def assemble_arch(arch: str, todo: list[variants.Variant]) -> tuple[list[tuple[bytes, list]], dict[str, str]]:
+    """Assemble the kernels of `todo` for `arch` in modules of MODULE_KERNELS: [(cubin, variants in it)],
+    {variant name: ptxas message} for the rejected ones."""
+    out, rejected = [], {}
+    chunk: list = []
+    chunks = []
+    n = 0
+    for v in todo:
+        ks = kernels_for(v)
+        chunk.append((v, ks))
+        n += len(ks)
+        if n >= MODULE_KERNELS:
+            chunks.append(chunk)
+            chunk, n = [], 0
+    if chunk:
+        chunks.append(chunk)
+    for chunk in chunks:
+        allk = [k for _, ks in chunk for k in ks.values()]
+        cubin, rej = toolchain.assemble_many(allk, arch, prelude=PRELUDE)
+        by_kernel = {k.name: v for v, ks in chunk for k in ks.values()}
+        bad = {}
+        for kname, msg in rej.items():
+            bad.setdefault(by_kernel[kname].name, re.sub(r"^(error|fatal)\s*:\s*", "", msg))
+        rejected.update(bad)
+        kept = [(v, ks) for v, ks in chunk if v.name not in bad]
+        if any(k.name in rej for v, ks in kept for k in ks.values()):
+            raise toolchain.ToolchainError("inconsistent rejection")
+        if kept and cubin is None:
+            raise toolchain.ToolchainError(f"ptxas produced no cubin for {arch}")
+        if kept:
+            # a variant with one rejected kernel is rejected as a whole: reassemble without its other kernels
+            if any(k.name in rej for v, ks in chunk if v.name in bad for k in ks.values()) and \
+                    any(k.name not in rej for v, ks in chunk if v.name in bad for k in ks.values()):
+                cubin, _ = toolchain.assemble_many([k for _, ks in kept for k in ks.values()], arch, prelude=PRELUDE)
+            out.append((cubin, kept))
+    return out, rejected
+
+
+def _arch_rows(arch: str, todo: list[variants.Variant]) -> tuple[dict[str, dict], list[tuple[str, bytes, list]]]:
+    """Worker: assemble `todo` on arch; returns (rejected rows, [(digest, cubin, variants)]) for disassembly."""
+    mods, rejected = assemble_arch(arch, todo)
+    version = toolchain.tool_version("ptxas")
+    rows = {name: {"variant": name, "arch": arch, "status": "rejected", "error": msg, "assembler_version": version}
+            for name, msg in rejected.items()}
+    return rows, [(code_digest(c), c, [v.name for v, _ in kept]) for c, kept in mods]
+
+
+def _disassemble(cubin: bytes) -> dict[str, list[Instruction]]:
+    return parse_cuobjdump(toolchain.cuobjdump_sass(cubin))
+
+
+def build(out_dir: Path | None, archs: list[str] | None = None, progress: bool = True, workers: int | None = None,
+          names: list[str] | None = None) -> pd.DataFrame:
+    """Build the variant atlas for `archs` (default every target ptxas accepts and cuobjdump reads) and write
+    out_dir/variants-sass.csv atomically (out_dir None: only return the table)."""
+    table = variants.table() if names is None else tuple(variants.by_name()[n] for n in names)
+    for tool in ("ptxas", "cuobjdump"):
+        toolchain.find_tool(tool)
+    archs = list(archs or toolchain.supported_archs())
+    start = time.perf_counter()
+
+    def say(msg):
+        if progress:
+            print(f"variant atlas: {msg} ({time.perf_counter() - start:.1f} s)", file=sys.stderr)
+
+    caches = {a: _load_cache(a) for a in archs}
+    keys = {v.name: _variant_key(v, kernels_for(v)) for v in table}
+    todo = {a: [v for v in table if keys[v.name] not in caches[a]] for a in archs}
+    say(f"{sum(len(t) for t in todo.values())} (variant, arch) cells to assemble, "
+        f"{sum(len(table) - len(t) for t in todo.values())} from cache")
+    results: dict[str, dict[str, dict]] = {a: {} for a in archs}
+    modules: list[tuple[str, str, bytes, list]] = []
+    jobs = [a for a in archs if todo[a]]
+    workers = workers or max(1, min(len(jobs), os.cpu_count() or 1))
+    if jobs:
+        with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
+            futs = {pool.submit(_arch_rows, a, todo[a]): a for a in jobs}
+            for fut in concurrent.futures.as_completed(futs):
+                a = futs[fut]
+                rej, mods = fut.result()
+                results[a].update(rej)
+                modules += [(a, d, c, names_) for d, c, names_ in mods]
+                say(f"{a} assembled")
+    # disassemble each distinct code once
+    by_digest: dict[str, list] = {}
+    for a, d, c, names_ in modules:
+        by_digest.setdefault(d, []).append((a, c, names_))
+    say(f"{len(modules)} modules, {len(by_digest)} distinct after comparing code sections")
+    if by_digest:
+        with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
+            futs = {pool.submit(_disassemble, entries[0][1]): d for d, entries in by_digest.items()}
+            for fut in concurrent.futures.as_completed(futs):
+                d = futs[fut]
+                funcs = fut.result()
+                first_arch = by_digest[d][0][0]
+                for a, _c, names_ in by_digest[d]:
+                    for n in names_:
+                        v = variants.by_name()[n]
+                        row = _row(v, a, funcs, kernels_for(v))
+                        row["assembler_version"] = toolchain.tool_version("ptxas")
+                        row["disassembled_as"] = "" if a == first_arch else first_arch
+                        results[a][n] = row
+        say("disassembled")
+    rows = []
+    for a in archs:
+        cache = caches[a]
+        for n, row in results[a].items():
+            cache[keys[n]] = row
+        if results[a]:
+            _save_cache(a, cache)
+        for v in table:
+            r = dict(cache[keys[v.name]])
+            r.setdefault("group", v.group)
+            r.setdefault("ptx", v.ptx)
+            rows.append(r)
+    df = pd.DataFrame(rows).reindex(columns=COLUMNS)
+    for col in ("fixed_latency_cycles", "latency_min", "latency_max", "issue_interval_cycles"):
+        df[col] = df[col].astype("Int64")
+    df["variant"] = df["variant"].astype(str)
+    df = df.fillna({"group": "", "ptx": ""})
+    if out_dir is not None:
+        buf = _io.StringIO()
+        df.to_csv(buf, index=False, lineterminator="\n")
+        from probes.results.io import write_atomic
+        write_atomic(Path(out_dir) / CSV_NAME, buf.getvalue())
+    say(f"{len(df)} cells, {df[df.status == 'ok']['variant'].nunique()} variants accepted by some target")
+    return df
+
+
+# --- the join with the dynamic probes -----------------------------------------------------------------------------
+
+def scheduled(key: str, arch: str, csv: Path | None = None) -> dict | None:
+    """The atlas row (ptxas's schedule) of the variant `variants.lookup(key)` finds on `arch`, from the committed
+    CSV (reports/static/variants-sass.csv); None when the variant or the file is missing. `key`: a dynamic op's
+    PTX snippet, its `static` name, or any PTX instruction."""
+    v = variants.lookup(key)
+    if v is None:
+        return None
+    rows = _csv_rows(str(csv or Path(__file__).resolve().parents[2] / "reports" / "static" / CSV_NAME))
+    return rows.get((v.name, arch))
+
+
+_CSV_ROWS: dict = {}
+
+
+def _csv_rows(path: str) -> dict:
+    if path not in _CSV_ROWS:
+        import csv as _csv
+        p = Path(path)
+        if not p.is_file():
+            return {}
+        with p.open(newline="") as f:
+            _CSV_ROWS[path] = {(r["variant"], r["arch"]): r for r in _csv.DictReader(f)}
+    return _CSV_ROWS[path]
