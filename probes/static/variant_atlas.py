@@ -31,7 +31,7 @@ import pandas as pd
 from . import descriptors, schedule, toolchain, variants
 from .sass import Instruction, parse_cuobjdump
 
-CSV_NAME = "variants-sass.csv"
+CSV_NAME = "variants-sass.csv.gz"
 COPIES = 4
 CHAIN = 6
 MODULE_KERNELS = 1200       # kernels per ptxas module: bounds the cost of a rejection round
@@ -40,8 +40,7 @@ PRELUDE = ".const .align 16 .b8 gp_cbuf[4096];\n"
 
 COLUMNS = ["variant", "group", "ptx", "arch", "status", "error", "sass", "sass_text", "lowering_kind", "lowerings",
            "sass_per_ptx", "latency_class", "fixed_latency_cycles", "latency_min", "latency_max",
-           "issue_interval_cycles", "assembler_version", "disassembled_as"]
-_SOURCES = ("variant_atlas.py", "variants.py", "schedule.py", "sass.py", "toolchain.py", "descriptors.py")
+           "issue_interval_cycles", "assembler_version", "assembled_as"]
 
 # --- kernels -------------------------------------------------------------------------------------------------------
 
@@ -203,9 +202,25 @@ def _kname(v: variants.Variant, shape: str) -> str:
     return "v_" + hashlib.sha1(f"{v.name}|{v.template}".encode()).hexdigest()[:14] + "_" + shape.replace("-", "_")
 
 
+def _baseline_variant(v: variants.Variant) -> variants.Variant:
+    """A stand-in with the same operands in the same order and no instruction: its baseline kernels are those of
+    every variant with this operand signature, so they are assembled once, not once per variant."""
+    seen, parts = set(), []
+    for m in _PLACE.finditer(v.template):
+        if m.group(1) not in seen:
+            seen.add(m.group(1))
+            parts.append(m.group(0))
+    return variants.Variant("baseline " + " ".join(parts), "baseline", " ".join(parts), v.chain)
+
+
 def kernels_for(v: variants.Variant) -> dict[str, toolchain.PtxKernel]:
-    shapes = ["indep", "baseline-indep"] + (["chain", "baseline-chain"] if v.chainable else [])
-    return {s: toolchain.PtxKernel(_kname(v, s), kernel_text(v, _kname(v, s), s)) for s in shapes}
+    b = _baseline_variant(v)
+    out = {"indep": toolchain.PtxKernel(_kname(v, "indep"), kernel_text(v, _kname(v, "indep"), "indep")),
+           "baseline-indep": toolchain.PtxKernel(_kname(b, "bi"), kernel_text(v, _kname(b, "bi"), "baseline-indep"))}
+    if v.chainable:
+        out["chain"] = toolchain.PtxKernel(_kname(v, "chain"), kernel_text(v, _kname(v, "chain"), "chain"))
+        out["baseline-chain"] = toolchain.PtxKernel(_kname(b, "bc"), kernel_text(v, _kname(b, "bc"), "baseline-chain"))
+    return out
 
 
 # --- reading the schedule ---------------------------------------------------------------------------------------
@@ -283,48 +298,48 @@ def code_digest(cubin: bytes) -> str:
 
 # --- building ------------------------------------------------------------------------------------------------------
 
-def _source_hash() -> str:
-    here = Path(__file__).parent
-    return hashlib.sha256(b"".join((here / n).read_bytes() for n in _SOURCES + ("instructions.py",))).hexdigest()[:16]
+ROW_VERSION = "1"   # bump when _row's reading of the schedule changes: rows are recomputed from cached SASS
 
 
 def _variant_key(v: variants.Variant, kernels: dict) -> str:
-    return hashlib.sha256("\0".join([v.name, v.group, v.template, *(k.text for k in kernels.values())])
-                          .encode()).hexdigest()[:24]
+    """What ptxas sees of a variant: its kernel texts (its name and group only label the row)."""
+    return hashlib.sha256("\0".join(k.text for k in kernels.values()).encode()).hexdigest()[:24]
 
 
-def _cache_file(arch: str) -> Path:
-    key = hashlib.sha256("\0".join(["variant-atlas", arch, toolchain.tool_version("ptxas"),
-                                    toolchain.tool_version("cuobjdump"), _source_hash()]).encode()).hexdigest()[:24]
-    return toolchain._cache_dir() / "variant-atlas" / f"{arch}-{key}.json"
+def _cache_file(kind: str, arch: str) -> Path:
+    key = hashlib.sha256("\0".join(["variant-atlas", kind, arch, toolchain.tool_version("ptxas"),
+                                    toolchain.tool_version("cuobjdump"), toolchain.ptx_isa_version(),
+                                    ROW_VERSION if kind == "rows" else ""]).encode()).hexdigest()[:24]
+    return toolchain._cache_dir() / "variant-atlas" / f"{kind}-{arch}-{key}.json.gz"
 
 
-def _load_cache(arch: str) -> dict:
-    p = _cache_file(arch)
+def _load(kind: str, arch: str) -> dict:
+    import gzip
+    p = _cache_file(kind, arch)
     try:
-        return json.loads(p.read_text()) if p.is_file() else {}
-    except (OSError, ValueError):
+        return json.loads(gzip.decompress(p.read_bytes())) if p.is_file() else {}
+    except (OSError, ValueError, EOFError):
         return {}
 
 
-def _save_cache(arch: str, rows: dict) -> None:
-    p = _cache_file(arch)
+def _save(kind: str, arch: str, data: dict) -> None:
+    import gzip
+    p = _cache_file(kind, arch)
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(rows, sort_keys=True))
+        tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(gzip.compress(json.dumps(data, sort_keys=True).encode(), compresslevel=3, mtime=0))
         os.replace(tmp, p)
     except OSError:
-        pass
+        pass   # a read-only cache only costs speed
 
 
 def assemble_arch(arch: str, todo: list[variants.Variant]) -> tuple[list[tuple[bytes, list]], dict[str, str]]:
-    """Assemble the kernels of `todo` for `arch` in modules of MODULE_KERNELS: [(cubin, variants in it)],
-    {variant name: ptxas message} for the rejected ones."""
+    """Assemble the kernels of `todo` for `arch` in modules of about MODULE_KERNELS kernels: [(cubin, variants in
+    it)], {variant name: ptxas message} for the rejected ones (a variant is rejected if any of its kernels is;
+    its other kernels stay in the cubin, harmlessly)."""
     out, rejected = [], {}
-    chunk: list = []
-    chunks = []
-    n = 0
+    chunks, chunk, n = [], [], 0
     for v in todo:
         ks = kernels_for(v)
         chunk.append((v, ks))
@@ -335,38 +350,125 @@ def assemble_arch(arch: str, todo: list[variants.Variant]) -> tuple[list[tuple[b
     if chunk:
         chunks.append(chunk)
     for chunk in chunks:
-        allk = [k for _, ks in chunk for k in ks.values()]
+        allk = list({k.name: k for _, ks in chunk for k in ks.values()}.values())   # shared baselines once
         cubin, rej = toolchain.assemble_many(allk, arch, prelude=PRELUDE)
-        by_kernel = {k.name: v for v, ks in chunk for k in ks.values()}
         bad = {}
-        for kname, msg in rej.items():
-            bad.setdefault(by_kernel[kname].name, re.sub(r"^(error|fatal)\s*:\s*", "", msg))
+        for v, ks in chunk:
+            msgs = [rej[k.name] for k in ks.values() if k.name in rej]
+            if msgs:
+                bad[v.name] = re.sub(r"^(error|fatal)\s*:\s*", "", msgs[0])
         rejected.update(bad)
         kept = [(v, ks) for v, ks in chunk if v.name not in bad]
-        if any(k.name in rej for v, ks in kept for k in ks.values()):
-            raise toolchain.ToolchainError("inconsistent rejection")
-        if kept and cubin is None:
-            raise toolchain.ToolchainError(f"ptxas produced no cubin for {arch}")
         if kept:
-            # a variant with one rejected kernel is rejected as a whole: reassemble without its other kernels
-            if any(k.name in rej for v, ks in chunk if v.name in bad for k in ks.values()) and \
-                    any(k.name not in rej for v, ks in chunk if v.name in bad for k in ks.values()):
-                cubin, _ = toolchain.assemble_many([k for _, ks in kept for k in ks.values()], arch, prelude=PRELUDE)
+            if cubin is None:
+                raise toolchain.ToolchainError(f"ptxas produced no cubin for {arch}")
             out.append((cubin, kept))
     return out, rejected
 
 
-def _arch_rows(arch: str, todo: list[variants.Variant]) -> tuple[dict[str, dict], list[tuple[str, bytes, list]]]:
-    """Worker: assemble `todo` on arch; returns (rejected rows, [(digest, cubin, variants)]) for disassembly."""
+def _pack(ins: Instruction) -> list:
+    return [ins.address, ins.text, ins.predicate, ins.opcode, list(ins.operands), ins.lo, ins.hi]
+
+
+def _unpack(item: list) -> Instruction:
+    a, text, pred, op, ops, lo, hi = item
+    return Instruction(a, text, pred, op, tuple(ops), lo, hi)
+
+
+def _assemble_job(arch: str, todo: list[variants.Variant]) -> tuple[dict, list]:
+    """Worker: {variant key: rejection message}, [(code digest, cubin, {kernel name: kernel key})]."""
     mods, rejected = assemble_arch(arch, todo)
-    version = toolchain.tool_version("ptxas")
-    rows = {name: {"variant": name, "arch": arch, "status": "rejected", "error": msg, "assembler_version": version}
-            for name, msg in rejected.items()}
-    return rows, [(code_digest(c), c, [v.name for v, _ in kept]) for c, kept in mods]
+    by_name = {v.name: v for v in todo}
+    rej = {_variant_key(by_name[n], kernels_for(by_name[n])): msg for n, msg in rejected.items()}
+    packs = []
+    for cubin, kept in mods:
+        names = {k.name: hashlib.sha256(k.text.encode()).hexdigest()[:24] for _, ks in kept for k in ks.values()}
+        packs.append((code_digest(cubin), cubin, names))
+    return rej, packs
 
 
-def _disassemble(cubin: bytes) -> dict[str, list[Instruction]]:
-    return parse_cuobjdump(toolchain.cuobjdump_sass(cubin))
+def _disassemble_job(cubin: bytes, names: dict) -> dict:
+    """Worker: {kernel key: packed instructions} of the kernels `names` lists."""
+    funcs = parse_cuobjdump(toolchain.cuobjdump_sass(cubin))
+    return {key: [_pack(i) for i in funcs[name]] for name, key in names.items() if name in funcs}
+
+
+def _kernel_keys(ks: dict) -> dict:
+    return {shape: hashlib.sha256(k.text.encode()).hexdigest()[:24] for shape, k in ks.items()}
+
+
+VERIFY = 60   # variants an `a`/`f` target assembles to check that it lowers like its base target
+
+
+def _base_of(arch: str, archs: list[str]) -> str | None:
+    number, variant = toolchain.arch_key(arch)
+    base = f"sm_{number}"
+    return base if variant and base in archs else None
+
+
+def _comparable(row: dict) -> tuple:
+    return tuple(str(row.get(c, "")) for c in ("status", "sass", "sass_text", "lowering_kind", "latency_class",
+                                                "fixed_latency_cycles", "issue_interval_cycles"))
+
+
+class _Store:
+    """The two caches of one target: SASS per kernel (and ptxas's rejections per variant), rows per variant."""
+
+    def __init__(self, arch: str):
+        self.arch = arch
+        self.asm = _load("asm", arch)      # kernel key -> packed SASS; 'rej:' + variant key -> message
+        self.rows = _load("rows", arch)    # variant key -> row
+        self.dirty = False
+
+    def row(self, v: variants.Variant, ks: dict, vkey: str) -> dict | None:
+        if vkey in self.rows:
+            return self.rows[vkey]
+        if "rej:" + vkey in self.asm:
+            row = {"variant": v.name, "arch": self.arch, "status": "rejected", "error": self.asm["rej:" + vkey]}
+        else:
+            kk = _kernel_keys(ks)
+            if not all(k in self.asm for k in kk.values()):
+                return None
+            funcs = {ks[shape].name: [_unpack(i) for i in self.asm[key]] for shape, key in kk.items()}
+            row = _row(v, self.arch, funcs, ks)
+        row.update(assembler_version=toolchain.tool_version("ptxas"), assembled_as="")
+        self.rows[vkey] = row
+        self.dirty = True
+        return row
+
+    def save(self) -> None:
+        if self.dirty:
+            _save("asm", self.arch, self.asm)
+            _save("rows", self.arch, self.rows)
+
+
+def _assemble(archs: list[str], todo: dict, stores: dict, workers: int, say) -> None:
+    """Assemble todo[a] on each a, disassemble each distinct code (compared by code sections) once, cache SASS."""
+    jobs = [a for a in archs if todo.get(a)]
+    if not jobs:
+        return
+    packs: list = []
+    with concurrent.futures.ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+        futs = {pool.submit(_assemble_job, a, todo[a]): a for a in jobs}
+        for fut in concurrent.futures.as_completed(futs):
+            a = futs[fut]
+            rej, mods = fut.result()
+            stores[a].asm.update({"rej:" + k: m for k, m in rej.items()})
+            stores[a].dirty = True
+            packs += [(a, d, c, names) for d, c, names in mods]
+            say(f"{a}: {len(todo[a])} variants assembled")
+    by_digest: dict[str, list] = {}
+    for a, d, c, names in sorted(packs, key=lambda m: toolchain.arch_key(m[0])):
+        by_digest.setdefault(d, []).append((a, c, names))
+    say(f"{len(packs)} modules, {len(by_digest)} distinct after comparing code sections")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
+        futs = {pool.submit(_disassemble_job, entries[0][1], entries[0][2]): d for d, entries in by_digest.items()}
+        for fut in concurrent.futures.as_completed(futs):
+            sass_of = fut.result()
+            for a, _c, names in by_digest[futs[fut]]:
+                stores[a].asm.update({key: sass_of[key] for key in names.values() if key in sass_of})
+                stores[a].dirty = True
+    say("disassembled")
 
 
 def build(out_dir: Path | None, archs: list[str] | None = None, progress: bool = True, workers: int | None = None,
@@ -376,75 +478,105 @@ def build(out_dir: Path | None, archs: list[str] | None = None, progress: bool =
     table = variants.table() if names is None else tuple(variants.by_name()[n] for n in names)
     for tool in ("ptxas", "cuobjdump"):
         toolchain.find_tool(tool)
-    archs = list(archs or toolchain.supported_archs())
+    if archs is None:
+        archs = [a for a in toolchain.supported_archs() if a not in toolchain.unreadable_archs()]
+    archs = sorted(dict.fromkeys(archs), key=toolchain.arch_key)
     start = time.perf_counter()
 
     def say(msg):
         if progress:
             print(f"variant atlas: {msg} ({time.perf_counter() - start:.1f} s)", file=sys.stderr)
 
-    caches = {a: _load_cache(a) for a in archs}
-    keys = {v.name: _variant_key(v, kernels_for(v)) for v in table}
-    todo = {a: [v for v in table if keys[v.name] not in caches[a]] for a in archs}
-    say(f"{sum(len(t) for t in todo.values())} (variant, arch) cells to assemble, "
-        f"{sum(len(table) - len(t) for t in todo.values())} from cache")
-    results: dict[str, dict[str, dict]] = {a: {} for a in archs}
-    modules: list[tuple[str, str, bytes, list]] = []
-    jobs = [a for a in archs if todo[a]]
-    workers = workers or max(1, min(len(jobs), os.cpu_count() or 1))
-    if jobs:
-        with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
-            futs = {pool.submit(_arch_rows, a, todo[a]): a for a in jobs}
-            for fut in concurrent.futures.as_completed(futs):
-                a = futs[fut]
-                rej, mods = fut.result()
-                results[a].update(rej)
-                modules += [(a, d, c, names_) for d, c, names_ in mods]
-                say(f"{a} assembled")
-    # disassemble each distinct code once
-    by_digest: dict[str, list] = {}
-    for a, d, c, names_ in modules:
-        by_digest.setdefault(d, []).append((a, c, names_))
-    say(f"{len(modules)} modules, {len(by_digest)} distinct after comparing code sections")
-    if by_digest:
-        with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
-            futs = {pool.submit(_disassemble, entries[0][1]): d for d, entries in by_digest.items()}
-            for fut in concurrent.futures.as_completed(futs):
-                d = futs[fut]
-                funcs = fut.result()
-                first_arch = by_digest[d][0][0]
-                for a, _c, names_ in by_digest[d]:
-                    for n in names_:
-                        v = variants.by_name()[n]
-                        row = _row(v, a, funcs, kernels_for(v))
-                        row["assembler_version"] = toolchain.tool_version("ptxas")
-                        row["disassembled_as"] = "" if a == first_arch else first_arch
-                        results[a][n] = row
-        say("disassembled")
+    workers = workers or max(1, os.cpu_count() or 1)
+    kernels = {v.name: kernels_for(v) for v in table}
+    vkeys = {v.name: _variant_key(v, kernels[v.name]) for v in table}
+    stores = {a: _Store(a) for a in archs}
+    result: dict[str, dict[str, dict]] = {a: {} for a in archs}
+
+    def fill(a: str) -> list[variants.Variant]:
+        missing = []
+        for v in table:
+            if v.name in result[a]:
+                continue
+            row = stores[a].row(v, kernels[v.name], vkeys[v.name])
+            if row is None:
+                missing.append(v)
+            else:
+                result[a][v.name] = row
+        return missing
+
+    bases = {a: _base_of(a, archs) for a in archs}
+    first = [a for a in archs if not bases[a]]
+    todo = {a: fill(a) for a in first}
+    say(f"{sum(len(t) for t in todo.values())} (variant, target) cells to assemble on {len(first)} base targets")
+    _assemble(first, todo, stores, workers, say)
+    for a in first:
+        fill(a)
+    # `a`/`f` targets: assembled only for what their base rejects, plus a sample of what it accepts to check that
+    # they lower alike; rows of the rest are the base target's (column assembled_as). A sample that differs makes
+    # the whole table be assembled for that target.
+    second = [a for a in archs if bases[a]]
+    todo, sample = {}, {}
+    for a in second:
+        missing = fill(a)
+        ok_on_base = [v for v in missing if result[bases[a]][v.name]["status"] == "ok"]
+        sample[a] = ok_on_base[:VERIFY]
+        todo[a] = [v for v in missing if result[bases[a]][v.name]["status"] != "ok"] + sample[a]
+    say(f"{sum(len(t) for t in todo.values())} cells to assemble on {len(second)} a/f targets")
+    _assemble(second, todo, stores, workers, say)
+    redo = {}
+    for a in second:
+        fill(a)
+        base = bases[a]
+        differs = [v.name for v in sample[a] if _comparable(result[a][v.name]) != _comparable(result[base][v.name])]
+        rest = [v for v in table if v.name not in result[a]]
+        if differs:
+            say(f"{a}: {len(differs)} of {len(sample[a])} sampled variants lower unlike {base} (e.g. {differs[0]}): "
+                f"assembling all {len(rest)}")
+            redo[a] = rest
+            continue
+        for v in rest:
+            row = dict(result[base][v.name])
+            row.update(arch=a, assembled_as=base)
+            result[a][v.name] = row
+            stores[a].rows[vkeys[v.name]] = row
+            stores[a].dirty = True
+    if redo:
+        _assemble(list(redo), redo, stores, workers, say)
+        for a in redo:
+            fill(a)
+    for a in archs:
+        stores[a].save()
     rows = []
     for a in archs:
-        cache = caches[a]
-        for n, row in results[a].items():
-            cache[keys[n]] = row
-        if results[a]:
-            _save_cache(a, cache)
         for v in table:
-            r = dict(cache[keys[v.name]])
-            r.setdefault("group", v.group)
-            r.setdefault("ptx", v.ptx)
+            r = dict(result[a][v.name])
+            r.update(variant=v.name, group=v.group, ptx=v.ptx, arch=a)
             rows.append(r)
     df = pd.DataFrame(rows).reindex(columns=COLUMNS)
     for col in ("fixed_latency_cycles", "latency_min", "latency_max", "issue_interval_cycles"):
         df[col] = df[col].astype("Int64")
-    df["variant"] = df["variant"].astype(str)
-    df = df.fillna({"group": "", "ptx": ""})
     if out_dir is not None:
-        buf = _io.StringIO()
-        df.to_csv(buf, index=False, lineterminator="\n")
-        from probes.results.io import write_atomic
-        write_atomic(Path(out_dir) / CSV_NAME, buf.getvalue())
-    say(f"{len(df)} cells, {df[df.status == 'ok']['variant'].nunique()} variants accepted by some target")
+        write_csv(df, out_dir)
+    say(f"{len(df)} cells, {df[df.status == 'ok']['variant'].nunique()} of {len(table)} variants accepted by some "
+        "target")
     return df
+
+
+def write_csv(df: pd.DataFrame, out_dir: Path) -> Path:
+    """out_dir/variants-sass.csv.gz, gzip with a fixed timestamp (byte-identical for the same table)."""
+    import gzip
+    buf = _io.StringIO()
+    df.to_csv(buf, index=False, lineterminator="\n")
+    path = Path(out_dir) / CSV_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(gzip.compress(buf.getvalue().encode(), compresslevel=9, mtime=0))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
 
 
 # --- the join with the dynamic probes -----------------------------------------------------------------------------
@@ -469,6 +601,7 @@ def _csv_rows(path: str) -> dict:
         p = Path(path)
         if not p.is_file():
             return {}
-        with p.open(newline="") as f:
+        import gzip
+        with gzip.open(p, "rt", newline="") as f:
             _CSV_ROWS[path] = {(r["variant"], r["arch"]): r for r in _csv.DictReader(f)}
     return _CSV_ROWS[path]
