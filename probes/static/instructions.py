@@ -334,6 +334,9 @@ def _format_lowering(lowering: dict[str, float]) -> str:
     return " + ".join(parts)
 
 
+_MOVES = {"MOV", "UMOV", "MOV32I"}   # register moves: never one of two alternating lowerings
+
+
 def lowering_figures(sched, per_ptx: float) -> dict:
     """How the PTX op maps onto SASS, from one Schedule:
 
@@ -346,7 +349,8 @@ def lowering_figures(sched, per_ptx: float) -> dict:
     ptx_per_sass, latency_per_ptx_cycles, sass_throughput_per_sm_per_clk: the merged case stated per PTX op and
     per SASS instruction."""
     focus = list(sched.per_opcode)
-    partial = [f for f in focus if 0 < f[1] < 1 - 1e-9]
+    partial = [f for f in focus if 0 < f[1] < 1 - 1e-9 and f[0].split(".")[0] not in _MOVES
+               and not f[0].startswith("IMAD.MOV")]
     focus_per_link = sum(f[1] for f in focus)
     if sched.has_control_flow:
         kind = "software sequence"

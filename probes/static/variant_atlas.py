@@ -32,11 +32,14 @@ from . import descriptors, schedule, toolchain, variants
 from .sass import Instruction, parse_cuobjdump
 
 CSV_NAME = "variants-sass.csv.gz"
-COPIES = 4
-CHAIN = 6
+COPIES = 8                  # independent copies of a variant that cannot be chained
+CHAIN = 6                   # links of the latency chain
+CHAINS, LINKS = 8, 3        # interleaved chains x links of a chainable variant's issue-interval kernel
 MODULE_KERNELS = 1200       # kernels per ptxas module: bounds the cost of a rejection round
 _POOL = 4                    # per-source register pool in a chain (rotated so no two links cancel)
 PRELUDE = ".const .align 16 .b8 gp_cbuf[4096];\n"
+KEEP_OFFSET = 0x1000          # baseline keep-alive stores go to %aout + KEEP_OFFSET + ...: not counted
+_KEEP = re.compile(r"\+0x([0-9a-f]+)\]")
 
 COLUMNS = ["variant", "group", "ptx", "arch", "status", "error", "sass", "sass_text", "lowering_kind", "lowerings",
            "sass_per_ptx", "latency_class", "fixed_latency_cycles", "latency_min", "latency_max",
@@ -77,12 +80,25 @@ class _Regs:
             self.loads.append(f"ld.global.{klass} {reg}, [%ain+{self._in(_BYTES[klass])}];")
         return reg
 
-    def store(self, reg: str, klass: str) -> None:
+    def constant(self, klass: str) -> str:
+        reg = self.new(klass)
+        k = 0x5EED0000 + sum(self.count.values())
+        if klass == "pred":
+            self.loads.append(f"mov.pred {reg}, 1;")
+        elif klass == "b128":
+            lo, hi = self.new("b64"), self.new("b64")
+            self.loads.append(f"mov.b64 {lo}, {k}; mov.b64 {hi}, {k + 1}; mov.b128 {reg}, {{{lo}, {hi}}};")
+        else:
+            self.loads.append(f"mov.{klass} {reg}, {k & 0x7FFF if klass == 'b16' else k};")
+        return reg
+
+    def store(self, reg: str, klass: str, keep: bool = False) -> None:
+        extra = KEEP_OFFSET if keep else 0
         if klass == "pred":
             tmp = self.new("b32")
-            self.stores.append(f"selp.u32 {tmp}, 1, 0, {reg}; st.global.b32 [%aout+{self._out(4)}], {tmp};")
+            self.stores.append(f"selp.u32 {tmp}, 1, 0, {reg}; st.global.b32 [%aout+{extra + self._out(4)}], {tmp};")
         else:
-            self.stores.append(f"st.global.{klass} [%aout+{self._out(_BYTES[klass])}], {reg};")
+            self.stores.append(f"st.global.{klass} [%aout+{extra + self._out(_BYTES[klass])}], {reg};")
 
     def _in(self, size: int) -> int:
         self.in_off = -(-self.in_off // size) * size
@@ -139,7 +155,9 @@ def _instance(v: variants.Variant, regs: _Regs, copy: int, state: dict, link: in
             pool = pools[name]
             reg = pool[(link + copy) % len(pool)]
         elif name.startswith("d"):
-            reg = regs.new(klass)
+            # a baseline's results are distinct constants, not undefined: ptxas drops the store of an undefined
+            # value (and a loaded one would cancel a load variant's own LDG)
+            reg = regs.constant(klass) if state.get("baseline") else regs.new(klass)
             state.setdefault("results", []).append((reg, klass))
         else:
             reg = regs.loaded(klass)
@@ -155,31 +173,42 @@ def kernel_text(v: variants.Variant, name: str, shape: str) -> str:
     body: list[str] = []
     state: dict = {}
     baseline = shape.startswith("baseline")
-    chain_reg = None
-    if shape.endswith("chain"):
+    state["baseline"] = baseline
+    chain_regs: list = []
+    if v.chainable:
+        # 'chain': one chain of CHAIN links (latency); 'indep': CHAINS interleaved chains of LINKS links (interval)
         res, src = v.chain_pair
-        chain_reg = regs.loaded(src.klass)
-        state[(res.name, 0)] = state[(src.name, 0)] = chain_reg
+        n_chains, n_links = (1, CHAIN) if shape.endswith("chain") else (CHAINS, LINKS)
+        for c in range(n_chains):
+            reg = regs.loaded(src.klass)
+            chain_regs.append(reg)
+            state[(res.name, c)] = state[(src.name, c)] = reg
         pools = {}
         for op in v.operands:
             if op.is_result or op.name in (res.name, src.name) or op.klass not in variants.CLASSES or op.count > 1:
                 continue
             pools[op.name] = [regs.loaded(op.klass) for _ in range(_POOL)]
-        for link in range(CHAIN):
-            text = _instance(v, regs, 0, state, link, pools)
-            if not baseline:
-                body.append(text)
+        for link in range(n_links):
+            for c in range(n_chains):
+                text = _instance(v, regs, c, state, link, pools)
+                if not baseline:
+                    body.append(text)
     else:
         for copy in range(COPIES):
             text = _instance(v, regs, copy, state)
             if not baseline:
                 body.append(text)
-    # Both a kernel and its baseline store every result and every loaded operand: the baseline then has the same
-    # loads and stores, and the difference is the instruction's own SASS (a store variant's STG included).
+    # A kernel stores its results only (stores between the links would shift ptxas's schedule); its baseline also
+    # keeps every loaded operand alive, with stores at offsets from KEEP_OFFSET on, which the lowering count then
+    # leaves out: both have the same loads, and the difference is the instruction's own SASS (a store's STG too).
+    for reg in chain_regs:
+        regs.store(reg, v.chain_pair[1].klass)
     for reg, klass in state.get("results", []):
-        regs.store(reg, klass)
-    for reg, klass in regs.loaded_regs:
-        regs.store(reg, klass)
+        if reg not in chain_regs:
+            regs.store(reg, klass)
+    if baseline:
+        for reg, klass in regs.loaded_regs:
+            regs.store(reg, klass, keep=True)
     lines = [f".visible .entry {name}(.param .u64 pin, .param .u64 pout)", "{",
              "  .reg .b64 %ain, %aout, %off, %gbase, %lbase, %cbase; .reg .b32 %ix, %sbase;",
              "  .shared .align 128 .b8 smem[4096]; .local .align 16 .b8 lmem[1024];",
@@ -226,8 +255,14 @@ def kernels_for(v: variants.Variant) -> dict[str, toolchain.PtxKernel]:
 # --- reading the schedule ---------------------------------------------------------------------------------------
 
 def _row(v: variants.Variant, arch: str, funcs: dict[str, list[Instruction]], kernels: dict) -> dict:
-    indep, base = funcs[kernels["indep"].name], funcs[kernels["baseline-indep"].name]
-    low = schedule.lowering(indep, base, COPIES)
+    indep, base = funcs[kernels["indep"].name], _without_keepalive(funcs[kernels["baseline-indep"].name])
+    low = schedule.lowering(indep, base, CHAINS * LINKS if v.chainable else COPIES)
+    # the frame's own result stores: a predicate result goes out through a SEL, a narrow one may be re-packed;
+    # neither belongs to a variant that does not select or store itself
+    if not re.search(r"(^|[\s{;])selp\.", v.template):
+        low = {op: n for op, n in low.items() if op.split(".")[0] != "SEL"}
+    if not re.search(r"(^|[\s{;])st\.", v.template):
+        low = {op: n for op, n in low.items() if op.split(".")[0] != "STG"}
     row = {"variant": v.name, "group": v.group, "ptx": v.ptx, "arch": arch, "status": "ok", "error": ""}
     if not low:
         row.update(sass="(none)", sass_text="", lowering_kind="none", lowerings="", sass_per_ptx=0.0,
@@ -236,10 +271,10 @@ def _row(v: variants.Variant, arch: str, funcs: dict[str, list[Instruction]], ke
     ptx_count = max(1, v.template.count(";") - v.template.count(".reg"))
     sched_chain = None
     if "chain" in kernels:
-        sched_chain = schedule.read_schedule(funcs[kernels["baseline-chain"].name], funcs[kernels["chain"].name],
+        sched_chain = schedule.read_schedule(_without_keepalive(funcs[kernels["baseline-chain"].name]),
+                                             funcs[kernels["chain"].name],
                                              None, CHAIN)
-    gaps = schedule.issue_gaps(indep, set(low))
-    interval = schedule._mode(gaps) if gaps else None
+    interval = issue_interval(indep, set(low))
     per_ptx = round(sum(low.values()) / ptx_count, 3)
     from .instructions import lowering_figures
     if sched_chain is not None and sched_chain.lowering:
@@ -258,6 +293,25 @@ def _row(v: variants.Variant, arch: str, funcs: dict[str, list[Instruction]], ke
                lowerings=figs["lowerings"], sass_per_ptx=per_ptx, latency_class=klass, fixed_latency_cycles=lat,
                latency_min=lo, latency_max=hi, issue_interval_cycles=interval)
     return row
+
+
+def issue_interval(kernel: list[Instruction], targets: set[str]) -> int | None:
+    """Mode of the stall field of a lowering instruction directly followed by another one (back-to-back copies:
+    the distance ptxas keeps between them), None where no two are adjacent."""
+    gaps = [kernel[k].control.stall for k in range(len(kernel) - 1)
+            if kernel[k].opcode in targets and kernel[k + 1].opcode in targets
+            and not schedule.is_padding(kernel[k]) and not schedule.is_padding(kernel[k + 1])]
+    return schedule._mode(gaps) if gaps else None
+
+
+def _without_keepalive(kernel: list[Instruction]) -> list[Instruction]:
+    """A baseline without its keep-alive stores (global stores at offsets of KEEP_OFFSET and above)."""
+    def keep(i: Instruction) -> bool:
+        if i.base != "STG":
+            return False
+        m = _KEEP.search(i.operands[0]) if i.operands else None
+        return bool(m and int(m.group(1), 16) >= KEEP_OFFSET)
+    return [i for i in kernel if not keep(i)]
 
 
 def _format(low: dict[str, float]) -> str:

@@ -92,9 +92,10 @@ class Variant:
         if not res or not src:
             return None
         first = next((o for o in src if o.name == "a"), src[0])
-        if res[0].klass != first.klass or res[0].count != first.count or res[0].klass == "pred" or first.count != 1:
+        out = next((o for o in res if o.name == "d"), res[0])
+        if out.klass != first.klass or out.count != first.count or out.klass == "pred" or first.count != 1:
             return None
-        return res[0], first
+        return out, first
 
     @property
     def chainable(self) -> bool:
