@@ -1,6 +1,7 @@
 """The PTX variant table (grammar, lookup, join with the dynamic probes) and the variant atlas on a few targets."""
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import pandas as pd
@@ -57,8 +58,14 @@ def test_kernel_text_loads_sources_and_stores_results():
     assert set(ks) == {"indep", "baseline-indep", "chain", "baseline-chain"}
     chain = ks["chain"].text
     assert chain.count("fma.rn.f32") == variant_atlas.CHAIN and "ld.global.b32" in chain and "st.global" in chain
-    assert ks["indep"].text.count("fma.rn.f32") == variant_atlas.COPIES
+    assert ks["indep"].text.count("fma.rn.f32") == variant_atlas.CHAINS * variant_atlas.LINKS
     assert "fma" not in ks["baseline-indep"].text
+    setp = variant_atlas.kernels_for(variants.by_name()["setp.lt.s32"])
+    assert set(setp) == {"indep", "baseline-indep"} and setp["indep"].text.count("setp.lt.s32") == variant_atlas.COPIES
+    # the baseline keeps the operands alive with stores the lowering count leaves out
+    offsets = lambda text: [int(m) for m in re.findall(r"\[%aout\+(\d+)\]", text)]   # noqa: E731
+    assert max(offsets(setp["baseline-indep"].text)) >= variant_atlas.KEEP_OFFSET
+    assert max(offsets(setp["indep"].text)) < variant_atlas.KEEP_OFFSET
     other = variant_atlas.kernels_for(variants.by_name()["add.rn.f32"])
     # same operand signature -> the same (shared) baseline kernel
     assert other["baseline-indep"].name == ks["baseline-indep"].name or \

@@ -22,7 +22,8 @@ def arch_groups(df: pd.DataFrame, value: str = "sass") -> list[list[str]]:
 
 
 def group_label(group: list[str]) -> str:
-    return group[0] if len(group) == 1 else f"{group[0]} (= {', '.join(group[1:])})"
+    from probes.static.toolchain import arch_ranges
+    return group[0] if len(group) == 1 else f"{group[0]} (= {arch_ranges(group[1:])})"
 
 
 def cell(row) -> str:

@@ -219,19 +219,13 @@ def _cell(row: pd.Series) -> str:
 
 
 def _arch_span(archs: list[str]) -> str:
-    """'sm_100, sm_100a, sm_100f, sm_120' -> 'sm_100/a/f, sm_120': variants folded onto their base."""
-    by_number: dict[int, list[str]] = {}
-    for arch in sorted(archs, key=toolchain.arch_key):
-        number, variant = toolchain.arch_key(arch)
-        by_number.setdefault(number, []).append(variant)
-    parts = []
-    for number, variants in by_number.items():
-        parts.append(f"sm_{number}" + "".join(f"/{v}" if v else "" for v in variants)
-                     if variants[0] == "" else "/".join(f"sm_{number}{v}" for v in variants))
-    return ", ".join(parts)
+    """'sm_75–sm_89, sm_100a': runs of consecutive targets as ranges."""
+    return toolchain.arch_ranges(list(archs))
 
 
 def _matrix(df: pd.DataFrame) -> list[str]:
+    """One table per instruction group (### subheading), columns = groups of identical architecture columns, named
+    as ranges of consecutive targets ('sm_100–sm_103f')."""
     cells = df.assign(cell=df.apply(_cell, axis=1)).pivot(index="instruction", columns="arch", values="cell")
     order = list(dict.fromkeys(df["instruction"]))
     archs = sorted(cells.columns, key=toolchain.arch_key)
@@ -244,9 +238,15 @@ def _matrix(df: pd.DataFrame) -> list[str]:
                 break
         else:
             groups.append([arch])
-    head = ["instruction"] + [_arch_span(g) for g in groups]  # a group is identical columns, named in full
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    head = ["instruction"] + [toolchain.arch_ranges(g, archs) for g in groups]
+    group_of = dict(zip(df["instruction"], df["group"]))
+    lines: list[str] = []
+    current = None
     for name in order:
+        if group_of[name] != current:
+            current = group_of[name]
+            lines += (["", f"### {current}", ""] if lines else [f"### {current}", ""])
+            lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines.append("| `" + name + "` | " + " | ".join(cells.loc[name, g[0]] for g in groups) + " |")
     return lines
 
@@ -346,7 +346,8 @@ def readme_section(df: pd.DataFrame) -> str:
         "Cells: fixed latency in cycles / issue interval; `6,10` a mixed lowering (two alternating SASS forms, their "
         "latencies; shares below); `SB` variable latency (scoreboard); `mix` a sequence with both; `*` a software "
         "sequence (branches or calls), `+` a short fixed lowering, `m` merged (one SASS instruction does several PTX "
-        "ops; per-op figures below); `—` rejected by the assembler. Architectures with identical columns share one.",
+        "ops; per-op figures below); `—` rejected by the assembler. Architectures with identical columns share one "
+        "(named as a range of consecutive targets).",
         "",
     ]
     lines += _matrix(df)

@@ -12,6 +12,12 @@ def _archs(df: pd.DataFrame) -> list[str]:
     return sorted(df["arch"].unique(), key=arch_key)
 
 
+def _schema_lines() -> list[str]:
+    from probes.static import web
+    doc = web.__doc__.split("\n\n", 1)[1]
+    return [ln.rstrip() for ln in doc.strip().splitlines()]
+
+
 def readme_section(df: pd.DataFrame, csv_name: str) -> str:
     universe = _archs(df)
     ok = df[df["status"] == "ok"]
@@ -29,6 +35,7 @@ def readme_section(df: pd.DataFrame, csv_name: str) -> str:
          "through a scoreboard, variable latency). `a`/`f` targets are assembled for what their base target rejects "
          "plus a 60-variant sample of the rest; where the sample lowers exactly as on the base target, the base "
          "target's rows are used (column `assembled_as`).", "",
+         "`atlas.json` schema (also in `probes/static/web.py`):", "", "```", *_schema_lines(), "```", "",
          "| group | variants | accepted somewhere | accepted on | software sequences | variable latency |",
          "|---|---|---|---|---|---|"]
     for group, g in df.groupby("group", sort=False):
