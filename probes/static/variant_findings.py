@@ -26,7 +26,10 @@ def readme_section(df: pd.DataFrame, csv_name: str) -> str:
          f"{df['variant'].nunique()} variants generated from one declarative table (`probes/static/variants.py`: PTX "
          f"templates with typed operands, a grammar multiplying types × modifiers), assembled for {len(universe)} "
          f"targets: **{accepted} variants are accepted by at least one target** ({len(ok)} of {len(df)} cells). "
-         "ptxas decides what is legal; its message is kept for every rejected cell. Browse them in "
+         "ptxas decides what is legal; its message is kept for every rejected cell. Targets of this build: "
+         f"{', '.join(universe)} (`variant_atlas.TARGETS`; the builder takes any target ptxas accepts, but one "
+         "target costs about 25 minutes cold on the shared 2-core build machine, so the committed atlas covers "
+         "these and the two atlases above cover every target). Browse them in "
          "[`atlas.html`](atlas.html) (filters, permalinks, SASS on hover or click); data: "
          f"[`{csv_name}`]({csv_name}) (gzip CSV) and [`atlas.json`](atlas.json).", "",
          "Per cell: the SASS lowering (opcodes per PTX instruction, from 4 independent copies minus a baseline with "
