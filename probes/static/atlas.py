@@ -67,9 +67,10 @@ def build(out_dir: Path, archs: list[str] | None = None, progress: bool = True,
     box = variant_findings.summary_box(idf, df, vdf, changes)
     sens = []
     if changes is not None and len(changes):
+        steps = variant_findings._release_order(changes["step"].unique())
         sens = ["**Release sensitivity**: these atlases describe one ptxas release; the same PTX is lowered and "
                 f"scheduled differently by other releases ({len(changes)} changed cells from "
-                f"{changes['step'].iloc[0].split('→')[0]} to {changes['step'].iloc[-1].split('→')[1]}, all changes of "
+                f"{steps[0].split('→')[0]} to {steps[-1].split('→')[1]}, all changes of "
                 "the compiler's model, not of the hardware): [history/README.md](history/README.md).", ""]
     body = "\n".join([*box, *sens, *sections, *provenance])
     text = "\n".join([INTRO, *variant_findings.toc(body), body])

@@ -195,14 +195,20 @@ def readme(metas: list[dict], changes: pd.DataFrame) -> str:
     return "\n".join(L)
 
 
-def run(releases: list[str], out: Path, progress: bool = True) -> Path:
-    """Install, build and compare `releases` (in release order); write out/ and return its README."""
+def run(releases: list[str], out: Path, progress: bool = True, reuse: bool = False) -> Path:
+    """Install, build and compare `releases` (in release order); write out/ and return its README.
+    reuse: keep a release's existing snapshot (out/snapshots/<release>.csv.gz) instead of rebuilding it."""
     from probes.results.io import write_atomic
     out = Path(out)
     metas, snaps = [], []
     for rel in releases:
-        ptxas = install(rel)
         path = out / "snapshots" / f"{rel}.csv.gz"
+        meta_path = path.with_suffix("").with_suffix(".meta.csv")
+        if reuse and path.is_file() and meta_path.is_file():
+            metas.append(pd.read_csv(meta_path, keep_default_na=False, dtype=str).iloc[0].to_dict())
+            snaps.append(read_snapshot(path))
+            continue
+        ptxas = install(rel)
         env = dict(os.environ, GPU_PROBES_PTXAS=str(ptxas))
         with tempfile.TemporaryDirectory(prefix="gpu-probes-history-") as d:
             cmd = [sys.executable, "-m", "probes.static.history", "snapshot", "--release", rel, "--work", d,
@@ -237,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--releases", nargs="*", default=list(RELEASES))
     p.add_argument("--out", type=Path, default=OUT)
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--reuse", action="store_true", help="keep existing snapshots, only rebuild the missing ones")
     args = p.parse_args(argv)
     try:
         if args.cmd == "snapshot":
@@ -251,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             raise ValueError(f"unknown release {unknown[0]!r}: pick from {', '.join(RELEASES)}")
         order = [r for r in RELEASES if r in args.releases]
-        print(run(order, args.out, progress=not args.quiet))
+        print(run(order, args.out, progress=not args.quiet, reuse=args.reuse))
         return 0
     except (ValueError, RuntimeError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)

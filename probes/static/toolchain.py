@@ -285,7 +285,13 @@ def _origin(path: Path) -> str:
 
 def arch_ranges(archs, universe=None) -> str:
     """'sm_75–sm_89, sm_100a' : runs of consecutive targets (in `universe`, default CANDIDATE_ARCHS) as ranges."""
-    universe = sorted(set(universe or CANDIDATE_ARCHS) | set(archs), key=arch_key)
+    if universe is None:
+        try:
+            installed = supported_archs()
+        except ToolchainError:
+            installed = ()
+        universe = installed if set(archs) <= set(installed) else CANDIDATE_ARCHS
+    universe = sorted(set(universe) | set(archs), key=arch_key)
     chosen = set(archs)
     runs: list[list[str]] = []
     prev_in = False

@@ -32,10 +32,11 @@ def readme_section(df: pd.DataFrame, csv_name: str) -> str:
          "these and the two atlases above cover every target). Browse them in "
          "[`atlas.html`](atlas.html) (filters, permalinks, SASS on hover or click); data: "
          f"[`{csv_name}`]({csv_name}) (gzip CSV) and [`atlas.json`](atlas.json).", "",
-         "Per cell: the SASS lowering (opcodes per PTX instruction, from 4 independent copies minus a baseline with "
-         "the same loads and stores), the issue interval between the copies, and for variants whose result can feed "
-         "their own source a chain of 6 links read for the fixed latency ptxas assumes (`SB`: the result comes back "
-         "through a scoreboard, variable latency). `a`/`f` targets are assembled for what their base target rejects "
+         "Per cell: the SASS lowering (opcodes per PTX instruction: 8 independent copies, or 8 interleaved chains of "
+         "3 links where the result can feed its own source, minus a baseline with the same loads), the issue "
+         "interval (stall field between back-to-back copies), and for chainable variants a chain of 6 links read "
+         "for the fixed latency ptxas assumes (`SB`: the result comes back through a scoreboard, variable "
+         "latency). `a`/`f` targets are assembled for what their base target rejects "
          "plus a 60-variant sample of the rest; where the sample lowers exactly as on the base target, the base "
          "target's rows are used (column `assembled_as`).", "",
          "`atlas.json` schema (also in `probes/static/web.py`):", "", "```", *_schema_lines(), "```", "",
@@ -51,7 +52,7 @@ def readme_section(df: pd.DataFrame, csv_name: str) -> str:
     L.append("")
     for group, g in df.groupby("group", sort=False):
         gok = g[g["status"] == "ok"]
-        L += [f"### {group}", ""]
+        L += [f"### {group} variants", ""]
         if gok.empty:
             msgs = g["error"].value_counts().head(2)
             L += [f"No target accepts these {g['variant'].nunique()} variants; ptxas says e.g. "
@@ -102,8 +103,9 @@ def summary_box(instr: pd.DataFrame | None, hints: pd.DataFrame | None, variant_
             single = g[g["sass_per_ptx"] <= 1.0]
             multi = g[g["sass_per_ptx"] > 1.0]
             if len(single) and len(multi) and g["group"].iloc[0] == "mufu":
-                facts.append(f"`{name}` is one `{single['sass_opcodes'].iloc[0]}` on "
-                             f"{arch_ranges(list(single['arch']), universe)} but "
+                facts.append(f"`{name}` lowers to `{single['sass_opcodes'].iloc[0]}` "
+                             f"({single['sass_per_ptx'].max():g} SASS per PTX op of its link) on "
+                             f"{arch_ranges(list(single['arch']), universe)}, but to "
                              f"{multi['sass_per_ptx'].min():g}+ SASS per PTX op elsewhere")
                 break
         merged = ok[ok.get("lowering_kind", pd.Series(dtype=str)) == "merged"]["instruction"].unique()
@@ -123,13 +125,19 @@ def summary_box(instr: pd.DataFrame | None, hints: pd.DataFrame | None, variant_
         facts.append(f"{ok['variant'].nunique()} PTX variants are accepted by some target; {len(only_af)} of them "
                      "only by `a`/`f` targets (wgmma, tcgen05, setmaxnreg, ...)")
     if history_changes is not None and len(history_changes):
-        steps = history_changes["step"].unique()
+        steps = _release_order(history_changes["step"].unique())
         facts.append(f"the compiler's model is release-sensitive: {len(history_changes)} cells of the two atlases "
                      f"changed over {len(steps)} release steps ({steps[0].split('→')[0]} → "
                      f"{steps[-1].split('→')[1]}); see [history/](history/README.md)")
     if not facts:
         return []
     return ["> **Surprising, computed from the data**", ">", *[f"> - {f}" for f in facts], ""]
+
+
+def _release_order(steps) -> list[str]:
+    from probes.static.history import RELEASES
+    order = list(RELEASES)
+    return sorted(steps, key=lambda st: order.index(st.split("→")[0]) if st.split("→")[0] in order else 99)
 
 
 def toc(text: str) -> list[str]:
