@@ -23,7 +23,7 @@ ifdef GPU
 endif
 
 .DEFAULT_GOAL := all
-.PHONY: all help test test-fast test-sim static probe publish report compare campaign analyze validate selftest clean env bench \
+.PHONY: all help test test-fast test-sim static static-history probe publish report compare campaign analyze validate selftest clean env bench \
 	quick \
 	fleet fleet-status fleet-collect
 
@@ -46,6 +46,9 @@ test: $(ENV_STAMP) ## run the test suite (compile/static tests, then simulator t
 
 static: $(ENV_STAMP) ## build the static PTX->SASS atlases into reports/static/ (no GPU)
 	$(PY) -m probes static
+
+static-history: $(ENV_STAMP) ## rebuild both atlases with every ptxas from CUDA 12.4 on (pip wheels) into reports/static/history/
+	$(PY) -m probes.static.history
 
 probe: $(ENV_STAMP) ## run a probe or family: make probe PROBE=latency.ladder.global PARAMS="stride_bytes=128" [GPU=N]
 	@test -n "$(PROBE)" || { echo "error: set PROBE=name or family (see: $(PY) -m probes list)" >&2; exit 2; }

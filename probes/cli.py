@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("static", help="build the static atlases (no GPU needed)")
     p.add_argument("--out", type=Path, default=ROOT / "reports" / "static")
     p.add_argument("--arch", action="append", help="only these architectures (repeatable)")
-    p.add_argument("--only", choices=("cache-hints", "instructions"), help="build one atlas only")
+    p.add_argument("--only", choices=("cache-hints", "instructions", "variants"), help="build one atlas only")
     p.add_argument("--quiet", action="store_true")
 
     p = sub.add_parser("publish", help="copy finished GPU results from results/<gpu>/ into reports/<gpu>/data/")
@@ -219,7 +219,7 @@ def cmd_static(args) -> int:
         if a not in toolchain.supported_archs():
             raise CliError(f"architecture {a} is not accepted by the installed ptxas "
                            f"({toolchain.tool_version('ptxas')}); choose from {', '.join(toolchain.supported_archs())}")
-    which = (args.only,) if args.only else ("cache-hints", "instructions")
+    which = (args.only,) if args.only else ("cache-hints", "instructions", "variants")
     readme = atlas.build(args.out, archs, progress=not args.quiet, which=which)
     print(f"static atlases written: {readme.parent}")
     return 0

@@ -22,7 +22,8 @@ def arch_groups(df: pd.DataFrame, value: str = "sass") -> list[list[str]]:
 
 
 def group_label(group: list[str]) -> str:
-    return group[0] if len(group) == 1 else f"{group[0]} (= {', '.join(group[1:])})"
+    from probes.static.toolchain import arch_ranges
+    return group[0] if len(group) == 1 else f"{group[0]} (= {arch_ranges(group[1:])})"
 
 
 def cell(row) -> str:
@@ -45,30 +46,116 @@ def matrix(df: pd.DataFrame, op: str, width: str, groups: list[list[str]]) -> st
     return "\n".join(lines)
 
 
+def signature(df: pd.DataFrame) -> pd.Series:
+    """What two cells must share to be the same lowering: opcodes, the access's operand form and its memory
+    descriptor (an L2 cache policy lives in the descriptor, not in the opcode). Older tables lack the last two."""
+    extra = [c for c in ("operands", "descriptor") if c in df.columns]
+    if not extra:
+        return df["sass"]
+    return df[["sass", *extra]].fillna("").astype(str).agg(" | ".join, axis=1)
+
+
 def dropped(df: pd.DataFrame) -> dict[tuple[str, str], list[str]]:
-    """{(op, qualifier): archs} where the qualifier's SASS equals the plain access's SASS (same width, same arch)."""
+    """{(op, qualifier): archs} where the qualifier's lowering (opcodes, operands and memory descriptor) equals the
+    plain access's (same width, same arch): the qualifier leaves no trace in the SASS."""
     ok = df[(df.status == "ok") & (df.op != "line")]
-    plain = ok[ok.qualifier == "plain"].set_index(["op", "width", "arch"])["sass"]
+    ok = ok.assign(sig_=signature(ok))
+    plain = ok[ok.qualifier == "plain"].set_index(["op", "width", "arch"])["sig_"]
     out: dict = defaultdict(set)
     for r in ok[ok.qualifier != "plain"].itertuples():
-        if plain.get((r.op, r.width, r.arch)) == r.sass:
+        if plain.get((r.op, r.width, r.arch)) == r.sig_:
             out[(r.op, r.qualifier)].add(r.arch)
     return {k: sorted(v, key=arch_key) for k, v in sorted(out.items())}
 
 
 def merged(df: pd.DataFrame, width: str = "b32") -> dict[tuple[str, str], list[tuple[str, ...]]]:
-    """{(op, SASS): [qualifier groups]} of distinct non-plain qualifiers lowered to identical SASS on every arch
-    where both are accepted (the hardware cannot tell them apart)."""
+    """{(op, SASS): [qualifier groups]} of distinct non-plain qualifiers lowered identically (opcodes, operands,
+    descriptor) on every arch where both are accepted (the hardware cannot tell them apart).
+    width '-' compares the line operations (prefetch, discard, applypriority)."""
     ok = df[(df.status == "ok") & (df.width == width) & (df.qualifier != "plain")]
+    ok = ok.assign(sig_=signature(ok))
     out = {}
     for op, sub in ok.groupby("op", sort=True):
-        by_qual = {q: dict(zip(g.arch, g.sass)) for q, g in sub.groupby("qualifier", sort=False)}
+        by_qual = {q: dict(zip(g.arch, g.sig_)) for q, g in sub.groupby("qualifier", sort=False)}
+        sass_of = {q: dict(zip(g.arch, g.sass)) for q, g in sub.groupby("qualifier", sort=False)}
         seen: list[tuple[str, ...]] = []
         for q, m in by_qual.items():
             same = tuple(sorted(q2 for q2, m2 in by_qual.items() if m2 == m))
             if len(same) > 1 and same not in seen:
                 seen.append(same)
-                out[(op, m[max(m, key=arch_key)])] = same  # SASS as on the newest accepting target
+                newest = max(m, key=arch_key)
+                out[(op, sass_of[q][newest])] = same  # SASS as on the newest accepting target
+    return out
+
+
+def line_equivalences(df: pd.DataFrame) -> dict[tuple[str, str], list[tuple[str, ...]]]:
+    """Line operations that lower identically wherever all are accepted (`prefetchu.L1` = `prefetch.global.L1`)."""
+    return merged(df, "-")
+
+
+_PRIORITY_NAMES = ("evict_unchanged", "evict_first", "evict_last", "evict_normal")
+
+
+def policy_fields(df: pd.DataFrame) -> list[dict]:
+    """Bit fields of the L2 cache-policy descriptor word that the data pins down.
+
+    For every pair of policies (cache_hints.POLICIES) that differ in exactly one PTX field (primary priority,
+    secondary priority or fraction) and whose descriptors are constants on the same target, the bits where the two
+    descriptors differ belong to that field. A field's bits are the union over its pairs; they are reported only
+    where no other field's pairs touch them, with each PTX value's content of those bits:
+    {field, bits (lo, hi), values {PTX value: bits}, archs}. Bits that never vary are not claimed."""
+    from probes.static.cache_hints import POLICIES
+    if "descriptor" not in df.columns:
+        return []
+    rows = df[(df.status == "ok") & df.qualifier.isin(list(POLICIES)) & df.descriptor.astype(str).str.startswith("0x")]
+    names = ("primary", "secondary", "fraction")
+    mask: dict = defaultdict(int)
+    archs: dict = defaultdict(set)
+    words: list = []
+    for (op, arch), g in rows.groupby(["op", "arch"], sort=False):
+        word = {q: int(d, 16) for q, d in zip(g.qualifier, g.descriptor)}
+        words.append(word)
+        for a in word:
+            for b in word:
+                diff = [i for i in range(3) if POLICIES[a][i] != POLICIES[b][i]]
+                if a < b and len(diff) == 1 and word[a] != word[b]:
+                    mask[names[diff[0]]] |= word[a] ^ word[b]
+                    archs[names[diff[0]]].add(arch)
+    out = []
+    for field, m in mask.items():
+        if any(m & m2 for f2, m2 in mask.items() if f2 != field):
+            continue   # two PTX fields move the same bits: claim nothing about either
+        lo, hi = (m & -m).bit_length() - 1, m.bit_length() - 1
+        if m != ((1 << (hi + 1)) - 1) ^ ((1 << lo) - 1):
+            continue   # not one contiguous run
+        values: dict = {}
+        ok = True
+        for word in words:
+            for q, w in word.items():
+                key = POLICIES[q][names.index(field)] or "(none)"
+                v = (w >> lo) & ((1 << (hi - lo + 1)) - 1)
+                if values.setdefault(key, v) != v:
+                    ok = False   # one PTX value, two encodings (other targets, other fields): no clean field
+        if ok:
+            out.append({"field": field, "bits": (lo, hi), "values": dict(sorted(values.items(), key=lambda kv: kv[1])),
+                        "archs": sorted(archs[field], key=arch_key)})
+    return sorted(out, key=lambda f: f["bits"])
+
+
+def descriptor_words(df: pd.DataFrame) -> dict[str, dict[str, str]]:
+    """{policy label: {descriptor: arch span}} of the b32 loads (what the policy word is on each target)."""
+    from probes.static.cache_hints import POLICIES
+    if "descriptor" not in df.columns:
+        return {}
+    rows = df[(df.status == "ok") & (df.op == "ld") & (df.width == "b32") & df.qualifier.isin(list(POLICIES))]
+    out: dict = {}
+    for q in POLICIES:
+        g = rows[rows.qualifier == q]
+        by: dict = defaultdict(list)
+        for a, d in zip(g.arch, g.descriptor):
+            by[d].append(a)
+        if by:
+            out[q] = {d: _arch_span(sorted(a, key=arch_key)) for d, a in by.items()}
     return out
 
 
@@ -160,7 +247,40 @@ def readme_section(df: pd.DataFrame) -> str:
         L.append("**Indistinguishable** (b32, identical SASS on every architecture accepting both; SASS of the newest):")
         L += [f"- `{op}`: " + " = ".join(f"`{q}`" for q in qs) + f" → `{s}`" for (op, s), qs in merges.items()]
         L.append("")
-    seqs = sequences(df)
+    lines = line_equivalences(df)
+    if lines:
+        L.append("**Equivalent line operations** (identical SASS on every architecture accepting both):")
+        L += [f"- " + " = ".join(f"`{q}`" for q in qs) + f" → `{s}`" for (op, s), qs in lines.items()]
+        L.append("")
+    from probes.static.cache_hints import POLICIES, LOAD_QUALIFIERS
+    extra = [q for q in POLICIES if q not in LOAD_QUALIFIERS]
+    main = df[~df.qualifier.isin(extra)]
+    words = descriptor_words(df)
+    if words:
+        L += ["**L2 cache policy in the memory descriptor** (`.L2::cache_hint`): the opcode is the plain one, the "
+              "policy travels in the 64-bit descriptor `desc[URx]` of the access, built from immediates on sm_80–sm_89 "
+              "and by uniform arithmetic (`UMOV; USHF; ULOP3.LUT; USHF`) from sm_90 on; a plain access uses no "
+              "descriptor (sm_80–sm_89) or the default one from the constant bank (sm_90+). Descriptor per policy "
+              "(b32 loads; stores carry the same word):", "",
+              "| policy (createpolicy.fractional) | descriptor |", "|---|---|"]
+        for q, by in words.items():
+            L.append(f"| `{q.split('(', 1)[1].rstrip(')')}` | " + "; ".join(f"`{d}` on {a}" for d, a in by.items()) + " |")
+        L.append("")
+        fields = policy_fields(df)
+        if fields:
+            L.append("Bit fields pinned down by pairs of policies that differ in one PTX field (bits where their "
+                     "descriptors differ; only fields on which every such pair agrees):")
+            for f in fields:
+                lo, hi = f["bits"]
+                vals = ", ".join(f"{k} = {v}" for k, v in f["values"].items())
+                L.append(f"- {f['field']} priority: bit{'s' if hi > lo else ''} {lo}{'–' + str(hi) if hi > lo else ''} "
+                         f"of the descriptor (bit{'s' if hi > lo else ''} {lo - 32}{'–' + str(hi - 32) if hi > lo else ''}"
+                         f" of the upper word): {vals} on {_arch_span(f['archs'])}"
+                         .replace("fraction priority", "fraction"))
+            L.append("Bits that no pair changes are not interpreted (e.g. the set bits next to the fraction's: the "
+                     "data show they do not move for fractions 1.0, 0.5 and 0.25, not what they mean).")
+            L.append("")
+    seqs = sequences(main)
     if seqs:
         L.append("**Rewritten into a sequence** (b32, newest architecture):")
         L += [f"- `{op} {q}` → `{s}`" for (op, q), s in seqs.items()]
@@ -168,12 +288,12 @@ def readme_section(df: pd.DataFrame) -> str:
     for mod, archs in default_scope(df).items():
         L += [f"**Default scope**: on {_arch_span(archs)} a plain access already carries `.{mod}` "
               f"(e.g. `{_plain_example(df, archs[0])}`); later targets drop it. Changes below ignore it.", ""]
-    chg = changes_across_archs(df)
+    chg = changes_across_archs(main)
     if chg:
         L.append("**Lowering changes between architectures** (b32):")
         L += [f"- `{op} {q}`: " + "; ".join(f"`{s}` on {r}" for s, r in runs) for op, q, runs in chg]
         L.append("")
-    avail = availability(df)
+    avail = availability(main)
     if avail:
         L += ["**Accepted only from some architecture on** (ptxas's own message on the last rejecting target):", "",
               "| op | qualifier | width | first accepted | ptxas says |", "|---|---|---|---|---|"]
@@ -183,7 +303,7 @@ def readme_section(df: pd.DataFrame) -> str:
         by_widths: dict = {}
         for (op, q, first, msg), ws in by_qual.items():
             by_widths.setdefault((op, ", ".join(ws), first, msg), []).append(q)
-        n_quals = df.groupby("op")["qualifier"].nunique().to_dict()
+        n_quals = main.groupby("op")["qualifier"].nunique().to_dict()
         for (op, ws, first, msg), qs in by_widths.items():
             names = f"every {op} qualifier" if len(qs) == n_quals[op] else ", ".join(f"`{q}`" for q in qs)
             L.append(f"| {op} | {names} | {ws} | {first} | {msg.replace('|', '/')} |")
@@ -202,5 +322,6 @@ def _plain_example(df: pd.DataFrame, arch: str) -> str:
     return r.sass.iloc[0] if len(r) else "?"
 
 
-def _arch_span(archs: list[str]) -> str:
-    return ", ".join(archs) if len(archs) <= 3 else f"{archs[0]} … {archs[-1]} ({len(archs)} targets)"
+def _arch_span(archs: list[str], universe=None) -> str:
+    from probes.static.toolchain import arch_ranges
+    return arch_ranges(archs, universe)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from probes.static import sass, toolchain
+from probes.static import descriptors, sass, toolchain
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "ptx" / "cache_hint_kernel.ptx"
 POLICY = "createpolicy.fractional.L2::evict_last.b64 %rd9, 1.0;"
@@ -53,6 +53,29 @@ STORE_QUALIFIERS = {
     ".volatile": ("st.volatile.global", False), ".relaxed.gpu": ("st.relaxed.gpu.global", False),
     ".release.gpu": ("st.release.gpu.global", False),
 }
+# Other L2 cache policies (b32 loads and stores only): label -> (primary priority, secondary priority, fraction).
+# Pairs that differ in one field show which bits of the descriptor that field occupies (cache_hint_findings).
+POLICIES = {
+    ".L2::cache_hint (evict_last policy)": ("evict_last", "", 1.0),
+    ".L2::cache_hint (evict_first policy)": ("evict_first", "", 1.0),
+    ".L2::cache_hint (evict_normal policy)": ("evict_normal", "", 1.0),
+    ".L2::cache_hint (evict_unchanged policy)": ("evict_unchanged", "", 1.0),
+    ".L2::cache_hint (evict_last 0.5 policy)": ("evict_last", "", 0.5),
+    ".L2::cache_hint (evict_last 0.25 policy)": ("evict_last", "", 0.25),
+    ".L2::cache_hint (evict_last 0.125 policy)": ("evict_last", "", 0.125),
+    ".L2::cache_hint (evict_last 0.0625 policy)": ("evict_last", "", 0.0625),
+    ".L2::cache_hint (evict_last 0.5, else evict_first)": ("evict_last", "evict_first", 0.5),
+    ".L2::cache_hint (evict_last 0.5, else evict_unchanged)": ("evict_last", "evict_unchanged", 0.5),
+}
+
+
+def policy_ptx(label: str) -> str:
+    """The createpolicy instruction of a POLICIES entry (into %rd9)."""
+    primary, secondary, fraction = POLICIES[label]
+    second = f".L2::{secondary}" if secondary else ""
+    return f"createpolicy.fractional.L2::{primary}{second}.b64 %rd9, {fraction!r};"
+
+
 # Operations on a line rather than a register: one width only.
 LINE_OPS = {
     "prefetch.global.L1": "prefetch.global.L1 [%rd1];",
@@ -80,7 +103,7 @@ FRAME_OPCODES = {"LDC", "ULDC", "S2R", "S2UR", "CS2R", "IMAD", "IADD3", "VIADD",
 # LDCU: sm_100+ uniform parameter load; HFMA2.MMA: sm_80's way to zero a register; BMOV: convergence-barrier
 # save/restore some targets wrap around every kernel.
 COLUMNS = ["op", "qualifier", "width", "ptx", "arch", "status", "sass", "sass_text", "error", "assembler",
-           "assembler_version"]
+           "assembler_version", "operands", "descriptor"]
 
 
 @dataclass(frozen=True)
@@ -119,6 +142,14 @@ def cases() -> list[Case]:
             out.append(Case("st", label, width, instr, body))
     for label, instr in LINE_OPS.items():
         out.append(Case("line", label, "-", instr, f"  {instr}\n  st.global.b32 [%rd2], %r1;"))
+    suffix, dst, store = WIDTHS["b32"]
+    for label in POLICIES:
+        if label in LOAD_QUALIFIERS:
+            continue   # the evict_last policy is the main table's `.L2::cache_hint` row (every width)
+        instr = f"ld.global.L2::cache_hint{suffix} {dst}, [%rd1], %rd9;"
+        out.append(Case("ld", label, "b32", instr, f"  {policy_ptx(label)}\n  {instr}\n  {store}"))
+        instr = f"st.global.L2::cache_hint{suffix} [%rd2], {dst}, %rd9;"
+        out.append(Case("st", label, "b32", instr, f"  {policy_ptx(label)}\n  {_helper_load('b32')}\n  {instr}"))
     return out
 
 
@@ -132,10 +163,41 @@ def _template() -> str:
 
 
 def _hinted(case: Case, insts: list[sass.Instruction]) -> list[sass.Instruction]:
-    """The instructions that implement the hinted operation (the frame and the helper load/store removed)."""
+    """The instructions that implement the hinted operation: the frame and the helper load/store removed, but the
+    instructions that build the hinted access's memory descriptor kept (on sm_80 they are plain UMOVs, which the
+    frame filter alone would drop, hiding the cache policy)."""
+    return [insts[k] for k in _hinted_indices(case, insts)]
+
+
+def _hinted_indices(case: Case, insts: list[sass.Instruction]) -> list[int]:
     helper = {"ld": "STG", "st": "LDG", "line": "STG"}[case.op]
-    keep = [i for i in insts if i.base not in FRAME_OPCODES and i.opcode not in FRAME_OPCODES and i.base != helper]
+    keep = [k for k, i in enumerate(insts)
+            if i.base not in FRAME_OPCODES and i.opcode not in FRAME_OPCODES and i.base != helper]
+    access = _access_index(insts, keep)
+    if access is not None:
+        desc = descriptors.access_descriptor(insts, access)
+        if desc.kind in ("constant", "computed"):
+            keep = sorted(set(keep) | set(desc.writers))
     return keep
+
+
+def _access_index(insts: list[sass.Instruction], keep: list[int]) -> int | None:
+    """The hinted access: the last kept memory instruction (LDG/STG/CCTL/...), else the last kept one."""
+    mem = [k for k in keep if insts[k].base in _MEMORY_BASES]
+    return mem[-1] if mem else (keep[-1] if keep else None)
+
+
+_MEMORY_BASES = {"LDG", "STG", "LD", "ST", "CCTL", "ATOMG", "RED", "REDG", "LDGSTS", "UBLKCP"}
+
+
+def access_signature(case: Case, insts: list[sass.Instruction]) -> tuple[str, str]:
+    """(operand shape, descriptor label) of the hinted access: what the opcode alone does not show."""
+    keep = [k for k, i in enumerate(insts) if i.base not in FRAME_OPCODES and i.opcode not in FRAME_OPCODES
+            and i.base != {"ld": "STG", "st": "LDG", "line": "STG"}[case.op]]
+    access = _access_index(insts, keep)
+    if access is None:
+        return "", "none"
+    return descriptors.operand_shape(insts[access]), descriptors.access_descriptor(insts, access).label()
 
 
 def build_arch(arch: str, selected: list[Case] | None = None) -> list[dict]:
@@ -150,11 +212,14 @@ def build_arch(arch: str, selected: list[Case] | None = None) -> list[dict]:
         row = {"op": c.op, "qualifier": c.qualifier, "width": c.width, "ptx": c.ptx, "arch": arch,
                "assembler": "ptxas", "assembler_version": version}
         if c.kernel_name in rejected:
-            row.update(status="rejected", sass="", sass_text="", error=rejected[c.kernel_name])
+            row.update(status="rejected", sass="", sass_text="", error=rejected[c.kernel_name], operands="",
+                       descriptor="")
         else:
-            hinted = _hinted(c, funcs[c.kernel_name])
+            insts = funcs[c.kernel_name]
+            hinted = _hinted(c, insts)
+            shape, desc = access_signature(c, insts)
             row.update(status="ok", sass="; ".join(i.opcode for i in hinted),
-                       sass_text="; ".join(i.text for i in hinted), error="")
+                       sass_text="; ".join(i.text for i in hinted), error="", operands=shape, descriptor=desc)
         rows.append(row)
     return rows
 
@@ -184,7 +249,7 @@ def _sort_key(col: pd.Series) -> pd.Series:
         return col.map(lambda a: toolchain.arch_key(a))
     if col.name == "qualifier":
         order: dict = {}
-        for i, q in enumerate([*LOAD_QUALIFIERS, *STORE_QUALIFIERS, *LINE_OPS]):
+        for i, q in enumerate([*LOAD_QUALIFIERS, *STORE_QUALIFIERS, *LINE_OPS, *POLICIES]):
             order.setdefault(q, i)
         return col.map(lambda q: order.get(q, 999))
     if col.name == "width":

@@ -33,14 +33,15 @@ THROUGHPUT_BASIS = "implied by ptxas schedule (4 SMSP x 32 lanes / issue cycles)
 
 COLUMNS = [
     "instruction", "group", "ptx", "ptx_per_link", "arch", "status", "error",
-    "sass_opcodes", "sass_lowering", "sass_count", "sass_per_ptx", "emulated", "focus_opcodes",
-    "latency_class", "fixed_latency_cycles", "latency_min", "latency_max", "fixed_links", "variable_links",
-    "scoreboard", "producer_stall", "chain_links", "chain_cycles_per_link",
+    "sass_opcodes", "sass_lowering", "sass_count", "sass_per_ptx", "emulated", "lowering_kind", "lowerings",
+    "focus_opcodes", "latency_class", "fixed_latency_cycles", "latency_min", "latency_max", "fixed_links",
+    "variable_links", "scoreboard", "chain_links", "chain_cycles_per_link",
     "issue_interval_cycles", "issue_cycles_per_ptx", "implied_throughput_per_sm_per_clk", "throughput_basis",
+    "ptx_per_sass", "latency_per_ptx_cycles", "sass_throughput_per_sm_per_clk",
     "verdict", "assembler", "assembler_version", "disassembler", "disassembler_version",
 ]
 _INT_COLUMNS = ["ptx_per_link", "fixed_latency_cycles", "latency_min", "latency_max", "fixed_links",
-                "variable_links", "producer_stall", "chain_links", "issue_interval_cycles"]
+                "variable_links", "chain_links", "issue_interval_cycles"]
 
 # Hook for the documented-claims registry of the instruction-table issue: a callable (row dict) -> one of
 # 'documented-matches' / 'documented-differs' / 'undocumented' / 'inconclusive'. Until it exists every ok row is
@@ -184,11 +185,27 @@ def _num(value) -> str:
     return f"{float(value):g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
 
+_KIND_MARK = {"software sequence": "*", "fixed sequence": "+", "merged": "m"}
+
+
+def _mixed_latencies(lowerings: str) -> str:
+    """'HADD2 47% 6; HFMA2.MMA 53% 10' -> '6,10' (the latency of each alternating lowering)."""
+    lats = []
+    for part in str(lowerings).split(";"):
+        toks = part.split()
+        if len(toks) >= 3 and toks[1].endswith("%"):
+            lats.append(toks[2])
+    return ",".join(sorted(dict.fromkeys(lats), key=lambda v: (not v.isdigit(), int(v) if v.isdigit() else 0, v)))
+
+
 def _cell(row: pd.Series) -> str:
     if row["status"] != "ok":
         return "—"
     klass = row["latency_class"]
-    if klass == "fixed":
+    kind = row.get("lowering_kind", "")
+    if kind == "mixed" and _mixed_latencies(row.get("lowerings", "")):
+        head = _mixed_latencies(row["lowerings"])
+    elif klass == "fixed":
         head = _num(row["fixed_latency_cycles"])
     elif klass == "variable":
         head = "SB"
@@ -198,23 +215,17 @@ def _cell(row: pd.Series) -> str:
         head = "?"
     interval = row["issue_interval_cycles"]
     tail = f"/{_num(interval)}" if pd.notna(interval) else ""
-    return f"{head}{tail}{'*' if row['emulated'] else ''}"
+    return f"{head}{tail}{_KIND_MARK.get(kind, '')}"
 
 
 def _arch_span(archs: list[str]) -> str:
-    """'sm_100, sm_100a, sm_100f, sm_120' -> 'sm_100/a/f, sm_120': variants folded onto their base."""
-    by_number: dict[int, list[str]] = {}
-    for arch in sorted(archs, key=toolchain.arch_key):
-        number, variant = toolchain.arch_key(arch)
-        by_number.setdefault(number, []).append(variant)
-    parts = []
-    for number, variants in by_number.items():
-        parts.append(f"sm_{number}" + "".join(f"/{v}" if v else "" for v in variants)
-                     if variants[0] == "" else "/".join(f"sm_{number}{v}" for v in variants))
-    return ", ".join(parts)
+    """'sm_75–sm_89, sm_100a': runs of consecutive targets as ranges."""
+    return toolchain.arch_ranges(list(archs))
 
 
 def _matrix(df: pd.DataFrame) -> list[str]:
+    """One table per instruction group (### subheading), columns = groups of identical architecture columns, named
+    as ranges of consecutive targets ('sm_100–sm_103f')."""
     cells = df.assign(cell=df.apply(_cell, axis=1)).pivot(index="instruction", columns="arch", values="cell")
     order = list(dict.fromkeys(df["instruction"]))
     archs = sorted(cells.columns, key=toolchain.arch_key)
@@ -227,9 +238,15 @@ def _matrix(df: pd.DataFrame) -> list[str]:
                 break
         else:
             groups.append([arch])
-    head = ["instruction"] + [_arch_span(g) for g in groups]  # a group is identical columns, named in full
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    head = ["instruction"] + [toolchain.arch_ranges(g, archs) for g in groups]
+    group_of = dict(zip(df["instruction"], df["group"]))
+    lines: list[str] = []
+    current = None
     for name in order:
+        if group_of[name] != current:
+            current = group_of[name]
+            lines += (["", f"### {current}", ""] if lines else [f"### {current}", ""])
+            lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines.append("| `" + name + "` | " + " | ".join(cells.loc[name, g[0]] for g in groups) + " |")
     return lines
 
@@ -256,8 +273,9 @@ def _findings(df: pd.DataFrame) -> list[str]:
         out.append(f"**Latency class changes across architectures** ({len(changed_class)} instructions):")
         out += [f"  - `{n}`: {_spans(per_arch(n, 'latency_class'))}" for n in changed_class]
     fixed = ok[ok["latency_class"] == "fixed"]
-    changed_lat = [n for n in order
-                   if fixed[fixed["instruction"] == n]["fixed_latency_cycles"].dropna().nunique() > 1]
+    is_mixed = set(ok[ok["lowering_kind"] == "mixed"]["instruction"]) if "lowering_kind" in ok else set()
+    changed_lat = [n for n in order if n not in is_mixed
+                   and fixed[fixed["instruction"] == n]["fixed_latency_cycles"].dropna().nunique() > 1]
     if changed_lat:
         out.append(f"**Fixed latency changes across architectures** ({len(changed_lat)} instructions, cycles):")
         for n in changed_lat:
@@ -268,22 +286,39 @@ def _findings(df: pd.DataFrame) -> list[str]:
         out.append(f"**Issue interval changes across architectures** ({len(changed_issue)} instructions, cycles "
                    "between independent copies):")
         out += [f"  - `{n}`: {_spans(per_arch(n, 'issue_interval_cycles'))}" for n in changed_issue]
-    emulated = ok[ok["emulated"].astype(bool)]
-    if len(emulated):
-        out.append(f"**Emulated by SASS sequences** (more SASS than PTX instructions per link; "
-                   f"{emulated['instruction'].nunique()} instructions):")
-        for n in dict.fromkeys(emulated["instruction"]):
-            sub = emulated[emulated["instruction"] == n]
-            lo, hi = sub["sass_per_ptx"].min(), sub["sass_per_ptx"].max()
+    kinds = ok["lowering_kind"].fillna("") if "lowering_kind" in ok else pd.Series("", index=ok.index)
+    mixed = ok[kinds == "mixed"]
+    if len(mixed):
+        out.append(f"**Mixed lowerings** ({mixed['instruction'].nunique()} instructions): ptxas alternates two SASS "
+                   "lowerings of the same PTX op along a chain; each is given with its share of the links and its "
+                   "fixed latency, since one number (a mode) would describe only the majority:")
+        for n, sub in mixed.groupby("instruction", sort=False):
+            out.append(f"  - `{n}`: {_spans(dict(zip(sub['arch'], sub['lowerings'])))}")
+    merged = ok[kinds == "merged"]
+    if len(merged):
+        out.append(f"**Merged operations** ({merged['instruction'].nunique()} instructions): one SASS instruction does "
+                   "several PTX ops of the chain (two adds in one IADD3, two mins in one VIMNMX3), so latency and "
+                   "issue interval per SASS instruction are not per PTX op. Per PTX op:")
+        for n, sub in merged.groupby("instruction", sort=False):
+            vals = {r["arch"]: f"{_num(r['ptx_per_sass'])} PTX ops per {r['focus_opcodes']}, "
+                               f"{_num(r['latency_per_ptx_cycles'])} cycles of chain latency and "
+                               f"{_num(r['implied_throughput_per_sm_per_clk'])} ops/clk/SM per PTX op "
+                               f"({_num(r['sass_throughput_per_sm_per_clk'])} SASS/clk/SM)"
+                    for _, r in sub.iterrows()}
+            out.append(f"  - `{n}`: {_spans(vals)}")
+    for kind, title in (("software sequence", "**Software sequences** (the lowering branches around a slow path "
+                                              "or calls a subroutine; `*` in the matrix)"),
+                        ("fixed sequence", "**Short fixed lowerings** (a few straight-line SASS instructions per PTX "
+                                           "op, no branch or call, e.g. FMUL.RZ + MUFU.SIN; `+` in the matrix)")):
+        sub = ok[kinds == kind]
+        if not len(sub):
+            continue
+        out.append(f"{title}: {sub['instruction'].nunique()} instructions:")
+        for n in dict.fromkeys(sub["instruction"]):
+            s2 = sub[sub["instruction"] == n]
+            lo, hi = s2["sass_per_ptx"].min(), s2["sass_per_ptx"].max()
             rng = f"{lo:g}" if lo == hi else f"{lo:g}–{hi:g}"
-            out.append(f"  - `{n}`: {rng} SASS per PTX instruction on {len(sub)} of "
-                       f"{(ok['instruction'] == n).sum()} architectures")
-    fused = ok[ok["sass_per_ptx"] < 1]
-    if len(fused):
-        out.append("**Fewer SASS than PTX instructions along a chain** (ptxas merges links, e.g. two adds into "
-                   "one IADD3, or a move costs nothing):")
-        out += [f"  - `{n}`: {_spans(dict(zip(s['arch'], s['sass_lowering'])))}"
-                for n, s in fused.groupby("instruction", sort=False)]
+            out.append(f"  - `{n}`: {rng} SASS per PTX instruction on {_arch_span(list(s2['arch']))}")
     rejected = df[df["status"] == "rejected"]
     if len(rejected):
         out.append(f"**Rejected by the assembler** ({len(rejected)} of {len(df)} cells):")
@@ -308,9 +343,12 @@ def readme_section(df: pd.DataFrame) -> str:
         "following registers; its latency is the sum of stall fields between them when the producer sets no "
         "scoreboard (fixed latency, mode over links), else the consumer waits on a scoreboard (variable). The issue "
         "interval is the mode of the stall distance between consecutive independent copies.", "",
-        "Cells: fixed latency in cycles / issue interval; `SB` variable latency (scoreboard); `mix` a sequence with "
-        "both; `*` emulated by a SASS sequence; `—` rejected by the assembler. Architectures with identical columns "
-        "share one.", "",
+        "Cells: fixed latency in cycles / issue interval; `6,10` a mixed lowering (two alternating SASS forms, their "
+        "latencies; shares below); `SB` variable latency (scoreboard); `mix` a sequence with both; `*` a software "
+        "sequence (branches or calls), `+` a short fixed lowering, `m` merged (one SASS instruction does several PTX "
+        "ops; per-op figures below); `—` rejected by the assembler. Architectures with identical columns share one "
+        "(named as a range of consecutive targets).",
+        "",
     ]
     lines += _matrix(df)
     lines += ["", "### Findings (computed from the table)", ""]

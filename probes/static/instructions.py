@@ -334,6 +334,57 @@ def _format_lowering(lowering: dict[str, float]) -> str:
     return " + ".join(parts)
 
 
+_MOVES = {"MOV", "UMOV", "MOV32I"}   # register moves: never one of two alternating lowerings
+
+
+def lowering_figures(sched, per_ptx: float) -> dict:
+    """How the PTX op maps onto SASS, from one Schedule:
+
+    lowering_kind: 'single' (one SASS instruction per PTX op), 'merged' (ptxas folds several PTX ops into one SASS
+    instruction, e.g. two add.s32 into one IADD3: the figures per SASS instruction are not per PTX op),
+    'mixed' (ptxas alternates two or more lowerings of the same op, e.g. HADD2 and HFMA2.MMA, each with its own
+    share and latency), 'fixed sequence' (a short straight-line sequence: FMUL.RZ + MUFU.SIN) or 'software sequence'
+    (the lowering branches or calls: a fast path with a slow-path subroutine).
+    lowerings: per focus opcode 'OPCODE share latency' ('HADD2 47% 6 [6–6]; HFMA2.MMA 53% 10 [10–10]').
+    ptx_per_sass, latency_per_ptx_cycles, sass_throughput_per_sm_per_clk: the merged case stated per PTX op and
+    per SASS instruction."""
+    focus = list(sched.per_opcode)
+    partial = [f for f in focus if 0 < f[1] < 1 - 1e-9 and f[0].split(".")[0] not in _MOVES
+               and not f[0].startswith("IMAD.MOV")]
+    focus_per_link = sum(f[1] for f in focus)
+    if sched.has_control_flow:
+        kind = "software sequence"
+    elif len(partial) >= 2:
+        kind = "mixed"
+    elif focus_per_link < 1 - 1e-9 and per_ptx < 1 - 1e-9:
+        kind = "merged"
+    elif per_ptx > 1 + 1e-9:
+        kind = "fixed sequence"
+    else:
+        kind = "single"
+    total = sum(f[1] for f in (partial if kind == "mixed" else focus)) or 1.0
+    parts = []
+    for op, n, nf, mode, lo, hi, nv in (sorted(focus) if kind == "mixed" else focus):
+        share = f" {100 * n / total:.0f}%" if kind == "mixed" and 0 < n < 1 else ""
+        if nf and mode is not None:
+            lat = f" {mode}" + (f" [{lo}–{hi}]" if lo != hi else "")
+        elif nv:
+            lat = " SB"
+        else:
+            lat = ""
+        parts.append(f"{op}{share}{lat}")
+    out = {"lowering_kind": kind, "lowerings": "; ".join(parts), "ptx_per_sass": None,
+           "latency_per_ptx_cycles": None, "sass_throughput_per_sm_per_clk": None}
+    if sched.issue_interval_cycles:
+        from .schedule import SMSP_PER_SM, THREADS_PER_WARP
+        out["sass_throughput_per_sm_per_clk"] = round(SMSP_PER_SM * THREADS_PER_WARP / sched.issue_interval_cycles, 2)
+    if kind == "merged" and focus_per_link:
+        out["ptx_per_sass"] = round(1 / focus_per_link, 3)
+        if sched.fixed_latency_cycles:
+            out["latency_per_ptx_cycles"] = round(sched.fixed_latency_cycles * focus_per_link, 3)
+    return out
+
+
 def _empty_row(spec: InstructionSpec, arch: str, status: str, error: str = "") -> dict:
     return {"instruction": spec.name, "group": spec.group, "ptx": spec.ptx, "arch": arch, "status": status,
             "error": error, "ptx_per_link": ptx_per_link(spec)}
@@ -372,12 +423,13 @@ def rows_for_arch(specs: list[InstructionSpec], arch: str,
                                        functions[names["indep"]], spec.chain_links, spec.focus)
         per_ptx = sched.sass_count / ptx_per_link(spec)
         row = _empty_row(spec, arch, "ok")
+        row.update(lowering_figures(sched, per_ptx))
         row.update(
             sass_opcodes=" ".join(sched.lowering),
             sass_lowering=_format_lowering(sched.lowering),
             sass_count=sched.sass_count,
             sass_per_ptx=round(per_ptx, 3),
-            emulated=per_ptx > 1.0 + 1e-9,
+            emulated=row["lowering_kind"] == "software sequence",
             focus_opcodes=" ".join(sched.focus_opcodes),
             latency_class=sched.latency_class,
             fixed_latency_cycles=sched.fixed_latency_cycles,
@@ -386,7 +438,6 @@ def rows_for_arch(specs: list[InstructionSpec], arch: str,
             fixed_links=sched.fixed_links,
             variable_links=sched.variable_links,
             scoreboard=" ".join(f"SB{b}" for b in sched.scoreboards),
-            producer_stall=sched.producer_stall,
             chain_links=spec.chain_links,
             chain_cycles_per_link=sched.chain_cycles_per_link,
             issue_interval_cycles=sched.issue_interval_cycles,

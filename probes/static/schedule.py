@@ -24,6 +24,8 @@ THREADS_PER_WARP = 32
 _REG = re.compile(r"(?<![\w.])(U?R\d+|U?P\d+)(\.64)?\b")
 _PRED = re.compile(r"^!?U?P(\d+|T)$")
 _CONTROL_FLOW_END = ("EXIT", "RET", "BRA", "JMP")
+# Opcodes that make a lowering a software sequence (branches around a slow path, subroutine calls).
+_SEQUENCE_FLOW = {"BRA", "CALL", "BSSY", "BSYNC", "RET", "JMP", "BRX", "JMX", "WARPSYNC"}
 
 
 def _registers(operand: str) -> set[str]:
@@ -191,6 +193,10 @@ class Schedule:
     issue_interval_cycles: int | None    # mode of gaps between consecutive independent focus instructions
     issue_cycles_per_ptx: float | None
     implied_throughput_per_sm_per_clk: float | None
+    # Per focus opcode: (instances per link, fixed links, fixed-latency mode, min, max, variable links). Where
+    # ptxas alternates two lowerings of one PTX op (HADD2 and HFMA2.MMA) each has its own share and latency.
+    per_opcode: tuple = ()
+    has_control_flow: bool = False       # the lowering branches or calls (a software sequence, not a fixed one)
 
     @property
     def sass_count(self) -> float:
@@ -237,7 +243,17 @@ def read_schedule(baseline: list[Instruction], chain: list[Instruction], indep: 
             if per_ptx:
                 throughput = round(SMSP_PER_SM * THREADS_PER_WARP / per_ptx, 2)
 
+    per_opcode = []
+    for op in focus_ops:
+        mine = [lk for lk in links if chain[lk.producer].opcode == op]
+        fx = [lk.cycles for lk in mine if not lk.variable]
+        per_opcode.append((op, round(low[op], 3), len(fx), _mode(fx), min(fx) if fx else None,
+                           max(fx) if fx else None, sum(1 for lk in mine if lk.variable)))
+    control = any(op.split(".")[0] in _SEQUENCE_FLOW for op in low) or bool(
+        marks and any(ins.base in _SEQUENCE_FLOW for ins in chain[marks[0]:marks[-1] + 1]))
+
     return Schedule(
+        per_opcode=tuple(per_opcode), has_control_flow=bool(control),
         lowering=low, focus_opcodes=focus_ops, latency_class=klass,
         fixed_latency_cycles=_mode(fixed), latency_min=min(fixed) if fixed else None,
         latency_max=max(fixed) if fixed else None, fixed_links=len(fixed), variable_links=len(variable),

@@ -88,12 +88,39 @@ def tool_version(name: str) -> str:
     return m.group(1) if m else "unknown"
 
 
+_ISA_OF_RELEASE = {  # CUDA release -> PTX ISA it introduced (PTX ISA release notes)
+    (12, 0): "8.0", (12, 1): "8.1", (12, 2): "8.2", (12, 3): "8.3", (12, 4): "8.4", (12, 5): "8.5", (12, 6): "8.5",
+    (12, 7): "8.6", (12, 8): "8.7", (12, 9): "8.8",
+}
+
+
 @functools.cache
 def ptx_isa_version() -> str:
-    """The PTX ISA version to write in generated modules: the newest the installed ptxas accepts."""
-    major, minor = (int(x) for x in tool_version("ptxas").split(".")[:2])
-    # CUDA 12.x ships PTX ISA 8.x (12.8 -> 8.7 ...), CUDA 13.x ships 9.x; 13.0 -> 9.0, 13.5 -> 9.5.
-    return f"{major - 4}.{minor}" if major >= 13 else f"8.{min(minor, 8)}"
+    """The PTX ISA version to write in generated modules: the newest the installed ptxas accepts.
+
+    From the release (12.8 -> 8.7, 12.9 -> 8.8, 13.x -> 9.x), then confirmed by assembling an empty kernel; if
+    ptxas refuses it, lower versions are tried (a release this table does not know yet)."""
+    try:
+        major, minor = (int(x) for x in tool_version("ptxas").split(".")[:2])
+    except ValueError:
+        major, minor = 13, 0
+    guess = f"{major - 4}.{minor}" if major >= 13 else _ISA_OF_RELEASE.get((major, minor), "8.0")
+    gmaj, gmin = (int(x) for x in guess.split("."))
+    candidates = [f"{gmaj}.{m}" for m in range(gmin, -1, -1)] + (["8.8", "8.7", "8.5", "8.4", "8.0"] if gmaj > 8
+                                                                 else [])
+    for cand in candidates:
+        if _accepts_version(cand):
+            return cand
+    return guess
+
+
+def _accepts_version(version: str) -> bool:
+    text = f".version {version}\n.target sm_75\n.address_size 64\n.visible .entry probe()\n{{\n  ret;\n}}\n"
+    try:
+        assemble(text, "sm_75")
+        return True
+    except (AssemblyError, ToolchainError):
+        return False
 
 
 def _cache_dir() -> Path:
@@ -204,7 +231,24 @@ def supported_archs(candidates: tuple[str, ...] = CANDIDATE_ARCHS) -> tuple[str,
             ok.append(arch)
         except AssemblyError:
             pass
+    if not ok:
+        raise ToolchainError(f"ptxas {tool_version('ptxas')} ({find_tool('ptxas')}) accepts none of "
+                             f"{candidates[0]}..{candidates[-1]} with PTX ISA {ptx_isa_version()}")
     return tuple(ok)
+
+
+@functools.cache
+def unreadable_archs(archs: tuple[str, ...] | None = None) -> dict[str, str]:
+    """{arch: cuobjdump's complaint} for targets ptxas assembles but the installed cuobjdump cannot read
+    (cuobjdump 13.x no longer reads sm_70/sm_72 cubins that ptxas 12.x still writes)."""
+    out = {}
+    for arch in archs or supported_archs():
+        probe = module_text([PtxKernel("probe", ".visible .entry probe()\n{\n  ret;\n}\n")], arch)
+        try:
+            cuobjdump_sass(assemble(probe, arch))
+        except ToolchainError as err:
+            out[arch] = str(err)
+    return out
 
 
 def cuobjdump_sass(cubin: bytes) -> str:
@@ -237,3 +281,25 @@ def toolchain_versions() -> dict[str, str]:
 
 def _origin(path: Path) -> str:
     return "pip wheel" if "site-packages" in str(path) else str(path)
+
+
+def arch_ranges(archs, universe=None) -> str:
+    """'sm_75–sm_89, sm_100a' : runs of consecutive targets (in `universe`, default CANDIDATE_ARCHS) as ranges."""
+    if universe is None:
+        try:
+            installed = supported_archs()
+        except ToolchainError:
+            installed = ()
+        universe = installed if set(archs) <= set(installed) else CANDIDATE_ARCHS
+    universe = sorted(set(universe) | set(archs), key=arch_key)
+    chosen = set(archs)
+    runs: list[list[str]] = []
+    prev_in = False
+    for a in universe:
+        if a in chosen:
+            if prev_in:
+                runs[-1].append(a)
+            else:
+                runs.append([a])
+        prev_in = a in chosen
+    return ", ".join(r[0] if len(r) == 1 else f"{r[0]}–{r[-1]}" for r in runs)

@@ -1,0 +1,198 @@
+"""The browsable atlas: reports/static/atlas.html (one self-contained file: no CDN, no server) and atlas.json.
+
+atlas.json (schema "gpu-probes/static-atlas/1"), every string interned once:
+    {"schema": ..., "toolchain": {tool: version}, "archs": [arch, ...], "groups": [group, ...],
+     "strings": [str, ...],
+     "cells": [[status, sass, kind, lowerings, latency_class, fixed, min, max, interval, error, assembled_as], ...],
+     "variants": [[name, group, ptx, [cell index per arch in `archs` order]], ...],
+     "history": [[step, atlas, row, arch, field, old, new], ...]}
+In `cells`, status/sass/kind/lowerings/latency_class/error/assembled_as are indices into `strings`; fixed, min,
+max (fixed latency in cycles, mode and range over the dependent links) and interval (issue interval in cycles) are
+numbers or null. status is 'ok' or 'rejected' (error then holds ptxas's message). The anchor of a variant in
+atlas.html is `#v-` + its name with every character outside [A-Za-z0-9._-] replaced by '_'.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+
+SCHEMA = "gpu-probes/static-atlas/1"
+CELL_FIELDS = ["status", "sass", "lowering_kind", "lowerings", "latency_class", "fixed_latency_cycles",
+               "latency_min", "latency_max", "issue_interval_cycles", "error", "assembled_as"]
+_NUMERIC = {"fixed_latency_cycles", "latency_min", "latency_max", "issue_interval_cycles"}
+
+
+def anchor(name: str) -> str:
+    return "v-" + re.sub(r"[^A-Za-z0-9._-]", "_", name)
+
+
+def atlas_data(df: pd.DataFrame, toolchain_versions: dict, history: pd.DataFrame | None = None) -> dict:
+    from probes.static.toolchain import arch_key
+    archs = sorted(df["arch"].unique(), key=arch_key)
+    strings: dict[str, int] = {}
+
+    def s(v) -> int:
+        v = "" if v is None or (isinstance(v, float) and pd.isna(v)) or v is pd.NA else str(v)
+        return strings.setdefault(v, len(strings))
+
+    def num(v):
+        return None if v is None or pd.isna(v) else int(v)
+
+    cells: dict[tuple, int] = {}
+    by_variant: dict[str, dict] = {}
+    meta: dict[str, tuple] = {}
+    for r in df.to_dict("records"):
+        cell = tuple(num(r[f]) if f in _NUMERIC else s(r[f]) for f in CELL_FIELDS)
+        idx = cells.setdefault(cell, len(cells))
+        by_variant.setdefault(r["variant"], {})[r["arch"]] = idx
+        meta.setdefault(r["variant"], (r["group"], r["ptx"]))
+    variants = [[name, meta[name][0], meta[name][1], [by_variant[name].get(a) for a in archs]]
+                for name in dict.fromkeys(df["variant"])]
+    groups = list(dict.fromkeys(df["group"]))
+    hist = [] if history is None else history[["step", "atlas", "row", "arch", "field", "old", "new"]] \
+        .astype(str).values.tolist()
+    return {"schema": SCHEMA, "toolchain": toolchain_versions, "archs": archs, "groups": groups,
+            "strings": list(strings), "cells": [list(c) for c in cells], "variants": variants, "history": hist}
+
+
+def write(out_dir: Path, data: dict) -> tuple[Path, Path]:
+    from probes.results.io import write_atomic
+    out_dir = Path(out_dir)
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, sort_keys=False)
+    write_atomic(out_dir / "atlas.json", text + "\n")
+    html = HTML.replace("__DATA__", text.replace("</", "<\\/"))
+    write_atomic(out_dir / "atlas.html", html)
+    return out_dir / "atlas.json", out_dir / "atlas.html"
+
+
+HTML = r"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>gpu-probes static atlas: PTX variants x targets</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{font:13px/1.35 system-ui,sans-serif;margin:0;color:#111}
+header{padding:8px 12px;background:#f4f4f4;border-bottom:1px solid #ccc;position:sticky;top:0;z-index:3}
+header input,header select{font:inherit;margin-right:8px}
+#count{color:#555}
+table{border-collapse:collapse;margin:0 12px 40px 12px}
+th,td{border:1px solid #ddd;padding:2px 4px;white-space:nowrap}
+th{background:#fafafa;position:sticky;top:44px;z-index:2;font-weight:600}
+td.n{font-family:ui-monospace,monospace;max-width:38em;overflow:hidden;text-overflow:ellipsis}
+td.c{text-align:center;cursor:pointer;font-family:ui-monospace,monospace}
+td.rej{color:#bbb}
+td.fixed{background:#e8f5e9}td.variable{background:#fff3e0}td.mixed{background:#ede7f6}
+td.seq{background:#e3f2fd}td.none{background:#f5f5f5}
+tr.open td.n{background:#ffeb3b}
+tr.g th{text-align:left;background:#eee;top:auto;position:static}
+#detail{position:fixed;right:12px;bottom:12px;width:36em;max-height:45vh;overflow:auto;background:#fff;
+border:1px solid #888;box-shadow:0 2px 8px #0003;padding:8px 10px;display:none;z-index:4}
+#detail pre{white-space:pre-wrap;margin:4px 0}
+a{color:#1559b0}
+</style></head><body>
+<header>
+<b>PTX &rarr; SASS atlas</b> &middot; what ptxas emits and how it schedules it (the compiler's model, not a measurement)
+<br><input id="q" placeholder="filter: name contains (e.g. setp.lt)" size="34">
+<select id="group"><option value="">all groups</option></select>
+<select id="arch"><option value="">accepted on any target</option></select>
+<label><input type="checkbox" id="rejected"> show never-accepted</label>
+<span id="count"></span>
+</header>
+<div id="detail"></div>
+<table id="t"><thead></thead><tbody></tbody></table>
+<script id="data" type="application/json">__DATA__</script>
+<script>
+"use strict";
+const D = JSON.parse(document.getElementById("data").textContent);
+const S = D.strings, C = D.cells, A = D.archs, LIMIT = 600;
+const F = {status:0, sass:1, kind:2, low:3, cls:4, lat:5, min:6, max:7, ii:8, err:9, as:10};
+const anchor = n => "v-" + n.replace(/[^A-Za-z0-9._-]/g, "_");
+const q = document.getElementById("q"), gsel = document.getElementById("group"),
+      asel = document.getElementById("arch"), rej = document.getElementById("rejected");
+for (const g of D.groups) gsel.add(new Option(g, g));
+for (const a of A) asel.add(new Option("accepted on " + a, a));
+document.querySelector("thead").innerHTML = "<tr><th>variant</th>" + A.map(a => "<th>" + a + "</th>").join("") + "</tr>";
+function ok(i) { return i !== null && S[C[i][F.status]] === "ok"; }
+function label(i) {
+  if (i === null) return ["", "none"];
+  const c = C[i];
+  if (S[c[F.status]] !== "ok") return ["\u2014", "rej"];
+  const cls = S[c[F.cls]], kind = S[c[F.kind]];
+  let head = cls === "fixed" && c[F.lat] !== null ? String(c[F.lat]) : cls === "variable" ? "SB" :
+             cls === "mixed" ? "mix" : cls.startsWith("fixed") ? "F" : "?";
+  const css = kind.indexOf("sequence") >= 0 ? "seq" : cls.startsWith("fixed") ? "fixed" : cls;
+  return [head + (c[F.ii] !== null ? "/" + c[F.ii] : ""), css];
+}
+function describe(v, ai) {
+  const i = v[3][ai], c = C[i];
+  const lines = ["<b>" + esc(v[0]) + "</b> on <b>" + A[ai] + "</b> &middot; <a href='#" + anchor(v[0]) + "'>permalink</a>",
+                 "<pre>" + esc(v[2]) + "</pre>"];
+  if (S[c[F.status]] !== "ok") { lines.push("rejected by ptxas: <pre>" + esc(S[c[F.err]]) + "</pre>"); return lines.join(""); }
+  const lat = c[F.lat] !== null ? c[F.lat] + " cycles [" + c[F.min] + "\u2013" + c[F.max] + "]" : "none measured";
+  lines.push("SASS: <pre>" + esc(S[c[F.sass]]) + "</pre>",
+    "lowering: " + esc(S[c[F.kind]]) + (S[c[F.low]] ? " &middot; per opcode (share, latency): " + esc(S[c[F.low]]) : ""),
+    "<br>latency class: " + esc(S[c[F.cls]]) + " &middot; fixed latency: " + lat +
+    " &middot; issue interval: " + (c[F.ii] !== null ? c[F.ii] + " cycles" : "\u2014"));
+  if (S[c[F.as]]) lines.push("<br>(not assembled separately: lowers as on " + esc(S[c[F.as]]) + ", verified on a sample)");
+  return lines.join("");
+}
+function esc(s) { return String(s).replace(/[&<>]/g, ch => ({"&":"&amp;","<":"&lt;",">":"&gt;"}[ch])); }
+function render() {
+  const text = q.value.trim().toLowerCase(), g = gsel.value, a = asel.value, ai = A.indexOf(a);
+  const rows = [];
+  let shown = 0, matched = 0, group = null;
+  for (const v of D.variants) {
+    if (text && v[0].toLowerCase().indexOf(text) < 0) continue;
+    if (g && v[1] !== g) continue;
+    if (ai >= 0 ? !ok(v[3][ai]) : (!rej.checked && !v[3].some(ok))) continue;
+    matched++;
+    if (shown >= LIMIT) continue;
+    shown++;
+    if (v[1] !== group) { group = v[1]; rows.push("<tr class='g'><th colspan='" + (A.length + 1) + "'>" + esc(group) + "</th></tr>"); }
+    rows.push("<tr id='" + anchor(v[0]) + "' data-v='" + D.variants.indexOf(v) + "'><td class='n' title='" + esc(v[2]) +
+      "'><a href='#" + anchor(v[0]) + "'>" + esc(v[0]) + "</a></td>" +
+      v[3].map((i, k) => { const [t, css] = label(i); return "<td class='c " + css + "' data-a='" + k + "'>" + t + "</td>"; }).join("") + "</tr>");
+  }
+  document.querySelector("tbody").innerHTML = rows.join("");
+  document.getElementById("count").textContent = matched + " variants" + (matched > shown ? " (first " + shown + " shown: refine the filter)" : "");
+  document.body.dataset.rows = String(shown);
+}
+const tbody = document.querySelector("tbody"), detail = document.getElementById("detail");
+tbody.addEventListener("click", e => {
+  const td = e.target.closest("td.c"); if (!td) return;
+  const v = D.variants[+td.parentNode.dataset.v];
+  detail.innerHTML = describe(v, +td.dataset.a); detail.style.display = "block";
+});
+tbody.addEventListener("mouseover", e => {
+  const td = e.target.closest("td.c"); if (!td || td.title) return;
+  const c = C[D.variants[+td.parentNode.dataset.v][3][+td.dataset.a]];
+  if (c) td.title = S[c[F.status]] === "ok" ? S[c[F.sass]] + "\n" + S[c[F.cls]] +
+    (c[F.lat] !== null ? ", " + c[F.lat] + " cycles [" + c[F.min] + "\u2013" + c[F.max] + "]" : "") +
+    (c[F.ii] !== null ? ", issue interval " + c[F.ii] : "") + (S[c[F.low]] ? "\n" + S[c[F.low]] : "") : S[c[F.err]];
+});
+function openHash() {
+  const id = decodeURIComponent(location.hash.slice(1)); if (!id) return;
+  let row = document.getElementById(id);
+  if (!row) {
+    const v = D.variants.find(v => anchor(v[0]) === id);
+    if (!v) return;
+    q.value = v[0]; gsel.value = ""; asel.value = ""; rej.checked = true; render(); row = document.getElementById(id);
+  }
+  document.querySelectorAll("tr.open").forEach(r => r.classList.remove("open"));
+  row.classList.add("open"); row.scrollIntoView({block: "center"});
+  const v = D.variants[+row.dataset.v], first = v[3].findIndex(ok);
+  detail.innerHTML = describe(v, first >= 0 ? first : 0); detail.style.display = "block";
+  document.body.dataset.open = id;
+}
+const params = new URLSearchParams(location.search);
+if (params.get("q")) q.value = params.get("q");
+if (params.get("group")) gsel.value = params.get("group");
+if (params.get("arch")) asel.value = params.get("arch");
+for (const el of [q, gsel, asel, rej]) el.addEventListener("input", render);
+window.addEventListener("hashchange", openHash);
+render(); openHash();
+document.body.dataset.ready = "1";
+</script></body></html>
+"""

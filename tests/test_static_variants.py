@@ -1,0 +1,129 @@
+"""The PTX variant table (grammar, lookup, join with the dynamic probes) and the variant atlas on a few targets."""
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import pandas as pd
+import pytest
+
+from probes.static import toolchain, variant_atlas, variants
+
+REQUIRED_GROUPS = {"setp", "set", "atom", "red", "cvt", "cvt-fp8", "int", "fp", "mma", "mma.sp", "wmma", "wgmma",
+                   "ldmatrix", "cp.async", "cp.async.bulk", "cp.async.bulk.tensor", "mbarrier", "fence", "tcgen05",
+                   "video", "ld", "st", "prefetch"}
+
+
+def test_family_multiplies_axes_and_resolves_register_classes():
+    rows = variants.family("t", "add{rnd}.{t} {d:%t}, {a:%t}, {b:%t};", rnd=("", ".rn"), t=("f32", "f64", "f16"))
+    assert len(rows) == 6 and len({v.name for v in rows}) == 6
+    f64 = next(v for v in rows if v.name == "add.rn.f64")
+    assert [(o.name, o.klass) for o in f64.operands] == [("d", "b64"), ("a", "b64"), ("b", "b64")]
+    assert f64.ptx == "add.rn.f64 d, a, b;" and f64.chainable
+    setp = variants.family("t", "setp.lt.{t} {dp:pred}, {a:%t}, {b:%t};", chain=False, t=("s32",))[0]
+    assert not setp.chainable and setp.operands[0].klass == "pred"
+
+
+def test_table_is_large_unique_and_covers_the_issue_list():
+    t = variants.table()
+    assert len(t) >= 5000 and len({v.name for v in t}) == len(t)
+    groups = Counter(v.group for v in t)
+    assert REQUIRED_GROUPS <= set(groups), REQUIRED_GROUPS - set(groups)
+    names = {v.name for v in t}
+    for must in ("cvt.rn.satfinite.e4m3x2.f32", "cvt.rn.satfinite.e2m1x2.f32", "cvt.rz.ue8m0x2.f32",
+                 "add.rn.f32x2", "wgmma.mma_async.sync.aligned.m64n256k16.f32.f16.f16", "elect.sync",
+                 "griddepcontrol.wait", "setmaxnreg.inc.sync.aligned.u32", "tcgen05.mma.cta_group::1.kind::f16",
+                 "fence.acq_rel.cluster", "membar.gl", "atom.acq_rel.gpu.global.add.u32", "vadd4.u32.u32.u32.sat"):
+        assert must in names, must
+
+
+def test_lookup_by_name_snippet_and_prefix():
+    assert variants.lookup("add.rn.f32 $0, $1, $2;").name == "add.rn.f32"
+    assert variants.lookup("{ .reg .pred p; setp.lt.u32 p, $1, $2; selp.b32 $0, $2, $3, p; }").name == "setp.lt.u32"
+    assert variants.lookup("atom.shared.add").template.startswith("atom.shared.add.u32")
+    assert variants.lookup("no.such.instruction") is None
+
+
+def test_every_dynamic_instruction_op_finds_a_variant_row():
+    """The join 'scheduled vs measured' is never silently empty: every op of the dynamic catalogue has a row."""
+    from probes.catalogue import _instruction_ops as ops
+    missing = [op.name for op in ops.OPS if (variants.lookup(op.static) or variants.lookup(op.ptx)) is None]
+    assert not missing, missing
+    assert variants.lookup("mma.sync.m16n8k16.f32.f16").chainable   # the accumulator chain of the mma step
+
+
+def test_kernel_text_loads_sources_and_stores_results():
+    v = variants.by_name()["fma.rn.f32"]
+    ks = variant_atlas.kernels_for(v)
+    assert set(ks) == {"indep", "baseline-indep", "chain", "baseline-chain"}
+    chain = ks["chain"].text
+    assert chain.count("fma.rn.f32") == variant_atlas.CHAIN and "ld.global.b32" in chain and "st.global" in chain
+    assert ks["indep"].text.count("fma.rn.f32") == variant_atlas.CHAINS * variant_atlas.LINKS
+    assert "fma" not in ks["baseline-indep"].text
+    setp = variant_atlas.kernels_for(variants.by_name()["setp.lt.s32"])
+    assert set(setp) == {"indep", "baseline-indep"} and setp["indep"].text.count("setp.lt.s32") == variant_atlas.COPIES
+    # the baseline keeps the operands alive with stores the lowering count leaves out
+    offsets = lambda text: [int(m) for m in re.findall(r"\[%aout\+(\d+)\]", text)]   # noqa: E731
+    assert max(offsets(setp["baseline-indep"].text)) >= variant_atlas.KEEP_OFFSET
+    assert max(offsets(setp["indep"].text)) < variant_atlas.KEEP_OFFSET
+    other = variant_atlas.kernels_for(variants.by_name()["add.rn.f32"])
+    # same operand signature -> the same (shared) baseline kernel
+    assert other["baseline-indep"].name == ks["baseline-indep"].name or \
+        len(variants.by_name()["add.rn.f32"].operands) != len(v.operands)
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    names = ["fma.rn.f32", "add.s32", "setp.lt.s32", "wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16",
+             "tcgen05.fence::after_thread_sync", "cvt.rn.satfinite.e4m3x2.f32", "ld.global.nc.b32",
+             "atom.global.add.u32"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GPU_PROBES_CACHE", str(tmp_path_factory.mktemp("vcache")))
+        mp.setattr(variant_atlas, "VERIFY", 2)
+        df = variant_atlas.build(None, ["sm_90", "sm_90a", "sm_100", "sm_100a"], progress=False, names=names,
+                                 workers=1)
+        yield df, names
+
+
+def _cell(df, name, arch):
+    r = df[(df.variant == name) & (df.arch == arch)]
+    assert len(r) == 1
+    return r.iloc[0]
+
+
+def test_small_atlas_cells(small):
+    df, names = small
+    assert len(df) == len(names) * 4
+    w = "wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16"
+    assert _cell(df, w, "sm_90").status == "rejected" and "sm_90" in _cell(df, w, "sm_90").error
+    assert _cell(df, w, "sm_90a").status == "ok" and "HGMMA" in _cell(df, w, "sm_90a").sass
+    assert _cell(df, "tcgen05.fence::after_thread_sync", "sm_100a").status == "ok"
+    assert _cell(df, "tcgen05.fence::after_thread_sync", "sm_90a").status == "rejected"
+    f = _cell(df, "fma.rn.f32", "sm_90")
+    assert f.sass == "FFMA" and f.latency_class == "fixed" and f.fixed_latency_cycles == 4
+    assert _cell(df, "add.s32", "sm_90").lowering_kind == "merged"
+    assert _cell(df, "ld.global.nc.b32", "sm_100").latency_class == "variable"
+    assert _cell(df, "setp.lt.s32", "sm_90").sass.startswith("ISETP")
+    # a/f targets: only what the base rejects, plus a verified sample, is assembled; the rest is the base's row
+    copied = df[(df.arch == "sm_100a") & (df.assembled_as == "sm_100")]
+    assert len(copied) >= 1 and (copied.status == "ok").all()
+
+
+def test_second_build_is_served_from_the_cache(small, monkeypatch):
+    df, names = small
+
+    def boom(*a, **k):
+        raise AssertionError("ptxas called on a warm cache")
+    monkeypatch.setattr(toolchain, "assemble_many", boom)
+    again = variant_atlas.build(None, ["sm_90", "sm_90a", "sm_100", "sm_100a"], progress=False, names=names,
+                                workers=1)
+    pd.testing.assert_frame_equal(df.reset_index(drop=True), again.reset_index(drop=True))
+
+
+def test_csv_is_gzip_and_deterministic(small, tmp_path):
+    df, _ = small
+    a = variant_atlas.write_csv(df, tmp_path / "a").read_bytes()
+    b = variant_atlas.write_csv(df, tmp_path / "b").read_bytes()
+    assert a == b and a[:2] == b"\x1f\x8b"
+    row = variant_atlas.scheduled("fma.rn.f32 $0, $1, $2, $3;", "sm_90", tmp_path / "a" / variant_atlas.CSV_NAME)
+    assert row["sass"] == "FFMA"
