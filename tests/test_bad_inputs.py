@@ -145,10 +145,14 @@ def _fill(value: str, tmp: Path) -> str:
     return value.replace("{tmp}", str(tmp)).replace("{peer}", str(PEER))
 
 
+OUTER_MAKE = ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")
+
+
 def _run(case, tmp, capsys, monkeypatch):
     argv = [_fill(a, tmp) for a in case["argv"]]
     if case.get("via") == "make":
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
+        env = {**{k: v for k, v in os.environ.items() if k not in OUTER_MAKE},   # as typed, not a sub-make of `make test`
+               "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
         r = subprocess.run(["make", "-s", *argv, f"PYTHON={sys.executable}"], capture_output=True, text=True,
                            cwd=ROOT, env=env, timeout=120)
         return r.returncode, r.stdout, r.stderr

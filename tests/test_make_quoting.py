@@ -2,6 +2,7 @@
 data recipes clean (`make analyze ... ARGS=--json | python -m json.tool`)."""
 import json
 import shutil
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,8 +13,10 @@ PEER = ROOT / "tests" / "data" / "peer_formats"
 
 def make(*args):
     # no -s: what make itself echoes must not reach stdout either
+    # as a user types it, not as a sub-make of `make test` (which would print "Entering directory" on stdout)
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")}
     return subprocess.run(["make", *args, f"PYTHON={sys.executable}"], capture_output=True, text=True, cwd=ROOT,
-                          timeout=120)
+                          timeout=120, env=env)
 
 
 def test_analyze_a_file_whose_name_has_spaces_and_quotes_and_pipe_its_json(tmp_path):
