@@ -61,16 +61,18 @@ def result_path(out_dir: Path, probe, params: dict) -> Path:
     return Path(out_dir) / f"{probe.name}-{tag}.json"
 
 
-def _spawn(args: list[str], timeout: float, log: Path, registries: tuple[Path, ...] = ()) -> tuple[int | None, str]:
-    """Run a worker in its own process group; kill the whole group on timeout. Returns (exit code | None, stderr tail).
-    The worker dies with this process ($GPU_PROBES_PARENT_PID); while it runs its PID is recorded in `registries`."""
+def _spawn(args: list[str], timeout: float, log: Path, registries: tuple[Path, ...] = (),
+           module: str = "probes.engine.worker", label: list[str] | None = None) -> tuple[int | None, str]:
+    """Run a worker (`python -m module args`) in its own process group; kill the whole group on timeout. Returns
+    (exit code | None, stderr tail). The worker dies with this process ($GPU_PROBES_PARENT_PID); while it runs its
+    PID is recorded in `registries` (with the --probe/--out of `label`, default `args`)."""
     with open(log, "w+b") as err:
         env = {**os.environ, W.PARENT_ENV: str(os.getpid())}
-        proc = subprocess.Popen([sys.executable, "-m", "probes.engine.worker", *args], stdout=err, stderr=err,
+        proc = subprocess.Popen([sys.executable, "-m", module, *args], stdout=err, stderr=err,
                                 start_new_session=True, env=env)
         records = []
         try:
-            records = register_worker(registries, proc.pid, args)
+            records = register_worker(registries, proc.pid, args if label is None else label)
             code = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -501,27 +503,10 @@ def run_batch(jobs, out_dir: Path, backend: str, timeout: float, rule: str = "me
     spec = out_dir / ".batch-spec.json"
     status.unlink(missing_ok=True)
     io.write_atomic(spec, json.dumps({"items": items, "status": str(status)}))
-    with open(out_dir / ".batch.log", "w+b") as log:
-        env = {**os.environ, W.PARENT_ENV: str(os.getpid())}  # the batch dies with us, as every worker does
-        proc = subprocess.Popen([sys.executable, "-m", "probes.engine.batch", str(spec)], stdout=log, stderr=log,
-                                start_new_session=True, env=env)
-        records = []
-        try:
-            records = register_worker(worker_registries(out_dir, backend), proc.pid,
-                                      ["--probe", "batch", "--out", str(out_dir)])
-            proc.wait(timeout=timeout + 10 * len(jobs))
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        except BaseException:  # Ctrl-C, or the PID record could not be written: no worker left behind
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            raise
-        finally:
-            for rec in records:
-                rec.unlink(missing_ok=True)
-        log.seek(0)
-        tail = log.read().decode(errors="replace")[-STDERR_TAIL:]
+    # one watchdog for the batch: `timeout` plus 10 s per job; it dies with us and is recorded like any worker
+    _code, tail = _spawn([str(spec)], timeout + 10 * len(jobs), out_dir / ".batch.log",
+                         worker_registries(out_dir, backend), module="probes.engine.batch",
+                         label=["--probe", "batch", "--out", str(out_dir)])
     try:
         codes = json.loads(status.read_text())
     except (OSError, ValueError):
