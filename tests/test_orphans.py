@@ -114,16 +114,24 @@ def test_worker_exits_when_its_recorded_parent_is_not_its_parent(tmp_path):
 
 
 def test_parent_watch_thread_exits_the_worker_once_re_parented(tmp_path):
+    # The child arms the watcher while its parent is alive (the pipe orders it), then the parent dies and the
+    # child is re-parented: only the watcher thread can notice. The child's stdout is closed so a child that
+    # keeps running fails the assertion below instead of holding the pipe until subprocess.run times out.
     code = ("import os, sys, time\n"
+            "r, w = os.pipe()\n"
             "pid = os.fork()\n"
             "if pid:\n"
-            "    print(pid, flush=True); os._exit(0)\n"  # the parent dies at once; the child is re-parented
+            "    os.close(w); os.read(r, 1)\n"  # wait until the child's watcher is running
+            "    print(pid, flush=True); os._exit(0)\n"  # the parent dies; the child is re-parented
+            "os.close(r)\n"
+            "fd = os.open(os.devnull, os.O_WRONLY); os.dup2(fd, 1); os.dup2(fd, 2)\n"
             f"os.environ['{W.PARENT_ENV}'] = str(os.getppid())\n"
             "from probes.engine import worker\n"
             "worker.set_parent_death_signal = lambda *a: False\n"  # only the watcher thread is left
             "worker.die_with_parent(poll_s=0.05)\n"
+            "os.write(w, b'x')\n"
             "time.sleep(30)\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=30)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     child = int(r.stdout.split()[0])
     _wait(lambda: not _alive_any(child), 10, f"re-parented child {child} kept running")
 
