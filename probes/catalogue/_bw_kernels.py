@@ -69,9 +69,8 @@ else:
                                             [ir.IntType(b) for b in arg_bits]), text, constraints, side_effect=True)
 
     def _address(context, builder, arr_type, arr, index_type, index):
-        from numba.cuda.cache_hints import _get_element_pointer
-        ptr = _get_element_pointer(context, builder, index_type, index, arr_type, arr)
-        return builder.ptrtoint(ptr, ir.IntType(64))
+        from probes.engine.intrinsics import element_address
+        return element_address(context, builder, arr_type, arr, index_type, index)
 
     _SUM4 = "add.u32 %bq0, %bq0, %bq1; add.u32 %bq2, %bq2, %bq3; add.u32 $0, %bq0, %bq2;"
 

@@ -130,10 +130,8 @@ def _asm(text: str, ret_bits: int | None, arg_bits: tuple[int, ...], constraints
 
 
 def _element_address(context, builder, arr_type, arr, index_type, index):
-    from llvmlite import ir
-    from numba.cuda.cache_hints import _get_element_pointer
-    ptr = _get_element_pointer(context, builder, index_type, index, arr_type, arr)
-    return builder.ptrtoint(ptr, ir.IntType(64))
+    from probes.engine.intrinsics import element_address
+    return element_address(context, builder, arr_type, arr, index_type, index)
 
 
 def _hinted_text(prefix: str, policy: bool, operands: str) -> str:

@@ -580,16 +580,17 @@ else:
             return _ADDRESSES[space]
         from llvmlite import ir
         from numba import types
-        from numba.cuda.cache_hints import _get_element_pointer
         from numba.cuda.extending import intrinsic
+
+        from probes.engine.intrinsics import element_address
 
         @intrinsic
         def address(typingctx, arr, index):
             def codegen(context, builder, sig, args):
-                ptr = _get_element_pointer(context, builder, sig.args[1], args[1], sig.args[0], args[0])
+                generic = element_address(context, builder, sig.args[0], args[0], sig.args[1], args[1])
                 asm = ir.InlineAsm(ir.FunctionType(ir.IntType(64), [ir.IntType(64)]),
                                    f"cvta.to.{space}.u64 $0, $1;", "=l,l")
-                return builder.call(asm, [builder.ptrtoint(ptr, ir.IntType(64))])
+                return builder.call(asm, [generic])
             return types.uint64(arr, index), codegen
 
         _ADDRESSES[space] = address

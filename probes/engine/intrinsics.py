@@ -57,6 +57,30 @@ else:
             return ty(), codegen
         return read
 
+    def element_pointer(context, builder, arr_type, arr, index_type, index):
+        """LLVM pointer to arr[index] (one integer index) for inline PTX that takes an address.
+
+        numba-cuda's own helper (`numba.cuda.cache_hints._get_element_pointer`, private, whose argument order has
+        been index-first since 0.30) is used where present; elsewhere the same pointer is built from the public
+        array model and `cgutils.get_item_pointer`, so an older or newer numba-cuda still compiles our kernels."""
+        try:
+            from numba.cuda.cache_hints import _get_element_pointer
+        except ImportError:
+            _get_element_pointer = None
+        if _get_element_pointer is not None:
+            return _get_element_pointer(context, builder, index_type, index, arr_type, arr)
+        try:
+            from numba.cuda import cgutils
+        except ImportError:  # numba-cuda before it vendored numba.core
+            from numba.core import cgutils
+        index = context.cast(builder, index, index_type, types.intp)
+        array = context.make_array(arr_type)(context, builder, value=arr)
+        return cgutils.get_item_pointer(context, builder, arr_type, array, [index], wraparound=True)
+
+    def element_address(context, builder, arr_type, arr, index_type, index):
+        """`element_pointer` as a u64 value, the operand form of `ld`/`st`/`cvta` in inline PTX."""
+        return builder.ptrtoint(element_pointer(context, builder, arr_type, arr, index_type, index), ir.IntType(64))
+
     clock64 = _special_register("clock64", 64)
     globaltimer = _special_register("globaltimer", 64)
     smid = _special_register("smid", 32)
@@ -67,15 +91,14 @@ else:
         """An intrinsic `load(arr, i)` issuing `ld.global<qualifier>.u32` on &arr[i] (e.g. '.nc.L1::no_allocate')."""
         if qualifier in _HINTED:
             return _HINTED[qualifier]
-        from numba.cuda.cache_hints import _get_element_pointer
 
         @intrinsic
         def load(typingctx, arr, index):
             def codegen(context, builder, sig, args):
-                ptr = _get_element_pointer(context, builder, sig.args[1], args[1], sig.args[0], args[0])
+                address = element_address(context, builder, sig.args[0], args[0], sig.args[1], args[1])
                 asm = ir.InlineAsm(ir.FunctionType(ir.IntType(32), [ir.IntType(64)]),
                                    f"ld.global{qualifier}.u32 $0, [$1];", "=r,l", side_effect=True)
-                return builder.call(asm, [builder.ptrtoint(ptr, ir.IntType(64))])
+                return builder.call(asm, [address])
             return types.uint32(arr, index), codegen
 
         _HINTED[qualifier] = load
