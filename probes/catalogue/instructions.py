@@ -1,6 +1,7 @@
 """Instruction latency and throughput: dependent chains of one op per thread, timed with %clock64.
 
-Method: each op's chain step is volatile inline PTX (probes/catalogue/_instruction_ops.py); a generated Numba kernel
+Method: each op's chain step is volatile inline PTX (an `Op` of probes/static/instruction_table.py, the one table the
+static atlases read too; its kernel-callable form is probes/engine/chain_step.py); a generated Numba kernel
 runs `ilp` independent chains per thread, unrolled `unroll` steps per loop trip, in two timed passes of n and 2n
 trips; per-op cycles = (t(2n) - t(n)) / (n * unroll), which cancels loop-entry and timer overhead (nanoBench). The
 stop clock is read after a branch on every chain's value, so it waits for the last result. Latency: one warp, one
@@ -23,18 +24,19 @@ from pathlib import Path
 
 import numpy as np
 
-from probes.catalogue import _instruction_ops as O
-from probes.engine import timed_pass as T
-from probes.static.kernel_checks import Expect
+from probes.engine import chain_step, timed_pass
 from probes.spec import KernelCheckError, Param, Probe, ProbeSpecError, min_cc, positive
+from probes.static import instruction_table as T
+from probes.static.kernel_checks import Expect
 
+TAG_BASE = 0x5EED0000   # kernels store TAG_BASE + op index: names a compiled function in a multi-kernel module
 UNROLL = {1: 16, 4: 8}                  # steps per loop trip per chain, by ilp (compile time grows with the body)
 ILPS = tuple(UNROLL)
 
 
 def _op_names(text: str) -> str | None:
-    unknown = [n for n in (s.strip() for s in text.split(",")) if n and n not in O.BY_NAME]
-    return f"unknown op {unknown[0]!r}; ops are {', '.join(O.BY_NAME)}" if unknown else None
+    unknown = [n for n in (s.strip() for s in text.split(",")) if n and n not in T.BY_NAME]
+    return f"unknown op {unknown[0]!r}; ops are {', '.join(T.BY_NAME)}" if unknown else None
 
 
 def _ilps(value: tuple) -> str | None:
@@ -43,8 +45,17 @@ def _ilps(value: tuple) -> str | None:
 
 
 def selected_ops(params: dict, cc) -> list:
-    names = [s.strip() for s in params["ops"].split(",") if s.strip()] or list(O.BY_NAME)
-    return [O.BY_NAME[n] for n in names if tuple(cc) >= O.BY_NAME[n].min_cc]
+    names = [s.strip() for s in params["ops"].split(",") if s.strip()] or list(T.BY_NAME)
+    return [T.BY_NAME[n] for n in names if tuple(cc) >= T.BY_NAME[n].min_cc]
+
+
+def tag_of(op) -> int:
+    return TAG_BASE + T.OPS.index(op)
+
+
+def op_of_tag(tag: int):
+    i = tag - TAG_BASE
+    return T.OPS[i] if 0 <= i < len(T.OPS) else None
 
 
 # --- kernel generation --------------------------------------------------------------------------------------------
@@ -61,7 +72,7 @@ def kernel_source(op, ilp: int) -> str:
     names = ["x", "y", "b", "c", "d"]
     body = []
     for k in range(unroll):
-        i, j = O.ROTATION[k % 3]
+        i, j = T.ROTATION[k % 3]
         word = lambda m: f", a{m}" if op.memory else ""  # noqa: E731
         body += [f"x{m} = STEP(x{m}, {names[i]}, {names[j]}{word(m)})" for m in range(ilp)]
     body = "\n".join(body)
@@ -70,7 +81,7 @@ def kernel_source(op, ilp: int) -> str:
     store = "\n".join(f"    xs[base + {m}] = x{m}" for m in range(ilp))
     prologue, epilogue = _memory_prologue(op, ilp) if op.memory else ("", "")
     fn = f"k_{op.name}_ilp{ilp}"
-    timed = "\n".join(T.section(body.split("\n"), consume, "tags[tid] = 1", trips="n", step="one",
+    timed = "\n".join(timed_pass.section(body.split("\n"), consume, "tags[tid] = 1", trips="n", step="one",
                                  clocks=(("t", "clock64()"),)))
     return f"""
 def {fn}(xs, b, c, d, n, one, out, tags{', mem' if op.memory else ''}):
@@ -84,7 +95,7 @@ def {fn}(xs, b, c, d, n, one, out, tags{', mem' if op.memory else ''}):
     out[3 * tid] = t1 - t0
     out[3 * tid + 1] = t2 - t1
     out[3 * tid + 2] = smid()
-    tags[tid] = {O.tag_of(op)}
+    tags[tid] = {tag_of(op)}
 """
 
 
@@ -120,10 +131,11 @@ def _memory_prologue(op, ilp: int) -> tuple[str, str]:
 def kernel_function(op_name: str, ilp: int):
     """The plain Python function of the (op, ilp) kernel (Numba compiles it; the simulator interprets it)."""
     from numba import cuda
-    op = O.BY_NAME[op_name]
-    scope = {"cuda": cuda, "STEP": O.step_function(op), "clock64": O.clock64, "smid": O.smid, "uint32": np.uint32}
+    op = T.BY_NAME[op_name]
+    scope = {"cuda": cuda, "STEP": chain_step.step_function(op), "clock64": chain_step.clock64,
+             "smid": chain_step.smid, "uint32": np.uint32}
     if op.memory:
-        scope["ADDRESS"] = O.word_address(op.memory)
+        scope["ADDRESS"] = chain_step.word_address(op.memory)
     exec(compile(kernel_source(op, ilp), f"<instructions:{op.name}:ilp{ilp}>", "exec"), scope)
     return scope[f"k_{op.name}_ilp{ilp}"]
 
@@ -142,7 +154,7 @@ def _ptx(op_name: str, ilp: int, cc: tuple) -> str:
 
     from probes.engine.compile import kernel_ptx
     from probes.static import toolchain
-    op = O.BY_NAME[op_name]
+    op = T.BY_NAME[op_name]
     key = ("instructions", metadata.version("numba-cuda"), f"{cc}", kernel_source(op, ilp), op.ptx, op.kind,
            _ops_source_hash())
     produce = lambda: kernel_ptx(kernel_function(op_name, ilp), signature(op), cc).encode()  # noqa: E731
@@ -151,8 +163,9 @@ def _ptx(op_name: str, ilp: int, cc: tuple) -> str:
 
 @functools.cache
 def _ops_source_hash() -> str:
-    """Digest of _instruction_ops.py, part of the PTX cache key; read on first compile, not at catalogue import."""
-    return hashlib.sha256(Path(O.__file__).read_bytes()).hexdigest()
+    """Digest of the instruction table and the step toolkit, part of the PTX cache key; read on first compile, not
+    at catalogue import."""
+    return hashlib.sha256(Path(T.__file__).read_bytes() + Path(chain_step.__file__).read_bytes()).hexdigest()
 
 
 def merge_ptx(modules: list[str]) -> str:
@@ -169,7 +182,7 @@ def merge_ptx(modules: list[str]) -> str:
 
 
 def _kernels(cc, ilps) -> list:
-    ops = [op for op in O.OPS if tuple(cc) >= op.min_cc and (op.chain or ilps != (1,))]   # red: no latency
+    ops = [op for op in T.OPS if tuple(cc) >= op.min_cc and (op.chain or ilps != (1,))]   # red: no latency
     arch = f"sm_{cc[0]}{cc[1]}"
     return [(f"instructions.{arch}.ilp{'-'.join(map(str, ilps))}", merge_ptx([_ptx(op.name, i, tuple(cc))
                                                                        for op in ops for i in ilps]))]
@@ -207,7 +220,7 @@ def _op_of(insts):
     """The op a compiled kernel measures, from the tag constant it stores."""
     for inst in insts:
         value = _immediate(inst)
-        if value is not None and (op := O.op_of_tag(value)):
+        if value is not None and (op := op_of_tag(value)):
             return op
     return None
 
@@ -242,7 +255,7 @@ def check_sass(name: str, insts) -> list[str]:
     the loop and after a *SETP testing the chains (the stop clock waits for the last result)."""
     op = _op_of(insts)
     if op is None:
-        return [f"{name}: no op tag 0x{O.TAG_BASE:x}+i stored: not an instructions kernel"]
+        return [f"{name}: no op tag 0x{TAG_BASE:x}+i stored: not an instructions kernel"]
     arch = _arch_from(name)
     bases, per_step = op.expected(arch)
     clocks = [n for n, i in enumerate(insts) if i.base == "CS2R" and "SR_CLOCKLO" in i.text]
@@ -291,8 +304,8 @@ def _require_resident(ctx, op, ilp: int, threads: int, blocks_per_sm: int) -> No
 
 
 def _launch(ctx, op, ilp: int, blocks: int, threads: int, n: int, resident: int | None = None):
-    x0, b, c, d = O.operand_values(op)
-    t = O.numpy_type(op)
+    x0, b, c, d = T.operand_values(op)
+    t = T.numpy_type(op)
     lanes = blocks * threads
     xs = ctx.to_device(np.full(lanes * ilp, x0, dtype=t))
     out = ctx.device_array(3 * lanes, np.int64)
@@ -307,7 +320,7 @@ def _launch(ctx, op, ilp: int, blocks: int, threads: int, n: int, resident: int 
     ctx.synchronize()
     final = xs.copy_to_host()
     want = _expected(op.name, 3 * n, UNROLL[ilp])
-    bad = [k for k, v in enumerate(final) if not O.matches(op, v, want)]
+    bad = [k for k, v in enumerate(final) if not T.matches(op, v, want)]
     if bad:
         raise KernelCheckError(f"{op.name}: chain {bad[0]} ended at {final[bad[0]]!r}, host expects {want!r} "
                                f"({len(bad)} of {len(final)} chains wrong)")
@@ -329,23 +342,23 @@ def _check_words(op, words, blocks: int, threads: int, ilp: int, n: int) -> None
 
 @functools.cache
 def _expected(op_name: str, trips: int, unroll: int):
-    return O.host_chain(O.BY_NAME[op_name], trips, unroll)
+    return T.host_chain(T.BY_NAME[op_name], trips, unroll)
 
 
 @functools.cache
 def _expected_word(op_name: str, trips: int, unroll: int, sharers: int) -> int:
-    return int(O.host_final(O.BY_NAME[op_name], trips, unroll, sharers)[1])
+    return int(T.host_final(T.BY_NAME[op_name], trips, unroll, sharers)[1])
 
 
 def _common(op, ilp: int) -> dict:
     return {"sass_opcode": op.sass, "mix": op.mix, "results_per_step": op.results, "group": op.group, "ilp": ilp,
             "memory": op.memory, "contended": op.contended, "result_unit": "FLOP" if op.group == "mma" else "results",
             "unroll": UNROLL[ilp],
-            "claim": op.claim, "static_instruction": op.static}
+            "claim": op.claim, "variant": op.variant}
 
 
 def measure_latency(ctx, point: dict, params: dict) -> dict:
-    op = O.BY_NAME[point["op"]]
+    op = T.BY_NAME[point["op"]]
     n = params["iterations"]
     # the simulator has no warp (one thread per warp there); on a GPU shuffles need all 32 lanes
     threads = (1 if ctx.simulator else 32) * op.block_warps
@@ -357,7 +370,7 @@ def measure_latency(ctx, point: dict, params: dict) -> dict:
 
 
 def measure_throughput(ctx, point: dict, params: dict) -> dict:
-    op, ilp, warps = O.BY_NAME[point["op"]], point["ilp"], point["warps_per_sm"]
+    op, ilp, warps = T.BY_NAME[point["op"]], point["ilp"], point["warps_per_sm"]
     n = params["iterations"]
     sms = int(ctx.env.get("sm_count") or 1) if not ctx.simulator else 1
     per_sm_blocks = -(-warps // 32)                      # blocks of <= 32 warps; the block scheduler spreads them

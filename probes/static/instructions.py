@@ -1,7 +1,9 @@
-"""The instruction catalogue: one PTX snippet per instruction, turned into latency and throughput kernels.
+"""The static instruction atlas's kernels: one PTX link per instruction, turned into latency and throughput kernels.
 
-Each `InstructionSpec` gives one *link* of PTX: it reads the chain state `{x}` and writes it back, so a chain of links
-is a dependent sequence ptxas must schedule at the instruction's latency. Per (instruction, architecture) three
+The catalogue is a view of the one instruction table (probes/static/instruction_table.py): the rows that have a
+`link`, in table order; a new entry is a row there, not here. Each `InstructionSpec` gives one *link* of PTX: it
+reads the chain state `{x}` and writes it back, so a chain of links is a dependent sequence ptxas must schedule at
+the instruction's latency. Per (instruction, architecture) three
 kernels go into one batched module (one ptxas and one cuobjdump call per architecture):
 
 - `baseline`: the loads and the store with no link at all; subtracting its opcode counts leaves the lowering;
@@ -16,17 +18,18 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
 
+from . import instruction_table
+from .instruction_table import (  # noqa: F401  (the atlas's constants, re-exported)
+    CHAIN_LINKS,
+    INDEPENDENT_CHAINS,
+    INDEPENDENT_LINKS,
+    SEQUENCE_CHAIN_LINKS,
+    SEQUENCE_INDEPENDENT_LINKS,
+    InstructionSpec,
+)
 from .toolchain import PtxKernel
 
-CHAIN_LINKS = 16
-INDEPENDENT_CHAINS = 8
-INDEPENDENT_LINKS = 4
-# Emulated sequences (tens of SASS instructions per link) get half as many links: the schedule repeats itself
-# after a few links, and they dominate the assembler's and disassembler's time.
-SEQUENCE_CHAIN_LINKS = 8
-SEQUENCE_INDEPENDENT_LINKS = 2
 SHAPES = ("baseline", "chain", "indep")
 
 _POOL = 8           # operand registers loaded per kernel ({o0}..{o7}); {b},{c},{e} rotate over the first four
@@ -39,186 +42,8 @@ class UnknownInstructionError(ValueError):
     """A name that is not in CATALOGUE."""
 
 
-@dataclass(frozen=True)
-class InstructionSpec:
-    """One catalogue entry.
-
-    name:   stable id, PTX-like ('fma.rn.f32', 'cvt f32<->f16').
-    group:  family for the report ('fp32', 'mufu', 'mma', ...).
-    link:   PTX lines of one link; placeholders below.
-    reg:    width of the chain state and of the operand pool ('b32' or 'b64').
-    state:  registers per chain state (an MMA accumulator has 2-8).
-    focus:  SASS base opcodes whose links and issue interval are reported; () = every opcode of the lowering.
-    setup:  PTX run once per chain after the loads (e.g. turn loaded data into a shared-memory address).
-    shared: bytes of shared memory the kernel declares.
-    sequence: a known long emulation; built with fewer links.
-
-    Placeholders: {x} (= {x0}) ... {x7} chain state; {b} {c} {e} rotating operands; {o0}..{o7} fixed operands;
-    {t} {t2} temporaries of `reg` width; {r} b32, {h} b16, {q} b64 temporaries; {p} predicate; {lane} 1/2/4/8/16;
-    {imm} small odd constant; {lut} a LOP3 table; {gaddr} per-chain global address; {saddr} per-chain shared address.
-    """
-    name: str
-    group: str
-    link: str
-    reg: str = "b32"
-    state: int = 1
-    focus: tuple[str, ...] = ()
-    setup: str = ""
-    shared: int = 0
-    sequence: bool = False
-
-    @property
-    def chain_links(self) -> int:
-        return SEQUENCE_CHAIN_LINKS if self.sequence else CHAIN_LINKS
-
-    @property
-    def independent_links(self) -> int:
-        return SEQUENCE_INDEPENDENT_LINKS if self.sequence else INDEPENDENT_LINKS
-
-    @property
-    def ptx(self) -> str:
-        """The PTX of one link with placeholders as written (what the CSV shows)."""
-        return " ".join(line.strip() for line in self.link.strip().splitlines())
-
-
-_MMA_OPCODES = ("HMMA", "IMMA", "QMMA", "DMMA", "BMMA", "OMMA")
-
-
-def _mma(shape: str, types: str, a: int, b: int, cd: int, reg: str = "b32", extra: str = "",
-         a_from_acc: bool = False) -> InstructionSpec:
-    """mma.sync with the accumulator as the chain: D of one link is C of the next.
-
-    a_from_acc: also feed the accumulator into A. Where the MMA is emulated (FP8 on sm_90), ptxas otherwise
-    computes the loop-invariant A*B once and turns the chain into FADDs.
-    """
-    acc = "{{" + ",".join(f"{{x{i}}}" for i in range(cd)) + "}}"  # {{ }}: literal braces
-    ra = "{{" + ",".join(f"{{{'x' if a_from_acc and i == 0 else 'o'}{i}}}" for i in range(a)) + "}}"
-    rb = "{{" + ",".join(f"{{o{a + i}}}" for i in range(b)) + "}}"
-    op = f"mma.sync.aligned.{shape}.row.col{extra}.{types}"
-    name = f"mma.{shape}.{types.replace('.', '_')}{extra.replace('.', '_')}"
-    return InstructionSpec(name, "mma", f"{op} {acc}, {ra}, {rb}, {acc};", reg=reg, state=cd, focus=_MMA_OPCODES)
-
-
-def _s(name: str, group: str, link: str, **kw) -> InstructionSpec:
-    return InstructionSpec(name, group, link, **kw)
-
-
-_MUFU_MIX = "add.f32 {x}, {t}, {b};"   # rcp(rcp x) and friends fold; a per-thread add keeps every link live
-
-CATALOGUE: tuple[InstructionSpec, ...] = (
-    # FP32
-    _s("add.rn.f32", "fp32", "add.rn.f32 {x}, {x}, {b};"),
-    _s("mul.rn.f32", "fp32", "mul.rn.f32 {x}, {x}, {b};"),
-    _s("fma.rn.f32", "fp32", "fma.rn.f32 {x}, {x}, {b}, {c};"),
-    _s("min.f32", "fp32", "min.f32 {x}, {x}, {b};"),
-    _s("max.f32", "fp32", "max.f32 {x}, {x}, {b};"),
-    _s("fma.rn.ftz.sat.f32", "fp32", "fma.rn.ftz.sat.f32 {x}, {x}, {b}, {c};"),
-    # FP16x2 / BF16x2 (packed in 32-bit registers)
-    _s("add.rn.f16x2", "fp16", "add.rn.f16x2 {x}, {x}, {b};"),
-    _s("mul.rn.f16x2", "fp16", "mul.rn.f16x2 {x}, {x}, {b};"),
-    _s("fma.rn.f16x2", "fp16", "fma.rn.f16x2 {x}, {x}, {b}, {c};"),
-    _s("add.rn.bf16x2", "bf16", "add.rn.bf16x2 {x}, {x}, {b};"),
-    _s("mul.rn.bf16x2", "bf16", "mul.rn.bf16x2 {x}, {x}, {b};"),
-    _s("fma.rn.bf16x2", "bf16", "fma.rn.bf16x2 {x}, {x}, {b}, {c};"),
-    # FP64
-    _s("add.rn.f64", "fp64", "add.rn.f64 {x}, {x}, {b};", reg="b64"),
-    _s("mul.rn.f64", "fp64", "mul.rn.f64 {x}, {x}, {b};", reg="b64"),
-    _s("fma.rn.f64", "fp64", "fma.rn.f64 {x}, {x}, {b}, {c};", reg="b64"),
-    # INT32
-    _s("add.s32", "int32", "add.s32 {x}, {x}, {b};"),
-    _s("sub.s32", "int32", "sub.s32 {x}, {b}, {x};"),
-    _s("mad.lo.s32", "int32", "mad.lo.s32 {x}, {x}, {b}, {c};"),
-    _s("mul.lo.s32", "int32", "mul.lo.s32 {x}, {x}, {x};"),   # x*b*c would be reassociated to x*(b*c)
-    _s("mul.hi.s32", "int32", "mul.hi.s32 {x}, {x}, {b};"),
-    _s("mul.wide.s32", "int32", "mul.wide.s32 {q}, {x}, {b}; cvt.u32.u64 {t}, {q}; xor.b32 {x}, {t}, {c};",
-       focus=("IMAD",)),
-    _s("min.s32", "int32", "min.s32 {x}, {x}, {b};"),
-    _s("max.u32", "int32", "max.u32 {x}, {x}, {b};"),
-    _s("abs.s32", "int32", "abs.s32 {t}, {x}; xor.b32 {x}, {t}, {b};", focus=("IABS",)),
-    _s("shl.b32", "int32", "shl.b32 {x}, {x}, {b};"),
-    _s("shr.u32", "int32", "shr.u32 {x}, {x}, {b};"),
-    _s("shr.s32", "int32", "shr.s32 {x}, {x}, {b};"),
-    _s("shf.l.wrap.b32", "int32", "shf.l.wrap.b32 {x}, {x}, {b}, {c};"),
-    _s("shf.r.clamp.b32", "int32", "shf.r.clamp.b32 {x}, {b}, {x}, {c};"),
-    _s("lop3.b32", "int32", "lop3.b32 {x}, {x}, {b}, {c}, {lut};"),
-    _s("xor.b32", "int32", "xor.b32 {x}, {x}, {b};"),
-    _s("prmt.b32", "int32", "prmt.b32 {x}, {x}, {b}, {c};"),
-    _s("setp+selp.s32", "int32", "setp.lt.s32 {p}, {x}, {b}; selp.b32 {x}, {x}, {c}, {p};"),
-    _s("sad.u32", "int32", "sad.u32 {x}, {x}, {b}, {c};"),
-    _s("dp4a.u32.u32", "int32", "dp4a.u32.u32 {x}, {x}, {b}, {c};"),
-    _s("dp2a.lo.u32.u32", "int32", "dp2a.lo.u32.u32 {x}, {x}, {b}, {c};"),
-    # INT64
-    _s("add.s64", "int64", "add.s64 {x}, {x}, {b};", reg="b64"),
-    _s("mad.lo.s64", "int64", "mad.lo.s64 {x}, {x}, {b}, {c};", reg="b64"),
-    _s("mul.hi.u64", "int64", "mul.hi.u64 {x}, {x}, {b};", reg="b64"),
-    _s("shl.b64", "int64", "cvt.u32.u64 {r}, {b}; shl.b64 {x}, {x}, {r};", reg="b64", focus=("SHF", "IMAD", "LEA")),
-    # bit manipulation
-    _s("popc.b32", "bits", "popc.b32 {t}, {x}; xor.b32 {x}, {t}, {b};", focus=("POPC",)),
-    _s("clz.b32", "bits", "clz.b32 {t}, {x}; xor.b32 {x}, {t}, {b};", focus=("FLO",)),
-    _s("brev.b32", "bits", "brev.b32 {t}, {x}; xor.b32 {x}, {t}, {b};", focus=("BREV",)),
-    _s("bfind.u32", "bits", "bfind.u32 {t}, {x}; xor.b32 {x}, {t}, {b};", focus=("FLO",)),
-    _s("bfe.u32", "bits", "bfe.u32 {x}, {x}, {b}, {c};"),
-    _s("bfi.b32", "bits", "bfi.b32 {x}, {b}, {x}, {c}, {e};"),
-    _s("fns.b32", "bits", "fns.b32 {x}, {x}, {b}, {c};", sequence=True),
-    # conversions: round trips, so the chain comes back to its own type; both directions are reported
-    _s("cvt f32<->f16", "cvt", "cvt.rn.f16.f32 {h}, {x}; cvt.f32.f16 {x}, {h};"),
-    _s("cvt f32<->bf16", "cvt", "cvt.rn.bf16.f32 {h}, {x}; cvt.f32.bf16 {x}, {h};"),
-    _s("cvt f32x2->f16x2", "cvt", "cvt.rn.f16x2.f32 {t}, {x}, {b}; xor.b32 {x}, {t}, {c};", focus=("F2FP",)),
-    _s("cvt f64<->f32", "cvt", "cvt.rn.f32.f64 {r}, {x}; cvt.f64.f32 {x}, {r};", reg="b64"),
-    _s("cvt s32<->f32", "cvt", "cvt.rn.f32.s32 {t}, {x}; cvt.rzi.s32.f32 {x}, {t};"),
-    _s("cvt s32<->f64", "cvt", "cvt.rn.f64.s32 {q}, {x}; cvt.rzi.s32.f64 {x}, {q};"),
-    _s("cvt.rni.f32.f32", "cvt", "cvt.rni.f32.f32 {t}, {x}; add.f32 {x}, {t}, {b};", focus=("FRND",)),
-    # MUFU: the .approx forms with and without .ftz
-    *(_s(f"{op}.approx{ftz}.f32", "mufu", f"{op}.approx{ftz}.f32 {{t}}, {{x}}; " + _MUFU_MIX, focus=("MUFU",))
-      for op in ("ex2", "lg2", "rsqrt", "rcp", "sqrt", "sin", "cos") for ftz in (".ftz", "")),
-    _s("tanh.approx.f32", "mufu", "tanh.approx.f32 {t}, {x}; " + _MUFU_MIX, focus=("MUFU",)),
-    _s("ex2.approx.f16x2", "mufu", "ex2.approx.f16x2 {t}, {x}; add.rn.f16x2 {x}, {t}, {b};", focus=("MUFU",)),
-    _s("tanh.approx.f16x2", "mufu", "tanh.approx.f16x2 {t}, {x}; add.rn.f16x2 {x}, {t}, {b};", focus=("MUFU",)),
-    _s("rcp.approx.ftz.f64", "mufu", "rcp.approx.ftz.f64 {t}, {x}; add.f64 {x}, {t}, {b};", reg="b64",
-       focus=("MUFU",)),
-    # IEEE-rounded division, reciprocal and square root: emulated sequences. The chain is the divisor, since
-    # x / b with b from a pool of four becomes x * rcp(b) with the four reciprocals hoisted.
-    _s("div.rn.f32", "ieee", "div.rn.f32 {x}, {b}, {x};", sequence=True),
-    _s("div.approx.f32", "ieee", "div.approx.f32 {x}, {b}, {x};"),
-    _s("div.full.f32", "ieee", "div.full.f32 {x}, {b}, {x};", sequence=True),
-    _s("rcp.rn.f32", "ieee", "rcp.rn.f32 {t}, {x}; " + _MUFU_MIX, sequence=True),
-    _s("sqrt.rn.f32", "ieee", "sqrt.rn.f32 {t}, {x}; " + _MUFU_MIX, sequence=True),
-    _s("div.rn.f64", "ieee", "div.rn.f64 {x}, {b}, {x};", reg="b64", sequence=True),
-    _s("rcp.rn.f64", "ieee", "rcp.rn.f64 {t}, {x}; add.f64 {x}, {t}, {b};", reg="b64", sequence=True),
-    _s("sqrt.rn.f64", "ieee", "sqrt.rn.f64 {t}, {x}; add.f64 {x}, {t}, {b};", reg="b64", sequence=True),
-    # warp-level
-    _s("shfl.sync.idx.b32", "warp", "shfl.sync.idx.b32 {x}, {x}, {b}, 31, -1;", focus=("SHFL",)),
-    _s("shfl.sync.up.b32", "warp", "shfl.sync.up.b32 {x}, {x}, {lane}, 0, -1;", focus=("SHFL",)),
-    _s("shfl.sync.down.b32", "warp", "shfl.sync.down.b32 {x}, {x}, {lane}, 31, -1;", focus=("SHFL",)),
-    _s("shfl.sync.bfly.b32", "warp", "shfl.sync.bfly.b32 {x}, {x}, {lane}, 31, -1;", focus=("SHFL",)),
-    _s("vote.sync.ballot.b32", "warp", "setp.ne.u32 {p}, {x}, {b}; vote.sync.ballot.b32 {t}, {p}, -1; "
-       "xor.b32 {x}, {t}, {c};", focus=("VOTE", "VOTEU")),
-    _s("match.any.sync.b32", "warp", "match.any.sync.b32 {t}, {x}, -1; xor.b32 {x}, {t}, {b};", focus=("MATCH",)),
-    _s("redux.sync.add.u32", "warp", "redux.sync.add.u32 {t}, {x}, -1; xor.b32 {x}, {t}, {b};", focus=("REDUX",)),
-    _s("redux.sync.min.u32", "warp", "redux.sync.min.u32 {t}, {x}, -1; xor.b32 {x}, {t}, {b};", focus=("REDUX",)),
-    # memory: dependent chains (the loaded value is the next address)
-    _s("ld.global.u64", "memory", "ld.global.u64 {x}, [{x}];", reg="b64"),
-    _s("ld.global.nc.u64", "memory", "ld.global.nc.u64 {x}, [{x}];", reg="b64"),
-    _s("ld.shared.u32", "memory", "ld.shared.u32 {x}, [{x}];", setup="and.b32 {x}, {x}, 4092; add.u32 {x}, {x}, {sbase};",
-       shared=4096),
-    _s("atom.shared.add.u32", "atomic", "atom.shared.add.u32 {x}, [{saddr}], {x};", shared=4096),
-    _s("atom.shared.cas.b32", "atomic", "atom.shared.cas.b32 {x}, [{saddr}], {b}, {x};", shared=4096),
-    _s("atom.global.add.u32", "atomic", "atom.global.add.u32 {x}, [{gaddr}], {x};"),
-    _s("atom.global.add.f32", "atomic", "atom.global.add.f32 {x}, [{gaddr}], {x};"),
-    _s("atom.global.exch.b64", "atomic", "atom.global.exch.b64 {x}, [{gaddr}], {x};", reg="b64"),
-    # tensor cores (each arch's legal shapes survive; the rest are recorded as rejected)
-    _mma("m8n8k4", "f32.f16.f16.f32", 2, 2, 8),
-    _mma("m16n8k8", "f32.f16.f16.f32", 2, 1, 4),
-    _mma("m16n8k16", "f32.f16.f16.f32", 4, 2, 4),
-    _mma("m16n8k16", "f16.f16.f16.f16", 4, 2, 2),
-    _mma("m16n8k16", "f32.bf16.bf16.f32", 4, 2, 4),
-    _mma("m16n8k8", "f32.tf32.tf32.f32", 4, 2, 4),
-    _mma("m8n8k4", "f64.f64.f64.f64", 1, 1, 2, reg="b64"),
-    _mma("m8n8k16", "s32.s8.s8.s32", 1, 1, 2),
-    _mma("m16n8k32", "s32.s8.s8.s32", 4, 2, 4),
-    _mma("m16n8k32", "f32.e4m3.e4m3.f32", 4, 2, 4, a_from_acc=True),
-    _mma("m8n8k128", "s32.b1.b1.s32.and.popc", 1, 1, 2),
-)
+# The catalogue is a view of the one instruction table: its rows that have a link, in table order.
+CATALOGUE: tuple[InstructionSpec, ...] = instruction_table.ATLAS
 
 _BY_NAME = {spec.name: spec for spec in CATALOGUE}
 assert len(_BY_NAME) == len(CATALOGUE), "duplicate instruction names in the catalogue"
@@ -235,7 +60,7 @@ def select(names: list[str] | None) -> list[InstructionSpec]:
     unknown = [n for n in names if n not in _BY_NAME]
     if unknown:
         raise UnknownInstructionError(
-            f"unknown instruction {unknown[0]!r}: not in probes/static/instructions.py CATALOGUE; "
+            f"unknown instruction {unknown[0]!r}: no row of probes/static/instruction_table.py has that link name; "
             f"pick one of instruction_names() (e.g. {', '.join(list(_BY_NAME)[:3])}, ...)")
     return [_BY_NAME[n] for n in names]
 

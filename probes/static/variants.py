@@ -12,7 +12,7 @@ nothing is known to the compiler. Every combination of axis values becomes a var
 which target is not decided here but by ptxas, whose message is kept for the ones it rejects.
 
 Nothing here imports CUDA or the toolchain: the static atlas (probes/static/variant_atlas.py) and the dynamic
-instruction probes can both import the table. `lookup(text)` finds the variant of a PTX instruction, an op's PTX
+instruction probes can both import the table; probes/static/instruction_table.py keys its rows by variant name. `lookup(text)` finds the variant of a PTX instruction, an op's PTX
 snippet (`"{ .reg .pred p; setp.lt.u32 p, $1, $2; selp.b32 ... }"`) or a short name (`"atom.shared.add"`).
 """
 from __future__ import annotations
@@ -738,8 +738,9 @@ def _tcgen05() -> list[Variant]:
 
 
 def _dynamic_aliases() -> list[Variant]:
-    """The steps of the dynamic instruction probes (probes/catalogue/_instruction_ops.py), under the short names
-    they use as `static`, so every measured op has a scheduled row to compare with."""
+    """Variants for the steps of the dynamic instruction probes that are not one grammar variant (a setp + selp,
+    an atomic under a short name, a reduction with a move, a bar.sync with an add, an mma chained through its
+    accumulator): rows of probes/static/instruction_table.py name them as their `key`."""
     out = [Variant("setp.lt.u32", "setp", "{ setp.lt.u32 {dp:pred}, {a:b32}, {b:b32}; "
                    "selp.b32 {d:b32}, {b:b32}, {c:b32}, {dp:pred}; }", True, note="setp + selp, as the dynamic step")]
     for space, addr in (("shared", "{sa_}"), ("global", "{ga_}")):
@@ -755,8 +756,9 @@ def _dynamic_aliases() -> list[Variant]:
 @functools.cache
 def table() -> tuple[Variant, ...]:
     """Every variant, in report order; names are unique (the first of two identical names wins)."""
+    from . import instruction_table   # its rows with their own `template` (none needs one today)
     rows = [*_dynamic_aliases(), *_integer(), *_float(), *_setp(), *_cvt(), *_memory(), *_sync(), *_video(),
-            *_mma_rows(), *_wgmma(), *_tcgen05()]
+            *_mma_rows(), *_wgmma(), *_tcgen05(), *instruction_table.variants()]
     seen: dict[str, Variant] = {}
     for v in rows:
         seen.setdefault(v.name, v)
