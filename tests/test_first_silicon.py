@@ -85,7 +85,7 @@ class _Host:
 def test_instruction_launch_passes_the_declared_types():
     from numba import types
 
-    from probes.catalogue import _instruction_ops as O
+    from probes.static import instruction_table as O
     from probes.catalogue import instructions as I
     from probes.spec import KernelCheckError
     op = O.BY_NAME["ffma"]

@@ -143,7 +143,25 @@ def test_table_from_stored_results(tmp_path):
     paths = A.write_table(frame, tmp_path / "out")
     assert [p.suffix for p in paths] == [".csv", ".md", ".png"] and all(p.stat().st_size > 0 for p in paths)
     md = paths[1].read_text()
-    assert md.count("\n") == 2 + 3 and "| ffma | FFMA |" in md
+    assert md.count("\n") == 2 + 3 and "| ffma | fma.rn.f32 | FFMA |" in md
+
+
+def test_scheduled_columns_come_from_the_variant_atlas_by_key(tmp_path):
+    """ptxas's schedule sits beside every measured op, joined by the op's variant key (stored with its samples;
+    for older results the key of the op's row): issue interval as well as latency."""
+    from probes.results import io
+    frame = A.instruction_table(io.load_dir(_docs(tmp_path)))
+    rows = {r["instruction"]: r for r in frame.to_dict("records")}
+    assert rows["imad"]["variant"] == "mad.lo.u32"          # the PTX the step runs (not the atlas's mad.lo.s32)
+    for op in ("ffma", "dfma", "imad"):
+        want = A.scheduled(rows[op]["variant"], "sm_90")
+        assert want["latency_class"] == "fixed" and want["interval"] is not None
+        assert rows[op]["static latency class"] == "fixed"
+        assert rows[op]["static issue interval [cycles]"] == want["interval"]
+    assert A.scheduled("fma.rn.f32", "sm_89") == {"latency_class": None, "latency": None, "interval": None}
+    assert A.scheduled("", "sm_90")["latency"] is None and A.scheduled("no.such.variant", "sm_90")["latency"] is None
+    assert A.variant_of("ffma", {"variant": "fma.rn.ftz.f32"}) == "fma.rn.ftz.f32"   # the stored key wins
+    assert A.variant_of("retired_op", {}) == ""
 
 
 def test_report_section_labels_latency_undocumented_and_throughput_against_the_guide(tmp_path):
@@ -202,6 +220,11 @@ def test_mma_and_atomic_rows_carry_their_units_and_conditions_into_the_report(tm
     assert rows["mma_f16"]["result unit"] == "FLOP" and rows["bar_sync"]["result unit"] == "results"
     assert "block of 4 warps" in rows["bar_sync"]["conditions"]
     assert "one word" in rows["atom_shared_add_contended"]["conditions"]
+    # the ops the old name join missed (atomics, bar.sync, mma) now have ptxas's schedule beside them
+    assert {op: rows[op]["variant"] for op in extra} == {"mma_f16": "mma.sync.m16n8k16.f32.f16",
+                                                       "atom_shared_add_contended": "atom.shared.add",
+                                                       "bar_sync": "bar.sync"}
+    assert all(rows[op]["static latency class"] for op in extra)
     findings = {f.title: f for f in S.findings_of(frame, docs)}
     assert findings["HMMA.16816.F32 throughput (mma_f16)"].unit == "FLOP/clk/SM"
     assert findings["HMMA.16816.F32 throughput (mma_f16)"].label == "undocumented"

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 from probes import catalogue
-from probes.catalogue import _instruction_ops as O
 from probes.catalogue import instructions as I
+from probes.engine import chain_step
 from probes.engine.compile import ptx_to_sass
 from probes.spec import ProbeSpecError
+from probes.static import instruction_table as O
 
 
 @pytest.fixture(scope="module", params=[(8, 0), (9, 0)], ids=["sm_80", "sm_90"])
@@ -53,7 +54,7 @@ def test_check_sass_catches_a_folded_chain():
     from numba import cuda
 
     from probes.engine.compile import kernel_ptx
-    scope = {"cuda": cuda, "clock64": O.clock64, "smid": O.smid, "uint32": np.uint32}
+    scope = {"cuda": cuda, "clock64": chain_step.clock64, "smid": chain_step.smid, "uint32": np.uint32}
     exec(compile(src, "<folded>", "exec"), scope)
     ptx = kernel_ptx(scope["k_lop3_ilp1"], I.signature(op), (9, 0))
     (insts,) = ptx_to_sass(ptx, "sm_90").values()
@@ -88,7 +89,7 @@ def test_bf16_rounding_keeps_8_significant_bits_ties_to_even():
     assert O.round_bf16(Fraction(1) + Fraction(1, 256)) == np.float32(1.0)                 # tie -> even
     assert O.round_bf16(Fraction(1) + Fraction(3, 256)) == np.float32(1 + 2 / 128)         # tie -> even (up)
     assert O.round_bf16(Fraction(-3, 1000)) == np.float32(-0.0030059814453125)
-    assert list(O._bf16_halves(O._bf2(1.0, -2.5))) == [1.0, -2.5]
+    assert list(O.bf16_halves(O.bf2(1.0, -2.5))) == [1.0, -2.5]
 
 
 def test_host_semantics_of_integer_and_packed_ops():
@@ -96,8 +97,8 @@ def test_host_semantics_of_integer_and_packed_ops():
     assert O.BY_NAME["imul_hi"].host(np.uint32(0x80000000), np.uint32(4), np.uint32(0)) == 2
     assert O.BY_NAME["prmt"].host(np.uint32(0x33221100), np.uint32(0x77665544), np.uint32(0x0415)) == 0x00441155   # bytes 5, 1, 4, 0 of b:a
     assert O.BY_NAME["flo"].host(np.uint32(1), np.uint32(0), np.uint32(0)) == 31
-    h = O.BY_NAME["hadd2"].host(np.uint32(O._h2(1.0, 2.0)), np.uint32(O._h2(0.5, -4.0)), np.uint32(0))
-    assert list(O._halves(h)) == [1.5, -2.0]
+    h = O.BY_NAME["hadd2"].host(np.uint32(O.h2(1.0, 2.0)), np.uint32(O.h2(0.5, -4.0)), np.uint32(0))
+    assert list(O.halves(h)) == [1.5, -2.0]
 
 
 def test_mufu_chains_converge_to_their_fixed_points():
@@ -145,7 +146,7 @@ def test_memory_kernels_get_a_word_per_chain_and_contended_ones_share_it_per_war
     assert len(I.signature(O.BY_NAME["red_global_add"])) == len(I.signature(O.BY_NAME["ffma"])) + 1
 
 
-@pytest.mark.parametrize("name", [op.name for op in O.MEMORY_OPS if op.contended])
+@pytest.mark.parametrize("name", [op.name for op in O.OPS if op.memory and op.contended])
 def test_contended_memory_ops_give_the_same_results_in_any_lane_order(name):
     """The design claim the GPU check relies on: 32 lanes on one word, in any order, return the same value each
     step and leave the word where the host model (lane 0 first) says. A racy op (e.g. CAS swapping in b) fails."""
@@ -184,10 +185,10 @@ def test_memory_op_host_model():
 
 
 def test_host_semantics_of_sequences_and_emulated_ops():
-    assert O._bfe_u32(0x12345678, 4, 12) == 0x567
-    assert O._bfe_u32(0x12345678, 40, 4) == 0 and O._bfe_u32(0x80000000, 28, 8) == 0x8     # past bit 31: zeros
-    assert O._bfi_b32(0b10101, 0xFFFFFFFF, 3, 5) == 0xFFFFFFFF & ~(0b01010 << 3)
-    assert O._bfi_b32(0xFF, 0, 30, 5) == 0xC0000000                                        # bits past 31 dropped
+    assert O.bfe_u32(0x12345678, 4, 12) == 0x567
+    assert O.bfe_u32(0x12345678, 40, 4) == 0 and O.bfe_u32(0x80000000, 28, 8) == 0x8     # past bit 31: zeros
+    assert O.bfi_b32(0b10101, 0xFFFFFFFF, 3, 5) == 0xFFFFFFFF & ~(0b01010 << 3)
+    assert O.bfi_b32(0xFF, 0, 30, 5) == 0xC0000000                                        # bits past 31 dropped
     sel = O.BY_NAME["isetp_sel"].host
     assert sel(np.uint32(4), np.uint32(5), np.uint32(9)) == 5 and sel(np.uint32(6), np.uint32(5), np.uint32(9)) == 9
     assert O.BY_NAME["imul"].host(np.uint32(0x10000), np.uint32(3), np.uint32(0)) == 0   # x*x mod 2^32
@@ -196,8 +197,8 @@ def test_host_semantics_of_sequences_and_emulated_ops():
     assert O.BY_NAME["mma_bf16"].host(one, None, None) == np.float32(3.5)
     assert O.BY_NAME["mma_tf32"].host(one, None, None) == np.float32(1.5)    # 1 + 8 * 0.5 * 0.125
     assert O.BY_NAME["fdiv_rn"].host(np.float32(1.0), np.float32(3.0), None) == np.float32(1) / np.float32(3)
-    h = O.BY_NAME["hadd2_bf16"].host(np.uint32(O._bf2(1.0, 2.0)), np.uint32(O._bf2(1 / 256, -0.5)), None)
-    assert list(O._bf16_halves(h)) == [1.0, 1.5]                                # 1 + 2^-8 ties to even: 1.0
+    h = O.BY_NAME["hadd2_bf16"].host(np.uint32(O.bf2(1.0, 2.0)), np.uint32(O.bf2(1 / 256, -0.5)), None)
+    assert list(O.bf16_halves(h)) == [1.0, 1.5]                                # 1 + 2^-8 ties to even: 1.0
 
 
 def test_mma_reports_flop_and_its_ptx_names_the_shape():

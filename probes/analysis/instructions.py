@@ -4,25 +4,28 @@
 - `saturation`: throughput vs parallelism (ilp x warps per SM) -> the plateau's value (pooled median, bootstrap CI)
   and the smallest occupancy that reaches it. It says nothing about *why* a curve is flat (issue-bound from the
   first point, or a bottleneck the sweep cannot relieve): `flat` only reports that the first point is on the plateau.
-- `label`: documented & matches (documented value inside the CI widened by `rel_tol`) / documented & differs
-  (with the signed % of documented) / undocumented. Latencies are always undocumented: the Guide gives none.
+- `label`: the verdict against the Programming Guide (probes.verdicts.against_documented: documented & matches
+  when the documented value lies inside the CI widened by `rel_tol`, documented & differs with the signed % of
+  documented, undocumented). Latencies are always undocumented: the Guide gives none.
+- `scheduled`: ptxas's schedule of an op's variant (its key in probes/static/instruction_table.py), from the
+  variant atlas (reports/static/variants-sass.csv.gz): the join of measured and scheduled is by that key.
 - `instruction_table`: stored result documents -> one row per op (CSV, Markdown, figure).
 """
 from __future__ import annotations
 
-import csv
-import functools
 import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from probes import verdicts
 from probes.analysis import claims as claimslib
 from probes.engine import stopping
+from probes.static import instruction_table as itable
+from probes.static import variant_atlas
 
-STATIC_CSV = Path(__file__).resolve().parents[2] / "reports" / "static" / "instructions-sass.csv"
-LABELS = ("undocumented", "documented & differs", "documented & matches")
+LABELS = (verdicts.UNDOCUMENTED, verdicts.DOCUMENTED_DIFFERS, verdicts.DOCUMENTED_MATCHES)
 REL_TOL = 0.03          # clock-rate bias and rounding in the documented table; larger gaps are "differs"
 PLATEAU_TOL = 0.05      # points within 5 % of the best median belong to the plateau
 
@@ -85,31 +88,34 @@ def label(value: float, ci_low: float, ci_high: float, documented: float | None,
           rel_tol: float = REL_TOL) -> tuple[str, float | None]:
     """(label, measured as % of documented). Matches when the documented value lies in [ci_low, ci_high]
     widened by rel_tol of the documented value; a difference is reported with its sign, never rounded away."""
-    if documented is None:
-        return "undocumented", None
-    pct = 100.0 * value / documented
-    slack = rel_tol * documented
-    if ci_low - slack <= documented <= ci_high + slack:
-        return "documented & matches", pct
-    return "documented & differs", pct
+    verdict = verdicts.against_documented(documented, ci_low, ci_high, rel_tol)
+    return verdict, (None if documented is None else 100.0 * value / documented)
 
 
-@functools.cache
-def static_rows(path: str = str(STATIC_CSV)) -> dict:
-    """{(instruction, arch): row} of the static atlas (ptxas's schedule), or {} when the file is absent."""
-    p = Path(path)
-    if not p.is_file():
-        return {}
-    with p.open(newline="") as f:
-        return {(r["instruction"], r["arch"]): r for r in csv.DictReader(f)}
+def variant_of(op: str, sample: dict) -> str:
+    """The variant key of a measured op: stored with its samples; for results stored before the key was, the key of
+    the op's row in today's instruction table ('' when the op is no longer there)."""
+    if sample.get("variant"):
+        return sample["variant"]
+    known = itable.BY_NAME.get(op)
+    return known.variant if known else ""
 
 
-def static_latency(instruction: str, arch: str, path: Path = STATIC_CSV) -> float | None:
-    row = static_rows(str(path)).get((instruction, arch))
+def _number(row: dict | None, column: str) -> float | None:
     try:
-        return float(row["fixed_latency_cycles"]) if row and row.get("fixed_latency_cycles") else None
+        return float(row[column]) if row and row.get(column) else None
     except ValueError:
         return None
+
+
+def scheduled(key: str, arch: str, csv: Path | None = None) -> dict:
+    """ptxas's schedule of variant `key` on `arch` from the variant atlas: {'latency_class', 'latency', 'interval'}
+    (None where the atlas has no ok cell: the arch is not one it was built for, or ptxas rejects the variant)."""
+    row = variant_atlas.scheduled(key, arch, csv) if key else None
+    if not row or row.get("status") != "ok" or row.get("variant") != key:
+        return {"latency_class": None, "latency": None, "interval": None}
+    return {"latency_class": row.get("latency_class") or None, "latency": _number(row, "fixed_latency_cycles"),
+            "interval": _number(row, "issue_interval_cycles")}
 
 
 # --- result documents -> table ------------------------------------------------------------------------------------
@@ -144,9 +150,9 @@ def throughput_rows(doc: dict) -> dict:
     return {op: (saturation(pts), pts[0]["sample"]) for op, pts in by_op.items()}
 
 
-TABLE_COLUMNS = ("instruction", "sass_opcode", "mix", "conditions", "latency [cycles]", "latency CI low",
-                 "latency CI high",
-                 "static latency [cycles]", "static differs", "throughput [results/clk/SM]", "throughput CI low",
+TABLE_COLUMNS = ("instruction", "variant", "sass_opcode", "mix", "conditions", "latency [cycles]", "latency CI low",
+                 "latency CI high", "static latency class", "static latency [cycles]", "static differs",
+                 "static issue interval [cycles]", "throughput [results/clk/SM]", "throughput CI low",
                  "throughput CI high", "result unit",
                  "saturated at [warps/SM]", "saturated at [ilp]", "documented [results/clk/SM]", "% of documented",
                  "label", "documented source")
@@ -165,8 +171,9 @@ def conditions(sample: dict, latency: dict | None = None) -> str:
     return "; ".join(parts)
 
 
-def instruction_table(docs: list[dict], claims: list | None = None, static_csv: Path = STATIC_CSV):
-    """One row per op measured on one GPU (the latest document of each probe wins)."""
+def instruction_table(docs: list[dict], claims: list | None = None, variant_csv: Path | None = None):
+    """One row per op measured on one GPU (the latest document of each probe wins), beside ptxas's schedule of its
+    variant (`scheduled`; variant_csv: the variant atlas, default the committed one)."""
     import pandas as pd
 
     lat = [d for d in docs if d["probe"]["name"] == "instructions.latency" and d["outcome"] == "ok"]
@@ -181,14 +188,18 @@ def instruction_table(docs: list[dict], claims: list | None = None, static_csv: 
     for op in list(dict.fromkeys([*latency, *through])):
         sample = (latency.get(op) or through.get(op))[1]
         row = {c: None for c in TABLE_COLUMNS}
-        row.update({"instruction": op, "sass_opcode": sample.get("sass_opcode"), "mix": sample.get("mix") or "",
+        key = variant_of(op, sample)
+        row.update({"instruction": op, "variant": key, "sass_opcode": sample.get("sass_opcode"),
+                    "mix": sample.get("mix") or "",
                     "conditions": conditions(sample, latency[op][1] if op in latency else None),
                     "result unit": sample.get("result_unit") or "results"})
         if op in latency:
             est = latency[op][0]
             row.update({"latency [cycles]": est.value, "latency CI low": est.ci_low, "latency CI high": est.ci_high})
-        static = static_latency(sample.get("static_instruction") or "", arch, static_csv)
-        row["static latency [cycles]"] = static
+        sched = scheduled(key, arch, variant_csv)
+        static = sched["latency"]
+        row.update({"static latency class": sched["latency_class"], "static latency [cycles]": static,
+                    "static issue interval [cycles]": sched["interval"]})
         if static is not None and op in latency and not row["mix"]:
             # ptxas's scheduled latency outside the measured CI (half a cycle of slack for the clock read)
             row["static differs"] = not (row["latency CI low"] - 0.5 <= static <= row["latency CI high"] + 0.5)
@@ -203,7 +214,7 @@ def instruction_table(docs: list[dict], claims: list | None = None, static_csv: 
                         "% of documented": pct, "label": verdict,
                         "documented source": doc_claim.source if doc_claim else ""})
         else:
-            row.update({"label": "undocumented", "documented source": ""})
+            row.update({"label": verdicts.UNDOCUMENTED, "documented source": ""})
         rows.append(row)
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 

@@ -58,7 +58,7 @@ def test_memory_ops_leave_every_word_where_the_host_says(ctx, op):
 
 def test_a_wrong_memory_word_is_caught(ctx, monkeypatch):
     """The word check is live: a host model that forgets the 32 sharers of a contended word is rejected."""
-    from probes.catalogue import _instruction_ops as O
+    from probes.static import instruction_table as O
     from probes.catalogue import instructions as I
     from probes.spec import KernelCheckError
     monkeypatch.setattr(I, "_expected_word", lambda name, trips, unroll, sharers: int(
