@@ -85,9 +85,9 @@ class _Host:
 def test_instruction_launch_passes_the_declared_types():
     from numba import types
 
-    from probes.static import instruction_table as O
     from probes.catalogue import instructions as I
     from probes.spec import KernelCheckError
+    from probes.static import instruction_table as O
     op = O.BY_NAME["ffma"]
     ctx = _FakeCtx()
     with pytest.raises(KernelCheckError):   # the fake kernel computes nothing: the host check must refuse it

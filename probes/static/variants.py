@@ -756,7 +756,8 @@ def _dynamic_aliases() -> list[Variant]:
 @functools.cache
 def table() -> tuple[Variant, ...]:
     """Every variant, in report order; names are unique (the first of two identical names wins)."""
-    from . import instruction_table   # its rows with their own `template` (none needs one today)
+    # rows of the instruction table that bring their own `template` (none needs one today), after the grammar's
+    from . import instruction_table
     rows = [*_dynamic_aliases(), *_integer(), *_float(), *_setp(), *_cvt(), *_memory(), *_sync(), *_video(),
             *_mma_rows(), *_wgmma(), *_tcgen05(), *instruction_table.variants()]
     seen: dict[str, Variant] = {}

@@ -58,9 +58,9 @@ def test_memory_ops_leave_every_word_where_the_host_says(ctx, op):
 
 def test_a_wrong_memory_word_is_caught(ctx, monkeypatch):
     """The word check is live: a host model that forgets the 32 sharers of a contended word is rejected."""
-    from probes.static import instruction_table as O
     from probes.catalogue import instructions as I
     from probes.spec import KernelCheckError
+    from probes.static import instruction_table as O
     monkeypatch.setattr(I, "_expected_word", lambda name, trips, unroll, sharers: int(
         O.host_final(O.BY_NAME[name], trips, unroll, 1)[1]))
     with pytest.raises(KernelCheckError, match="red_shared_add_contended: memory word 0 ended at"):
