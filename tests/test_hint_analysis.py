@@ -171,7 +171,7 @@ def test_every_isa_row_has_version_section_and_statement(table, hint, row):
 
 
 def test_isa_covers_every_hint_and_cites_consistent_sections():
-    from probes.catalogue import _hint_ops as H
+    from probes.static import qualifiers as H
     assert set(A.ISA) == set(H.LOAD_HINTS) and set(A.STORE_ISA) == set(H.STORE_HINTS)
     numbers = [s.number for s in A.SECTIONS.values()]
     assert len(set(numbers)) == len(numbers)                     # one number per section

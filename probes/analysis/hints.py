@@ -26,15 +26,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from probes.catalogue import _hint_ops as H   # tables and the atlas only: no CUDA is imported
+from probes.static import qualifiers as Q  # the one qualifier table and its atlas lookups: no CUDA
 
 CONTROL = "none"
 ALPHA = 0.05
 MIN_DELTA = 0.33
 VERDICTS = ("dropped at compile time", "kept in SASS but no measurable effect", "measurable effect", "not measured",
             "reference (plain access)")
-
-LATENCY_PROBES = ("cache-hints.residency", "cache-hints.pollution", "cache-hints.store", "cache-hints.prefetch-size")
 
 
 # ---------------------------------------------------------------------------------------------------- the PTX ISA
@@ -325,8 +323,8 @@ def compare(groups: dict[str, np.ndarray], control: str = CONTROL) -> pd.DataFra
 
 def static_lowering(hint: str, arch: str, op: str = "ld", width: str = "b64") -> tuple[str, bool | None]:
     """(SASS as the atlas records it, dropped = same SASS as the plain access) for a hint on arch."""
-    cell = H.lowering(op, hint, width, arch)
-    plain = H.lowering(op, CONTROL, width, arch)
+    cell = Q.lowering(op, hint, width, arch)
+    plain = Q.lowering(op, CONTROL, width, arch)
     if cell is None or plain is None:
         return "not in atlas", None
     if cell[0] != "ok":
@@ -379,7 +377,7 @@ def hint_table(docs: list[dict]) -> pd.DataFrame:
     rows = []
     for arch, adf in df.groupby("arch"):
         loads = adf[~adf.probe.isin(["cache-hints.store", "cache-hints.persisting"])]
-        hints = [h for h in H.LOAD_HINTS if h in set(loads.get("hint", pd.Series(dtype=str)))]
+        hints = [h for h in Q.LOAD_HINTS if h in set(loads.get("hint", pd.Series(dtype=str)))]
         res = _metric(adf, "cache-hints.residency")
         res_bands = bands(res)
         tests = {
@@ -434,7 +432,7 @@ def store_table(docs: list[dict]) -> pd.DataFrame:
     for arch, g in st.groupby("arch"):
         test = _compare_on(g, "cycles_per_op")
         b = bands(g)
-        for hint in [h for h in H.STORE_HINTS if h in set(g.hint)]:
+        for hint in [h for h in Q.STORE_HINTS if h in set(g.hint)]:
             sass, dropped = static_lowering(hint, arch, op="st")
             lat = float(g[g.hint == hint].cycles_per_op.median())
             effect = bool(test[test.hint == hint].effect.any()) if not test.empty else False
