@@ -215,7 +215,7 @@ def l2_victim(ctx, hint: str, params: dict, window=None) -> dict:
 # ---------------------------------------------------------------------------------------------------- declarations
 
 def hint_axes(kind: str, **extra):
-    """A probe's axes: `hint` (the requested hints ptxas accepts here) and any `extra` axis (name -> fn(env, params))."""
+    """A probe's axes: `hint` (the requested hints ptxas accepts here) and each `extra` (name -> fn(env, params))."""
     def axes(env: dict, params: dict) -> dict:
         out = {"hint": selected_hints(kind, params, env)}
         if not out["hint"]:
