@@ -1,8 +1,9 @@
 """The one closed vocabulary of verdicts: what a finding says about a measured value, a hint or a level.
 
 Every verdict the analysis writes (hints, instructions, levels, TLB reach, bandwidth, peer validation, the static
-atlas) is one of the strings below; `check()` refuses anything else, so a new word cannot slip into a report unnoticed. The strings
-are the stored and printed form (CSV, JSON, Markdown): changing one is a schema change of every stored finding.
+atlas) is one of the strings below; `check()` refuses anything else, so a new word cannot slip into a report
+unnoticed. The strings are the stored and printed form (CSV, JSON, Markdown): changing one is a schema change of
+every stored finding. README's vocabulary table is `markdown_table()` (tests/test_verdicts.py keeps them equal).
 
 Ambiguous cases stay ambiguous: where the data cannot decide (no plateau, a CI that straddles the threshold, nothing
 to compare with), the verdict is `INCONCLUSIVE` with a reason beside it, never the nearer of two answers.

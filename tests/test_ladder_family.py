@@ -173,7 +173,8 @@ def _synthetic_tlb(noise: float, seed: int = 3):
 def test_tlb_analysis_recovers_reach_and_miss_cost(seed):
     fp, lat = _synthetic_tlb(0.01, seed)
     res = analyse_tlb(fp, lat, 2 * MiB)
-    assert res.verdict == V.TRANSITIONS and res.describe() == "2 transitions" and [lv.name for lv in res.levels] == ["TLB-1", "TLB-2", "beyond TLB-2"]
+    assert res.verdict == V.TRANSITIONS and res.describe() == "2 transitions"
+    assert [lv.name for lv in res.levels] == ["TLB-1", "TLB-2", "beyond TLB-2"]
     one, two, _ = res.levels
     assert one.reach_bytes_low <= 64 * MiB < one.reach_bytes_high <= 64 * MiB * 2 ** 0.5
     assert one.reach_pages_low <= 32 < one.reach_pages_high

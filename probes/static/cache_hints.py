@@ -16,8 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from probes.static import descriptors, sass, toolchain
-# The qualifiers (one table for the atlas, the hint probes and the analysis): probes/static/qualifiers.py.
-from probes.static.qualifiers import LOAD_QUALIFIERS, POLICY, STORE_QUALIFIERS
+from probes.static.qualifiers import LOAD_QUALIFIERS, POLICY, STORE_QUALIFIERS  # the one qualifier table
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "ptx" / "cache_hint_kernel.ptx"
 # Other L2 cache policies (b32 loads and stores only): label -> (primary priority, secondary priority, fraction).

@@ -295,10 +295,10 @@ def published_comparison(analysed, docs: list[dict]) -> list:
                              "published by": e.source, "their method": e.method, "comparison": verdict, "why": why})
     if not rows:
         return []
-    blocks: list = [Table(pd.DataFrame(rows), caption="Our plateaus beside values published by other projects for "
-                                                      "this GPU (theirs are not our measurements); comparison: "
-                                                      f"{V.MATCHES} when our CI reaches within "
-                                                      f"{100 * PUBLISHED_TOLERANCE:g} % of the published value or range")]
+    caption = ("Our plateaus beside values published by other projects for this GPU (theirs are not our "
+               f"measurements); comparison: {V.MATCHES} when our CI reaches within {100 * PUBLISHED_TOLERANCE:g} % "
+               "of the published value or range")
+    blocks: list = [Table(pd.DataFrame(rows), caption=caption)]
     blocks += [Paragraph(g) for g in gaps]
     return blocks
 
