@@ -138,6 +138,8 @@ def helper_files(module) -> list[Path]:
         pending = [inspect.getsource(module)] if module else []
     except (OSError, TypeError):
         pending = []
+    family = _family_files(module)   # a probe in a family package: the package's shared modules are helpers too
+    pending += [p.read_text() for p in family]
     used: set[str] = set()
     while pending:
         text = pending.pop()
@@ -145,7 +147,20 @@ def helper_files(module) -> list[Path]:
             if stem not in used and re.search(rf"\b{stem}\b", text):
                 used.add(stem)
                 pending.append(path.read_text())
-    return [helpers[s] for s in sorted(used)] + [INTRINSICS]
+    return family + [helpers[s] for s in sorted(used)] + [INTRINSICS]
+
+
+def _family_files(module) -> list[Path]:
+    """The shared modules of the catalogue family package (probes/catalogue/<family>/) a probe module lives in:
+    every module there but the package's list and the other probes' own modules (those declaring `PROBE =`)."""
+    source = getattr(module, "__file__", None)
+    if not source:
+        return []
+    path = Path(source).resolve()
+    if path.parent.parent.name != "catalogue" or path.parent.name == "catalogue":
+        return []
+    return [p for p in sorted(path.parent.glob("*.py")) if p != path and p.name != "__init__.py"
+            and not re.search(r"^PROBE\s*=", p.read_text(), re.MULTILINE)]
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """The one closed vocabulary of verdicts: what a finding says about a measured value, a hint or a level.
 
-Every verdict the analysis writes (hints, instructions, levels, bandwidth, peer validation, the static atlas) is one
-of the strings below; `check()` refuses anything else, so a new word cannot slip into a report unnoticed. The strings
-are the stored and printed form (CSV, JSON, Markdown): changing one is a schema change of every stored finding.
+Every verdict the analysis writes (hints, instructions, levels, TLB reach, bandwidth, peer validation, the static
+atlas) is one of the strings below; `check()` refuses anything else, so a new word cannot slip into a report
+unnoticed. The strings are the stored and printed form (CSV, JSON, Markdown): changing one is a schema change of
+every stored finding. README's vocabulary table is `markdown_table()` (tests/test_verdicts.py keeps them equal).
 
 Ambiguous cases stay ambiguous: where the data cannot decide (no plateau, a CI that straddles the threshold, nothing
 to compare with), the verdict is `INCONCLUSIVE` with a reason beside it, never the nearer of two answers.
@@ -26,6 +27,15 @@ EFFECT = "measurable effect"                                 # in SASS and a mea
 NOT_MEASURED = "not measured"                                # in SASS, and no result for it yet
 REFERENCE = "reference (plain access)"                       # the plain access the others are compared with
 
+# --- a swept ladder: does it cross a level boundary (TLB reach) ---------------------------------------------------
+NO_TRANSITION = "no transition"               # one plateau over the whole sweep
+TRANSITIONS = "transitions"                   # at least one level boundary; the count is stated beside it
+
+# --- a check of our analysis on a peer's published data (peer validation) ---------------------------------------------
+PASS = "pass"                                 # the check (or every check of a dataset) holds within its tolerance
+FAIL = "FAIL"                                 # it does not (upper case: a failure must stand out in a table)
+NOT_APPLICABLE = "n/a"                        # the check does not apply (the path has no such level)
+
 # --- either kind --------------------------------------------------------------------------------------------------
 INCONCLUSIVE = "inconclusive"                 # the data cannot decide; the reason is stated beside it
 
@@ -41,11 +51,19 @@ MEANING = {
     EFFECT: "the qualifier survives into SASS and at least one measurement differs from the plain access",
     NOT_MEASURED: "the qualifier survives into SASS and has not been measured yet",
     REFERENCE: "the plain access every qualifier is compared with",
+    NO_TRANSITION: "one plateau over the whole sweep: no level boundary within the swept range",
+    TRANSITIONS: "the sweep crosses at least one level boundary (how many is stated beside the verdict)",
+    PASS: "a check of our analysis against a peer's published data holds within its stated tolerance",
+    FAIL: "a check of our analysis against a peer's published data fails its stated tolerance",
+    NOT_APPLICABLE: "the check does not apply to this case (the reason is stated beside it)",
     INCONCLUSIVE: "the data cannot decide (the reason is stated beside the verdict)",
 }
 VOCABULARY = frozenset(MEANING)
 HINT_VERDICTS = (DROPPED, NO_EFFECT, EFFECT, NOT_MEASURED, REFERENCE)
 DOCUMENTED_VERDICTS = (DOCUMENTED_MATCHES, DOCUMENTED_DIFFERS, UNDOCUMENTED, INCONCLUSIVE)
+PEER_VERDICTS = (MATCHES, DIFFERS, WITHIN_GRADUAL_SPAN, INCONCLUSIVE)
+LADDER_VERDICTS = (NO_TRANSITION, TRANSITIONS, INCONCLUSIVE)
+CHECK_VERDICTS = (PASS, FAIL, NOT_APPLICABLE)
 
 
 def check(verdict: str) -> str:
@@ -64,3 +82,10 @@ def against_documented(documented: float | None, ci_low: float, ci_high: float, 
         return INCONCLUSIVE
     slack = rel_tol * abs(documented)
     return DOCUMENTED_MATCHES if ci_low - slack <= documented <= ci_high + slack else DOCUMENTED_DIFFERS
+
+
+def markdown_table() -> str:
+    """The vocabulary as a Markdown table (verdict, meaning), in MEANING's order: the README's table is this text."""
+    rows = ["| verdict | meaning |", "|---|---|"]
+    rows += [f"| `{verdict}` | {meaning} |" for verdict, meaning in MEANING.items()]
+    return "\n".join(rows)

@@ -6,11 +6,12 @@ import pytest
 
 from probes import catalogue
 from probes.analysis.hints import static_lowering
-from probes.catalogue import _hint_kernels as K
-from probes.catalogue import _hint_ops as H
 from probes.catalogue import cache_hints as C
+from probes.catalogue.cache_hints import bandwidth, host, staleness
+from probes.catalogue.cache_hints import kernels as K
 from probes.engine.compile import kernel_ptx, ptx_to_sass
 from probes.spec import ProbeSpecError
+from probes.static import qualifiers as H
 
 ARCHS = {(8, 0): "sm_80", (9, 0): "sm_90"}
 
@@ -34,7 +35,7 @@ def test_hint_axis_drops_hints_the_atlas_rejects_on_the_device_arch():
     df = H.atlas()
     rejected = set(df[(df.op == "ld") & (df.width == "b64") & (df.arch == "sm_75") & (df.status == "rejected")]
                    .qualifier)
-    axis = C.selected_hints("residency", {"hints": "all"}, {"compute_capability": [7, 5]})
+    axis = host.selected_hints("residency", {"hints": "all"}, {"compute_capability": [7, 5]})
     assert axis and all(H.LOAD_HINTS[h] not in rejected for h in axis)
     assert set(axis) == {h for h, q in H.LOAD_HINTS.items() if q not in rejected}
 
@@ -52,7 +53,7 @@ def test_every_hint_kernel_carries_the_atlas_modifier(residency_sass, arch):
     funcs = residency_sass[arch]
     seen = {}
     for insts in funcs.values():
-        hint = K._hints_for("residency")[K._marker_of(insts)]
+        hint = K.hints_for("residency")[K.marker_of(insts)]
         main, extras = K.expected_sass("residency", hint, arch)
         opcodes = {i.opcode for i in insts}
         assert main in opcodes and set(extras) <= opcodes, (hint, main, extras)
@@ -112,10 +113,10 @@ def test_axes_errors_and_env_derived_sizes():
     with pytest.raises(ProbeSpecError, match="levels"):
         pol.points(env, pol.parse_params(["levels=l3"]))
     bw = catalogue.get("cache-hints.bandwidth")
-    assert C.bandwidth_bytes(env, bw.parse_params([])) == 400 << 20                # 8x L2
-    assert C.bandwidth_bytes({**env, "l2_cache_bytes": 4 << 20}, bw.parse_params([])) == 64 << 20
+    assert bandwidth.bandwidth_bytes(env, bw.parse_params([])) == 400 << 20                # 8x L2
+    assert bandwidth.bandwidth_bytes({**env, "l2_cache_bytes": 4 << 20}, bw.parse_params([])) == 64 << 20
     with pytest.raises(ProbeSpecError, match="l2_cache_bytes"):
-        C.flush_bytes({"l2_cache_bytes": None})
+        host.flush_bytes({"l2_cache_bytes": None})
     points = pol.points(env, pol.parse_params(["hints=none,cs"]))
     assert {p.as_dict()["level"] for p in points} == {"l1", "l2"} and len(points) == 4
 
@@ -124,7 +125,7 @@ def test_litmus_counts_stale_reads_regressions_and_visibility():
     wtime = np.array([0, 100, 200, 300])                 # values 1, 2, 3 written at t = 100, 200, 300 ns
     obs = np.array([0, 0, 1, 1, 1, 3, 2])
     otime = np.array([50, 120, 150, 230, 260, 320, 400])
-    c = C.litmus_counts(obs, otime, wtime)
+    c = staleness.litmus_counts(obs, otime, wtime)
     # poll 2 (t=150, previous 120 > write 1) -> 1 ok; poll 1 (prev 50) ok; poll 4 (prev 230 > write 2) -> stale;
     # poll 5 ok (3); poll 6 (prev 320 > write 3) -> 2 stale. poll 3 (prev 150: only write 1 issued) -> ok.
     assert c["stale_reads"] == 2 and c["regressions"] == 1 and c["last_seen"] == 3
@@ -132,18 +133,45 @@ def test_litmus_counts_stale_reads_regressions_and_visibility():
     assert c["stale_fraction"] == pytest.approx(2 / 6) and c["fresh_fraction"] == pytest.approx(4 / 6)
 
 
-def test_kernels_live_in_the_private_module_and_enter_the_probe_version():
-    """Issue 15 split: kernels and their SASS checks in _hint_kernels, host side in cache_hints, one-way imports."""
+def test_one_module_per_probe_sharing_public_kernel_code():
+    """Issue 21 §3: one module per probe in the family package, kernels and their SASS checks in the public
+    kernels module, the shared host side in host.py; data flows one way (kernels never import a probe or the host
+    side); no module imports a `_`-prefixed module; editing the shared code changes every probe's version."""
     import ast
+    import importlib
     import inspect
+    import pkgutil
 
     from probes.spec import helper_files
+    modules = [i.name for i in pkgutil.iter_modules(C.__path__)]
+    probe_modules = [m for m in modules if hasattr(importlib.import_module(f"{C.__name__}.{m}"), "PROBE")]
+    assert len(probe_modules) == len(C.PROBES) == 7
     for probe in C.PROBES:
+        module = inspect.getmodule(probe.measure)
         assert catalogue.get(probe.name) is probe and probe.check_sass is K.check_sass
-        assert probe.measure.__module__ == C.__name__
-    own_kernels = [n for n, v in vars(C).items() if callable(v) and getattr(v, "__module__", "") == C.__name__
-                   and n.endswith("_kernel")]
-    assert own_kernels == [] and all(f.__module__ == K.__name__ for f in K.FACTORIES.values())
-    imports = {n.module for n in ast.walk(ast.parse(inspect.getsource(K))) if isinstance(n, ast.ImportFrom)}
-    assert C.__name__ not in imports                        # data flows one way: kernels never import the host side
-    assert {"_hint_kernels.py", "_hint_ops.py", "intrinsics.py"} <= {f.name for f in helper_files(C)}
+        assert module.PROBE is probe and module.__name__.rpartition(".")[2] in probe_modules
+        assert {"host.py", "kernels.py", "ops.py", "intrinsics.py"} <= {f.name for f in helper_files(module)}
+        assert module.__file__ not in {str(f) for f in helper_files(module)}
+    for name in modules:
+        source = inspect.getsource(importlib.import_module(f"{C.__name__}.{name}"))
+        imported = {n.module for n in ast.walk(ast.parse(source)) if isinstance(n, ast.ImportFrom)}
+        imported |= {a.name for n in ast.walk(ast.parse(source)) if isinstance(n, ast.ImportFrom)
+                     for a in n.names if n.module == C.__name__}
+        assert not [m for m in imported if m and m.rpartition(".")[2].startswith("_") and m != "__future__"], name
+        if name in ("kernels", "ops"):   # kernels never import a probe or the host side
+            assert not {m for m in imported if m} & {f"{C.__name__}.{p}" for p in [*probe_modules, "host"]}, name
+
+
+def test_the_qualifier_table_is_the_one_source_for_the_atlas_the_probes_and_the_analysis():
+    from probes.analysis import hints as A
+    from probes.catalogue.cache_hints import ops
+    from probes.static import cache_hints as atlas
+    assert atlas.LOAD_QUALIFIERS is H.LOAD_QUALIFIERS and atlas.STORE_QUALIFIERS is H.STORE_QUALIFIERS
+    assert A.Q is H
+    for q in H.TABLE:                    # every hint on the axis is spelled in PTX exactly as the atlas row
+        if q.hint:
+            prefix = ops.load_prefix(q.hint) if q.op == "ld" else ops.store_prefix(q.hint)
+            assert prefix == (q.prefix, q.policy) and H.row(q.op, q.hint) is q
+    assert len({(q.op, q.label) for q in H.TABLE}) == len(H.TABLE)
+    assert len({(q.op, q.hint) for q in H.TABLE if q.hint}) == len(H.LOAD_HINTS) + len(H.STORE_HINTS)
+    assert set(H.PREFETCH_HINTS) <= set(H.LOAD_HINTS)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from probes import catalogue
+from probes import verdicts as V
 from probes.analysis.tlb import NO_TRANSITION, analyse_tlb
 from probes.catalogue._chase import chain_steps, page_positions, sattolo_cycle, walk
 from probes.engine.compile import ptx_to_sass
@@ -172,7 +173,8 @@ def _synthetic_tlb(noise: float, seed: int = 3):
 def test_tlb_analysis_recovers_reach_and_miss_cost(seed):
     fp, lat = _synthetic_tlb(0.01, seed)
     res = analyse_tlb(fp, lat, 2 * MiB)
-    assert res.verdict == "2 transitions" and [lv.name for lv in res.levels] == ["TLB-1", "TLB-2", "beyond TLB-2"]
+    assert res.verdict == V.TRANSITIONS and res.describe() == "2 transitions"
+    assert [lv.name for lv in res.levels] == ["TLB-1", "TLB-2", "beyond TLB-2"]
     one, two, _ = res.levels
     assert one.reach_bytes_low <= 64 * MiB < one.reach_bytes_high <= 64 * MiB * 2 ** 0.5
     assert one.reach_pages_low <= 32 < one.reach_pages_high
@@ -187,7 +189,8 @@ def test_tlb_analysis_says_no_transition_on_flat_data():
     flat = 300 * (1 + np.random.default_rng(0).normal(0, 0.01, fp.size))
     res = analyse_tlb(fp, flat, 2 * MiB)
     assert res.verdict == NO_TRANSITION and res.transitions == 0 and res.levels[0].miss_cost_cycles is None
-    assert analyse_tlb([], [], 2 * MiB).verdict == "no plateau"
+    empty = analyse_tlb([], [], 2 * MiB)
+    assert empty.verdict == V.INCONCLUSIVE and empty.reason == "no plateau" and empty.to_dict()["transitions"] == 0
     with pytest.raises(ValueError, match="stride_bytes"):
         analyse_tlb(fp, flat, 0)
 
@@ -326,7 +329,9 @@ def test_our_plateaus_sit_beside_published_values_and_a_gap_says_why(tmp_path):
     blocks = ladder.published_comparison(analysed, docs)
     table = next(b.frame for b in blocks if isinstance(b, Table))
     assert set(table["level"]) >= {"L1", "L2", "DRAM"} and table["published by"].str.len().min() > 0
-    assert "differs by more than 10 %" in set(table["comparison"])    # ours: DRAM 600 vs 864 published by mt4g
+    dram = table[(table.level == "DRAM") & (table.comparison == V.DIFFERS)]  # ours: DRAM 600 vs 864 (mt4g)
+    assert len(dram) and set(dram.why) == {"differs by more than 10 %"}
+    assert set(table.comparison) <= set(V.PEER_VERDICTS)
     gaps = [b.text for b in blocks if isinstance(b, Paragraph)]
     assert gaps and all("published by" in g and "stride" in g for g in gaps)
 

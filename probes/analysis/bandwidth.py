@@ -32,6 +32,7 @@ import numpy as np
 import ruptures
 from scipy import ndimage, stats
 
+from probes import verdicts as V
 from probes.engine.stopping import median_ci
 
 METHOD_NAME = "ruptures-pelt-l2 on ln(bandwidth), plateau cores, geometric end threshold"
@@ -186,13 +187,13 @@ def documented_peak_gbps(memory_clock_khz, bus_width_bits) -> float | None:
 def peak_verdict(level: BandwidthLevel | None, peak: float | None) -> tuple[str, str]:
     """(label, why) for a DRAM plateau against the documented peak, from the closed vocabulary."""
     if level is None or peak is None:
-        return "inconclusive", "no DRAM plateau or no documented peak (memory clock and bus width)"
+        return V.INCONCLUSIVE, "no DRAM plateau or no documented peak (memory clock and bus width)"
     pct = 100 * level.bandwidth_GBps / peak
     if level.bandwidth_ci_low > 1.02 * peak:
-        return "documented & differs", f"{pct:.1f} % of the documented peak: above it (clock or width misread?)"
+        return V.DOCUMENTED_DIFFERS, f"{pct:.1f} % of the documented peak: above it (clock or width misread?)"
     if level.bandwidth_ci_high >= PEAK_MATCH * peak:
-        return "documented & matches", f"{pct:.1f} % of the documented peak (>= {PEAK_MATCH:.0%} counts as reached)"
-    return "documented & differs", f"{pct:.1f} % of the documented peak (< {PEAK_MATCH:.0%})"
+        return V.DOCUMENTED_MATCHES, f"{pct:.1f} % of the documented peak (>= {PEAK_MATCH:.0%} counts as reached)"
+    return V.DOCUMENTED_DIFFERS, f"{pct:.1f} % of the documented peak (< {PEAK_MATCH:.0%})"
 
 
 # ---- Little's law ------------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from probes import verdicts as V
 from probes.analysis import bw_importers, bw_plots
 from probes.analysis.bandwidth import BandwidthLevel, BandwidthParams, detect_levels
 from probes.results.io import write_atomic
@@ -121,9 +122,9 @@ def build_validation(peer_dir: Path, out_dir: Path) -> Path:
                                            reading.levels])
         summary.append({"GPU": reading.gpu, "levels": ", ".join(f"{lv.name} {lv.bandwidth_GBps:.0f}" for lv in levels),
                         "checks passed": f"{sum(c['ok'] for c in checks)}/{len(checks)}",
-                        "verdict": "pass" if ok else "FAIL"})
+                        "verdict": V.PASS if ok else V.FAIL})
         for c in checks:
-            c["ok"] = "pass" if c["ok"] else "FAIL"
+            c["ok"] = V.PASS if c["ok"] else V.FAIL
         sections.append("\n".join([
             f"### {reading.gpu}", "",
             f"Data published by `{reading.source}` (read from ../shared/peer-data, not committed here).", "",

@@ -26,15 +26,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from probes.catalogue import _hint_ops as H   # tables and the atlas only: no CUDA is imported
+from probes import verdicts as V
+from probes.static import qualifiers as Q  # the one qualifier table and its atlas lookups: no CUDA
 
 CONTROL = "none"
 ALPHA = 0.05
 MIN_DELTA = 0.33
-VERDICTS = ("dropped at compile time", "kept in SASS but no measurable effect", "measurable effect", "not measured",
-            "reference (plain access)")
-
-LATENCY_PROBES = ("cache-hints.residency", "cache-hints.pollution", "cache-hints.store", "cache-hints.prefetch-size")
+VERDICTS = V.HINT_VERDICTS   # dropped / kept but no effect / effect / not measured / reference (probes/verdicts.py)
 
 
 # ---------------------------------------------------------------------------------------------------- the PTX ISA
@@ -243,10 +241,10 @@ def bands(df: pd.DataFrame) -> dict[str, float]:
 
 
 def classify(latency: float, band: dict[str, float], margin: float = 0.25) -> str:
-    """The band nearest in log(latency), or 'inconclusive' (within `margin` of the midpoint, or bands not distinct)."""
+    """The band nearest in log(latency), or V.INCONCLUSIVE (within `margin` of the midpoint, or bands not distinct)."""
     levels = sorted(((v, k) for k, v in band.items() if v and v > 0), key=lambda t: t[0])
     if not levels or latency is None or not np.isfinite(latency) or latency <= 0:
-        return "inconclusive"
+        return V.INCONCLUSIVE
     x = np.log(latency)
     logs = [np.log(v) for v, _ in levels]
     i = int(np.argmin([abs(x - v) for v in logs]))
@@ -254,9 +252,9 @@ def classify(latency: float, band: dict[str, float], margin: float = 0.25) -> st
         if 0 <= j < len(logs):
             gap = abs(logs[j] - logs[i])
             if gap < np.log(1.2):                      # bands closer than 1.2x: they cannot be told apart
-                return "inconclusive"
+                return V.INCONCLUSIVE
             if abs(x - logs[i]) > (0.5 - margin / 2) * gap and (x - logs[i]) * (logs[j] - logs[i]) > 0:
-                return "inconclusive"
+                return V.INCONCLUSIVE
     return levels[i][1]
 
 
@@ -325,8 +323,8 @@ def compare(groups: dict[str, np.ndarray], control: str = CONTROL) -> pd.DataFra
 
 def static_lowering(hint: str, arch: str, op: str = "ld", width: str = "b64") -> tuple[str, bool | None]:
     """(SASS as the atlas records it, dropped = same SASS as the plain access) for a hint on arch."""
-    cell = H.lowering(op, hint, width, arch)
-    plain = H.lowering(op, CONTROL, width, arch)
+    cell = Q.lowering(op, hint, width, arch)
+    plain = Q.lowering(op, CONTROL, width, arch)
     if cell is None or plain is None:
         return "not in atlas", None
     if cell[0] != "ok":
@@ -337,12 +335,12 @@ def static_lowering(hint: str, arch: str, op: str = "ld", width: str = "b64") ->
 def verdict(dropped: bool | None, effects: list[str], measured: bool, hint: str = "") -> str:
     """Three-way verdict from static and dynamic evidence (VERDICTS); the plain access is the reference."""
     if hint == CONTROL:
-        return VERDICTS[4]
+        return V.REFERENCE
     if dropped:
-        return VERDICTS[0]
+        return V.DROPPED
     if not measured:
-        return VERDICTS[3]
-    return VERDICTS[2] if effects else VERDICTS[1]
+        return V.NOT_MEASURED
+    return V.EFFECT if effects else V.NO_EFFECT
 
 
 def isa_agrees(hint: str, l1_class: str) -> bool | None:
@@ -379,7 +377,7 @@ def hint_table(docs: list[dict]) -> pd.DataFrame:
     rows = []
     for arch, adf in df.groupby("arch"):
         loads = adf[~adf.probe.isin(["cache-hints.store", "cache-hints.persisting"])]
-        hints = [h for h in H.LOAD_HINTS if h in set(loads.get("hint", pd.Series(dtype=str)))]
+        hints = [h for h in Q.LOAD_HINTS if h in set(loads.get("hint", pd.Series(dtype=str)))]
         res = _metric(adf, "cache-hints.residency")
         res_bands = bands(res)
         tests = {
@@ -434,7 +432,7 @@ def store_table(docs: list[dict]) -> pd.DataFrame:
     for arch, g in st.groupby("arch"):
         test = _compare_on(g, "cycles_per_op")
         b = bands(g)
-        for hint in [h for h in H.STORE_HINTS if h in set(g.hint)]:
+        for hint in [h for h in Q.STORE_HINTS if h in set(g.hint)]:
             sass, dropped = static_lowering(hint, arch, op="st")
             lat = float(g[g.hint == hint].cycles_per_op.median())
             effect = bool(test[test.hint == hint].effect.any()) if not test.empty else False

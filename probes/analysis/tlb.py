@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
+from probes import verdicts as V
 from probes.analysis.levels import DetectionParams, Level, detect_levels
 
 TLB_DETECTION = replace(DetectionParams(), min_level_ratio=1.1)
-NO_TRANSITION = "no transition"
+NO_TRANSITION = V.NO_TRANSITION
 
 
 @dataclass(frozen=True)
@@ -45,16 +46,23 @@ class TlbLevel:
 class TlbAnalysis:
     stride_bytes: int
     levels: tuple[TlbLevel, ...]
-    verdict: str                        # NO_TRANSITION, "no plateau" or "<k> transition(s)"
+    verdict: str                        # V.NO_TRANSITION, V.TRANSITIONS (how many: `transitions`) or V.INCONCLUSIVE
     detection: dict
+    reason: str = ""                    # why INCONCLUSIVE ("no plateau")
 
     @property
     def transitions(self) -> int:
         return max(len(self.levels) - 1, 0)
 
     def to_dict(self) -> dict:
-        return {"stride_bytes": self.stride_bytes, "verdict": self.verdict, "detection": self.detection,
-                "levels": [lv.to_dict() for lv in self.levels]}
+        return {"stride_bytes": self.stride_bytes, "verdict": self.verdict, "transitions": self.transitions,
+                "reason": self.reason, "detection": self.detection, "levels": [lv.to_dict() for lv in self.levels]}
+
+    def describe(self) -> str:
+        """The verdict in words: "no transition", "2 transitions", "inconclusive (no plateau)"."""
+        if self.verdict == V.TRANSITIONS:
+            return f"{self.transitions} transition" + ("s" if self.transitions > 1 else "")
+        return f"{self.verdict} ({self.reason})" if self.reason else self.verdict
 
 
 def analyse_tlb(footprint_bytes, latency, stride_bytes: int, params: DetectionParams | None = None) -> TlbAnalysis:
@@ -64,13 +72,8 @@ def analyse_tlb(footprint_bytes, latency, stride_bytes: int, params: DetectionPa
     p = params or TLB_DETECTION
     levels = detect_levels(footprint_bytes, latency, p)
     out = [_tlb_level(i, lv, levels, stride_bytes) for i, lv in enumerate(levels)]
-    if not out:
-        verdict = "no plateau"
-    elif len(out) == 1:
-        verdict = NO_TRANSITION
-    else:
-        verdict = f"{len(out) - 1} transition" + ("s" if len(out) > 2 else "")
-    return TlbAnalysis(stride_bytes, tuple(out), verdict, p.describe())
+    verdict = V.INCONCLUSIVE if not out else V.NO_TRANSITION if len(out) == 1 else V.TRANSITIONS
+    return TlbAnalysis(stride_bytes, tuple(out), verdict, p.describe(), "" if out else "no plateau")
 
 
 def _tlb_level(i: int, lv: Level, levels: list[Level], stride: int) -> TlbLevel:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from probes import verdicts as V
 from probes.analysis import importers, plots
 from probes.analysis.levels import DetectionParams, Level, describe_sublevels, describe_transition, detect_levels
 from probes.analysis.published import GPU_BENCHES_LATENCY, GPU_BENCHES_README, HOPPER_BENCH, LUO_2025
@@ -184,7 +185,7 @@ def score_claims(gpu: str, levels: list[Level]) -> list[dict]:
     for c in (c for c in SOURCE_CLAIMS if c.gpu == gpu):
         lv = by_name.get(c.level)
         if lv is None:
-            rows.append({**_claim_cols(c), "ours": "-", "verdict": "inconclusive", "why": "level not detected"})
+            rows.append({**_claim_cols(c), "ours": "-", "verdict": V.INCONCLUSIVE, "why": "level not detected"})
             continue
         if c.quantity == "latency":
             ok = abs(_rel(lv.latency_cycles, c.value)) <= FLAT_TOL
@@ -196,11 +197,11 @@ def score_claims(gpu: str, levels: list[Level]) -> list[dict]:
             ok = how is not None
             ours = _exit_text(lv)
             if how == "gradual span":
-                rows.append({**_claim_cols(c), "ours": ours, "verdict": "within gradual span",
+                rows.append({**_claim_cols(c), "ours": ours, "verdict": V.WITHIN_GRADUAL_SPAN,
                              "why": "the level degrades gradually; the size lies between the first rise and the next "
                                     "level reached"})
                 continue
-        rows.append({**_claim_cols(c), "ours": ours, "verdict": "matches" if ok else "differs",
+        rows.append({**_claim_cols(c), "ours": ours, "verdict": V.MATCHES if ok else V.DIFFERS,
                      "why": "" if ok else (c.why_differs or "see method notes")})
     return rows
 
@@ -246,7 +247,7 @@ def score_known(gpu: str, levels: list[Level]) -> list[dict]:
             lv = next((v for v in levels if v.name == k.level), None)
         if lv is None:
             rows.append({"known size": k.what, "level": k.level, "ours": "-", "how": "no such level on this path",
-                         "ok": "n/a"})
+                         "ok": V.NOT_APPLICABLE})
             continue
         how = contains(lv, k.value)
         ours = f"{lv.name}: {_exit_text(lv)}"
@@ -259,7 +260,7 @@ def score_known(gpu: str, levels: list[Level]) -> list[dict]:
                 ours += (f"; whole L2 begins to miss at {_human(first.capacity_bytes_low)} and is fully missing by "
                          f"{_human(lv.span_bytes_high)} (the {lv.name} exit alone excludes it)")
         rows.append({"known size": k.what, "level": k.level, "ours": ours,
-                     "how": how or "neither interval nor span contains it", "ok": "pass" if how else "FAIL"})
+                     "how": how or "neither interval nor span contains it", "ok": V.PASS if how else V.FAIL})
     return rows
 
 
@@ -365,16 +366,16 @@ def _async_sections(peer_dir: Path, out_dir: Path, params: DetectionParams) -> t
     summary, sections, all_ok = [], [], True
     for gpu, d, levels in detect_async(peer_dir, params):
         rows = score_known(gpu, levels)
-        ok = all(r["ok"] != "FAIL" for r in rows)
+        ok = all(r["ok"] != V.FAIL for r in rows)
         all_ok &= ok
         png = f"{slug(gpu)}.png"
         plots.plot_ladder(d["footprint_bytes"], d["latency_cycles"], levels, out_dir / png,
                           title=f"{gpu} (data published by kimbochen/gpu-microbench)")
         summary.append({"GPU (path)": gpu, "levels": ", ".join(f"{lv.name} {lv.latency_cycles:.1f}" for lv in levels),
-                        "capacity checks": f"{sum(r['ok'] == 'pass' for r in rows)} pass, "
-                                           f"{sum(r['ok'] == 'FAIL' for r in rows)} fail, "
-                                           f"{sum(r['ok'] == 'n/a' for r in rows)} n/a",
-                        "verdict": "pass" if ok else "FAIL"})
+                        "capacity checks": f"{sum(r['ok'] == V.PASS for r in rows)} pass, "
+                                           f"{sum(r['ok'] == V.FAIL for r in rows)} fail, "
+                                           f"{sum(r['ok'] == V.NOT_APPLICABLE for r in rows)} n/a",
+                        "verdict": V.PASS if ok else V.FAIL})
         notes = [f"- {w}" for lv, nxt in zip(levels, [*levels[1:], None])
                  for w in (describe_transition(lv, nxt.name if nxt else None, _human), describe_sublevels(lv, _human))
                  if w]
@@ -405,9 +406,9 @@ def build_validation(peer_dir: Path, out_dir: Path, reps: int = 5) -> dict:
         summary.append({"dataset": reading.dataset, "GPU": reading.gpu,
                         "levels": ", ".join(f"{lv.name} {lv.latency_cycles:.1f}" for lv in levels),
                         "checks passed": f"{sum(c['ok'] for c in checks)}/{len(checks)}",
-                        "verdict": "pass" if ok else "FAIL"})
+                        "verdict": V.PASS if ok else V.FAIL})
         for c in checks:
-            c["ok"] = "pass" if c["ok"] else "FAIL"
+            c["ok"] = V.PASS if c["ok"] else V.FAIL
         claims = score_claims(reading.gpu, levels)
         sec = [f"### {reading.gpu} — {reading.dataset}", "",
                f"Data published by `{reading.source}` (read from ../shared/peer-data, not committed here).", "",

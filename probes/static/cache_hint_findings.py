@@ -35,7 +35,8 @@ def matrix(df: pd.DataFrame, op: str, width: str, groups: list[list[str]]) -> st
     reps = [g[0] for g in groups]
     header = "| qualifier | " + " | ".join(f"`{g[0]}`" + ("+" if len(g) > 1 else "") for g in groups) + " |"
     lines = [header, "|" + "---|" * (len(groups) + 1)]
-    from probes.static.cache_hints import LINE_OPS, LOAD_QUALIFIERS, STORE_QUALIFIERS
+    from probes.static.cache_hints import LINE_OPS
+    from probes.static.qualifiers import LOAD_QUALIFIERS, STORE_QUALIFIERS
     order = {"ld": LOAD_QUALIFIERS, "st": STORE_QUALIFIERS, "line": LINE_OPS}[op]
     for qual in [q for q in order if q in set(sub["qualifier"])]:
         cells = []
@@ -252,7 +253,8 @@ def readme_section(df: pd.DataFrame) -> str:
         L.append("**Equivalent line operations** (identical SASS on every architecture accepting both):")
         L += [f"- " + " = ".join(f"`{q}`" for q in qs) + f" → `{s}`" for (op, s), qs in lines.items()]
         L.append("")
-    from probes.static.cache_hints import POLICIES, LOAD_QUALIFIERS
+    from probes.static.cache_hints import POLICIES
+    from probes.static.qualifiers import LOAD_QUALIFIERS
     extra = [q for q in POLICIES if q not in LOAD_QUALIFIERS]
     main = df[~df.qualifier.isin(extra)]
     words = descriptor_words(df)

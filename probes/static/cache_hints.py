@@ -16,43 +16,9 @@ from pathlib import Path
 import pandas as pd
 
 from probes.static import descriptors, sass, toolchain
+from probes.static.qualifiers import LOAD_QUALIFIERS, POLICY, STORE_QUALIFIERS  # the one qualifier table
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "ptx" / "cache_hint_kernel.ptx"
-POLICY = "createpolicy.fractional.L2::evict_last.b64 %rd9, 1.0;"
-
-LOAD_QUALIFIERS = {
-    # qualifier label -> (text between `ld` and the type, needs an L2 cache policy operand)
-    "plain": ("ld.global", False),
-    ".ca": ("ld.global.ca", False), ".cg": ("ld.global.cg", False), ".cs": ("ld.global.cs", False),
-    ".lu": ("ld.global.lu", False), ".cv": ("ld.global.cv", False), ".nc": ("ld.global.nc", False),
-    ".nc.L1::no_allocate": ("ld.global.nc.L1::no_allocate", False),
-    ".L1::evict_first": ("ld.global.L1::evict_first", False),
-    ".L1::evict_last": ("ld.global.L1::evict_last", False),
-    ".L1::evict_normal": ("ld.global.L1::evict_normal", False),
-    ".L1::evict_unchanged": ("ld.global.L1::evict_unchanged", False),
-    ".L1::no_allocate": ("ld.global.L1::no_allocate", False),
-    ".L2::evict_first": ("ld.global.L2::evict_first", False),
-    ".L2::evict_last": ("ld.global.L2::evict_last", False),
-    ".L2::evict_normal": ("ld.global.L2::evict_normal", False),
-    ".L2::64B": ("ld.global.L2::64B", False), ".L2::128B": ("ld.global.L2::128B", False),
-    ".L2::256B": ("ld.global.L2::256B", False),
-    ".L2::cache_hint (evict_last policy)": ("ld.global.L2::cache_hint", True),
-    ".nc.L1::no_allocate.L2::256B (DeepEP)": ("ld.global.nc.L1::no_allocate.L2::256B", False),
-    ".volatile": ("ld.volatile.global", False),
-    ".relaxed.gpu": ("ld.relaxed.gpu.global", False),
-    ".acquire.gpu": ("ld.acquire.gpu.global", False),
-    ".relaxed.sys": ("ld.relaxed.sys.global", False),
-}
-STORE_QUALIFIERS = {
-    "plain": ("st.global", False), ".wb": ("st.global.wb", False), ".cg": ("st.global.cg", False),
-    ".cs": ("st.global.cs", False), ".wt": ("st.global.wt", False),
-    ".L1::no_allocate": ("st.global.L1::no_allocate", False),
-    ".L1::evict_first": ("st.global.L1::evict_first", False),
-    ".L1::evict_last": ("st.global.L1::evict_last", False),
-    ".L2::cache_hint (evict_last policy)": ("st.global.L2::cache_hint", True),
-    ".volatile": ("st.volatile.global", False), ".relaxed.gpu": ("st.relaxed.gpu.global", False),
-    ".release.gpu": ("st.release.gpu.global", False),
-}
 # Other L2 cache policies (b32 loads and stores only): label -> (primary priority, secondary priority, fraction).
 # Pairs that differ in one field show which bits of the descriptor that field occupies (cache_hint_findings).
 POLICIES = {

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from probes import verdicts
+from probes import verdicts as V
 
 from . import instructions, toolchain
 from .instruction_table import InstructionSpec
@@ -46,8 +46,9 @@ _INT_COLUMNS = ["ptx_per_link", "fixed_latency_cycles", "latency_min", "latency_
                 "variable_links", "chain_links", "issue_interval_cycles"]
 
 # Hook for the documented-claims registry of the instruction-table issue: a callable (row dict) -> one of
-# probes.verdicts.DOCUMENTED_VERDICTS. Until it exists every ok row is verdicts.UNDOCUMENTED; no documented value is
-# written here by hand.
+# V.DOCUMENTED_VERDICTS (probes/verdicts.py: documented & matches / documented & differs / undocumented /
+# inconclusive), checked on the way in. Until it exists every ok row is V.UNDOCUMENTED; no documented value is written
+# here by hand.
 ClaimsRegistry = Callable[[dict], str]
 
 _SOURCES = ("instruction_table.py", "instructions.py", "schedule.py", "sass.py", "toolchain.py")
@@ -107,7 +108,7 @@ def _frame(rows: list[dict], claims: ClaimsRegistry | None) -> pd.DataFrame:
         row["disassembler"], row["disassembler_version"] = "cuobjdump", versions["cuobjdump"]
         ok = row["status"] == "ok"
         row["throughput_basis"] = THROUGHPUT_BASIS if ok and row.get("implied_throughput_per_sm_per_clk") else ""
-        row["verdict"] = verdicts.check(claims(row) if claims else verdicts.UNDOCUMENTED) if ok else ""
+        row["verdict"] = V.check(claims(row) if claims else V.UNDOCUMENTED) if ok else ""
     df = pd.DataFrame(rows).reindex(columns=COLUMNS)
     for col in _INT_COLUMNS:
         df[col] = df[col].astype("Int64")

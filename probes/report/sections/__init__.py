@@ -31,7 +31,9 @@ import pkgutil
 from dataclasses import dataclass, field
 from typing import Any
 
-LABELS = ("undocumented", "documented & differs", "documented & matches")
+from probes import verdicts as V
+
+LABELS = (V.UNDOCUMENTED, V.DOCUMENTED_DIFFERS, V.DOCUMENTED_MATCHES)   # a finding's label: from the vocabulary
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+from probes import verdicts as V
 from probes.analysis import bandwidth as bw
 from probes.report.sections import Figure, Finding, Paragraph, Section, Table, latest_run
 
@@ -116,7 +117,7 @@ def ladder_table_and_findings(analysed) -> tuple[Table, list[Finding]]:
                         f"{_fmt_bytes(lv.plateau_bytes_high)} of working set, {op}, {LABEL[name]}")
             if lv.name == "DRAM" and name == "bandwidth.ladder":
                 label, why = bw.peak_verdict(lv, peak)
-                if label != "inconclusive":
+                if label != V.INCONCLUSIVE:
                     findings.append(Finding(FAMILY, f"HBM {op} bandwidth vs documented peak", lv.bandwidth_GBps,
                                             "GB/s", label, f"{evidence}; {why}.",
                                             ci=(lv.bandwidth_ci_low, lv.bandwidth_ci_high),
@@ -135,6 +136,7 @@ def ladder_table_and_findings(analysed) -> tuple[Table, list[Finding]]:
 
 def occupancy_blocks(docs) -> tuple[list, list[Finding]]:
     import pandas as pd
+
     from probes.report.figures import TAB10, subplots
     doc = latest_run(docs, "bandwidth.occupancy")
     if doc is None:

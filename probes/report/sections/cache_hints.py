@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from probes import verdicts as V
 from probes.analysis import hints as A
 from probes.report.sections import Figure, Finding, Paragraph, Section, Table
 
@@ -69,13 +70,13 @@ def _findings(table: pd.DataFrame, docs: list[dict]) -> list[Finding]:
     out = []
     for row in table.itertuples(index=False):
         r = dict(zip(table.columns, row))
-        if r["verdict"] != "measurable effect":
+        if r["verdict"] != V.EFFECT:
             continue
         differs = r["ISA agrees"] in (False,)      # np.bool_ from the frame; None = the ISA states nothing
         value, unit = _headline(r)
         out.append(Finding(
             family=FAMILY, title=f"{r['hint']} on {r['arch']}: {r['effects']}", value=value, unit=unit,
-            label="documented & differs" if differs else "undocumented",
+            label=V.DOCUMENTED_DIFFERS if differs else V.UNDOCUMENTED,
             evidence=(f"SASS {r['SASS']}; Mann-Whitney vs the plain load, Holm-corrected, |Cliff's delta| >= "
                       f"{A.MIN_DELTA} in: {r['effects']}; L1 residency {r['L1 residency']}."),
             surprise=1.0 if differs else 0.5, figure=f"{FAMILY}-heatmap", data=files,
@@ -89,9 +90,9 @@ def section(docs: list[dict]) -> Section:
     sec.blocks.append(Paragraph(
         "Each hint's SASS comes from the static atlas (`reports/static/cache-hints-sass.csv`); residency, pollution, "
         "bandwidth and staleness come from the `cache-hints.*` probes on this GPU. Latency bands (L1/L2/HBM) are the "
-        "same run's plain-load controls. Verdicts: dropped at compile time (SASS identical to the plain load), kept "
-        "in SASS but no measurable effect, or measurable effect (Mann-Whitney vs the plain load, Holm-corrected, "
-        f"|Cliff's delta| >= {A.MIN_DELTA}). A non-significant test bounds the effect only at this sample size."))
+        f"same run's plain-load controls. Verdicts: {V.DROPPED} (SASS identical to the plain load), {V.NO_EFFECT}, "
+        f"or {V.EFFECT} (Mann-Whitney vs the plain load, Holm-corrected, |Cliff's delta| >= {A.MIN_DELTA}). A "
+        "non-significant test bounds the effect only at this sample size."))
     if table.empty:
         sec.blocks.append(Paragraph("No completed cache-hints results for this GPU."))
         return sec

@@ -14,6 +14,7 @@ import math
 from datetime import datetime
 from statistics import median
 
+from probes import verdicts as V
 from probes.analysis.levels import Level, describe_sublevels, describe_transition, detect_levels
 from probes.analysis.published import for_gpu
 from probes.report.sections import Figure, Finding, Paragraph, Section, Table
@@ -28,6 +29,7 @@ ORDER = 10
 TARGET_WALL_S = {"latency.ladder.global": 60.0}
 TARGET_CI_HALF_WIDTH_PCT = 1.0
 PUBLISHED_LEVELS = {"latency.ladder.global": ("L1", "L2", "DRAM"), "latency.shared": ("shared",)}
+PUBLISHED_TOLERANCE = 0.10  # our latency CI within 10 % of a published value or range -> matches
 L2_TOLERANCE = 1.25        # driver L2 size within [capacity_low / 1.25, capacity_high * 1.25] -> matches
 DRIVER_L2 = "driver-reported L2 size (CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE, stored as environment.l2_cache_bytes)"
 PATH_NAMES = {"latency.shared": "shared memory", "latency.constant": "constant cache", "latency.local": "local memory"}
@@ -177,7 +179,7 @@ def l2_finding(analysed) -> tuple[Finding | None, str]:
                              "footprint")
     finding = Finding(
         FAMILY, "L2 capacity (last cache level before DRAM)", mid, "bytes",
-        "documented & matches" if matches else "documented & differs",
+        V.DOCUMENTED_MATCHES if matches else V.DOCUMENTED_DIFFERS,
         f"{where} on the default global ladder; the driver reports {fmt_bytes(l2)}.",
         ci=(lo, hi), surprise=abs(mid / l2 - 1), figure="ladder-global", data=(doc["_file"],),
         documented=f"{l2} B: {DRIVER_L2}")
@@ -192,7 +194,7 @@ def level_findings(analysed) -> list[Finding]:
             ns = level_ns(pts, lv)
             ns_txt = f", {ns:.1f} ns" if ns is not None else ""
             out.append(Finding(
-                FAMILY, f"{lv.name} latency, {label_of(name)}", lv.latency_cycles, "cycles", "undocumented",
+                FAMILY, f"{lv.name} latency, {label_of(name)}", lv.latency_cycles, "cycles", V.UNDOCUMENTED,
                 f"Median of {lv.n_points} plateau points from {fmt_bytes(lv.plateau_bytes_low)} to "
                 f"{fmt_bytes(lv.plateau_bytes_high)}{ns_txt}; single-thread dependent pointer chase.",
                 ci=(lv.latency_ci_low, lv.latency_ci_high), figure=fig, data=(doc["_file"],)))
@@ -202,7 +204,7 @@ def level_findings(analysed) -> list[Finding]:
                 merged = describe_sublevels(lv, fmt_bytes)
                 out.append(Finding(
                     FAMILY, f"{lv.name} capacity, {label_of(name)}",
-                    math.sqrt(lv.capacity_bytes_low * lv.capacity_bytes_high), "bytes", "undocumented",
+                    math.sqrt(lv.capacity_bytes_low * lv.capacity_bytes_high), "bytes", V.UNDOCUMENTED,
                     f"Latency leaves the {lv.name} plateau between {fmt_bytes(lv.capacity_bytes_low)} and "
                     f"{fmt_bytes(lv.capacity_bytes_high)} of footprint.{extra}" + (f" ({merged}.)" if merged else ""),
                     ci=(lv.capacity_bytes_low, lv.capacity_bytes_high), figure=fig, data=(doc["_file"],)))
@@ -272,10 +274,12 @@ def published_comparison(analysed, docs: list[dict]) -> list:
             ours = next((lv for lv in levels if lv.name == level), None)
             for e in (e for e in entries if e.level == level):
                 lo, hi = e.value, e.value_high if e.value_high is not None else e.value
+                why = ""
                 if ours is None:
-                    verdict = "not detected in our ladder"
-                elif ours.latency_ci_high < lo * 0.9 or ours.latency_ci_low > hi * 1.1:
-                    verdict = "differs by more than 10 %"
+                    verdict, why = V.INCONCLUSIVE, "not detected in our ladder"
+                elif (ours.latency_ci_high < lo * (1 - PUBLISHED_TOLERANCE)
+                      or ours.latency_ci_low > hi * (1 + PUBLISHED_TOLERANCE)):
+                    verdict, why = V.DIFFERS, f"differs by more than {100 * PUBLISHED_TOLERANCE:g} %"
                     stride = (doc.get("params") or {}).get("stride_bytes")
                     gaps.append(f"{label_of(name)} {level}: ours {ours.latency_cycles:.1f} cycles "
                                 f"[{ours.latency_ci_low:.1f}, {ours.latency_ci_high:.1f}] vs {lo:g}"
@@ -284,15 +288,17 @@ def published_comparison(analysed, docs: list[dict]) -> list:
                                 "the provenance block; a different stride, footprint, page size, clock or timer "
                                 "placement moves such plateaus.")
                 else:
-                    verdict = "within 10 %"
+                    verdict = V.MATCHES
                 rows.append({"path": label_of(name), "level": level,
                              "ours [cycles]": None if ours is None else round(ours.latency_cycles, 1),
                              "published [cycles]": f"{lo:g}" if hi == lo else f"{lo:g} – {hi:g}",
-                             "published by": e.source, "their method": e.method, "comparison": verdict})
+                             "published by": e.source, "their method": e.method, "comparison": verdict, "why": why})
     if not rows:
         return []
-    blocks: list = [Table(pd.DataFrame(rows), caption="Our plateaus beside values published by other projects for "
-                                                      "this GPU (theirs are not our measurements)")]
+    caption = ("Our plateaus beside values published by other projects for this GPU (theirs are not our "
+               f"measurements); comparison: {V.MATCHES} when our CI reaches within {100 * PUBLISHED_TOLERANCE:g} % "
+               "of the published value or range")
+    blocks: list = [Table(pd.DataFrame(rows), caption=caption)]
     blocks += [Paragraph(g) for g in gaps]
     return blocks
 

@@ -1,89 +1,39 @@
-"""Hinted memory operations for the cache-hint probes, as volatile inline PTX, with simulator fallbacks.
+"""Hinted memory operations of the cache-hint kernels, as volatile inline PTX, with simulator fallbacks.
 
-The hint names are the probes' `hint` axis values; each maps to a qualifier label of the static atlas
-(probes/static/cache_hints.py), whose PTX spelling is reused, so the dynamic and static halves test the same text.
-Loads whose qualifier goes after `ld.global` use the frozen intrinsics of probes/engine/intrinsics.py; the others
-(`ld.volatile.global`, `ld.relaxed.gpu.global`, `ld.acquire.gpu.global`, `.L2::cache_hint` with its createpolicy
-operand) and every store / 16-byte load are built here the same way: one `ir.InlineAsm(side_effect=True)` per
-spelling, cached, so ptxas can neither hoist nor merge them.
+Each operation takes a hint name (the probes' `hint` axis) and spells its PTX from the one qualifier table
+(probes/static/qualifiers.py), so the dynamic and static halves test the same text. Loads whose qualifier goes after
+`ld.global` use the frozen intrinsics of probes/engine/intrinsics.py; the others (`ld.volatile.global`,
+`ld.relaxed.gpu.global`, `ld.acquire.gpu.global`, `.L2::cache_hint` with its createpolicy operand) and every store /
+16-byte load are built here the same way: one `ir.InlineAsm(side_effect=True)` per spelling, cached, so ptxas can
+neither hoist nor merge them.
 
-The tables and `atlas()` import no CUDA (probes.analysis.hints reads them); the operations import numba.cuda only
-when first built. Under the simulator (NUMBA_ENABLE_CUDASIM=1) each operation is a plain Python function with the
-same arguments; there, chains hold element indices instead of addresses.
+numba.cuda is imported only when an operation is first built. Under the simulator (NUMBA_ENABLE_CUDASIM=1) each
+operation is a plain Python function with the same arguments; there, chains hold element indices instead of addresses.
 """
 from __future__ import annotations
 
-import functools
-from pathlib import Path
-
 from numba import config
 
-from probes.static.cache_hints import LOAD_QUALIFIERS, POLICY, STORE_QUALIFIERS
+from probes.static.qualifiers import POLICY, row
 
-# hint name (axis value) -> static atlas qualifier label.
-LOAD_HINTS = {
-    "none": "plain", "ca": ".ca", "cg": ".cg", "cs": ".cs", "lu": ".lu", "cv": ".cv", "nc": ".nc",
-    "nc.L1::no_allocate": ".nc.L1::no_allocate",
-    "L1::evict_first": ".L1::evict_first", "L1::evict_last": ".L1::evict_last",
-    "L1::evict_normal": ".L1::evict_normal", "L1::evict_unchanged": ".L1::evict_unchanged",
-    "L1::no_allocate": ".L1::no_allocate",
-    "L2::64B": ".L2::64B", "L2::128B": ".L2::128B", "L2::256B": ".L2::256B",
-    "nc.L1::no_allocate.L2::256B": ".nc.L1::no_allocate.L2::256B (DeepEP)",
-    "L2::cache_hint": ".L2::cache_hint (evict_last policy)",
-    "volatile": ".volatile", "relaxed.gpu": ".relaxed.gpu", "acquire.gpu": ".acquire.gpu",
-}
-# Not offered: `.L2::evict_first/last/normal` on ld — ptxas rejects them below 256-bit vectors on every arch
-# (atlas: "requires .v8.b32/.v4.b64"); `.relaxed.sys` adds nothing over `.volatile` for a single GPU.
-STORE_HINTS = {
-    "none": "plain", "wb": ".wb", "cg": ".cg", "cs": ".cs", "wt": ".wt", "L1::no_allocate": ".L1::no_allocate",
-    "L1::evict_first": ".L1::evict_first", "L1::evict_last": ".L1::evict_last",
-    "L2::cache_hint": ".L2::cache_hint (evict_last policy)", "volatile": ".volatile",
-    "relaxed.gpu": ".relaxed.gpu", "release.gpu": ".release.gpu",
-}
-PREFETCH_HINTS = ("none", "L2::64B", "L2::128B", "L2::256B", "nc.L1::no_allocate.L2::256B")
 _POLICY = POLICY.replace("%rd9", "%hpol")  # scoped names that cannot shadow the operand registers
-MARKER_BASE = 0x4B1D00   # kernels store MARKER_BASE + hint index: check_sass finds it as an immediate
+SIMULATOR = bool(config.ENABLE_CUDASIM)
 
 
 def load_prefix(hint: str) -> tuple[str, bool]:
     """(PTX opcode up to the type, needs an L2 cache-policy operand) of a load hint."""
-    return LOAD_QUALIFIERS[LOAD_HINTS[hint]]
+    q = row("ld", hint)
+    return q.prefix, q.policy
 
 
 def store_prefix(hint: str) -> tuple[str, bool]:
-    return STORE_QUALIFIERS[STORE_HINTS[hint]]
+    q = row("st", hint)
+    return q.prefix, q.policy
 
 
 def _policy_asm(instr: str) -> str:
     """Wrap `instr` (whose policy operand is %hpol) with the atlas's createpolicy, in a scoped register block."""
     return "{ .reg .b64 %hpol; " + _POLICY + " " + instr + " }"
-
-
-SIMULATOR = bool(config.ENABLE_CUDASIM)
-ATLAS = Path(__file__).resolve().parents[2] / "reports" / "static" / "cache-hints-sass.csv"
-
-
-@functools.cache
-def atlas():
-    """The static atlas table (reports/static/cache-hints-sass.csv): what each qualifier lowers to, per arch."""
-    import pandas as pd
-    if not ATLAS.is_file():
-        raise FileNotFoundError(f"{ATLAS}: static cache-hint atlas missing; build it with `make static`")
-    return pd.read_csv(ATLAS, keep_default_na=False)
-
-
-def lowering(op: str, hint: str, width: str, arch: str) -> tuple[str, str] | None:
-    """(status, SASS) the atlas records for a hint, or None when the atlas has no such cell."""
-    label = (LOAD_HINTS if op == "ld" else STORE_HINTS)[hint]
-    df = atlas()
-    row = df[(df.op == op) & (df.qualifier == label) & (df.width == width) & (df.arch == arch)]
-    return (row.status.iloc[0], row.sass.iloc[0]) if len(row) else None
-
-
-def supported(op: str, hint: str, arch: str, width: str = "b32") -> bool:
-    """True unless the atlas records ptxas rejecting the hint on arch (unknown archs are tried)."""
-    cell = lowering(op, hint, width, arch)
-    return cell is None or cell[0] == "ok"
 
 
 # ---- operations: each factory returns a function usable inside a kernel (an intrinsic, or Python in the simulator)

@@ -1,9 +1,10 @@
-"""Cache-hint kernels: the Numba device code of the cache-hints.* probes and its static checks.
+"""Cache-hint kernels: the Numba device code shared by the cache-hints.* probes, and its static checks.
 
 One factory per kernel kind (residency, pollution, stream, bandwidth, prefetch, staleness, store, helpers), each
 returning a kernel specialised to one hint; `module_ptx` compiles all hint variants of a kind into one PTX module and
-`check_sass` verifies its SASS against the static atlas. The host side (buffers, launches, checks of what the kernels
-computed) is probes/catalogue/cache_hints.py; the hinted operations themselves are probes/catalogue/_hint_ops.py.
+`check_sass` verifies its SASS against the static atlas. The host side of each probe (buffers, launches, checks of
+what the kernels computed) is its own module of this package; the hinted operations are ops.py; which hints exist
+and how each is spelled is the one qualifier table, probes/static/qualifiers.py.
 """
 from __future__ import annotations
 
@@ -12,28 +13,31 @@ import re
 
 from numba import cuda, uint32, uint64
 
-from probes.catalogue import _hint_ops as H
+from probes.catalogue.cache_hints import ops as H
 from probes.engine import intrinsics as X
+from probes.static import qualifiers as Q
 from probes.static.kernel_checks import loop_resident_problems
 
 LINE = 128                     # bytes per chain slot: one L1/L2 line
+MARKER_BASE = 0x4B1D00         # kernels store MARKER_BASE + hint index: check_sass finds it as an immediate
 
 
-def _hints_for(kind: str) -> tuple[str, ...]:
+def hints_for(kind: str) -> tuple[str, ...]:
+    """The hint axis of a kernel kind, in the qualifier table's order."""
     if kind == "store":
-        return tuple(H.STORE_HINTS)
+        return tuple(Q.STORE_HINTS)
     if kind == "prefetch":
-        return H.PREFETCH_HINTS
-    return tuple(H.LOAD_HINTS)
+        return Q.PREFETCH_HINTS
+    return tuple(Q.LOAD_HINTS)
 
 
 def hint_index(kind: str, hint: str) -> int:
-    return _hints_for(kind).index(hint)
+    return hints_for(kind).index(hint)
 
 
 def marker(kind: str, hint: str) -> int:
     """The immediate a kernel stores to prove (in SASS and in its output) which hint variant it is."""
-    return H.MARKER_BASE + hint_index(kind, hint)
+    return MARKER_BASE + hint_index(kind, hint)
 
 
 # ---------------------------------------------------------------------------------------------------- device code
@@ -387,43 +391,43 @@ def module_ptx(kind: str, cc: tuple[int, int], hints: tuple[str, ...] | None = N
         if kind == "helpers":
             funcs = [(f, sigs[name]) for name, f in helper_kernels().items()]
         else:
-            funcs = [(FACTORIES[kind](h), sigs[kind]) for h in (hints or _hints_for(kind))]
+            funcs = [(FACTORIES[kind](h), sigs[kind]) for h in (hints or hints_for(kind))]
         return merge_ptx([kernel_ptx(f, sig, tuple(cc)) for f, sig in funcs]).encode()
 
     # compile_ptx has no disk cache (~0.1 s a kernel, ~120 kernels per arch): key ours by the sources it depends on.
-    sources = [Path(__file__), Path(H.__file__), Path(X.__file__)]
+    sources = [Path(__file__), Path(H.__file__), Path(X.__file__), Path(Q.__file__)]
     key = (kind, str(cc), ",".join(hints or ()), metadata.version("numba-cuda"), *(p.read_text() for p in sources))
     return toolchain._cached("hint-ptx", key, produce, ".ptx").decode()
 
 
-def _kernels_for(*kinds):
+def kernels_for(*kinds):
     def kernels(cc):
         arch = f"sm_{cc[0]}{cc[1]}"
         out = []
         for kind in (*kinds, "helpers"):
             op, width = ACCESS.get(kind, ("ld", "b64", False))[:2]
-            hints = tuple(h for h in _hints_for(kind) if H.supported(op, h, arch, width)) if kind in ACCESS else None
+            hints = tuple(h for h in hints_for(kind) if Q.supported(op, h, arch, width)) if kind in ACCESS else None
             out.append((f"{kind}@{arch}", module_ptx(kind, tuple(cc), hints)))
         return out
     return kernels
 
 
-def _marker_of(insts) -> int | None:
+def marker_of(insts) -> int | None:
     for inst in insts:
         for operand in inst.operands:
             try:
                 value = int(operand.strip(), 16) if operand.strip().startswith("0x") else None
             except ValueError:
                 continue
-            if value is not None and H.MARKER_BASE <= value < H.MARKER_BASE + 64:
-                return value - H.MARKER_BASE
+            if value is not None and MARKER_BASE <= value < MARKER_BASE + 64:
+                return value - MARKER_BASE
     return None
 
 
 def expected_sass(kind: str, hint: str, arch: str) -> tuple[str, list[str]] | None:
     """(hinted LDG/STG opcode, other opcodes the lowering adds) as the static atlas records them, or None."""
     op, width, _ = ACCESS[kind]
-    cell = H.lowering(op, hint, width, arch)
+    cell = Q.lowering(op, hint, width, arch)
     if cell is None or cell[0] != "ok":
         return None
     parts = [p.strip() for p in cell[1].split(";")]
@@ -438,10 +442,10 @@ def check_sass(name: str, insts) -> list[str]:
     loads = [i for i in insts if i.base in ("LDG", "STG")]
     if kind == "helpers":
         return [] if loads else ["helper kernel has no global load or store"]
-    idx = _marker_of(insts)
-    hints = _hints_for(kind)
+    idx = marker_of(insts)
+    hints = hints_for(kind)
     if idx is None or idx >= len(hints):
-        return [f"{name}: no hint marker immediate (0x{H.MARKER_BASE:x}+i) found: cannot tell which hint this is"]
+        return [f"{name}: no hint marker immediate (0x{MARKER_BASE:x}+i) found: cannot tell which hint this is"]
     hint = hints[idx]
     want = expected_sass(kind, hint, arch)
     if want is None:
