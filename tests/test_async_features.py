@@ -160,3 +160,21 @@ def test_bulk_bandwidth_is_shown_against_the_same_runs_copy_ceiling():
     sec, _ = render([doc("bandwidth.bulk", pts)])
     best = {f.title: f for f in sec.findings}["bulk global->shared bandwidth, tma"]
     assert best.value == 3000.0 and "8192 B per transfer, depth 4, 120 %" in best.evidence
+
+
+def test_cache_hinted_and_2d_bulk_points_are_compared_with_the_same_point_without_a_hint():
+    pts = [point({"mode": m, "hint": h, "bytes": 4096, "depth": 2}, v) for m, h, v in
+           (("copy", "none", 2000.0), ("tma", "none", 2400.0), ("tma", "evict_first", 1800.0),
+            ("tma2d", "none", 2200.0), ("tma2d", "evict_last", 2420.0), ("ldgsts", "evict_last", 900.0))]
+    frame = A.bulk_table(A.point_table([doc("bandwidth.bulk", pts)], "bandwidth.bulk"))
+    got = {(r["mode"], r["hint"]): r for r in frame.to_dict("records")}
+    assert got[("tma", "evict_first")]["vs no hint"] == 0.75 and got[("tma2d", "evict_last")]["vs no hint"] == 1.1
+    assert math.isnan(got[("tma", "none")]["vs no hint"]) and math.isnan(got[("ldgsts", "evict_last")]["vs no hint"])
+    assert got[("tma2d", "none")]["% of copy ceiling"] == 110.0
+    old = A.bulk_table(A.point_table([doc("bandwidth.bulk", [point({"mode": "tma", "bytes": 4096, "depth": 2},
+                                                                   1.0)])], "bandwidth.bulk"))
+    assert list(old["hint"]) == ["none"]                      # results from before the hint axis
+    sec, _ = render([doc("bandwidth.bulk", pts)])
+    titles = {f.title: f for f in sec.findings}
+    assert "0.75x the same point without a cache hint" in titles["bulk global->shared bandwidth, tma, L2 evict_first"].evidence
+    assert titles["bulk global->shared bandwidth, tma2d"].evidence.startswith("TMA 2D (cp.async.bulk.tensor.2d)")

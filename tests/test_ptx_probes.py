@@ -301,3 +301,100 @@ def test_a_probe_version_covers_its_declared_template():
     import dataclasses
     probe = catalogue.get("latency.mbarrier")
     assert dataclasses.replace(probe, ptx="ptx/bulk_copy.ptx").version() != probe.version()
+
+
+# ---- bandwidth.bulk: TMA 2D through a tensor map, cache-hint variants ---------------------------------------------
+
+def recording(into: list):
+    """A fake launcher that records (kernel, config) and runs the emulator."""
+    def launcher(ctx, k, cfg, args):   # noqa: ARG001
+        into.append((k, cfg))
+        k.emulate(k, cfg, args)
+    return launcher
+
+
+def test_tma2d_chunks_are_boxes_of_a_row_major_matrix_in_tile_order():
+    from probes.catalogue.bandwidth_bulk import chunk_sums
+    words = np.arange(4 * 128, dtype=np.uint32)           # 4 rows of 512 B; boxes of 2 rows x 64 elements
+    m = words.reshape(4, 128).astype(np.uint64)
+    want = [m[0:2, 0:64].sum(), m[0:2, 64:128].sum(), m[2:4, 0:64].sum(), m[2:4, 64:128].sum()]
+    assert list(chunk_sums(words, 512, row_bytes=512)) == want
+    assert list(chunk_sums(words, 512)) != want            # 1D chunks are contiguous runs: another model
+
+
+def test_tma2d_stream_is_checked_per_box_and_launches_its_tensor_map_geometry():
+    from probes.catalogue.bandwidth_bulk import checksums, tma2d_fields
+    probe = catalogue.get("bandwidth.bulk")
+    params = probe.parse_params(["sizes=512", "depths=2", "blocks_per_sm=1", "buffer_bytes=8192", "row_bytes=1024"])
+    seen = []
+    with ptx.using_launcher(recording(seen)):
+        sample = probe.measure(FakeContext(), {"mode": "tma2d", "hint": "none", "bytes": 512, "depth": 2}, params)
+    (k, cfg), = seen
+    assert sample["ctas"] == 2 and sample["iters"] == 8 and sample["bytes"] == 8192
+    assert cfg.core_kwargs() == {"grid": (2, 1, 1), "block": (32, 1, 1), "shmem_size": 1024}
+    text = k.ptx("sm_90a")
+    assert "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%r13], " \
+           "[%rd1, {%r25, %r26}], [%r14];" in text
+    assert "rem.u32 %r25, %r12, 4;" in text and "mul.lo.u32 %r26, %r26, 2;" in text    # 4 tile columns, 2 rows
+    assert "fence.proxy.tensormap::generic.acquire.gpu [%rd1], 128;" in text
+    f = tma2d_fields(512, 1024, rows=8)
+    assert f.global_dims == (256, 8) and f.global_strides == (1024,) and f.box_dims == (64, 2)
+    assert f.data_type == "UINT32" and f.box_bytes == 512
+    with ptx.using_launcher(corrupting(word=2)), pytest.raises(KernelCheckError, match="CTA 0 checksum"):
+        probe.measure(FakeContext(), {"mode": "tma2d", "hint": "none", "bytes": 512, "depth": 2}, params)
+    words = np.arange(2048, dtype=np.uint32)
+    assert list(checksums(words, 2, 8, 512, 1024)) != list(checksums(words, 2, 8, 512))
+
+
+@pytest.mark.parametrize("nbytes, row_bytes, rows, message", [
+    (640, 4096, 64, "multiples of 256"),
+    (1024, 4096, 6, "do not split into boxes of 4 rows"),
+    (128 * KiB, 4096, 1024, "boxDim[1] = 512: must be 1..256"),
+    (4096, 4096 + 256, 64, None),
+])
+def test_tma2d_tensor_maps_the_driver_would_refuse_are_refused_before_any_launch(nbytes, row_bytes, rows, message):
+    from probes.catalogue.bandwidth_bulk import tma2d_fields
+    from probes.engine.tensormap import TensorMapError
+    if message is None:
+        assert tma2d_fields(nbytes, row_bytes, rows).global_strides == (row_bytes,)
+        return
+    with pytest.raises((ProbeSpecError, TensorMapError), match=re.escape(message)):
+        tma2d_fields(nbytes, row_bytes, rows)
+
+
+def test_cache_hint_variants_make_a_policy_and_pass_it_to_every_async_copy():
+    from probes.catalogue.bandwidth_bulk import stream_kernel
+    for mode, copy in (("tma", "cp.async.bulk.shared::cluster"), ("tma2d", "cp.async.bulk.tensor.2d"),
+                       ("ldgsts", "cp.async.cg")):
+        plain, hinted = (stream_kernel(mode, 1024, 2, h).ptx("sm_90a") for h in ("none", "evict_last"))
+        copies = [ln for ln in hinted.splitlines() if copy in ln]
+        assert len(copies) == 2 and all(".L2::cache_hint" in ln and ln.rstrip().endswith(", %rd19;") for ln in copies)
+        assert "createpolicy.fractional.L2::evict_last.b64 %rd19, 1.0;" in hinted
+        assert "cache_hint" not in plain and "createpolicy" not in plain
+    assert stream_kernel("tma", 1024, 2, "evict_first").entry == "stream_tma_ef_1024_2"
+    with pytest.raises(ProbeSpecError, match="apply to tma, tma2d, ldgsts only"):
+        stream_kernel("copy", 1024, 2, "evict_first")
+
+
+def test_bulk_sweep_measures_the_copy_ceiling_once_per_size_and_depth_whatever_the_hints():
+    probe = catalogue.get("bandwidth.bulk")
+    params = probe.parse_params(["sizes=1024,4096", "depths=2", "hints=evict_first,evict_last"])
+    pts = [p.as_dict() for p in probe.points({"compute_capability": [9, 0]}, params)]
+    assert [(p["hint"], p["bytes"]) for p in pts if p["mode"] == "copy"] == [("none", 1024), ("none", 4096)]
+    assert {p["hint"] for p in pts if p["mode"] == "tma2d"} == {"evict_first", "evict_last"}
+    assert not any(p.as_dict()["mode"].startswith("tma") for p in probe.points({"compute_capability": [8, 0]}, params))
+    with pytest.raises(ProbeSpecError, match="unknown hint 'evict_most'"):
+        probe.parse_params(["hints=evict_most"])
+
+
+def test_a_lost_or_stray_cache_policy_descriptor_fails_the_sass_check():
+    from probes.catalogue.bandwidth_bulk import carries_policy, check_sass
+    default = [_ins(0, "ULDC.64 UR4, c[0x0][0x208]"), _ins(16, "LDGSTS.E.BYPASS.128 [R15], desc[UR4][R12.64]")]
+    policy = [_ins(0, "UMOV UR5, 0x120"), _ins(8, "UMOV UR4, URZ"),
+              _ins(16, "LDGSTS.E.BYPASS.128 [R15], desc[UR4][R12.64]")]
+    assert carries_policy("ldgsts", default) is False and carries_policy("ldgsts", policy) is True
+    assert carries_policy("tma", [_ins(0, "UBLKCP.S.G [UR10], [UR6], UR19, desc[UR8]")]) is True
+    assert carries_policy("tma2d", [_ins(0, "UTMALDG.2D [UR8], [UR18]")]) is False
+    assert carries_policy("tma", default) is None
+    assert any("cache_hint lost" in p for p in check_sass("stream_ldgsts_ef_4096_2", default))
+    assert any("not given" in p for p in check_sass("stream_ldgsts_4096_2", policy))

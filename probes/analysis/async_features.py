@@ -165,16 +165,27 @@ def wgmma_table(lat, tput):
     return out.sort_values(keys).reset_index(drop=True)
 
 
+BULK_MODES = {"tma": "TMA 1D (cp.async.bulk)", "tma2d": "TMA 2D (cp.async.bulk.tensor.2d)",
+              "ldgsts": "LDGSTS (cp.async.cg)", "copy": "ld.global.v4 + st.shared.v4"}
+
+
 def bulk_table(frame):
-    """bandwidth.bulk per (mode, bytes, depth): GB/s [CI] and % of the same run's ceiling, the best point of the
-    synchronous `copy` mode (None when the run has no copy point)."""
+    """bandwidth.bulk per (mode, hint, bytes, depth): GB/s [CI], % of the same run's ceiling (the best point of the
+    synchronous `copy` mode; None when the run has no copy point) and, for a cache-hinted point, its ratio to the
+    same (mode, bytes, depth) without a hint. Results from before the hint axis count as hint `none`."""
     if frame.empty:
         return frame
     out = frame.rename(columns={"median": "GB/s", "ci_low": "CI low", "ci_high": "CI high"}).copy()
+    out["hint"] = out["hint"].fillna("none") if "hint" in out else "none"
     copy = out[out["mode"] == "copy"]["GB/s"]
     ceiling = float(copy.max()) if len(copy) else None
     out["% of copy ceiling"] = None if ceiling is None else (100 * out["GB/s"] / ceiling).round(1)
-    return out.sort_values(["mode", "bytes", "depth"]).reset_index(drop=True)
+    plain = {(r["mode"], r["bytes"], r["depth"]): r["GB/s"] for r in out.to_dict("records") if r["hint"] == "none"}
+    out["vs no hint"] = [None if r["hint"] == "none" or (r["mode"], r["bytes"], r["depth"]) not in plain
+                         else round(r["GB/s"] / plain[(r["mode"], r["bytes"], r["depth"])], 3)
+                         for r in out.to_dict("records")]
+    cols = ["mode", "hint", "bytes", "depth"]
+    return out[cols + [c for c in out.columns if c not in cols]].sort_values(cols).reset_index(drop=True)
 
 
 def flop_per_clk(n: int, k: int, warpgroups: int, cycles_per_mma: float) -> float:

@@ -436,7 +436,7 @@ def dry_run(archs=DRY_RUN_ARCHS, probes=None) -> tuple[int, list[str], list[str]
 
 ATLAS_LIST = PTX_DIR / "atlas-instructions.csv"
 _ATLAS_OPS = re.compile(r"^\s*(?:@!?%p\d+\s+)?((?:cp\.async|mbarrier|mapa|ld\.shared::cluster|barrier\.cluster|wgmma|"
-                        r"tcgen05|fence\.proxy|fence\.mbarrier_init)[\w.:]*)")
+                        r"createpolicy|tcgen05|fence\.proxy|fence\.mbarrier_init)[\w.:]*)")
 
 
 def atlas_rows(probes=None) -> list[dict]:

@@ -140,17 +140,23 @@ def bulk_blocks(docs: list[dict]) -> tuple[list, list]:
     if frame.empty:
         return [], []
     findings, data = [], _files(docs, "bandwidth.bulk")
-    for mode, sub in frame.groupby("mode"):
+    for (mode, hint), sub in frame.groupby(["mode", "hint"], sort=False):
         best = sub.loc[sub["GB/s"].idxmax()]
-        pct = best["% of copy ceiling"]
+        pct, ratio = best["% of copy ceiling"], best["vs no hint"]
         findings.append(Finding(
-            FAMILY, f"bulk global->shared bandwidth, {mode}", float(best["GB/s"]), "GB/s", "undocumented",
-            f"Best point: {int(best['bytes'])} B per transfer, depth {int(best['depth'])}"
-            + (f", {pct:.0f} % of the synchronous-copy ceiling of the same run." if pct is not None else "."),
+            FAMILY, f"bulk global->shared bandwidth, {mode}" + ("" if hint == "none" else f", L2 {hint}"),
+            float(best["GB/s"]), "GB/s", "undocumented",
+            f"{A.BULK_MODES.get(mode, mode)}; best point: {int(best['bytes'])} B per transfer, depth "
+            f"{int(best['depth'])}" + (f", {pct:.0f} % of the synchronous-copy ceiling of the same run"
+                                       if pct is not None else "")
+            + ("" if ratio is None or (isinstance(ratio, float) and math.isnan(ratio))
+               else f", {ratio:.2f}x the same point without a cache hint") + ".",
             ci=_ci({"ci_low": best["CI low"], "ci_high": best["CI high"]}), data=data))
-    return [Table(frame, caption="Streaming global->shared bandwidth per copy mode, transfer size and stages in "
-                                 "flight; % of the best synchronous ld.global.v4 + st.shared.v4 point of the same "
-                                 "run")], findings
+    return [Table(frame, caption="Streaming global->shared bandwidth per copy mode (TMA 1D, TMA 2D through a tensor "
+                                 "map, LDGSTS, synchronous copy), L2 cache policy (createpolicy + .L2::cache_hint, "
+                                 "or none), transfer size and stages in flight; % of the best synchronous "
+                                 "ld.global.v4 + st.shared.v4 point of the same run; 'vs no hint' = GB/s over the "
+                                 "same point without a hint")], findings
 
 
 def section(docs: list[dict]) -> Section:
