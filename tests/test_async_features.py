@@ -178,3 +178,37 @@ def test_cache_hinted_and_2d_bulk_points_are_compared_with_the_same_point_withou
     titles = {f.title: f for f in sec.findings}
     assert "0.75x the same point without a cache hint" in titles["bulk global->shared bandwidth, tma, L2 evict_first"].evidence
     assert titles["bulk global->shared bandwidth, tma2d"].evidence.startswith("TMA 2D (cp.async.bulk.tensor.2d)")
+
+
+def dsmem_placed_doc():
+    """Made-up samples: a cluster of 4 on SMs 0, 1, 14, 15 in one launch and on 20, 21, 22, 23 in another (the
+    scheduler's choice), remote latency rising with |Δ smid| by construction."""
+    pts = []
+    for peer in range(4):
+        samples = []
+        for base, ids in ((0, (0, 1, 14, 15)), (20, (20, 21, 22, 23))):
+            d = abs(ids[peer] - base)
+            v = 33.0 if peer == 0 else 190.0 + d
+            samples += [{"cycles_per_op": v, "sm_self": base, "sm_peer": ids[peer], "nsmid": 132,
+                         "throttled": False}] * 3
+        pts.append({"axes": {"cluster_size": 4, "peer": peer}, "samples": samples,
+                    "summary": {"median": samples[0]["cycles_per_op"], "ci_low": 1.0, "ci_high": 2.0, "n": 6}})
+    return doc("latency.dsmem", pts)
+
+
+def test_dsmem_latency_is_grouped_by_peer_sm_distance_per_sample():
+    table = A.dsmem_distance_table([dsmem_placed_doc()])
+    got = {(r["peer"], r["|Δ smid|"]): r for r in table.to_dict("records")}
+    assert set(got) == {("local", 0), ("remote", 1), ("remote", 2), ("remote", 3), ("remote", 14), ("remote", 15)}
+    assert got[("remote", 1)]["samples"] == 6 and got[("remote", 1)]["SM pairs"] == 2     # (0,1) and (20,21)
+    assert got[("remote", 15)]["median [cycles]"] == 205.0 and got[("local", 0)]["median [cycles]"] == 33.0
+    assert got[("remote", 14)]["%nsmid"] == "132" and got[("remote", 14)]["cluster sizes"] == "4"
+    assert A.dsmem_distance_table([doc("latency.dsmem", [point({"unrelated": 1}, 4.0)])]).empty
+
+
+def test_dsmem_distance_section_has_its_table_figure_and_spread_finding():
+    sec, figures = render([dsmem_placed_doc()])
+    assert "async-dsmem-distance" in figures
+    spread = {f.title: f for f in sec.findings}["DSMEM remote load latency across peer-SM distances"]
+    assert spread.value == 14.0 and "virtual SM id" in spread.evidence and spread.figure == "async-dsmem-distance"
+    assert any(isinstance(b, Table) and "peer-SM distance" in b.caption for b in sec.blocks)

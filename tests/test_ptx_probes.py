@@ -398,3 +398,80 @@ def test_a_lost_or_stray_cache_policy_descriptor_fails_the_sass_check():
     assert carries_policy("tma", default) is None
     assert any("cache_hint lost" in p for p in check_sass("stream_ldgsts_ef_4096_2", default))
     assert any("not given" in p for p in check_sass("stream_ldgsts_4096_2", policy))
+
+
+# ---- clusters: the non-portable size 16, per-SM-distance records ----------------------------------------------------
+
+class _Refusing:
+    """A fake launcher whose driver runs no cluster above `limit` blocks."""
+
+    def __init__(self, limit: int):
+        self.limit, self.asked = limit, []
+
+    def cluster_capacity(self, ctx, k, cfg):   # noqa: ARG002
+        self.asked.append((k.entry, cfg.cluster_size, cfg.non_portable_cluster))
+        return (0, ptx.cluster_refused(cfg)) if cfg.cluster_size > self.limit else (7, None)
+
+    def __call__(self, ctx, k, cfg, args):     # noqa: ARG002
+        k.emulate(k, cfg, args)
+
+
+def test_default_dsmem_sweep_reaches_the_non_portable_cluster_of_16():
+    probe = catalogue.get("latency.dsmem")
+    params = probe.parse_params([])
+    pts = [p.as_dict() for p in probe.points({"compute_capability": [9, 0]}, params)]
+    assert sorted({p["cluster_size"] for p in pts}) == [2, 4, 8, 16] and len(pts) == 2 + 4 + 8 + 16
+    from probes.catalogue.latency_cluster import chase_config
+    cfg = chase_config(16, 4 * KiB)
+    assert cfg.non_portable_cluster and cfg.core_kwargs() == {"grid": (1, 1, 1), "cluster": (16, 1, 1),
+                                                              "block": (128, 1, 1), "shmem_size": 4096}
+
+
+@pytest.mark.parametrize("name, point", [("latency.dsmem", {"cluster_size": 16, "peer": 15}),
+                                         ("latency.cluster-barrier", {"cluster_size": 16, "relaxed": 1})])
+def test_a_cluster_the_driver_does_not_run_skips_its_point_with_the_reason(name, point):
+    from probes.engine.context import PointSkipped
+    probe = catalogue.get(name)
+    params = probe.parse_params(probe.smoke)
+    fake = _Refusing(limit=8)
+    with ptx.using_launcher(fake), pytest.raises(PointSkipped, match="no cluster of 16 blocks .* non-portable"):
+        probe.measure(FakeContext(), point, params)
+    assert fake.asked[-1][1:] == (16, True)
+    with ptx.using_launcher(_Refusing(limit=16)):
+        assert probe.measure(FakeContext(), point, params)["cycles_per_op"] == 4
+
+
+def test_core_launcher_turns_a_refused_attribute_or_zero_occupancy_into_a_reason():
+    from probes.catalogue.latency_cluster import chase_config, chase_kernel
+    cfg, k = chase_config(16, 4 * KiB), chase_kernel()
+    launcher = object.__new__(ptx.CoreLauncher)
+    launcher.stream = "stream"
+
+    def refused(*_):
+        raise RuntimeError("cuKernelSetAttribute(CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED, 1) failed")
+    launcher._kernel = refused
+    n, why = launcher.cluster_capacity(FakeContext(), k, cfg)
+    assert n == 0 and why.startswith("cluster of 16 blocks refused by the driver: cuKernelSetAttribute")
+
+    class Occupancy:
+        def __init__(self, n):
+            self.n, self.seen = n, []
+
+        def max_active_clusters(self, config, stream):
+            self.seen.append((config, stream))
+            return self.n
+    for active, reason in ((0, "max active clusters 0, with the non-portable cluster size allowed"), (3, None)):
+        occ = Occupancy(active)
+        launcher._kernel = lambda *_, occ=occ: type("Fn", (), {"occupancy": occ})()
+        n, why = launcher.cluster_capacity(FakeContext(), k, cfg)
+        assert n == active and (why is None if reason is None else reason in why)
+        assert occ.seen[0][1] == "stream"
+
+
+def test_dsmem_samples_carry_the_sm_pair_its_distance_and_nsmid():
+    sample = smoke_run("latency.dsmem")
+    assert (sample["sm_self"], sample["sm_peer"], sample["sm_distance"], sample["nsmid"]) == (0, 0, 0, 2)
+    probe = catalogue.get("latency.dsmem")
+    params = probe.parse_params(["cluster_sizes=4", "footprint_bytes=1024", "steps=32"])
+    s = probe.measure(FakeContext(), {"cluster_size": 4, "peer": 3}, params)
+    assert (s["sm_peer"], s["sm_distance"], s["sm_of_ranks"]) == (3, 3, "0,1,2,3")

@@ -6,6 +6,7 @@ out. No CUDA.
 - `path_levels(docs)`: latency plateaus (probes.analysis.levels.detect_levels) of the global-load, cp.async and
   TMA ladders side by side, so LDG vs cp.async vs TMA compare per level.
 - `dsmem_summary`: local (peer 0) vs remote latency per cluster size (median over remote peers, their spread).
+- `dsmem_distance_table`: the same chase grouped by peer-SM distance (%smid of rank 0 and of the peer, per sample).
 - `wgmma_table`: latency and throughput per (type, N, operands), with FLOP/clk/SM against the documented peak.
 Published values (other projects' numbers) are constants here with their source, and are only ever shown as
 *published by* beside ours, never merged.
@@ -141,6 +142,39 @@ def dsmem_summary(frame):
                      "published remote [cycles]": None if pub is None else
                      (f"{pub[1]}" if pub[1] == pub[2] else f"{pub[1]} – {pub[2]}"),
                      "published by": HPMLL_DSM if pub else ""})
+    return pd.DataFrame(rows)
+
+
+def dsmem_distance_table(docs: list[dict]):
+    """latency.dsmem samples grouped by peer-SM distance |%smid(peer) - %smid(rank 0)| (local = peer 0, the chasing
+    CTA's own shared memory; remote = every other rank). Samples, not points: the scheduler may place a cluster on
+    other SMs at every launch, so one point can hold several SM pairs. %smid is a virtual id: a distance between ids
+    is a label for the pair, not a physical distance on the die (it shows whether latency follows the ids, nothing
+    more). Rows: kind, distance, samples, SM pairs, cluster sizes, median/min/max cycles, %nsmid seen."""
+    import pandas as pd
+    doc = latest(docs, "latency.dsmem")
+    key = ((doc or {}).get("probe") or {}).get("value_key") or "cycles_per_op"
+    groups: dict = {}
+    for p in (doc or {}).get("points", []):
+        axes = p.get("axes", {})
+        if not all(a in axes for a in AXES["latency.dsmem"]):
+            continue
+        for r in p.get("samples", []):
+            v, a, b = r.get(key), r.get("sm_self"), r.get("sm_peer")
+            if r.get("throttled") or not isinstance(v, (int, float)) or not math.isfinite(v) or a is None or b is None:
+                continue
+            g = groups.setdefault(("local" if axes["peer"] == 0 else "remote", abs(int(b) - int(a))),
+                                  {"v": [], "pairs": set(), "cs": set(), "nsmid": set()})
+            g["v"].append(float(v))
+            g["pairs"].add((int(a), int(b)))
+            g["cs"].add(int(axes["cluster_size"]))
+            if r.get("nsmid") is not None:
+                g["nsmid"].add(int(r["nsmid"]))
+    rows = [{"peer": kind, "|Δ smid|": d, "samples": len(g["v"]), "SM pairs": len(g["pairs"]),
+             "cluster sizes": ",".join(map(str, sorted(g["cs"]))), "median [cycles]": round(median(g["v"]), 1),
+             "min [cycles]": round(min(g["v"]), 1), "max [cycles]": round(max(g["v"]), 1),
+             "%nsmid": ",".join(map(str, sorted(g["nsmid"]))) or None}
+            for (kind, d), g in sorted(groups.items())]
     return pd.DataFrame(rows)
 
 

@@ -239,6 +239,37 @@ class CoreLauncher:
         self.stream.sync()
 
 
+    def cluster_capacity(self, ctx, k: PtxKernel, cfg: LaunchConfig) -> tuple[int | None, str | None]:
+        """(clusters of this shape the device runs at once, why none can run): cuOccupancyMaxActiveClusters through
+        cuda.core after the kernel's attributes are set; a refused non-portable-size attribute is the reason."""
+        try:
+            fn = self._kernel(k, cfg, target_for(ctx.cc))
+        except RuntimeError as err:            # cuKernelSetAttribute refused the non-portable cluster size
+            return 0, f"cluster of {cfg.cluster_size} blocks refused by the driver: {err}"
+        occupancy = getattr(fn, "occupancy", None)
+        if occupancy is None:                  # an older cuda.core: unknown, the launch itself will tell
+            return None, None
+        from cuda.core import LaunchConfig as CoreConfig
+        n = int(occupancy.max_active_clusters(CoreConfig(**cfg.core_kwargs()), stream=self.stream))
+        return n, None if n > 0 else cluster_refused(cfg)
+
+
+def cluster_refused(cfg: LaunchConfig) -> str:
+    return (f"no cluster of {cfg.cluster_size} blocks x {cfg.threads_per_block} threads with {cfg.shared_bytes} B "
+            "of dynamic shared memory each fits this device (max active clusters 0"
+            + (", with the non-portable cluster size allowed)" if cfg.non_portable_cluster else ")"))
+
+
+def cluster_capacity(ctx, k: PtxKernel, cfg: LaunchConfig) -> tuple[int | None, str | None]:
+    """How many clusters of `cfg`'s shape run at once on this device (None: unknown), and why none can (None when
+    some can): asks the launcher; the emulators run any cluster."""
+    launcher = _OVERRIDE[-1] if _OVERRIDE else launcher_for(ctx)
+    ask = getattr(launcher, "cluster_capacity", None)
+    if not cfg.cluster or ask is None:
+        return None, None
+    return ask(ctx, k, cfg)
+
+
 def set_attributes(fn, cfg: LaunchConfig, device_ordinal: int = 0) -> None:
     """Kernel attributes a configuration needs: large dynamic shared memory, non-portable cluster sizes. cuda.core
     loads modules as libraries, so `fn.handle` is a CUkernel (cuKernelSetAttribute, per device)."""

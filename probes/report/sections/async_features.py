@@ -76,12 +76,49 @@ def dsmem_blocks(docs: list[dict]) -> tuple[list, list]:
                 row["local [cycles]"], "cycles", "undocumented",
                 "Peer 0: the chasing CTA's own shared memory addressed as shared::cluster.", figure="async-dsmem",
                 data=data))
-    return [Table(summary, caption="Distributed shared memory: local vs remote chase latency per cluster size "
-                                   "(the 'published' columns are HPMLL/NVIDIA-Hopper-Benchmark's, not ours)"),
-            Table(_round(frame), caption="Every (cluster size, peer) point: median cycles per load [95 % CI], "
-                                         "ns per load, SM of the chasing CTA and of the peer (%smid)"),
-            Figure("async-dsmem", dsmem_figure(frame), "DSMEM chase latency per peer rank, one line per cluster "
-                                                       "size (peer 0 = own shared memory)")], findings
+    blocks = [Table(summary, caption="Distributed shared memory: local vs remote chase latency per cluster size "
+                                     "(the 'published' columns are HPMLL/NVIDIA-Hopper-Benchmark's, not ours)"),
+              Table(_round(frame), caption="Every (cluster size, peer) point: median cycles per load [95 % CI], "
+                                           "ns per load, SM of the chasing CTA and of the peer (%smid)"),
+              Figure("async-dsmem", dsmem_figure(frame), "DSMEM chase latency per peer rank, one line per cluster "
+                                                         "size (peer 0 = own shared memory)")]
+    return blocks + distance_blocks(docs, findings), findings
+
+
+def distance_blocks(docs: list[dict], findings: list) -> list:
+    """latency.dsmem by peer-SM distance: a table, a figure and (with two or more remote distances) the spread."""
+    table = A.dsmem_distance_table(docs)
+    if table.empty:
+        return []
+    remote = table[table["peer"] == "remote"]
+    if len(remote) >= 2:
+        lo, hi = remote.loc[remote["median [cycles]"].idxmin()], remote.loc[remote["median [cycles]"].idxmax()]
+        findings.append(Finding(
+            FAMILY, "DSMEM remote load latency across peer-SM distances", float(hi["median [cycles]"]
+                                                                              - lo["median [cycles]"]), "cycles",
+            "undocumented", f"Spread of the per-distance medians over {len(remote)} distances |Δ %smid|: "
+            f"{lo['median [cycles]']:.1f} cycles at distance {int(lo['|Δ smid|'])}, {hi['median [cycles]']:.1f} at "
+            f"{int(hi['|Δ smid|'])}. %smid is a virtual SM id: the distance labels an SM pair, it is not a "
+            "position on the die.", figure="async-dsmem-distance", data=_files(docs, "latency.dsmem")))
+    return [Table(table, caption="DSMEM chase latency per sample, grouped by peer-SM distance |%smid(peer) - "
+                                 "%smid(rank 0)| (a cluster may land on other SMs at every launch; %smid is a "
+                                 "virtual id, %nsmid its range)"),
+            Figure("async-dsmem-distance", distance_figure(table), "DSMEM chase latency vs peer-SM distance "
+                                                                   "(median per distance, bars: min to max)")]
+
+
+def distance_figure(table):
+    from probes.report.figures import subplots
+    fig, ax = subplots(figsize=(7, 3.5), dpi=110)
+    for kind, sub in table.groupby("peer"):
+        med = sub["median [cycles]"]
+        ax.errorbar(sub["|Δ smid|"], med, yerr=[med - sub["min [cycles]"], sub["max [cycles]"] - med], fmt="o",
+                    ms=3, lw=0.8, capsize=2, label=kind)
+    ax.set_xlabel("|Δ %smid| between the chasing CTA's SM and the peer's")
+    ax.set_ylabel("cycles per load")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
 
 
 def dsmem_figure(frame):
