@@ -446,6 +446,7 @@ def test_core_launcher_turns_a_refused_attribute_or_zero_occupancy_into_a_reason
     cfg, k = chase_config(16, 4 * KiB), chase_kernel()
     launcher = object.__new__(ptx.CoreLauncher)
     launcher.stream = "stream"
+    launcher.core_config = lambda c: c.core_kwargs()     # cuda.core's LaunchConfig asks the driver about clusters
 
     def refused(*_):
         raise RuntimeError("cuKernelSetAttribute(CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED, 1) failed")
@@ -465,7 +466,7 @@ def test_core_launcher_turns_a_refused_attribute_or_zero_occupancy_into_a_reason
         launcher._kernel = lambda *_, occ=occ: type("Fn", (), {"occupancy": occ})()
         n, why = launcher.cluster_capacity(FakeContext(), k, cfg)
         assert n == active and (why is None if reason is None else reason in why)
-        assert occ.seen[0][1] == "stream"
+        assert occ.seen[0] == (cfg.core_kwargs(), "stream")
 
 
 def test_dsmem_samples_carry_the_sm_pair_its_distance_and_nsmid():

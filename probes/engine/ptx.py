@@ -249,9 +249,12 @@ class CoreLauncher:
         occupancy = getattr(fn, "occupancy", None)
         if occupancy is None:                  # an older cuda.core: unknown, the launch itself will tell
             return None, None
-        from cuda.core import LaunchConfig as CoreConfig
-        n = int(occupancy.max_active_clusters(CoreConfig(**cfg.core_kwargs()), stream=self.stream))
+        n = int(occupancy.max_active_clusters(self.core_config(cfg), stream=self.stream))
         return n, None if n > 0 else cluster_refused(cfg)
+
+    def core_config(self, cfg: LaunchConfig):
+        from cuda.core import LaunchConfig as CoreConfig
+        return CoreConfig(**cfg.core_kwargs())
 
 
 def cluster_refused(cfg: LaunchConfig) -> str:
