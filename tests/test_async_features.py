@@ -142,7 +142,7 @@ def test_section_with_only_the_ldg_baseline_claims_nothing():
     assert sec.findings == [] and "only the LDG baseline" in sec.blocks[-1].text
 
 
-@pytest.mark.parametrize("name", ["latency.dsmem", "latency.mbarrier", "tensor.wgmma.latency",
+@pytest.mark.parametrize("name", ["latency.dsmem", "latency.mbarrier", "tensor.wgmma.latency", "bandwidth.dsmem",
                                   "tensor.wgmma.throughput", "latency.cluster-barrier", "latency.ladder.tma"])
 def test_section_survives_a_result_with_axes_it_does_not_know(name):
     sec, _ = render([doc(name, [point({"unrelated": 1}, 4.0)])])
@@ -212,3 +212,17 @@ def test_dsmem_distance_section_has_its_table_figure_and_spread_finding():
     spread = {f.title: f for f in sec.findings}["DSMEM remote load latency across peer-SM distances"]
     assert spread.value == 14.0 and "virtual SM id" in spread.evidence and spread.figure == "async-dsmem-distance"
     assert any(isinstance(b, Table) and "peer-SM distance" in b.caption for b in sec.blocks)
+
+
+def test_dsmem_bandwidth_is_shown_against_the_local_read_of_the_same_cluster_size():
+    pts = [point({"cluster_size": cs, "peer_shift": sh}, v, {"bytes_per_clk_cta": v / 100, "clusters": 66 // cs})
+           for cs, sh, v in ((2, 0, 4000.0), (2, 1, 3000.0), (4, 0, 4200.0), (4, 1, 2100.0), (8, 1, 1000.0))]
+    docs = [doc("bandwidth.dsmem", pts)]
+    frame = A.dsmem_bandwidth_table(A.point_table(docs, "bandwidth.dsmem", medians=("bytes_per_clk_cta",)))
+    got = {(r["cluster_size"], r["peer_shift"]): r for r in frame.to_dict("records")}
+    assert got[(2, 1)]["% of local"] == 75.0 and got[(4, 1)]["% of local"] == 50.0
+    assert math.isnan(got[(8, 1)]["% of local"]) and got[(4, 1)]["bytes/clk/CTA"] == 21.0
+    sec, _ = render(docs)
+    f = {f.title: f for f in sec.findings}["DSMEM read bandwidth, cluster of 4, peer shift 1"]
+    assert f.value == 2100.0 and "50 % of the local read" in f.evidence and "16 resident clusters" in f.evidence
+    assert f.data == ("data/bandwidth.dsmem.json",)

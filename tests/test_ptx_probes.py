@@ -168,7 +168,8 @@ def test_kernel_arguments_are_pointers_and_typed_scalars():
 CHECKED_WORD = {"tensor.wgmma.latency": 8, "tensor.wgmma.throughput": 8, "bandwidth.bulk": 2}
 
 
-@pytest.mark.parametrize("name", [n for n in PTX_PROBES if n not in ("tensor.tcgen05.latency", "bandwidth.bulk")])
+@pytest.mark.parametrize("name", [n for n in PTX_PROBES if n not in ("tensor.tcgen05.latency", "bandwidth.bulk",
+                                                                     "bandwidth.dsmem")])
 def test_every_launch_is_checked_against_its_reference_model(name):
     sample = smoke_run(name)
     assert sample["cycles_per_op"] == 4 and sample["ns_per_op"] == 2      # the emulator's made-up clock
@@ -428,7 +429,8 @@ def test_default_dsmem_sweep_reaches_the_non_portable_cluster_of_16():
 
 
 @pytest.mark.parametrize("name, point", [("latency.dsmem", {"cluster_size": 16, "peer": 15}),
-                                         ("latency.cluster-barrier", {"cluster_size": 16, "relaxed": 1})])
+                                         ("latency.cluster-barrier", {"cluster_size": 16, "relaxed": 1}),
+                                         ("bandwidth.dsmem", {"cluster_size": 16, "peer_shift": 1})])
 def test_a_cluster_the_driver_does_not_run_skips_its_point_with_the_reason(name, point):
     from probes.engine.context import PointSkipped
     probe = catalogue.get(name)
@@ -438,7 +440,8 @@ def test_a_cluster_the_driver_does_not_run_skips_its_point_with_the_reason(name,
         probe.measure(FakeContext(), point, params)
     assert fake.asked[-1][1:] == (16, True)
     with ptx.using_launcher(_Refusing(limit=16)):
-        assert probe.measure(FakeContext(), point, params)["cycles_per_op"] == 4
+        sample = probe.measure(FakeContext(), point, params)
+    assert sample.get("cycles_per_op", 4) == 4 and sample.get("gbps", 1) > 0
 
 
 def test_core_launcher_turns_a_refused_attribute_or_zero_occupancy_into_a_reason():
@@ -476,3 +479,57 @@ def test_dsmem_samples_carry_the_sm_pair_its_distance_and_nsmid():
     params = probe.parse_params(["cluster_sizes=4", "footprint_bytes=1024", "steps=32"])
     s = probe.measure(FakeContext(), {"cluster_size": 4, "peer": 3}, params)
     assert (s["sm_peer"], s["sm_distance"], s["sm_of_ranks"]) == (3, 3, "0,1,2,3")
+
+
+# ---- bandwidth.dsmem -------------------------------------------------------------------------------------------------
+
+def test_dsmem_stream_reference_model_is_the_peers_buffer_times_the_sweeps():
+    from probes.catalogue.bandwidth_dsmem import checksums, peer_of
+    src = np.arange(4 * 8, dtype=np.uint32)               # 4 ranks x 8 words
+    per_rank = [int(src[r * 8:(r + 1) * 8].sum()) for r in range(4)]
+    assert list(peer_of(np.arange(8), 4, 1)) == [1, 2, 3, 0, 5, 6, 7, 4]
+    assert list(checksums(src, 8, 4, 1, 3)) == [3 * per_rank[(g % 4 + 1) % 4] for g in range(8)]
+    assert list(checksums(src, 4, 4, 0, 1)) == per_rank
+    big = np.full(2 * 4, 0xFFFFFFFF, dtype=np.uint32)
+    assert int(checksums(big, 2, 2, 1, 5)[0]) == (5 * 4 * 0xFFFFFFFF) % (1 << 32)
+
+
+def test_dsmem_stream_checks_every_ctas_checksum_and_rank_and_fills_the_device_with_resident_clusters():
+    probe = catalogue.get("bandwidth.dsmem")
+    params = probe.parse_params(probe.smoke)
+    from probes.catalogue.bandwidth_dsmem import SIM_BYTES_PER_CLK, SIM_BYTES_PER_NS
+    seen = []
+    with ptx.using_launcher(recording(seen)):
+        sample = probe.measure(FakeContext(), {"cluster_size": 2, "peer_shift": 1}, params)
+    (k, cfg), = seen
+    assert cfg.core_kwargs() == {"grid": (2, 1, 1), "cluster": (2, 1, 1), "block": (32, 1, 1), "shmem_size": 2048}
+    assert sample["ctas"] == 4 and sample["bytes"] == 4 * 2 * 2048
+    assert sample["gbps"] == 4 * SIM_BYTES_PER_NS and sample["bytes_per_clk_cta"] == SIM_BYTES_PER_CLK   # concurrent CTAs
+    assert "[%r22+512];" in k.ptx("sm_90a") and "setp.ge.u32 %p3, %r21, 2048;" in k.ptx("sm_90a")
+    with ptx.using_launcher(corrupting(word=6 * 1 + 2)), pytest.raises(KernelCheckError, match="CTA 1 checksum"):
+        probe.measure(FakeContext(), {"cluster_size": 2, "peer_shift": 1}, params)
+    with ptx.using_launcher(corrupting(word=6 * 3 + 5)), pytest.raises(KernelCheckError, match="CTA 3 reports"):
+        probe.measure(FakeContext(), {"cluster_size": 2, "peer_shift": 1}, params)
+    auto = probe.parse_params([*probe.smoke, "clusters=0"])     # 2 SMs / cluster of 2 = 1 cluster
+    assert probe.measure(FakeContext(), {"cluster_size": 2, "peer_shift": 0}, auto)["clusters"] == 1
+
+    class Capped(_Refusing):
+        def cluster_capacity(self, ctx, k, cfg):   # noqa: ARG002
+            return 1, None
+    more = probe.parse_params([*probe.smoke, "clusters=5"])
+    with ptx.using_launcher(Capped(16)):
+        assert probe.measure(FakeContext(), {"cluster_size": 2, "peer_shift": 1}, more)["clusters"] == 1
+
+
+def test_dsmem_stream_points_and_kernel_shapes():
+    from probes.catalogue.bandwidth_dsmem import stream_kernel
+    probe = catalogue.get("bandwidth.dsmem")
+    pts = [p.as_dict() for p in probe.points({}, probe.parse_params(["cluster_sizes=2,4", "peer_shifts=0,1,2"]))]
+    assert pts == [{"cluster_size": 2, "peer_shift": 0}, {"cluster_size": 2, "peer_shift": 1},
+                   {"cluster_size": 4, "peer_shift": 0}, {"cluster_size": 4, "peer_shift": 1},
+                   {"cluster_size": 4, "peer_shift": 2}]
+    assert sorted({p.as_dict()["cluster_size"] for p in probe.points({}, probe.parse_params([]))}) == [2, 4, 8, 16]
+    with pytest.raises(ProbeSpecError, match="multiple of 4 x 16 B x threads = 16384"):
+        stream_kernel(256, 24 * KiB)
+    with pytest.raises(ProbeSpecError, match="multiple of 32"):
+        stream_kernel(48, 3 * KiB)

@@ -7,6 +7,7 @@ out. No CUDA.
   TMA ladders side by side, so LDG vs cp.async vs TMA compare per level.
 - `dsmem_summary`: local (peer 0) vs remote latency per cluster size (median over remote peers, their spread).
 - `dsmem_distance_table`: the same chase grouped by peer-SM distance (%smid of rank 0 and of the peer, per sample).
+- `dsmem_bandwidth_table`: DSMEM read bandwidth per cluster size and peer, against the local read.
 - `wgmma_table`: latency and throughput per (type, N, operands), with FLOP/clk/SM against the documented peak.
 Published values (other projects' numbers) are constants here with their source, and are only ever shown as
 *published by* beside ours, never merged.
@@ -64,7 +65,7 @@ def _sample_mode(point: dict, key: str):
 AXES = {"latency.dsmem": ("cluster_size", "peer"), "latency.cluster-barrier": ("cluster_size", "relaxed"),
         "latency.mbarrier": ("op",), "tensor.wgmma.latency": ("dtype", "n", "operands"),
         "tensor.wgmma.throughput": ("dtype", "n", "operands"), "tensor.tcgen05.latency": ("n",),
-        "bandwidth.bulk": ("mode", "bytes", "depth")}
+        "bandwidth.bulk": ("mode", "bytes", "depth"), "bandwidth.dsmem": ("cluster_size", "peer_shift")}
 
 
 def point_table(docs: list[dict], name: str, medians: tuple[str, ...] = (), modes: tuple[str, ...] = ()):
@@ -220,6 +221,19 @@ def bulk_table(frame):
                          for r in out.to_dict("records")]
     cols = ["mode", "hint", "bytes", "depth"]
     return out[cols + [c for c in out.columns if c not in cols]].sort_values(cols).reset_index(drop=True)
+
+
+def dsmem_bandwidth_table(frame):
+    """bandwidth.dsmem per (cluster size, peer shift): GB/s [CI] over the grid, bytes/clk per CTA, and the share
+    of the same cluster size's local read (shift 0: the CTA's own buffer through the cluster window)."""
+    if frame.empty:
+        return frame
+    out = frame.rename(columns={"median": "GB/s", "ci_low": "CI low", "ci_high": "CI high",
+                                "bytes_per_clk_cta": "bytes/clk/CTA"}).copy()
+    local = {r["cluster_size"]: r["GB/s"] for r in out.to_dict("records") if r["peer_shift"] == 0}
+    out["% of local"] = [None if r["cluster_size"] not in local or r["peer_shift"] == 0
+                         else round(100 * r["GB/s"] / local[r["cluster_size"]], 1) for r in out.to_dict("records")]
+    return out.sort_values(["cluster_size", "peer_shift"]).reset_index(drop=True)
 
 
 def flop_per_clk(n: int, k: int, warpgroups: int, cycles_per_mma: float) -> float:

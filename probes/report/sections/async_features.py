@@ -13,7 +13,8 @@ from probes.report.sections import Figure, Finding, Paragraph, Section, Table
 FAMILY = "async-features"
 TITLE = "Hopper/Blackwell async features (PTX probes)"
 PREFIXES = ("latency.ladder.cp-async", "latency.ladder.tma", "latency.dsmem", "latency.cluster-barrier",
-            "latency.mbarrier", "tensor.wgmma.", "tensor.tcgen05.", "bandwidth.bulk", "latency.ladder.global")
+            "latency.mbarrier", "tensor.wgmma.", "tensor.tcgen05.", "bandwidth.bulk", "bandwidth.dsmem",
+            "latency.ladder.global")
 OWN = PREFIXES[:-1]          # the global ladder is read only as the LDG baseline of the async ladders
 ORDER = 60
 
@@ -196,6 +197,32 @@ def bulk_blocks(docs: list[dict]) -> tuple[list, list]:
                                  "same point without a hint")], findings
 
 
+def dsmem_bandwidth_blocks(docs: list[dict]) -> tuple[list, list]:
+    frame = A.dsmem_bandwidth_table(A.point_table(docs, "bandwidth.dsmem", medians=("bytes_per_clk_cta",),
+                                                  modes=("clusters",)))
+    if frame.empty:
+        return [], []
+    data = _files(docs, "bandwidth.dsmem")
+    findings = []
+    for r in frame.to_dict("records"):
+        where = "own buffer through the cluster window" if r["peer_shift"] == 0 else \
+            f"rank + {r['peer_shift']} of the cluster"
+        share = r.get("% of local")
+        per_cta = r.get("bytes/clk/CTA")
+        findings.append(Finding(
+            FAMILY, f"DSMEM read bandwidth, cluster of {r['cluster_size']}, peer shift {r['peer_shift']}",
+            float(r["GB/s"]), "GB/s", "undocumented",
+            f"Every CTA of {r.get('clusters') or '?'} resident clusters streams the shared memory of its {where} "
+            "with ld.shared::cluster.v4"
+            + (f"; {per_cta:.1f} bytes/clk per CTA" if isinstance(per_cta, float) and math.isfinite(per_cta) else "")
+            + (f"; {share:.0f} % of the local read" if isinstance(share, float) and math.isfinite(share) else "")
+            + ".", ci=_ci({"ci_low": r["CI low"], "ci_high": r["CI high"]}), data=data))
+    return [Table(_round(frame, ("GB/s", "CI low", "CI high", "bytes/clk/CTA")), caption=(
+        "Distributed shared memory read bandwidth per cluster size and peer (shift 0 = the CTA's own buffer read "
+        "through the cluster window): GB/s over the grid [95 % CI], bytes per clock of one CTA, share of the "
+        "local read"))], findings
+
+
 def section(docs: list[dict]) -> Section:
     blocks: list = [Paragraph(
         "Hand-written PTX kernels (ptx/), assembled in process by cuda.core/nvJitLink and launched with clusters, "
@@ -218,6 +245,7 @@ def section(docs: list[dict]) -> Section:
                                "try_wait, expect_tx + complete_tx + try_wait): cycles per phase [95 % CI]"),
                  wgmma_blocks(docs),
                  bulk_blocks(docs),
+                 dsmem_bandwidth_blocks(docs),
                  simple_blocks(docs, "tensor.tcgen05.latency", ("n",), "tcgen05.mma latency", "cycles",
                                "tcgen05.mma kind::f16 M=128 K=16 committed to an mbarrier and waited for: cycles "
                                "per MMA [95 % CI]")):
