@@ -533,3 +533,11 @@ def test_dsmem_stream_points_and_kernel_shapes():
         stream_kernel(256, 24 * KiB)
     with pytest.raises(ProbeSpecError, match="multiple of 32"):
         stream_kernel(48, 3 * KiB)
+
+
+def test_tma2d_copies_only_the_boxes_of_whole_rows_when_the_buffer_has_a_ragged_tail():
+    probe = catalogue.get("bandwidth.bulk")
+    # 9216 B = 9 rows of 1024 B; boxes of 2 rows: 4 box rows x 4 tile columns = 16 boxes, 8 per CTA, row 9 unused
+    params = probe.parse_params(["sizes=512", "depths=2", "blocks_per_sm=1", "buffer_bytes=9216", "row_bytes=1024"])
+    sample = probe.measure(FakeContext(), {"mode": "tma2d", "hint": "none", "bytes": 512, "depth": 2}, params)
+    assert sample["iters"] == 8 and sample["bytes"] == 16 * 512

@@ -162,15 +162,18 @@ def measure(ctx, point: dict, params: dict) -> dict:
     if ctx.cc < MODES[mode]:
         raise ProbeSpecError(f"mode {mode} needs cc >= {MODES[mode][0]}.{MODES[mode][1]}")
     ctas = int(params["blocks_per_sm"]) * int(ctx.env.get("sm_count") or 1)
-    iters = int(params["buffer_bytes"]) // (ctas * nbytes)
+    chunks = int(params["buffer_bytes"]) // nbytes
+    row_bytes = int(params["row_bytes"]) if mode == "tma2d" else None
+    if mode == "tma2d":      # the boxes that tile whole rows of the 2D view (a ragged tail is never copied)
+        rows = int(params["buffer_bytes"]) // row_bytes
+        rows -= rows % (nbytes // BOX_INNER_BYTES)
+        chunks = rows // (nbytes // BOX_INNER_BYTES) * (row_bytes // BOX_INNER_BYTES)
+    iters = chunks // ctas
     if iters < depth:
         raise ProbeSpecError(f"buffer_bytes={params['buffer_bytes']} gives {iters} chunks per CTA (< depth {depth})")
-    row_bytes = int(params["row_bytes"]) if mode == "tma2d" else None
     words = _BUFFER.get(ctx, int(params["buffer_bytes"]))
     src = words
     if mode == "tma2d":
-        rows = int(params["buffer_bytes"]) // row_bytes
-        rows -= rows % (nbytes // BOX_INNER_BYTES)
         src = tensor_map_argument(ctx, tma2d_fields(nbytes, row_bytes, rows), words)
     out = ctx.device_array(4 * ctas, np.uint64)
     host = {}
