@@ -238,7 +238,6 @@ class CoreLauncher:
         launch(self.stream, CoreConfig(**cfg.core_kwargs()), fn, *[kernel_argument(ctx, a) for a in args])
         self.stream.sync()
 
-
     def cluster_capacity(self, ctx, k: PtxKernel, cfg: LaunchConfig) -> tuple[int | None, str | None]:
         """(clusters of this shape the device runs at once, why none can run): cuOccupancyMaxActiveClusters through
         cuda.core after the kernel's attributes are set; a refused non-portable-size attribute is the reason."""
