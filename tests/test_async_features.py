@@ -176,7 +176,8 @@ def test_cache_hinted_and_2d_bulk_points_are_compared_with_the_same_point_withou
     assert list(old["hint"]) == ["none"]                      # results from before the hint axis
     sec, _ = render([doc("bandwidth.bulk", pts)])
     titles = {f.title: f for f in sec.findings}
-    assert "0.75x the same point without a cache hint" in titles["bulk global->shared bandwidth, tma, L2 evict_first"].evidence
+    hinted = titles["bulk global->shared bandwidth, tma, L2 evict_first"]
+    assert "0.75x the same point without a cache hint" in hinted.evidence
     assert titles["bulk global->shared bandwidth, tma2d"].evidence.startswith("TMA 2D (cp.async.bulk.tensor.2d)")
 
 

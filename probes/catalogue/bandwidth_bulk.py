@@ -52,7 +52,8 @@ def _issue(mode: str, label: str, nbytes: int, hint: str, tile_cols: int = 0) ->
                 f"  @%p1 cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes{q} [%r13], "
                 f"[%rd1, {{%r25, %r26}}], [%r14]{pol};")
     body = (f"  cp.async.cg.shared.global{q} [%r24], [%rd22], 16{pol};" if mode == "ldgsts" else
-            "  ld.global.v4.u32 {%r25, %r26, %r27, %r28}, [%rd22];\n  st.shared.v4.u32 [%r24], {%r25, %r26, %r27, %r28};")
+            "  ld.global.v4.u32 {%r25, %r26, %r27, %r28}, [%rd22];\n"
+            "  st.shared.v4.u32 [%r24], {%r25, %r26, %r27, %r28};")
     return (f"  shl.b32 %r23, %r2, 4;\n{label}:\n  setp.ge.u32 %p5, %r23, {nbytes};\n  @%p5 bra {label}_done;\n"
             f"  add.u32 %r24, %r13, %r23;\n  cvt.u64.u32 %rd21, %r23;\n  add.s64 %rd22, %rd11, %rd21;\n{body}\n"
             f"  add.u32 %r23, %r23, 512;\n  bra {label};\n{label}_done:"
@@ -147,7 +148,8 @@ def _emulator(mode: str, row_bytes: int):
 
 def tensor_map_argument(ctx, fields: tensormap.TiledFields, words):
     """psrc of the tma2d kernel: a device copy of the 128-byte tensor map of `words` (64-byte aligned, as the TMA
-    unit requires). Under the simulator, which has no driver to encode one, the buffer itself (the emulator reads it)."""
+    unit requires). Under the simulator, which has no driver to encode one, the buffer itself (the emulator reads
+    it)."""
     if ctx.simulator:
         return words
     tmap = ctx.to_device(np.frombuffer(tensormap.encode_tiled(fields, ctx.address_of(words)), dtype=np.uint64).copy())
