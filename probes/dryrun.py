@@ -9,6 +9,7 @@ and toolchain versions and architecture); ptxas and cuobjdump outputs are cached
 """
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -53,10 +54,18 @@ class PlanRow:
     skipped: str = ""
 
 
+def nominal_device(arch: str) -> dict:
+    """The nominal device of an architecture; an architecture-specific target (sm_90a, sm_100a, sm_100f) has the
+    device of its base architecture (ptxas assembles for the suffixed target itself)."""
+    base = re.sub(r"(?<=\d)[af]$", "", arch)
+    if base not in NOMINAL_DEVICES:
+        raise ValueError(f"no nominal device for {arch}: the dry run knows {', '.join(sorted(NOMINAL_DEVICES))} "
+                         "(and their a/f targets)")
+    return NOMINAL_DEVICES[base]
+
+
 def nominal_environment(arch: str) -> dict:
-    if arch not in NOMINAL_DEVICES:
-        raise ValueError(f"no nominal device for {arch}: the dry run knows {', '.join(sorted(NOMINAL_DEVICES))}")
-    dev = NOMINAL_DEVICES[arch]
+    dev = nominal_device(arch)
     env = {k: v for k, v in dev.items() if k != "sources"}
     # An idle card: all memory free. Marked nominal so nothing mistakes it for a captured environment.
     env.update(backend="nominal", nominal=True, gpu_slug=dev["gpu_name"].lower(),
@@ -69,7 +78,7 @@ def check_kernels(probe, arch: str, compiled: dict | None = None) -> tuple[int, 
     (cubin, SASS text, parsed functions) is stored there under its name for the kernel checks and --emit-sass."""
     if not probe.kernels:
         return 0, []
-    cc = tuple(NOMINAL_DEVICES[arch]["compute_capability"])
+    cc = tuple(nominal_device(arch)["compute_capability"])
     if probe.ptx and probe.unmet(nominal_environment(arch), {p.name: p.default for p in probe.params}):
         return 0, []   # a PTX probe not legal on this architecture (tcgen05 on sm_90): the plan lists it as skipped
     try:
@@ -111,7 +120,7 @@ def kernel_checks(probe, arch: str, compiled: dict, env: dict) -> dict[str, tupl
     from probes.static import kernel_checks as K
     from probes.static import toolchain
     out = {c: [0, [], []] for c in K.CHECKS}
-    cc = tuple(NOMINAL_DEVICES[arch]["compute_capability"])
+    cc = tuple(nominal_device(arch)["compute_capability"])
     expect_of = _declared(probe, "KERNEL_CHECKS")
     where = f"FAIL {probe.name} {arch}"
     for name, (cubin, _, funcs) in compiled.items():
@@ -215,7 +224,7 @@ def plan_rows(probes, env: dict, params_of=None) -> tuple[list[PlanRow], list[st
 
 
 def format_plan(rows: list[PlanRow], arch: str) -> list[str]:
-    dev = NOMINAL_DEVICES[arch]
+    dev = nominal_device(arch)
     width = max([len(r.probe) for r in rows] + [5])
     lines = [f"plan for {arch} on a NOMINAL {dev['gpu_name']} (properties from its datasheet, not a real card: "
              f"{dev['sm_count']} SMs, L2 {dev['l2_cache_bytes'] // MiB} MiB, memory "

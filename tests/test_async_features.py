@@ -142,7 +142,7 @@ def test_section_with_only_the_ldg_baseline_claims_nothing():
     assert sec.findings == [] and "only the LDG baseline" in sec.blocks[-1].text
 
 
-@pytest.mark.parametrize("name", ["latency.dsmem", "latency.mbarrier", "tensor.wgmma.latency",
+@pytest.mark.parametrize("name", ["latency.dsmem", "latency.mbarrier", "tensor.wgmma.latency", "bandwidth.dsmem",
                                   "tensor.wgmma.throughput", "latency.cluster-barrier", "latency.ladder.tma"])
 def test_section_survives_a_result_with_axes_it_does_not_know(name):
     sec, _ = render([doc(name, [point({"unrelated": 1}, 4.0)])])
@@ -160,3 +160,70 @@ def test_bulk_bandwidth_is_shown_against_the_same_runs_copy_ceiling():
     sec, _ = render([doc("bandwidth.bulk", pts)])
     best = {f.title: f for f in sec.findings}["bulk global->shared bandwidth, tma"]
     assert best.value == 3000.0 and "8192 B per transfer, depth 4, 120 %" in best.evidence
+
+
+def test_cache_hinted_and_2d_bulk_points_are_compared_with_the_same_point_without_a_hint():
+    pts = [point({"mode": m, "hint": h, "bytes": 4096, "depth": 2}, v) for m, h, v in
+           (("copy", "none", 2000.0), ("tma", "none", 2400.0), ("tma", "evict_first", 1800.0),
+            ("tma2d", "none", 2200.0), ("tma2d", "evict_last", 2420.0), ("ldgsts", "evict_last", 900.0))]
+    frame = A.bulk_table(A.point_table([doc("bandwidth.bulk", pts)], "bandwidth.bulk"))
+    got = {(r["mode"], r["hint"]): r for r in frame.to_dict("records")}
+    assert got[("tma", "evict_first")]["vs no hint"] == 0.75 and got[("tma2d", "evict_last")]["vs no hint"] == 1.1
+    assert math.isnan(got[("tma", "none")]["vs no hint"]) and math.isnan(got[("ldgsts", "evict_last")]["vs no hint"])
+    assert got[("tma2d", "none")]["% of copy ceiling"] == 110.0
+    old = A.bulk_table(A.point_table([doc("bandwidth.bulk", [point({"mode": "tma", "bytes": 4096, "depth": 2},
+                                                                   1.0)])], "bandwidth.bulk"))
+    assert list(old["hint"]) == ["none"]                      # results from before the hint axis
+    sec, _ = render([doc("bandwidth.bulk", pts)])
+    titles = {f.title: f for f in sec.findings}
+    hinted = titles["bulk global->shared bandwidth, tma, L2 evict_first"]
+    assert "0.75x the same point without a cache hint" in hinted.evidence
+    assert titles["bulk global->shared bandwidth, tma2d"].evidence.startswith("TMA 2D (cp.async.bulk.tensor.2d)")
+
+
+def dsmem_placed_doc():
+    """Made-up samples: a cluster of 4 on SMs 0, 1, 14, 15 in one launch and on 20, 21, 22, 23 in another (the
+    scheduler's choice), remote latency rising with |Δ smid| by construction."""
+    pts = []
+    for peer in range(4):
+        samples = []
+        for base, ids in ((0, (0, 1, 14, 15)), (20, (20, 21, 22, 23))):
+            d = abs(ids[peer] - base)
+            v = 33.0 if peer == 0 else 190.0 + d
+            samples += [{"cycles_per_op": v, "sm_self": base, "sm_peer": ids[peer], "nsmid": 132,
+                         "throttled": False}] * 3
+        pts.append({"axes": {"cluster_size": 4, "peer": peer}, "samples": samples,
+                    "summary": {"median": samples[0]["cycles_per_op"], "ci_low": 1.0, "ci_high": 2.0, "n": 6}})
+    return doc("latency.dsmem", pts)
+
+
+def test_dsmem_latency_is_grouped_by_peer_sm_distance_per_sample():
+    table = A.dsmem_distance_table([dsmem_placed_doc()])
+    got = {(r["peer"], r["|Δ smid|"]): r for r in table.to_dict("records")}
+    assert set(got) == {("local", 0), ("remote", 1), ("remote", 2), ("remote", 3), ("remote", 14), ("remote", 15)}
+    assert got[("remote", 1)]["samples"] == 6 and got[("remote", 1)]["SM pairs"] == 2     # (0,1) and (20,21)
+    assert got[("remote", 15)]["median [cycles]"] == 205.0 and got[("local", 0)]["median [cycles]"] == 33.0
+    assert got[("remote", 14)]["%nsmid"] == "132" and got[("remote", 14)]["cluster sizes"] == "4"
+    assert A.dsmem_distance_table([doc("latency.dsmem", [point({"unrelated": 1}, 4.0)])]).empty
+
+
+def test_dsmem_distance_section_has_its_table_figure_and_spread_finding():
+    sec, figures = render([dsmem_placed_doc()])
+    assert "async-dsmem-distance" in figures
+    spread = {f.title: f for f in sec.findings}["DSMEM remote load latency across peer-SM distances"]
+    assert spread.value == 14.0 and "virtual SM id" in spread.evidence and spread.figure == "async-dsmem-distance"
+    assert any(isinstance(b, Table) and "peer-SM distance" in b.caption for b in sec.blocks)
+
+
+def test_dsmem_bandwidth_is_shown_against_the_local_read_of_the_same_cluster_size():
+    pts = [point({"cluster_size": cs, "peer_shift": sh}, v, {"bytes_per_clk_cta": v / 100, "clusters": 66 // cs})
+           for cs, sh, v in ((2, 0, 4000.0), (2, 1, 3000.0), (4, 0, 4200.0), (4, 1, 2100.0), (8, 1, 1000.0))]
+    docs = [doc("bandwidth.dsmem", pts)]
+    frame = A.dsmem_bandwidth_table(A.point_table(docs, "bandwidth.dsmem", medians=("bytes_per_clk_cta",)))
+    got = {(r["cluster_size"], r["peer_shift"]): r for r in frame.to_dict("records")}
+    assert got[(2, 1)]["% of local"] == 75.0 and got[(4, 1)]["% of local"] == 50.0
+    assert math.isnan(got[(8, 1)]["% of local"]) and got[(4, 1)]["bytes/clk/CTA"] == 21.0
+    sec, _ = render(docs)
+    f = {f.title: f for f in sec.findings}["DSMEM read bandwidth, cluster of 4, peer shift 1"]
+    assert f.value == 2100.0 and "50 % of the local read" in f.evidence and "16 resident clusters" in f.evidence
+    assert f.data == ("data/bandwidth.dsmem.json",)

@@ -47,6 +47,13 @@ def test_nominal_devices_carry_a_source_for_every_number():
             assert env[key] > 0 and len(dev["sources"][key]) > 20   # a named source for every number
 
 
+def test_architecture_specific_targets_use_their_base_architectures_nominal_device():
+    assert dryrun.nominal_environment("sm_90a") == dryrun.nominal_environment("sm_90")
+    assert dryrun.nominal_environment("sm_100a")["compute_capability"] == [10, 0]
+    with pytest.raises(ValueError, match="no nominal device for sm_90x"):
+        dryrun.nominal_environment("sm_90x")
+
+
 def test_failures_are_one_line_each_and_fail_the_dry_run(fault_catalogue, cache_dir):
     lines = []
     rc = dryrun.dry_run(["sm_90"], ["faultsass"], echo=lines.append)

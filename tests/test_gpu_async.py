@@ -69,3 +69,35 @@ def test_bulk_streaming_bandwidth_grows_with_depth_for_tma(tmp_path):
     doc = _run(tmp_path, "bandwidth.bulk", "sizes=4096", "depths=1,4", "buffer_bytes=268435456")
     gbps = {(p["axes"]["mode"], p["axes"]["depth"]): p["summary"]["median"] for p in doc["points"]}
     assert gbps[("tma", 4)] > gbps[("tma", 1)] > 0
+
+
+def test_tma2d_and_cache_hinted_streams_pass_their_checks_and_pipeline_with_depth(tmp_path):
+    doc = _run(tmp_path, "bandwidth.bulk", "sizes=4096", "depths=1,4", "hints=none,evict_first",
+               "buffer_bytes=268435456")
+    gbps = {(p["axes"]["mode"], p["axes"]["hint"], p["axes"]["depth"]): p["summary"]["median"] for p in doc["points"]}
+    assert all(v > 0 for v in gbps.values())
+    for hint in ("none", "evict_first"):
+        assert gbps[("tma2d", hint, 4)] > gbps[("tma2d", hint, 1)], hint
+    assert ("copy", "evict_first", 1) not in gbps          # the ceiling is measured without a hint only
+
+
+def test_dsmem_bandwidth_of_a_remote_peer_stays_below_the_local_read(tmp_path):
+    doc = _run(tmp_path, "bandwidth.dsmem", "cluster_sizes=2,4", "peer_shifts=0,1", "iters=32")
+    gbps = {(p["axes"]["cluster_size"], p["axes"]["peer_shift"]): p["summary"]["median"] for p in doc["points"]}
+    for cs in (2, 4):
+        assert 0 < gbps[(cs, 1)] < gbps[(cs, 0)], cs
+
+
+def test_dsmem_cluster_of_16_runs_or_is_skipped_with_the_drivers_reason(tmp_path):
+    from probes.analysis.async_features import dsmem_distance_table
+    doc = _run(tmp_path, "latency.dsmem", "cluster_sizes=16", "steps=128")
+    skipped = [p for p in doc["points"] if p.get("skipped")]
+    if skipped:
+        assert len(skipped) == 16 and all("cluster of 16 blocks" in p["skipped"] for p in skipped)
+        pytest.skip(skipped[0]["skipped"])
+    for p in doc["points"]:
+        for s in p["samples"]:
+            assert s["sm_distance"] == abs(s["sm_peer"] - s["sm_self"]) and s["nsmid"] > max(s["sm_peer"], s["sm_self"])
+    doc["_file"] = "data/latency.dsmem.json"
+    table = dsmem_distance_table([doc])
+    assert (table["peer"] == "remote").any() and table["samples"].sum() == sum(len(p["samples"]) for p in doc["points"])

@@ -168,7 +168,8 @@ def test_kernel_arguments_are_pointers_and_typed_scalars():
 CHECKED_WORD = {"tensor.wgmma.latency": 8, "tensor.wgmma.throughput": 8, "bandwidth.bulk": 2}
 
 
-@pytest.mark.parametrize("name", [n for n in PTX_PROBES if n not in ("tensor.tcgen05.latency", "bandwidth.bulk")])
+@pytest.mark.parametrize("name", [n for n in PTX_PROBES if n not in ("tensor.tcgen05.latency", "bandwidth.bulk",
+                                                                     "bandwidth.dsmem")])
 def test_every_launch_is_checked_against_its_reference_model(name):
     sample = smoke_run(name)
     assert sample["cycles_per_op"] == 4 and sample["ns_per_op"] == 2      # the emulator's made-up clock
@@ -301,3 +302,243 @@ def test_a_probe_version_covers_its_declared_template():
     import dataclasses
     probe = catalogue.get("latency.mbarrier")
     assert dataclasses.replace(probe, ptx="ptx/bulk_copy.ptx").version() != probe.version()
+
+
+# ---- bandwidth.bulk: TMA 2D through a tensor map, cache-hint variants ---------------------------------------------
+
+def recording(into: list):
+    """A fake launcher that records (kernel, config) and runs the emulator."""
+    def launcher(ctx, k, cfg, args):   # noqa: ARG001
+        into.append((k, cfg))
+        k.emulate(k, cfg, args)
+    return launcher
+
+
+def test_tma2d_chunks_are_boxes_of_a_row_major_matrix_in_tile_order():
+    from probes.catalogue.bandwidth_bulk import chunk_sums
+    words = np.arange(4 * 128, dtype=np.uint32)           # 4 rows of 512 B; boxes of 2 rows x 64 elements
+    m = words.reshape(4, 128).astype(np.uint64)
+    want = [m[0:2, 0:64].sum(), m[0:2, 64:128].sum(), m[2:4, 0:64].sum(), m[2:4, 64:128].sum()]
+    assert list(chunk_sums(words, 512, row_bytes=512)) == want
+    assert list(chunk_sums(words, 512)) != want            # 1D chunks are contiguous runs: another model
+
+
+def test_tma2d_stream_is_checked_per_box_and_launches_its_tensor_map_geometry():
+    from probes.catalogue.bandwidth_bulk import checksums, tma2d_fields
+    probe = catalogue.get("bandwidth.bulk")
+    params = probe.parse_params(["sizes=512", "depths=2", "blocks_per_sm=1", "buffer_bytes=8192", "row_bytes=1024"])
+    seen = []
+    with ptx.using_launcher(recording(seen)):
+        sample = probe.measure(FakeContext(), {"mode": "tma2d", "hint": "none", "bytes": 512, "depth": 2}, params)
+    (k, cfg), = seen
+    assert sample["ctas"] == 2 and sample["iters"] == 8 and sample["bytes"] == 8192
+    assert cfg.core_kwargs() == {"grid": (2, 1, 1), "block": (32, 1, 1), "shmem_size": 1024}
+    text = k.ptx("sm_90a")
+    assert "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%r13], " \
+           "[%rd1, {%r25, %r26}], [%r14];" in text
+    assert "rem.u32 %r25, %r12, 4;" in text and "mul.lo.u32 %r26, %r26, 2;" in text    # 4 tile columns, 2 rows
+    assert "fence.proxy.tensormap::generic.acquire.gpu [%rd1], 128;" in text
+    f = tma2d_fields(512, 1024, rows=8)
+    assert f.global_dims == (256, 8) and f.global_strides == (1024,) and f.box_dims == (64, 2)
+    assert f.data_type == "UINT32" and f.box_bytes == 512
+    with ptx.using_launcher(corrupting(word=2)), pytest.raises(KernelCheckError, match="CTA 0 checksum"):
+        probe.measure(FakeContext(), {"mode": "tma2d", "hint": "none", "bytes": 512, "depth": 2}, params)
+    words = np.arange(2048, dtype=np.uint32)
+    assert list(checksums(words, 2, 8, 512, 1024)) != list(checksums(words, 2, 8, 512))
+
+
+@pytest.mark.parametrize("nbytes, row_bytes, rows, message", [
+    (640, 4096, 64, "multiples of 256"),
+    (1024, 4096, 6, "do not split into boxes of 4 rows"),
+    (128 * KiB, 4096, 1024, "boxDim[1] = 512: must be 1..256"),
+    (4096, 4096 + 256, 64, None),
+])
+def test_tma2d_tensor_maps_the_driver_would_refuse_are_refused_before_any_launch(nbytes, row_bytes, rows, message):
+    from probes.catalogue.bandwidth_bulk import tma2d_fields
+    from probes.engine.tensormap import TensorMapError
+    if message is None:
+        assert tma2d_fields(nbytes, row_bytes, rows).global_strides == (row_bytes,)
+        return
+    with pytest.raises((ProbeSpecError, TensorMapError), match=re.escape(message)):
+        tma2d_fields(nbytes, row_bytes, rows)
+
+
+def test_cache_hint_variants_make_a_policy_and_pass_it_to_every_async_copy():
+    from probes.catalogue.bandwidth_bulk import stream_kernel
+    for mode, copy in (("tma", "cp.async.bulk.shared::cluster"), ("tma2d", "cp.async.bulk.tensor.2d"),
+                       ("ldgsts", "cp.async.cg")):
+        plain, hinted = (stream_kernel(mode, 1024, 2, h).ptx("sm_90a") for h in ("none", "evict_last"))
+        copies = [ln for ln in hinted.splitlines() if copy in ln]
+        assert len(copies) == 2 and all(".L2::cache_hint" in ln and ln.rstrip().endswith(", %rd19;") for ln in copies)
+        assert "createpolicy.fractional.L2::evict_last.b64 %rd19, 1.0;" in hinted
+        assert "cache_hint" not in plain and "createpolicy" not in plain
+    assert stream_kernel("tma", 1024, 2, "evict_first").entry == "stream_tma_ef_1024_2"
+    with pytest.raises(ProbeSpecError, match="apply to tma, tma2d, ldgsts only"):
+        stream_kernel("copy", 1024, 2, "evict_first")
+
+
+def test_bulk_sweep_measures_the_copy_ceiling_once_per_size_and_depth_whatever_the_hints():
+    probe = catalogue.get("bandwidth.bulk")
+    params = probe.parse_params(["sizes=1024,4096", "depths=2", "hints=evict_first,evict_last"])
+    pts = [p.as_dict() for p in probe.points({"compute_capability": [9, 0]}, params)]
+    assert [(p["hint"], p["bytes"]) for p in pts if p["mode"] == "copy"] == [("none", 1024), ("none", 4096)]
+    assert {p["hint"] for p in pts if p["mode"] == "tma2d"} == {"evict_first", "evict_last"}
+    assert not any(p.as_dict()["mode"].startswith("tma") for p in probe.points({"compute_capability": [8, 0]}, params))
+    with pytest.raises(ProbeSpecError, match="unknown hint 'evict_most'"):
+        probe.parse_params(["hints=evict_most"])
+
+
+def test_a_lost_or_stray_cache_policy_descriptor_fails_the_sass_check():
+    from probes.catalogue.bandwidth_bulk import carries_policy, check_sass
+    default = [_ins(0, "ULDC.64 UR4, c[0x0][0x208]"), _ins(16, "LDGSTS.E.BYPASS.128 [R15], desc[UR4][R12.64]")]
+    policy = [_ins(0, "UMOV UR5, 0x120"), _ins(8, "UMOV UR4, URZ"),
+              _ins(16, "LDGSTS.E.BYPASS.128 [R15], desc[UR4][R12.64]")]
+    assert carries_policy("ldgsts", default) is False and carries_policy("ldgsts", policy) is True
+    assert carries_policy("tma", [_ins(0, "UBLKCP.S.G [UR10], [UR6], UR19, desc[UR8]")]) is True
+    assert carries_policy("tma2d", [_ins(0, "UTMALDG.2D [UR8], [UR18]")]) is False
+    assert carries_policy("tma", default) is None
+    assert any("cache_hint lost" in p for p in check_sass("stream_ldgsts_ef_4096_2", default))
+    assert any("not given" in p for p in check_sass("stream_ldgsts_4096_2", policy))
+
+
+# ---- clusters: the non-portable size 16, per-SM-distance records ----------------------------------------------------
+
+class _Refusing:
+    """A fake launcher whose driver runs no cluster above `limit` blocks."""
+
+    def __init__(self, limit: int):
+        self.limit, self.asked = limit, []
+
+    def cluster_capacity(self, ctx, k, cfg):   # noqa: ARG002
+        self.asked.append((k.entry, cfg.cluster_size, cfg.non_portable_cluster))
+        return (0, ptx.cluster_refused(cfg)) if cfg.cluster_size > self.limit else (7, None)
+
+    def __call__(self, ctx, k, cfg, args):     # noqa: ARG002
+        k.emulate(k, cfg, args)
+
+
+def test_default_dsmem_sweep_reaches_the_non_portable_cluster_of_16():
+    probe = catalogue.get("latency.dsmem")
+    params = probe.parse_params([])
+    pts = [p.as_dict() for p in probe.points({"compute_capability": [9, 0]}, params)]
+    assert sorted({p["cluster_size"] for p in pts}) == [2, 4, 8, 16] and len(pts) == 2 + 4 + 8 + 16
+    from probes.catalogue.latency_cluster import chase_config
+    cfg = chase_config(16, 4 * KiB)
+    assert cfg.non_portable_cluster and cfg.core_kwargs() == {"grid": (1, 1, 1), "cluster": (16, 1, 1),
+                                                              "block": (128, 1, 1), "shmem_size": 4096}
+
+
+@pytest.mark.parametrize("name, point", [("latency.dsmem", {"cluster_size": 16, "peer": 15}),
+                                         ("latency.cluster-barrier", {"cluster_size": 16, "relaxed": 1}),
+                                         ("bandwidth.dsmem", {"cluster_size": 16, "peer_shift": 1})])
+def test_a_cluster_the_driver_does_not_run_skips_its_point_with_the_reason(name, point):
+    from probes.engine.context import PointSkipped
+    probe = catalogue.get(name)
+    params = probe.parse_params(probe.smoke)
+    fake = _Refusing(limit=8)
+    with ptx.using_launcher(fake), pytest.raises(PointSkipped, match="no cluster of 16 blocks .* non-portable"):
+        probe.measure(FakeContext(), point, params)
+    assert fake.asked[-1][1:] == (16, True)
+    with ptx.using_launcher(_Refusing(limit=16)):
+        sample = probe.measure(FakeContext(), point, params)
+    assert sample.get("cycles_per_op", 4) == 4 and sample.get("gbps", 1) > 0
+
+
+def test_core_launcher_turns_a_refused_attribute_or_zero_occupancy_into_a_reason():
+    from probes.catalogue.latency_cluster import chase_config, chase_kernel
+    cfg, k = chase_config(16, 4 * KiB), chase_kernel()
+    launcher = object.__new__(ptx.CoreLauncher)
+    launcher.stream = "stream"
+    launcher.core_config = lambda c: c.core_kwargs()     # cuda.core's LaunchConfig asks the driver about clusters
+
+    def refused(*_):
+        raise RuntimeError("cuKernelSetAttribute(CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED, 1) failed")
+    launcher._kernel = refused
+    n, why = launcher.cluster_capacity(FakeContext(), k, cfg)
+    assert n == 0 and why.startswith("cluster of 16 blocks refused by the driver: cuKernelSetAttribute")
+
+    class Occupancy:
+        def __init__(self, n):
+            self.n, self.seen = n, []
+
+        def max_active_clusters(self, config, stream):
+            self.seen.append((config, stream))
+            return self.n
+    for active, reason in ((0, "max active clusters 0, with the non-portable cluster size allowed"), (3, None)):
+        occ = Occupancy(active)
+        launcher._kernel = lambda *_, occ=occ: type("Fn", (), {"occupancy": occ})()
+        n, why = launcher.cluster_capacity(FakeContext(), k, cfg)
+        assert n == active and (why is None if reason is None else reason in why)
+        assert occ.seen[0] == (cfg.core_kwargs(), "stream")
+
+
+def test_dsmem_samples_carry_the_sm_pair_its_distance_and_nsmid():
+    sample = smoke_run("latency.dsmem")
+    assert (sample["sm_self"], sample["sm_peer"], sample["sm_distance"], sample["nsmid"]) == (0, 0, 0, 2)
+    probe = catalogue.get("latency.dsmem")
+    params = probe.parse_params(["cluster_sizes=4", "footprint_bytes=1024", "steps=32"])
+    s = probe.measure(FakeContext(), {"cluster_size": 4, "peer": 3}, params)
+    assert (s["sm_peer"], s["sm_distance"], s["sm_of_ranks"]) == (3, 3, "0,1,2,3")
+
+
+# ---- bandwidth.dsmem -------------------------------------------------------------------------------------------------
+
+def test_dsmem_stream_reference_model_is_the_peers_buffer_times_the_sweeps():
+    from probes.catalogue.bandwidth_dsmem import checksums, peer_of
+    src = np.arange(4 * 8, dtype=np.uint32)               # 4 ranks x 8 words
+    per_rank = [int(src[r * 8:(r + 1) * 8].sum()) for r in range(4)]
+    assert list(peer_of(np.arange(8), 4, 1)) == [1, 2, 3, 0, 5, 6, 7, 4]
+    assert list(checksums(src, 8, 4, 1, 3)) == [3 * per_rank[(g % 4 + 1) % 4] for g in range(8)]
+    assert list(checksums(src, 4, 4, 0, 1)) == per_rank
+    big = np.full(2 * 4, 0xFFFFFFFF, dtype=np.uint32)
+    assert int(checksums(big, 2, 2, 1, 5)[0]) == (5 * 4 * 0xFFFFFFFF) % (1 << 32)
+
+
+def test_dsmem_stream_checks_every_ctas_checksum_and_rank_and_fills_the_device_with_resident_clusters():
+    probe = catalogue.get("bandwidth.dsmem")
+    params = probe.parse_params(probe.smoke)
+    from probes.catalogue.bandwidth_dsmem import SIM_BYTES_PER_CLK, SIM_BYTES_PER_NS
+    seen = []
+    with ptx.using_launcher(recording(seen)):
+        sample = probe.measure(FakeContext(), {"cluster_size": 2, "peer_shift": 1}, params)
+    (k, cfg), = seen
+    assert cfg.core_kwargs() == {"grid": (2, 1, 1), "cluster": (2, 1, 1), "block": (32, 1, 1), "shmem_size": 2048}
+    assert sample["ctas"] == 4 and sample["bytes"] == 4 * 2 * 2048
+    assert sample["gbps"] == 4 * SIM_BYTES_PER_NS            # the emulator's 4 CTAs run side by side
+    assert sample["bytes_per_clk_cta"] == SIM_BYTES_PER_CLK
+    assert "[%r22+512];" in k.ptx("sm_90a") and "setp.ge.u32 %p3, %r21, 2048;" in k.ptx("sm_90a")
+    with ptx.using_launcher(corrupting(word=6 * 1 + 2)), pytest.raises(KernelCheckError, match="CTA 1 checksum"):
+        probe.measure(FakeContext(), {"cluster_size": 2, "peer_shift": 1}, params)
+    with ptx.using_launcher(corrupting(word=6 * 3 + 5)), pytest.raises(KernelCheckError, match="CTA 3 reports"):
+        probe.measure(FakeContext(), {"cluster_size": 2, "peer_shift": 1}, params)
+    auto = probe.parse_params([*probe.smoke, "clusters=0"])     # 2 SMs / cluster of 2 = 1 cluster
+    assert probe.measure(FakeContext(), {"cluster_size": 2, "peer_shift": 0}, auto)["clusters"] == 1
+
+    class Capped(_Refusing):
+        def cluster_capacity(self, ctx, k, cfg):   # noqa: ARG002
+            return 1, None
+    more = probe.parse_params([*probe.smoke, "clusters=5"])
+    with ptx.using_launcher(Capped(16)):
+        assert probe.measure(FakeContext(), {"cluster_size": 2, "peer_shift": 1}, more)["clusters"] == 1
+
+
+def test_dsmem_stream_points_and_kernel_shapes():
+    from probes.catalogue.bandwidth_dsmem import stream_kernel
+    probe = catalogue.get("bandwidth.dsmem")
+    pts = [p.as_dict() for p in probe.points({}, probe.parse_params(["cluster_sizes=2,4", "peer_shifts=0,1,2"]))]
+    assert pts == [{"cluster_size": 2, "peer_shift": 0}, {"cluster_size": 2, "peer_shift": 1},
+                   {"cluster_size": 4, "peer_shift": 0}, {"cluster_size": 4, "peer_shift": 1},
+                   {"cluster_size": 4, "peer_shift": 2}]
+    assert sorted({p.as_dict()["cluster_size"] for p in probe.points({}, probe.parse_params([]))}) == [2, 4, 8, 16]
+    with pytest.raises(ProbeSpecError, match="multiple of 4 x 16 B x threads = 16384"):
+        stream_kernel(256, 24 * KiB)
+    with pytest.raises(ProbeSpecError, match="multiple of 32"):
+        stream_kernel(48, 3 * KiB)
+
+
+def test_tma2d_copies_only_the_boxes_of_whole_rows_when_the_buffer_has_a_ragged_tail():
+    probe = catalogue.get("bandwidth.bulk")
+    # 9216 B = 9 rows of 1024 B; boxes of 2 rows: 4 box rows x 4 tile columns = 16 boxes, 8 per CTA, row 9 unused
+    params = probe.parse_params(["sizes=512", "depths=2", "blocks_per_sm=1", "buffer_bytes=9216", "row_bytes=1024"])
+    sample = probe.measure(FakeContext(), {"mode": "tma2d", "hint": "none", "bytes": 512, "depth": 2}, params)
+    assert sample["iters"] == 8 and sample["bytes"] == 16 * 512

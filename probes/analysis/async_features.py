@@ -6,6 +6,8 @@ out. No CUDA.
 - `path_levels(docs)`: latency plateaus (probes.analysis.levels.detect_levels) of the global-load, cp.async and
   TMA ladders side by side, so LDG vs cp.async vs TMA compare per level.
 - `dsmem_summary`: local (peer 0) vs remote latency per cluster size (median over remote peers, their spread).
+- `dsmem_distance_table`: the same chase grouped by peer-SM distance (%smid of rank 0 and of the peer, per sample).
+- `dsmem_bandwidth_table`: DSMEM read bandwidth per cluster size and peer, against the local read.
 - `wgmma_table`: latency and throughput per (type, N, operands), with FLOP/clk/SM against the documented peak.
 Published values (other projects' numbers) are constants here with their source, and are only ever shown as
 *published by* beside ours, never merged.
@@ -63,7 +65,7 @@ def _sample_mode(point: dict, key: str):
 AXES = {"latency.dsmem": ("cluster_size", "peer"), "latency.cluster-barrier": ("cluster_size", "relaxed"),
         "latency.mbarrier": ("op",), "tensor.wgmma.latency": ("dtype", "n", "operands"),
         "tensor.wgmma.throughput": ("dtype", "n", "operands"), "tensor.tcgen05.latency": ("n",),
-        "bandwidth.bulk": ("mode", "bytes", "depth")}
+        "bandwidth.bulk": ("mode", "bytes", "depth"), "bandwidth.dsmem": ("cluster_size", "peer_shift")}
 
 
 def point_table(docs: list[dict], name: str, medians: tuple[str, ...] = (), modes: tuple[str, ...] = ()):
@@ -144,6 +146,39 @@ def dsmem_summary(frame):
     return pd.DataFrame(rows)
 
 
+def dsmem_distance_table(docs: list[dict]):
+    """latency.dsmem samples grouped by peer-SM distance |%smid(peer) - %smid(rank 0)| (local = peer 0, the chasing
+    CTA's own shared memory; remote = every other rank). Samples, not points: the scheduler may place a cluster on
+    other SMs at every launch, so one point can hold several SM pairs. %smid is a virtual id: a distance between ids
+    is a label for the pair, not a physical distance on the die (it shows whether latency follows the ids, nothing
+    more). Rows: kind, distance, samples, SM pairs, cluster sizes, median/min/max cycles, %nsmid seen."""
+    import pandas as pd
+    doc = latest(docs, "latency.dsmem")
+    key = ((doc or {}).get("probe") or {}).get("value_key") or "cycles_per_op"
+    groups: dict = {}
+    for p in (doc or {}).get("points", []):
+        axes = p.get("axes", {})
+        if not all(a in axes for a in AXES["latency.dsmem"]):
+            continue
+        for r in p.get("samples", []):
+            v, a, b = r.get(key), r.get("sm_self"), r.get("sm_peer")
+            if r.get("throttled") or not isinstance(v, (int, float)) or not math.isfinite(v) or a is None or b is None:
+                continue
+            g = groups.setdefault(("local" if axes["peer"] == 0 else "remote", abs(int(b) - int(a))),
+                                  {"v": [], "pairs": set(), "cs": set(), "nsmid": set()})
+            g["v"].append(float(v))
+            g["pairs"].add((int(a), int(b)))
+            g["cs"].add(int(axes["cluster_size"]))
+            if r.get("nsmid") is not None:
+                g["nsmid"].add(int(r["nsmid"]))
+    rows = [{"peer": kind, "|Δ smid|": d, "samples": len(g["v"]), "SM pairs": len(g["pairs"]),
+             "cluster sizes": ",".join(map(str, sorted(g["cs"]))), "median [cycles]": round(median(g["v"]), 1),
+             "min [cycles]": round(min(g["v"]), 1), "max [cycles]": round(max(g["v"]), 1),
+             "%nsmid": ",".join(map(str, sorted(g["nsmid"]))) or None}
+            for (kind, d), g in sorted(groups.items())]
+    return pd.DataFrame(rows)
+
+
 def wgmma_table(lat, tput):
     """Join latency and throughput per (dtype, n, operands); throughput as FLOP/clk/SM and % of the documented peak."""
     import pandas as pd
@@ -165,16 +200,40 @@ def wgmma_table(lat, tput):
     return out.sort_values(keys).reset_index(drop=True)
 
 
+BULK_MODES = {"tma": "TMA 1D (cp.async.bulk)", "tma2d": "TMA 2D (cp.async.bulk.tensor.2d)",
+              "ldgsts": "LDGSTS (cp.async.cg)", "copy": "ld.global.v4 + st.shared.v4"}
+
+
 def bulk_table(frame):
-    """bandwidth.bulk per (mode, bytes, depth): GB/s [CI] and % of the same run's ceiling, the best point of the
-    synchronous `copy` mode (None when the run has no copy point)."""
+    """bandwidth.bulk per (mode, hint, bytes, depth): GB/s [CI], % of the same run's ceiling (the best point of the
+    synchronous `copy` mode; None when the run has no copy point) and, for a cache-hinted point, its ratio to the
+    same (mode, bytes, depth) without a hint. Results from before the hint axis count as hint `none`."""
     if frame.empty:
         return frame
     out = frame.rename(columns={"median": "GB/s", "ci_low": "CI low", "ci_high": "CI high"}).copy()
+    out["hint"] = out["hint"].fillna("none") if "hint" in out else "none"
     copy = out[out["mode"] == "copy"]["GB/s"]
     ceiling = float(copy.max()) if len(copy) else None
     out["% of copy ceiling"] = None if ceiling is None else (100 * out["GB/s"] / ceiling).round(1)
-    return out.sort_values(["mode", "bytes", "depth"]).reset_index(drop=True)
+    plain = {(r["mode"], r["bytes"], r["depth"]): r["GB/s"] for r in out.to_dict("records") if r["hint"] == "none"}
+    out["vs no hint"] = [None if r["hint"] == "none" or (r["mode"], r["bytes"], r["depth"]) not in plain
+                         else round(r["GB/s"] / plain[(r["mode"], r["bytes"], r["depth"])], 3)
+                         for r in out.to_dict("records")]
+    cols = ["mode", "hint", "bytes", "depth"]
+    return out[cols + [c for c in out.columns if c not in cols]].sort_values(cols).reset_index(drop=True)
+
+
+def dsmem_bandwidth_table(frame):
+    """bandwidth.dsmem per (cluster size, peer shift): GB/s [CI] over the grid, bytes/clk per CTA, and the share
+    of the same cluster size's local read (shift 0: the CTA's own buffer through the cluster window)."""
+    if frame.empty:
+        return frame
+    out = frame.rename(columns={"median": "GB/s", "ci_low": "CI low", "ci_high": "CI high",
+                                "bytes_per_clk_cta": "bytes/clk/CTA"}).copy()
+    local = {r["cluster_size"]: r["GB/s"] for r in out.to_dict("records") if r["peer_shift"] == 0}
+    out["% of local"] = [None if r["cluster_size"] not in local or r["peer_shift"] == 0
+                         else round(100 * r["GB/s"] / local[r["cluster_size"]], 1) for r in out.to_dict("records")]
+    return out.sort_values(["cluster_size", "peer_shift"]).reset_index(drop=True)
 
 
 def flop_per_clk(n: int, k: int, warpgroups: int, cycles_per_mma: float) -> float:

@@ -5,10 +5,12 @@ Method, `latency.dsmem`: one cluster of `cluster_size` CTAs; every CTA lays a ra
 `footprint_bytes` of its own dynamic shared memory (slot s holds the `mapa` shared::cluster address of slot
 next[s]), then the cluster synchronises. Thread 0 of CTA rank 0 maps the chain into CTA rank `peer` and walks it
 with `ld.shared::cluster.u32` (peer 0: its own shared memory, through the cluster window); a warm pass of n steps,
-timed passes of n and 2n, (t(2n) - t(n)) / n per load. The kernel records the SM of rank 0 and of the peer, so a
-result carries the physical pair it measured (peer-SM distance is in the SM ids, read as `%smid`).
-Cluster sizes above 8 are non-portable: the launch sets the kernel's non-portable-cluster attribute, and a driver
-that still refuses fails the point with its own error; the default sweep stops at 8.
+timed passes of n and 2n, (t(2n) - t(n)) / n per load. The kernel records the SM of every rank (`%smid`, a
+virtual id) and `%nsmid`, so each sample carries the physical pair it measured: the scheduler may place a cluster
+on other SMs at every launch, so the analysis groups samples (not points) by peer-SM distance |smid(peer) -
+smid(rank 0)|. Cluster sizes above 8 are non-portable: the launch sets the kernel's non-portable-cluster
+attribute and asks the driver how many such clusters fit (cuOccupancyMaxActiveClusters); where the attribute is
+refused or none fits, the point is skipped and the reason stored. The default sweep is 2, 4, 8 and 16.
 `latency.cluster-barrier`: every thread of every CTA of one cluster runs `barrier.cluster.arrive[.relaxed]` +
 `barrier.cluster.wait` in a loop; thread 0 of rank 0 times n and 2n of them: cycles per cluster-wide barrier.
 Kernels: ptx/dsmem.ptx (its header names the SASS each entry must produce).
@@ -23,8 +25,10 @@ from probes.spec import KernelCheckError, KiB, Param, Probe, ProbeSpecError, min
 
 TEMPLATE = "ptx/dsmem.ptx"
 SIM_CYCLES_PER_STEP, SIM_NS_PER_STEP, SIM_OVERHEAD = 4, 2, 10   # the emulators' made-up clock (simulator only)
-OUT_WORDS = 8 + 2 * ptx.MAX_CLUSTER
+NSMID_WORD = 8 + 2 * ptx.MAX_CLUSTER
+OUT_WORDS = NSMID_WORD + 1
 THREADS = 128
+CLUSTER_SIZES = (2, 4, 8, 16)
 
 
 def _sizes_check(value) -> str | None:
@@ -40,6 +44,7 @@ def emulate_chase(k: ptx.PtxKernel, cfg: ptx.LaunchConfig, args: list) -> None:
     for _ in range(4 * n):
         s = int(nxt[s])
     _write(out, n, cfg.cluster_size, [s, 0, int(peer)])
+    out[NSMID_WORD] = cfg.cluster_size           # the emulator's "SMs": one per rank
 
 
 def emulate_barrier(k: ptx.PtxKernel, cfg: ptx.LaunchConfig, args: list) -> None:
@@ -78,6 +83,16 @@ def chase_config(cluster_size: int, footprint: int) -> ptx.LaunchConfig:
     return ptx.config(grid=cluster_size, block=THREADS, cluster=cluster_size, shared_bytes=footprint)
 
 
+def require_cluster(ctx, k: ptx.PtxKernel, cfg: ptx.LaunchConfig) -> int | None:
+    """Skip the point (PointSkipped, the reason stored) when the driver runs no cluster of this shape here, e.g. a
+    non-portable size of 16 it does not allow; else the number of such clusters it runs at once (None: unknown)."""
+    from probes.engine.context import PointSkipped
+    n, why = ptx.cluster_capacity(ctx, k, cfg)
+    if why:
+        raise PointSkipped(why)
+    return n
+
+
 def measure_chase(ctx, point: dict, params: dict) -> dict:
     cs, peer = point["cluster_size"], point["peer"]
     footprint, stride = params["footprint_bytes"], params["stride_bytes"]
@@ -96,11 +111,14 @@ def measure_chase(ctx, point: dict, params: dict) -> dict:
             raise KernelCheckError(f"DSMEM chase ended at slot {int(o[5])}, expected {want}: chain corrupted")
         host["sms"] = check_ranks(o, cs)
 
-    ptx.launch(ctx, chase_kernel(), chase_config(cs, footprint),
+    cfg = chase_config(cs, footprint)
+    require_cluster(ctx, chase_kernel(), cfg)
+    ptx.launch(ctx, chase_kernel(), cfg,
                [d_next, np.uint32(slots), np.uint32(stride), np.uint32(peer), np.uint64(steps), out], check)
     o = host["out"]
     sample = per_load_sample(*(int(v) for v in o[:4]), steps)
-    sample.update(sm_self=int(o[6]), sm_peer=int(o[7]), sm_of_ranks=",".join(map(str, host["sms"])))
+    sample.update(sm_self=int(o[6]), sm_peer=int(o[7]), sm_distance=abs(int(o[7]) - int(o[6])),
+                  nsmid=int(o[NSMID_WORD]), sm_of_ranks=",".join(map(str, host["sms"])))
     return sample
 
 
@@ -115,8 +133,9 @@ def measure_barrier(ctx, point: dict, params: dict) -> dict:
             raise KernelCheckError(f"cluster barrier loop ran {int(o[5])} barriers, expected {4 * steps}")
         check_ranks(o, cs)
 
-    ptx.launch(ctx, barrier_kernel(bool(point["relaxed"])), ptx.config(grid=cs, block=THREADS // 4, cluster=cs),
-               [np.uint64(steps), out], check)
+    k, cfg = barrier_kernel(bool(point["relaxed"])), ptx.config(grid=cs, block=THREADS // 4, cluster=cs)
+    require_cluster(ctx, k, cfg)
+    ptx.launch(ctx, k, cfg, [np.uint64(steps), out], check)
     return per_load_sample(*(int(v) for v in host["out"][:4]), steps)
 
 
@@ -158,7 +177,8 @@ PROBES = (
         measure=measure_chase, axes=chase_axes, unit="cycles/load",
         method=" ".join(p.replace("\n", " ") for p in __doc__.split("\n\n")[1:]),
         params=COMMON + (
-            Param("cluster_sizes", tuple, (2, 4, 8), "cluster sizes (16 is non-portable)", _sizes_check),
+            Param("cluster_sizes", tuple, CLUSTER_SIZES, "cluster sizes (16 is non-portable: skipped with the "
+                  "driver's reason where it does not allow it)", _sizes_check),
             Param("footprint_bytes", int, 4 * KiB, "chain size in each CTA's shared memory", multiple_of(8)),
             Param("stride_bytes", int, 64, "distance between chained slots", multiple_of(8))),
         requires=(min_cc(9, 0),),

@@ -238,6 +238,39 @@ class CoreLauncher:
         launch(self.stream, CoreConfig(**cfg.core_kwargs()), fn, *[kernel_argument(ctx, a) for a in args])
         self.stream.sync()
 
+    def cluster_capacity(self, ctx, k: PtxKernel, cfg: LaunchConfig) -> tuple[int | None, str | None]:
+        """(clusters of this shape the device runs at once, why none can run): cuOccupancyMaxActiveClusters through
+        cuda.core after the kernel's attributes are set; a refused non-portable-size attribute is the reason."""
+        try:
+            fn = self._kernel(k, cfg, target_for(ctx.cc))
+        except RuntimeError as err:            # cuKernelSetAttribute refused the non-portable cluster size
+            return 0, f"cluster of {cfg.cluster_size} blocks refused by the driver: {err}"
+        occupancy = getattr(fn, "occupancy", None)
+        if occupancy is None:                  # an older cuda.core: unknown, the launch itself will tell
+            return None, None
+        n = int(occupancy.max_active_clusters(self.core_config(cfg), stream=self.stream))
+        return n, None if n > 0 else cluster_refused(cfg)
+
+    def core_config(self, cfg: LaunchConfig):
+        from cuda.core import LaunchConfig as CoreConfig
+        return CoreConfig(**cfg.core_kwargs())
+
+
+def cluster_refused(cfg: LaunchConfig) -> str:
+    return (f"no cluster of {cfg.cluster_size} blocks x {cfg.threads_per_block} threads with {cfg.shared_bytes} B "
+            "of dynamic shared memory each fits this device (max active clusters 0"
+            + (", with the non-portable cluster size allowed)" if cfg.non_portable_cluster else ")"))
+
+
+def cluster_capacity(ctx, k: PtxKernel, cfg: LaunchConfig) -> tuple[int | None, str | None]:
+    """How many clusters of `cfg`'s shape run at once on this device (None: unknown), and why none can (None when
+    some can): asks the launcher; the emulators run any cluster."""
+    launcher = _OVERRIDE[-1] if _OVERRIDE else launcher_for(ctx)
+    ask = getattr(launcher, "cluster_capacity", None)
+    if not cfg.cluster or ask is None:
+        return None, None
+    return ask(ctx, k, cfg)
+
 
 def set_attributes(fn, cfg: LaunchConfig, device_ordinal: int = 0) -> None:
     """Kernel attributes a configuration needs: large dynamic shared memory, non-portable cluster sizes. cuda.core
@@ -436,7 +469,7 @@ def dry_run(archs=DRY_RUN_ARCHS, probes=None) -> tuple[int, list[str], list[str]
 
 ATLAS_LIST = PTX_DIR / "atlas-instructions.csv"
 _ATLAS_OPS = re.compile(r"^\s*(?:@!?%p\d+\s+)?((?:cp\.async|mbarrier|mapa|ld\.shared::cluster|barrier\.cluster|wgmma|"
-                        r"tcgen05|fence\.proxy|fence\.mbarrier_init)[\w.:]*)")
+                        r"createpolicy|tcgen05|fence\.proxy|fence\.mbarrier_init)[\w.:]*)")
 
 
 def atlas_rows(probes=None) -> list[dict]:

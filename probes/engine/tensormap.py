@@ -7,7 +7,7 @@ the constraints the driver documents for cuTensorMapEncodeTiled (CUDA Driver API
 rank 1..5; every global dimension 1..2^32; every stride a multiple of 16 B below 2^40; box dimensions 1..256 with
 the inner box a multiple of 16 B (no interleave); element strides 1..8; with a swizzle, the inner box at most the
 swizzle span (32/64/128 B). A violation is one `TensorMapError` line naming the field, before any driver call.
-Groundwork for the TMA 2D probes (not in the catalogue yet).
+Used by the tma2d mode of bandwidth.bulk (probes/catalogue/bandwidth_bulk.py).
 """
 from __future__ import annotations
 

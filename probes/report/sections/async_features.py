@@ -13,7 +13,8 @@ from probes.report.sections import Figure, Finding, Paragraph, Section, Table
 FAMILY = "async-features"
 TITLE = "Hopper/Blackwell async features (PTX probes)"
 PREFIXES = ("latency.ladder.cp-async", "latency.ladder.tma", "latency.dsmem", "latency.cluster-barrier",
-            "latency.mbarrier", "tensor.wgmma.", "tensor.tcgen05.", "bandwidth.bulk", "latency.ladder.global")
+            "latency.mbarrier", "tensor.wgmma.", "tensor.tcgen05.", "bandwidth.bulk", "bandwidth.dsmem",
+            "latency.ladder.global")
 OWN = PREFIXES[:-1]          # the global ladder is read only as the LDG baseline of the async ladders
 ORDER = 60
 
@@ -76,12 +77,49 @@ def dsmem_blocks(docs: list[dict]) -> tuple[list, list]:
                 row["local [cycles]"], "cycles", "undocumented",
                 "Peer 0: the chasing CTA's own shared memory addressed as shared::cluster.", figure="async-dsmem",
                 data=data))
-    return [Table(summary, caption="Distributed shared memory: local vs remote chase latency per cluster size "
-                                   "(the 'published' columns are HPMLL/NVIDIA-Hopper-Benchmark's, not ours)"),
-            Table(_round(frame), caption="Every (cluster size, peer) point: median cycles per load [95 % CI], "
-                                         "ns per load, SM of the chasing CTA and of the peer (%smid)"),
-            Figure("async-dsmem", dsmem_figure(frame), "DSMEM chase latency per peer rank, one line per cluster "
-                                                       "size (peer 0 = own shared memory)")], findings
+    blocks = [Table(summary, caption="Distributed shared memory: local vs remote chase latency per cluster size "
+                                     "(the 'published' columns are HPMLL/NVIDIA-Hopper-Benchmark's, not ours)"),
+              Table(_round(frame), caption="Every (cluster size, peer) point: median cycles per load [95 % CI], "
+                                           "ns per load, SM of the chasing CTA and of the peer (%smid)"),
+              Figure("async-dsmem", dsmem_figure(frame), "DSMEM chase latency per peer rank, one line per cluster "
+                                                         "size (peer 0 = own shared memory)")]
+    return blocks + distance_blocks(docs, findings), findings
+
+
+def distance_blocks(docs: list[dict], findings: list) -> list:
+    """latency.dsmem by peer-SM distance: a table, a figure and (with two or more remote distances) the spread."""
+    table = A.dsmem_distance_table(docs)
+    if table.empty:
+        return []
+    remote = table[table["peer"] == "remote"]
+    if len(remote) >= 2:
+        lo, hi = remote.loc[remote["median [cycles]"].idxmin()], remote.loc[remote["median [cycles]"].idxmax()]
+        findings.append(Finding(
+            FAMILY, "DSMEM remote load latency across peer-SM distances", float(hi["median [cycles]"]
+                                                                              - lo["median [cycles]"]), "cycles",
+            "undocumented", f"Spread of the per-distance medians over {len(remote)} distances |Δ %smid|: "
+            f"{lo['median [cycles]']:.1f} cycles at distance {int(lo['|Δ smid|'])}, {hi['median [cycles]']:.1f} at "
+            f"{int(hi['|Δ smid|'])}. %smid is a virtual SM id: the distance labels an SM pair, it is not a "
+            "position on the die.", figure="async-dsmem-distance", data=_files(docs, "latency.dsmem")))
+    return [Table(table, caption="DSMEM chase latency per sample, grouped by peer-SM distance |%smid(peer) - "
+                                 "%smid(rank 0)| (a cluster may land on other SMs at every launch; %smid is a "
+                                 "virtual id, %nsmid its range)"),
+            Figure("async-dsmem-distance", distance_figure(table), "DSMEM chase latency vs peer-SM distance "
+                                                                   "(median per distance, bars: min to max)")]
+
+
+def distance_figure(table):
+    from probes.report.figures import subplots
+    fig, ax = subplots(figsize=(7, 3.5), dpi=110)
+    for kind, sub in table.groupby("peer"):
+        med = sub["median [cycles]"]
+        ax.errorbar(sub["|Δ smid|"], med, yerr=[med - sub["min [cycles]"], sub["max [cycles]"] - med], fmt="o",
+                    ms=3, lw=0.8, capsize=2, label=kind)
+    ax.set_xlabel("|Δ %smid| between the chasing CTA's SM and the peer's")
+    ax.set_ylabel("cycles per load")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
 
 
 def dsmem_figure(frame):
@@ -140,17 +178,49 @@ def bulk_blocks(docs: list[dict]) -> tuple[list, list]:
     if frame.empty:
         return [], []
     findings, data = [], _files(docs, "bandwidth.bulk")
-    for mode, sub in frame.groupby("mode"):
+    for (mode, hint), sub in frame.groupby(["mode", "hint"], sort=False):
         best = sub.loc[sub["GB/s"].idxmax()]
-        pct = best["% of copy ceiling"]
+        pct, ratio = best["% of copy ceiling"], best["vs no hint"]
         findings.append(Finding(
-            FAMILY, f"bulk global->shared bandwidth, {mode}", float(best["GB/s"]), "GB/s", "undocumented",
-            f"Best point: {int(best['bytes'])} B per transfer, depth {int(best['depth'])}"
-            + (f", {pct:.0f} % of the synchronous-copy ceiling of the same run." if pct is not None else "."),
+            FAMILY, f"bulk global->shared bandwidth, {mode}" + ("" if hint == "none" else f", L2 {hint}"),
+            float(best["GB/s"]), "GB/s", "undocumented",
+            f"{A.BULK_MODES.get(mode, mode)}; best point: {int(best['bytes'])} B per transfer, depth "
+            f"{int(best['depth'])}" + (f", {pct:.0f} % of the synchronous-copy ceiling of the same run"
+                                       if pct is not None else "")
+            + ("" if ratio is None or (isinstance(ratio, float) and math.isnan(ratio))
+               else f", {ratio:.2f}x the same point without a cache hint") + ".",
             ci=_ci({"ci_low": best["CI low"], "ci_high": best["CI high"]}), data=data))
-    return [Table(frame, caption="Streaming global->shared bandwidth per copy mode, transfer size and stages in "
-                                 "flight; % of the best synchronous ld.global.v4 + st.shared.v4 point of the same "
-                                 "run")], findings
+    return [Table(frame, caption="Streaming global->shared bandwidth per copy mode (TMA 1D, TMA 2D through a tensor "
+                                 "map, LDGSTS, synchronous copy), L2 cache policy (createpolicy + .L2::cache_hint, "
+                                 "or none), transfer size and stages in flight; % of the best synchronous "
+                                 "ld.global.v4 + st.shared.v4 point of the same run; 'vs no hint' = GB/s over the "
+                                 "same point without a hint")], findings
+
+
+def dsmem_bandwidth_blocks(docs: list[dict]) -> tuple[list, list]:
+    frame = A.dsmem_bandwidth_table(A.point_table(docs, "bandwidth.dsmem", medians=("bytes_per_clk_cta",),
+                                                  modes=("clusters",)))
+    if frame.empty:
+        return [], []
+    data = _files(docs, "bandwidth.dsmem")
+    findings = []
+    for r in frame.to_dict("records"):
+        where = "own buffer through the cluster window" if r["peer_shift"] == 0 else \
+            f"rank + {r['peer_shift']} of the cluster"
+        share = r.get("% of local")
+        per_cta = r.get("bytes/clk/CTA")
+        findings.append(Finding(
+            FAMILY, f"DSMEM read bandwidth, cluster of {r['cluster_size']}, peer shift {r['peer_shift']}",
+            float(r["GB/s"]), "GB/s", "undocumented",
+            f"Every CTA of {r.get('clusters') or '?'} resident clusters streams the shared memory of its {where} "
+            "with ld.shared::cluster.v4"
+            + (f"; {per_cta:.1f} bytes/clk per CTA" if isinstance(per_cta, float) and math.isfinite(per_cta) else "")
+            + (f"; {share:.0f} % of the local read" if isinstance(share, float) and math.isfinite(share) else "")
+            + ".", ci=_ci({"ci_low": r["CI low"], "ci_high": r["CI high"]}), data=data))
+    return [Table(_round(frame, ("GB/s", "CI low", "CI high", "bytes/clk/CTA")), caption=(
+        "Distributed shared memory read bandwidth per cluster size and peer (shift 0 = the CTA's own buffer read "
+        "through the cluster window): GB/s over the grid [95 % CI], bytes per clock of one CTA, share of the "
+        "local read"))], findings
 
 
 def section(docs: list[dict]) -> Section:
@@ -175,6 +245,7 @@ def section(docs: list[dict]) -> Section:
                                "try_wait, expect_tx + complete_tx + try_wait): cycles per phase [95 % CI]"),
                  wgmma_blocks(docs),
                  bulk_blocks(docs),
+                 dsmem_bandwidth_blocks(docs),
                  simple_blocks(docs, "tensor.tcgen05.latency", ("n",), "tcgen05.mma latency", "cycles",
                                "tcgen05.mma kind::f16 M=128 K=16 committed to an mbarrier and waited for: cycles "
                                "per MMA [95 % CI]")):
