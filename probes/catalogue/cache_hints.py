@@ -21,6 +21,7 @@ from probes.catalogue._hint_kernels import (LINE, _hints_for, _kernels_for, band
                                             helper_kernels, marker, pollution_l1_kernel, prefetch_kernel,
                                             residency_kernel, staleness_kernel, store_kernel, stream_kernel)
 from probes.engine import intrinsics as X  # noqa: F401  the kernels' intrinsics: Probe.version() hashes this module
+from probes.engine.context import stream_handle
 from probes.spec import KernelCheckError, KiB, MiB, Param, Probe, ProbeSpecError, min_cc, positive
 from probes.static.kernel_checks import Expect
 
@@ -263,7 +264,7 @@ class _PersistingWindow:
         w.hitRatio = 1.0
         w.hitProp = driver.CUaccessProperty.CU_ACCESS_PROPERTY_PERSISTING
         w.missProp = driver.CUaccessProperty.CU_ACCESS_PROPERTY_STREAMING
-        _driver_ok(driver.cuStreamSetAttribute(self.stream.handle,
+        _driver_ok(driver.cuStreamSetAttribute(stream_handle(self.stream),
                                                driver.CUstreamAttrID.CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW, value),
                    "cuStreamSetAttribute(access policy window)")
         return self.stream
@@ -273,7 +274,7 @@ class _PersistingWindow:
         if self.stream is not None:
             value = driver.CUstreamAttrValue()
             value.accessPolicyWindow.num_bytes = 0
-            driver.cuStreamSetAttribute(self.stream.handle,
+            driver.cuStreamSetAttribute(stream_handle(self.stream),
                                         driver.CUstreamAttrID.CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW, value)
         _driver_ok(driver.cuCtxResetPersistingL2Cache(), "cuCtxResetPersistingL2Cache")
         _driver_ok(driver.cuCtxSetLimit(driver.CUlimit.CU_LIMIT_PERSISTING_L2_CACHE_SIZE, 0), "cuCtxSetLimit")
