@@ -55,7 +55,9 @@ def test_the_persisting_window_hands_cuda_bindings_an_int(monkeypatch):
         seen.append(int(driver.CUstream(stream)))             # the conversion cuda-bindings itself does
         return (driver.CUresult.CUDA_SUCCESS,)
 
-    ok = lambda *a: (driver.CUresult.CUDA_SUCCESS,)          # noqa: E731
+    def ok(*args):
+        return (driver.CUresult.CUDA_SUCCESS,)
+
     monkeypatch.setattr(driver, "cuStreamSetAttribute", set_attribute)
     monkeypatch.setattr(driver, "cuCtxSetLimit", ok)
     monkeypatch.setattr(driver, "cuCtxResetPersistingL2Cache", ok)
