@@ -24,8 +24,10 @@ Method (each step is a library call or a one-line rule, so the result can be exp
    that ends level k to the *first point measurably above it* (the start of the run of points above both that
    region's median CI and its highest point, which leads to level k+1). "Inside" is judged where the plateau ends:
    walking back, a point is inside when it is at most the top of the median CI of the `local_points` points before
-   it, or that median plus 2 sigma of the region's point-to-point noise (so a creeping plateau, or one noisy point,
-   does not push the interval back). Separately, the transition *reaches* level k+1 at the first point inside the
+   it (so a creeping plateau is judged by its own end), or at most the highest of the region's last
+   2 / (1 - confidence) - 1 points before it (39 at 95 %: a distribution-free one-sided prediction bound for one
+   more point, so one noisy point does not push the interval back, yet the noise is that of the plateau's end, not
+   of a creeping start, and quantised readings need no noise model). Separately, the transition *reaches* level k+1 at the first point inside the
    CI of level k+1's first flat region. It is `sharp` when that footprint is within `sharp_ratio` of the first
    measurably-higher point, else `gradual`, with span = [capacity low, next level reached]. When the sweep ends in a
    rise (or fall) whose last two points lie beyond the last level's flat region, that level's exit is a `ramp` (no
@@ -348,10 +350,10 @@ def _detect(fp, lat, fp_lo, fp_hi, p: DetectionParams, prog: _Progress) -> list[
     for i, (g, core, (med, lo, hi)) in enumerate(zip(groups, cores, estimates)):
         cap_lo = cap_hi = kind = span_lo = span_hi = None
         if i + 1 < len(groups):
-            cap_lo, cap_hi, kind, span_lo, span_hi = _transition(fp_lo, fp_hi, y_smooth, y_raw, flats[i][-1],
+            cap_lo, cap_hi, kind, span_lo, span_hi = _transition(fp_lo, fp_hi, y_smooth, flats[i][-1],
                                                                  flats[i + 1][0], p)
         else:
-            ramp = _ramp_after(fp_lo, fp_hi, y_smooth, y_raw, flats[i][-1], p)
+            ramp = _ramp_after(fp_lo, fp_hi, y_smooth, flats[i][-1], p)
             if ramp is not None:
                 kind, (span_lo, span_hi) = "ramp", ramp
         zone_lo, zone_hi = g.members[0].start, g.members[-1].stop - 1
@@ -375,25 +377,23 @@ def _flat_stats(s: np.ndarray, c: _Candidate, p: DetectionParams) -> tuple[float
     return lo, hi, max(hi, float(vals.max()))
 
 
-def _point_noise(y_raw: np.ndarray, c: _Candidate) -> float:
-    """Robust point-to-point noise of a flat region, from the unsmoothed ln latency (the running median hides it):
-    MAD of first differences / sqrt 2 (0 on quantised flat data)."""
-    v = y_raw[c.start:c.stop]
-    return float(stats.median_abs_deviation(np.diff(v), scale="normal") / np.sqrt(2)) if v.size >= 3 else 0.0
-
-
-def _last_inside(s: np.ndarray, start: int, first: int, noise: float, p: DetectionParams) -> int:
+def _last_inside(s: np.ndarray, start: int, first: int, p: DetectionParams) -> int:
     """Walking back from the point before `first`: the last point inside the plateau's CI where it ends: at most the
-    top of the median CI of the `local_points` points before it or, for one noisy point, that median + 2 sigma of the
-    plateau's point noise (so a plateau that creeps is judged by its own end, and noise is not a rise)."""
+    top of the median CI of the `local_points` points before it, or at most the highest of the (up to) 39 points
+    before it (95 %: a new point exceeds the highest of n exchangeable ones with probability 1 / (n + 1)), so a
+    plateau that creeps is judged by its own end, and one noisy point is not a rise. The bound is local and assumes
+    no noise model. The global one it replaces (median + 2 sigma, sigma from the MAD of first differences over the
+    whole region) took its width from a plateau's creeping start and let the first point of a sustained rise on a
+    0.1-cycle-quantised plateau end pass as noise (H200 TMA ladder, 385.8 vs 385.5-385.6 at 25.7 MiB; issue 27)."""
+    n_pred = int(np.ceil(2 / (1 - p.confidence))) - 1
     for i in range(first - 1, start, -1):
-        med, _, hi = median_ci(s[max(start, i - p.local_points):i], confidence=p.confidence)
-        if s[i] <= max(hi, med + 2 * noise):
+        _, _, hi = median_ci(s[max(start, i - p.local_points):i], confidence=p.confidence)
+        if s[i] <= max(hi, float(s[max(start, i - n_pred):i].max())):
             return i
     return start
 
 
-def _transition(fp_lo, fp_hi, y, y_raw, last: _Candidate, nxt: _Candidate, p: DetectionParams):
+def _transition(fp_lo, fp_hi, y, last: _Candidate, nxt: _Candidate, p: DetectionParams):
     """(capacity low, capacity high, "sharp"|"gradual", span low, span high) between the flat region `last` that ends
     one level and the flat region `nxt` that starts the next one (y: smoothed ln latency). Span None when sharp."""
     s = y if nxt.median >= last.median else -y         # mirror an odd (falling) ladder onto the rising case
@@ -402,7 +402,7 @@ def _transition(fp_lo, fp_hi, y, y_raw, last: _Candidate, nxt: _Candidate, p: De
     region = np.arange(last.start, nxt.start + 1)      # nxt.start >= last.stop: groups are in sweep order
     below = region[s[region] <= bound]
     first = int(below[-1]) + 1                         # the run above the plateau that leads to the next level
-    low = _last_inside(s, last.start, first, _point_noise(y_raw, last), p)
+    low = _last_inside(s, last.start, first, p)
     got = np.flatnonzero(s[first:nxt.stop] >= reach)   # first point inside (or past) the next plateau's CI
     reached = first + int(got[0]) if got.size else nxt.start
     cap_lo, cap_hi = float(fp_lo[low]), float(fp_hi[first])
@@ -411,7 +411,7 @@ def _transition(fp_lo, fp_hi, y, y_raw, last: _Candidate, nxt: _Candidate, p: De
     return cap_lo, cap_hi, "gradual", cap_lo, float(fp_hi[reached])
 
 
-def _ramp_after(fp_lo, fp_hi, y, y_raw, last: _Candidate, p: DetectionParams) -> tuple[float, float] | None:
+def _ramp_after(fp_lo, fp_hi, y, last: _Candidate, p: DetectionParams) -> tuple[float, float] | None:
     """(last footprint inside the CI, last footprint of the sweep) when the sweep ends in a rise (or fall) whose last
     two points are measurably off the level's last flat region: a ramp with no level after it. None when the sweep
     ends on the plateau."""
@@ -423,7 +423,7 @@ def _ramp_after(fp_lo, fp_hi, y, y_raw, last: _Candidate, p: DetectionParams) ->
         if s[-1] > bound and s[-2] > bound:
             above = np.flatnonzero(s[last.stop:] <= bound)
             first = last.stop + (int(above[-1]) + 1 if above.size else 0)
-            low = _last_inside(s, last.start, first, _point_noise(y_raw, last), p)
+            low = _last_inside(s, last.start, first, p)
             return float(fp_lo[low]), float(fp_hi[n - 1])
     return None
 
