@@ -27,11 +27,11 @@ Method (each step is a library call or a one-line rule, so the result can be exp
    it (so a creeping plateau is judged by its own end), or at most the highest of the region's last
    2 / (1 - confidence) - 1 points before it (39 at 95 %: a distribution-free one-sided prediction bound for one
    more point, so one noisy point does not push the interval back, yet the noise is that of the plateau's end, not
-   of a creeping start, and quantised readings need no noise model). Separately, the transition *reaches* level k+1 at the first point inside the
-   CI of level k+1's first flat region. It is `sharp` when that footprint is within `sharp_ratio` of the first
-   measurably-higher point, else `gradual`, with span = [capacity low, next level reached]. When the sweep ends in a
-   rise (or fall) whose last two points lie beyond the last level's flat region, that level's exit is a `ramp` (no
-   level after it) and no capacity is claimed.
+   of a creeping start, and quantised readings need no noise model). Separately, the transition *reaches* level
+   k+1 at the first point inside the CI of level k+1's first flat region. It is `sharp` when that footprint is
+   within `sharp_ratio` of the first measurably-higher point, else `gradual`, with span = [capacity low, next level
+   reached]. When the sweep ends in a rise (or fall) whose last two points lie beyond the last level's flat region,
+   that level's exit is a `ramp` (no level after it) and no capacity is claimed.
 
 What it does not prove: a plateau's CI covers the spread of the points on it, not bias from the method (timer
 placement, clock conversion, footprint rounding). Names are inferred from order and latency ratios, not measured.
