@@ -155,18 +155,24 @@ def _group_medians(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np
     return uniq, (v[lo] + v[hi]) / 2, counts
 
 
+def clean_pairs(x, y, x_name: str, y_name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted unique x and the median y at each; pairs with a non-finite or non-positive value dropped. Used for
+    latency and bandwidth ladders alike (the names only word the error on a length mismatch)."""
+    x = np.asarray(x, dtype=float).ravel()
+    y = np.asarray(y, dtype=float).ravel()
+    if x.shape != y.shape:
+        raise ValueError(f"{x_name} has {x.size} values but {y_name} has {y.size}")
+    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+    x, y = x[ok], y[ok]
+    if x.size == 0:
+        return x, y
+    uniq, med, _ = _group_medians(x, y)
+    return uniq, med
+
+
 def clean_ladder(footprint_bytes, latency) -> tuple[np.ndarray, np.ndarray]:
     """Sorted unique footprints and the median latency at each; invalid points dropped."""
-    fp = np.asarray(footprint_bytes, dtype=float).ravel()
-    lat = np.asarray(latency, dtype=float).ravel()
-    if fp.shape != lat.shape:
-        raise ValueError(f"footprint_bytes has {fp.size} values but latency has {lat.size}")
-    ok = np.isfinite(fp) & np.isfinite(lat) & (fp > 0) & (lat > 0)
-    fp, lat = fp[ok], lat[ok]
-    if fp.size == 0:
-        return fp, lat
-    uniq, med, _ = _group_medians(fp, lat)
-    return uniq, med
+    return clean_pairs(footprint_bytes, latency, "footprint_bytes", "latency")
 
 
 def bin_ladder(fp: np.ndarray, lat: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -182,7 +188,7 @@ def bin_ladder(fp: np.ndarray, lat: np.ndarray, n_bins: int) -> tuple[np.ndarray
     return fp[mid], med, fp[first], fp[last]
 
 
-def _penalty(y: np.ndarray, p: DetectionParams) -> float:
+def _penalty(y: np.ndarray, p) -> float:
     floor = 2 * np.log1p(p.min_step_penalty) ** 2
     if y.size < 3:
         return floor
@@ -217,7 +223,9 @@ def pelt_l2(y: np.ndarray, pen: float) -> list[int]:
     return ends[::-1]
 
 
-def _segments(y: np.ndarray, p: DetectionParams) -> list[tuple[int, int]]:
+def segments(y: np.ndarray, p) -> list[tuple[int, int]]:
+    """[start, stop) of each PELT segment of `y`; `p` is any parameter set with min_step_penalty and
+    noise_penalty_factor (DetectionParams, the bandwidth analysis' BandwidthParams)."""
     if y.size < 2:
         return [(0, y.size)]
     ends = pelt_l2(y, _penalty(y, p))
@@ -225,7 +233,9 @@ def _segments(y: np.ndarray, p: DetectionParams) -> list[tuple[int, int]]:
     return list(zip(starts, ends))
 
 
-def _is_plateau(x: np.ndarray, y: np.ndarray, p: DetectionParams) -> bool:
+def is_plateau(x: np.ndarray, y: np.ndarray, p) -> bool:
+    """A plateau candidate: >= p.min_points points, 10th..90th percentile spread of `y` (log values) within
+    p.flat_tolerance and |Theil-Sen slope| per unit of `x` (log2 size) at most p.max_slope_per_octave."""
     if y.size < p.min_points:
         return False
     lo, hi = np.percentile(y, [10, 90])
@@ -335,8 +345,8 @@ def _detect(fp, lat, fp_lo, fp_hi, p: DetectionParams, prog: _Progress) -> list[
     y_smooth = np.log(ndimage.median_filter(lat, size=3, mode="mirror")) if lat.size >= 3 else y_raw
 
     cands = []
-    for a, b in _segments(y_smooth, p):
-        if _is_plateau(log2_fp[a:b], y_smooth[a:b], p):
+    for a, b in segments(y_smooth, p):
+        if is_plateau(log2_fp[a:b], y_smooth[a:b], p):
             cands.append(_Candidate(a, b, float(np.median(lat[a:b]))))
     prog.step("segmented")
     groups = _group(cands, log2_fp, p)
