@@ -32,8 +32,15 @@ SHARED_KINDS = {"b32": 1, "v2": 2, "v4": 4, "ldmatrix": 4}   # words loaded per 
 # ---- operations --------------------------------------------------------------------------------------------------
 
 if SIMULATOR:
-    def _v4_sum(arr, i):
-        return (int(arr[i]) + int(arr[i + 1]) + int(arr[i + 2]) + int(arr[i + 3])) & 0xFFFFFFFF
+    def _sum_of(n: int):
+        def load(arr, i):
+            s = 0
+            for j in range(n):
+                s += int(arr[i + j])
+            return s & 0xFFFFFFFF
+        return load
+
+    _v4_sum = _sum_of(4)
 
     def ld_v4_sum(qualifier: str = ""):
         return _v4_sum
@@ -51,14 +58,7 @@ if SIMULATOR:
         return copy
 
     def ld_shared_sum(kind: str):
-        n = SHARED_KINDS[kind]
-
-        def load(arr, i):
-            s = 0
-            for j in range(n):
-                s += int(arr[i + j])
-            return s & 0xFFFFFFFF
-        return load
+        return _sum_of(SHARED_KINDS[kind])
 else:
     from llvmlite import ir
     from numba import types
@@ -74,12 +74,8 @@ else:
 
     _SUM4 = "add.u32 %bq0, %bq0, %bq1; add.u32 %bq2, %bq2, %bq3; add.u32 $0, %bq0, %bq2;"
 
-    @functools.cache
-    def ld_v4_sum(qualifier: str = ""):
-        """load(arr_u32, i) -> arr[i] + ... + arr[i+3] (mod 2**32) from one `ld.global<q>.v4.u32` (i % 4 == 0)."""
-        text = ("{ .reg .b32 %bq<4>; ld.global" + qualifier + ".v4.u32 {%bq0, %bq1, %bq2, %bq3}, [$1]; "
-                + _SUM4 + " }")
-
+    def _load_u32(text: str):
+        """load(arr, i) -> uint32: the asm `text` with the element address of arr[i] as $1 and its result in $0."""
         @intrinsic
         def load(typingctx, arr, index):
             def codegen(context, builder, sig, args):
@@ -87,6 +83,12 @@ else:
                 return builder.call(_asm(text, 32, (64,), "=r,l"), [addr])
             return types.uint32(arr, index), codegen
         return load
+
+    @functools.cache
+    def ld_v4_sum(qualifier: str = ""):
+        """load(arr_u32, i) -> arr[i] + ... + arr[i+3] (mod 2**32) from one `ld.global<q>.v4.u32` (i % 4 == 0)."""
+        return _load_u32("{ .reg .b32 %bq<4>; ld.global" + qualifier + ".v4.u32 {%bq0, %bq1, %bq2, %bq3}, [$1]; "
+                         + _SUM4 + " }")
 
     @functools.cache
     def st_v4():
@@ -133,15 +135,7 @@ else:
     def ld_shared_sum(kind: str):
         """load(shared_u32, i) -> sum of the 32-bit words one lane receives from `ld.volatile.shared` of width
         4/8/16 B, or from `ldmatrix.sync.aligned.m8n8.x4.shared.b16` (i: this lane's 16-byte row)."""
-        text = _SHARED_TEXT[kind]
-
-        @intrinsic
-        def load(typingctx, arr, index):
-            def codegen(context, builder, sig, args):
-                addr = _address(context, builder, sig.args[0], args[0], sig.args[1], args[1])
-                return builder.call(_asm(text, 32, (64,), "=r,l"), [addr])
-            return types.uint32(arr, index), codegen
-        return load
+        return _load_u32(_SHARED_TEXT[kind])
 
 
 # ---- generated kernel text ---------------------------------------------------------------------------------------
