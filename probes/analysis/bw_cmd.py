@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 
-from probes.analysis.formatting import fmt_bytes, json_safe
+from probes.analysis.formatting import analysis_document, fmt_bytes, json_safe
 
 FORMAT_CHOICES = ("auto", "tidy", "gpu-benches", "results")
 
@@ -36,7 +36,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def build_document(df, gpu: str | None = None, series: str | None = None, params=None) -> dict:
-    import probes
     from probes.analysis import bandwidth as bw
     from probes.analysis.importers import LadderInputError
     params = params or bw.BandwidthParams()
@@ -51,11 +50,7 @@ def build_document(df, gpu: str | None = None, series: str | None = None, params
         levels = bw.detect_levels(part["working_set_bytes"], part["bandwidth_GBps"], params)
         ladders.append({"gpu": str(g), "series": str(s), "n_points": int(part["working_set_bytes"].nunique()),
                         "levels": [lv.to_dict() for lv in levels], "_levels": levels, "_frame": part})
-    doc = {"tool": "gpu-probes", "tool_version": probes.__version__, "input": df.attrs.get("provenance", {}),
-           "unit": "GB/s", "method": params.describe(), "ladders": ladders}
-    if len(ladders) == 1:
-        doc["gpu"], doc["levels"] = ladders[0]["gpu"], ladders[0]["levels"]
-    return doc
+    return analysis_document(df.attrs.get("provenance", {}), params.describe(), ladders, unit="GB/s")
 
 
 def format_table(doc: dict) -> str:

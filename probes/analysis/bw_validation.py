@@ -16,6 +16,7 @@ from pathlib import Path
 
 from probes.analysis import bw_importers, bw_plots
 from probes.analysis.formatting import fmt_bytes, md_table, slug
+from probes.analysis.validation import tally
 from probes.analysis.bandwidth import BandwidthLevel, BandwidthParams, detect_levels
 from probes.results.io import write_atomic
 
@@ -106,10 +107,7 @@ def build_validation(peer_dir: Path, out_dir: Path) -> Path:
                                 reference=[(f"reading {n} {v:g}", v, (a, b)) for n, v, _lo, _hi, a, b in
                                            reading.levels])
         summary.append({"GPU": reading.gpu, "levels": ", ".join(f"{lv.name} {lv.bandwidth_GBps:.0f}" for lv in levels),
-                        "checks passed": f"{sum(c['ok'] for c in checks)}/{len(checks)}",
-                        "verdict": "pass" if ok else "FAIL"})
-        for c in checks:
-            c["ok"] = "pass" if c["ok"] else "FAIL"
+                        **tally(checks)})
         sections.append("\n".join([
             f"### {reading.gpu}", "",
             f"Data published by `{reading.source}` (read from ../shared/peer-data, not committed here).", "",

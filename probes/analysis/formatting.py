@@ -40,5 +40,16 @@ def md_table(rows: list[dict], cols: list[str]) -> str:
 
 
 def slug(gpu: str) -> str:
-    """A file-name part from a GPU name: lower case, every other character a dash ("H200 (TMA 1D)" -> "h200--tma-1d")."""
+    """A file-name part from a GPU name: lower case, each other character a dash ("H200 (TMA 1D)": "h200--tma-1d")."""
     return "".join(ch if ch.isalnum() else "-" for ch in gpu.lower()).strip("-")
+
+
+def analysis_document(provenance: dict, method: dict, ladders: list[dict], **fields) -> dict:
+    """The document `analyze ladder|bandwidth --json` prints: tool, version, input, `fields` (unit or kind), method,
+    one entry per ladder, and, for a single ladder, its gpu and levels at the top."""
+    import probes
+    doc = {"tool": "gpu-probes", "tool_version": probes.__version__, "input": provenance, **fields, "method": method,
+           "ladders": ladders}
+    if len(ladders) == 1:
+        doc["gpu"], doc["levels"] = ladders[0]["gpu"], ladders[0]["levels"]
+    return doc

@@ -10,9 +10,8 @@ import sys
 
 import pandas as pd
 
-import probes
 from probes.analysis import importers
-from probes.analysis.formatting import fmt_bytes, json_safe
+from probes.analysis.formatting import analysis_document, fmt_bytes, json_safe
 from probes.analysis.levels import (DetectionParams, LadderTooLarge, decimation, describe_sublevels,
                                     describe_transition, detect_levels)
 from probes.engine.stopping import median_ci
@@ -88,11 +87,7 @@ def build_document(df: pd.DataFrame, gpu: str | None = None, params: DetectionPa
         part.attrs = df.attrs
         analyses.append(_analyse_ladder(part, params) if kind == "ladder" else
                         _analyse_samples(part) if kind == "samples" else _reported(part))
-    doc = {"tool": "gpu-probes", "tool_version": probes.__version__, "input": df.attrs.get("provenance", {}),
-           "kind": kind, "method": _method(kind, params), "ladders": analyses}
-    if len(analyses) == 1:  # the common case: one GPU, its levels at the top
-        doc["gpu"], doc["levels"] = analyses[0]["gpu"], analyses[0]["levels"]
-    return doc
+    return analysis_document(df.attrs.get("provenance", {}), _method(kind, params), analyses, kind=kind)
 
 
 def format_table(doc: dict) -> str:

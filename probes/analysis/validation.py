@@ -327,6 +327,16 @@ def stopping_benchmark(samples: pd.DataFrame, seed: int = 0, reps: int = 5, max_
 
 # --- report ----------------------------------------------------------------------------------------------------------
 
+def tally(checks: list[dict]) -> dict:
+    """{"checks passed": "n/m", "verdict": pass|FAIL} of one ladder's checks (each with a boolean "ok"), which are then
+    marked "pass"/"FAIL" for their table. Shared with the bandwidth validation."""
+    ok = all(c["ok"] for c in checks)
+    row = {"checks passed": f"{sum(bool(c['ok']) for c in checks)}/{len(checks)}", "verdict": "pass" if ok else "FAIL"}
+    for c in checks:
+        c["ok"] = "pass" if c["ok"] else "FAIL"
+    return row
+
+
 def detect_all(peer_dir: Path, params: DetectionParams | None = None) -> list[tuple[Reading, pd.DataFrame, list[Level]]]:
     out = []
     frames = {f: importers.read_tidy_csv(peer_dir / f) for f in LADDER_FILES}
@@ -393,11 +403,7 @@ def build_validation(peer_dir: Path, out_dir: Path, reps: int = 5) -> dict:
         plots.plot_ladder(d["footprint_bytes"], d["latency_cycles"], levels, out_dir / png,
                           title=f"{reading.gpu} ({reading.dataset}; data published by {reading.source.split('@')[0]})")
         summary.append({"dataset": reading.dataset, "GPU": reading.gpu,
-                        "levels": ", ".join(f"{lv.name} {lv.latency_cycles:.1f}" for lv in levels),
-                        "checks passed": f"{sum(c['ok'] for c in checks)}/{len(checks)}",
-                        "verdict": "pass" if ok else "FAIL"})
-        for c in checks:
-            c["ok"] = "pass" if c["ok"] else "FAIL"
+                        "levels": ", ".join(f"{lv.name} {lv.latency_cycles:.1f}" for lv in levels), **tally(checks)})
         claims = score_claims(reading.gpu, levels)
         sec = [f"### {reading.gpu} — {reading.dataset}", "",
                f"Data published by `{reading.source}` (read from ../shared/peer-data, not committed here).", "",
