@@ -311,6 +311,27 @@ def test_sass_checks_catch_a_wrong_width_or_a_missing_access(sass_sm90):
     assert B.check_global("region_read", no_loop)[0].startswith("no loop in the kernel")
 
 
+@pytest.fixture(scope="module")
+def sass_sm100():
+    """The unrolled occupancy and shared kernels for cc 10.0, where NVVM does not unroll a `for u in range(U)` loop:
+    one access per trip until the kernels wrote their accesses out."""
+    from probes import catalogue
+    from probes.engine.compile import cached_kernels, ptx_to_sass
+    out = {}
+    for name in ("bandwidth.occupancy", "bandwidth.shared"):
+        probe = catalogue.get(name)
+        for kernel, ptx in cached_kernels(probe, (10, 0)):
+            out[kernel] = (probe, next(iter(ptx_to_sass(ptx, "sm_100").values())))
+    return out
+
+
+@pytest.mark.parametrize("kernel", ["stream_read_u4", "stream_copy_u4", "shared_b32", "shared_v2", "shared_v4",
+                                    "shared_ldmatrix"])
+def test_every_unrolled_access_is_in_the_loop_on_sm_100(kernel, sass_sm100):
+    probe, insts = sass_sm100[kernel]
+    assert probe.check_sass(kernel, insts) == []
+
+
 def test_analysis_and_report_import_no_cuda():
     import subprocess
     import sys

@@ -250,3 +250,32 @@ def test_many_points_are_binned_with_the_same_levels():
 def test_too_many_points_refused_before_any_work():
     with pytest.raises(LadderTooLarge, match="more than the 10 this analysis accepts"):
         detect_levels(np.arange(1, 12), np.ones(11), DetectionParams(max_points=10))
+
+
+def quantised_onset_ladder(size=25 * MiB, q=0.1, seed=5):
+    """An H200-TMA-like ladder, kimbochen's 4 % footprint steps, readings rounded to `q` cycles: an L2 plateau whose
+    start creeps and wobbles (+-1.5 cycles below 2 MiB) and whose end is flat within one step of q, then a gradual
+    miss that starts +2q above it at the first point past `size`, a far-L2 plateau and DRAM."""
+    fp = 2 * KiB * 1.04 ** np.arange(260)
+    rng = np.random.default_rng(seed)
+    lat = 385.5 + np.where(rng.random(fp.size) < 0.4, q, 0.0)             # the flat end: 385.5 / 385.6
+    start = fp < 2 * MiB
+    lat[start] += 1.5 * np.sin(np.arange(start.sum()) * 0.9) * np.linspace(1, 0.3, start.sum())
+    past = np.flatnonzero(fp > size)
+    ramp = [385.5 + 2 * q, 392.3, 398.2, 404.8, 465.1, 536.1, 590.6, 608.1]  # the TMA ladder's own onset
+    lat[past[:len(ramp)]] = ramp
+    lat[past[len(ramp):]] = 614.6 + np.where(rng.random(past.size - len(ramp)) < 0.5, q, 0.0)
+    lat[fp > 60 * MiB] = 760.0
+    return fp, np.round(lat / q) * q
+
+
+def test_a_quantised_onset_is_not_taken_for_the_noise_of_a_creeping_start():
+    # the rule before: median + 2 sigma, sigma from the whole plateau's first differences (its wobbling start), so
+    # the first point of the rise, 2 steps of q above a plateau end that never varies by more than one, passed as
+    # noise and the interval began past the size (H200 TMA: 25.7 MiB for a 25 MiB partition)
+    size = 25 * MiB
+    fp, lat = quantised_onset_ladder(size)
+    l2 = detect_levels(fp, lat)[0]
+    assert l2.name == "L2" and l2.latency_cycles == pytest.approx(385.5, abs=0.2)
+    assert l2.capacity_bytes_low <= size < l2.capacity_bytes_high
+    assert l2.capacity_bytes_low >= size / 1.04 - 1      # the last point before the size: no wider than the data say

@@ -1,13 +1,14 @@
 """Bandwidth levels from a bandwidth-vs-working-set ladder, Little's law on the occupancy sweep, the documented
 peak HBM bandwidth, and the shared-memory and L2 near/far summaries. No CUDA.
 
-Plateau detection is the latency-ladder method (probes/analysis/levels.py) written for a quantity that *falls* as
-the working set leaves a level (self-contained here, so the two can evolve apart):
+Plateau detection is the latency-ladder method (probes/analysis/levels.py) for a quantity that *falls* as the
+working set leaves a level; cleaning, segmentation and the plateau test are levels.py's own functions (with this
+module's parameters), grouping, naming and the end threshold are this module's:
 1. Sort by working set, median bandwidth per working set, drop non-positive or non-finite values.
 2. A 3-point running median (scipy.ndimage, mirrored edges) removes isolated outliers (an edge point measured
    before the clocks settled); it leaves steps and monotone ramps unchanged.
-3. ruptures' PELT (l2 cost) segments ln(bandwidth); penalty = max(a floor worth a 3 % step, 3 sigma^2 ln n) with
-   sigma the robust noise of first differences.
+3. PELT (l2 cost; levels.pelt_l2, ruptures' recursion) segments ln(bandwidth); penalty = max(a floor worth a 3 %
+   step, 3 sigma^2 ln n) with sigma the robust noise of first differences.
 4. A segment is a plateau candidate with >= `min_points` points, a 10th..90th percentile spread within
    `flat_tolerance` and a Theil-Sen slope below `max_slope_per_octave` (scipy.stats.theilslopes), both on the
    smoothed and on the raw values (smoothing alone would flatten pure noise); ramp points never define a level.
@@ -29,10 +30,10 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import ruptures
-from scipy import ndimage, stats
+from scipy import ndimage
 
 from probes import verdicts as V
+from probes.analysis.levels import clean_pairs, is_plateau, segments
 from probes.engine.stopping import median_ci
 
 METHOD_NAME = "ruptures-pelt-l2 on ln(bandwidth), plateau cores, geometric end threshold"
@@ -79,40 +80,8 @@ class BandwidthLevel:
 
 
 def clean(working_set, bandwidth) -> tuple[np.ndarray, np.ndarray]:
-    ws = np.asarray(working_set, dtype=float).ravel()
-    bw = np.asarray(bandwidth, dtype=float).ravel()
-    if ws.shape != bw.shape:
-        raise ValueError(f"working_set has {ws.size} values but bandwidth has {bw.size}")
-    ok = np.isfinite(ws) & np.isfinite(bw) & (ws > 0) & (bw > 0)
-    ws, bw = ws[ok], bw[ok]
-    if ws.size == 0:
-        return ws, bw
-    uniq, inverse = np.unique(ws, return_inverse=True)
-    return uniq, np.array([np.median(bw[inverse == i]) for i in range(uniq.size)])
-
-
-def _penalty(y: np.ndarray, p: BandwidthParams) -> float:
-    floor = 2 * np.log1p(p.min_step_penalty) ** 2
-    if y.size < 3:
-        return floor
-    sigma = stats.median_abs_deviation(np.diff(y), scale="normal") / np.sqrt(2)
-    return float(max(floor, p.noise_penalty_factor * sigma ** 2 * np.log(y.size)))
-
-
-def _segments(y: np.ndarray, p: BandwidthParams) -> list[tuple[int, int]]:
-    if y.size < 2:
-        return [(0, y.size)]
-    ends = ruptures.Pelt(model="l2", min_size=1, jump=1).fit(y.reshape(-1, 1)).predict(pen=_penalty(y, p))
-    return list(zip([0, *ends[:-1]], ends))
-
-
-def _flat(x: np.ndarray, y: np.ndarray, p: BandwidthParams) -> bool:
-    if y.size < p.min_points:
-        return False
-    lo, hi = np.percentile(y, [10, 90])
-    if np.expm1(hi - lo) > p.flat_tolerance:
-        return False
-    return bool(np.ptp(x) == 0 or abs(stats.theilslopes(y, x).slope) <= p.max_slope_per_octave)
+    """Sorted unique working sets and the median bandwidth at each; invalid points dropped."""
+    return clean_pairs(working_set, bandwidth, "working_set", "bandwidth")
 
 
 def infer_names(bandwidths: list[float]) -> list[str]:
@@ -134,7 +103,8 @@ def detect_levels(working_set, bandwidth, params: BandwidthParams | None = None)
     smooth = ndimage.median_filter(bw, size=3, mode="mirror") if bw.size >= 3 else bw
     y = np.log(smooth)
     raw = np.log(bw)
-    cands = [(a, b) for a, b in _segments(y, p) if _flat(x[a:b], y[a:b], p) and _flat(x[a:b], raw[a:b], p)]
+    cands = [(a, b) for a, b in segments(y, p)
+             if is_plateau(x[a:b], y[a:b], p) and is_plateau(x[a:b], raw[a:b], p)]
     groups: list[list[tuple[int, int]]] = []
     for c in cands:
         if groups:

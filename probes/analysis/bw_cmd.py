@@ -11,6 +11,8 @@ import argparse
 import json
 import sys
 
+from probes.analysis.formatting import analysis_document, fmt_bytes, json_safe
+
 FORMAT_CHOICES = ("auto", "tidy", "gpu-benches", "results")
 
 
@@ -33,21 +35,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def _clean(obj):
-    import numpy as np
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items() if not k.startswith("_")}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return None if not np.isfinite(obj) else float(obj)
-    return obj
-
-
 def build_document(df, gpu: str | None = None, series: str | None = None, params=None) -> dict:
-    import probes
     from probes.analysis import bandwidth as bw
     from probes.analysis.importers import LadderInputError
     params = params or bw.BandwidthParams()
@@ -62,20 +50,7 @@ def build_document(df, gpu: str | None = None, series: str | None = None, params
         levels = bw.detect_levels(part["working_set_bytes"], part["bandwidth_GBps"], params)
         ladders.append({"gpu": str(g), "series": str(s), "n_points": int(part["working_set_bytes"].nunique()),
                         "levels": [lv.to_dict() for lv in levels], "_levels": levels, "_frame": part})
-    doc = {"tool": "gpu-probes", "tool_version": probes.__version__, "input": df.attrs.get("provenance", {}),
-           "unit": "GB/s", "method": params.describe(), "ladders": ladders}
-    if len(ladders) == 1:
-        doc["gpu"], doc["levels"] = ladders[0]["gpu"], ladders[0]["levels"]
-    return doc
-
-
-def _fmt_bytes(b) -> str:
-    if b is None:
-        return "-"
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if b >= size:
-            return f"{b / size:.1f} {unit}"
-    return f"{b:.0f} B"
+    return analysis_document(df.attrs.get("provenance", {}), params.describe(), ladders, unit="GB/s")
 
 
 def format_table(doc: dict) -> str:
@@ -90,7 +65,7 @@ def format_table(doc: dict) -> str:
         lines.append(f"  {'level':<10}{'GB/s':>10}  {'95 % CI':<22}{'ends between':<26}{'points':>6}")
         for lv in lad["levels"]:
             ci = f"[{lv['bandwidth_ci_low']:.1f}, {lv['bandwidth_ci_high']:.1f}]"
-            end = (f"{_fmt_bytes(lv['end_bytes_low'])} - {_fmt_bytes(lv['end_bytes_high'])}"
+            end = (f"{fmt_bytes(lv['end_bytes_low'])} - {fmt_bytes(lv['end_bytes_high'])}"
                    if "end_bytes_low" in lv else "-")
             lines.append(f"  {lv['name']:<10}{lv['bandwidth_GBps']:>10.1f}  {ci:<22}{end:<26}{lv['n_points']:>6}")
     return "\n".join(lines)
@@ -110,7 +85,7 @@ def run(args) -> int:
     except OSError as exc:
         print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    print(json.dumps(_clean(doc), indent=2) if getattr(args, "json", False) else format_table(_clean(doc)))
+    print(json.dumps(json_safe(doc), indent=2) if getattr(args, "json", False) else format_table(json_safe(doc)))
     return 0
 
 

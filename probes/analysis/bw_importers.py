@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import math
 import re
 from pathlib import Path
@@ -26,41 +25,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from probes.analysis.importers import LadderInputError
+from probes.analysis.importers import LadderInputError, gpu_results, json_document, read_text, tidy_frame
 
 COLUMNS = ["working_set_bytes", "bandwidth_GBps", "gpu", "series", "source_format", "source_file", "source_line"]
 FORMATS = ("tidy", "gpu-benches", "results")
 _KB = re.compile(r"^\s*([0-9.]+)\s*kB\s+(?:([0-9.]+)\s*kB\s+)?([0-9.]+)\s*ms\s+([0-9.]+)\s*%\s+([0-9.]+)\s*GB/s")
 
 
-def _read_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise LadderInputError(path, f"cannot read file ({exc.strerror or exc})") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise LadderInputError(path, "expected a UTF-8 text file, found binary data") from None
-
-
 def _frame(rows: list[dict], path, fmt: str, text: str | None, extra: dict | None = None) -> pd.DataFrame:
-    df = pd.DataFrame(rows)
-    for col in COLUMNS:
-        if col not in df.columns:
-            df[col] = np.nan
-    df["source_format"], df["source_file"] = fmt, str(path)
-    df = df[COLUMNS]
-    prov = {"file": str(path), "format": fmt, **(extra or {})}
-    if text is not None:
-        prov["sha256"] = hashlib.sha256(text.encode()).hexdigest()
-    df.attrs["provenance"] = prov
-    return df
+    sha = {} if text is None else {"sha256": hashlib.sha256(text.encode()).hexdigest()}
+    return tidy_frame(rows, COLUMNS, path, fmt, {**(extra or {}), **sha}, keep_other=False)
 
 
 def read_tidy_csv(path) -> pd.DataFrame:
     path = Path(path)
-    text = _read_text(path)
+    text = read_text(path)
     try:
         raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
@@ -91,7 +70,7 @@ def read_tidy_csv(path) -> pd.DataFrame:
 def read_gpu_benches(path, gpu: str | None = None) -> pd.DataFrame:
     """gpu-benches gpu-l2-cache (two kB columns) or gpu-cache (one) output."""
     path = Path(path)
-    text = _read_text(path)
+    text = read_text(path)
     lines = text.splitlines()
     first = next((i for i, ln in enumerate(lines) if ln.strip()), None)
     if first is None or "data set" not in lines[first] or "bw" not in lines[first]:
@@ -126,24 +105,8 @@ def read_gpu_benches(path, gpu: str | None = None) -> pd.DataFrame:
 
 def from_results(source) -> pd.DataFrame:
     """A gpu-probes results document of a bandwidth ladder: one row per (point, op), the stored median GB/s."""
-    path = source if isinstance(source, dict) else Path(source)
-    if isinstance(source, dict):
-        doc, label, text = source, "<results>", None
-    else:
-        text = _read_text(path)
-        label = path
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise LadderInputError(path, f"expected JSON ({exc.msg})", exc.lineno) from None
-    from probes.results.schema import ResultsError, upgrade, validate
-    try:
-        doc = validate(upgrade(doc, str(label)), str(label))
-    except ResultsError as err:
-        raise LadderInputError(label, f"expected a valid results document ({err})") from None
-    if doc["backend"] != "gpu":
-        raise LadderInputError(label, f"expected GPU measurements, got backend {doc['backend']!r} "
-                                      "(simulated results use a test clock and are not analysed)")
+    doc, label, text = json_document(source)
+    doc = gpu_results(doc, label)
     if not doc["probe"]["name"].startswith("bandwidth.ladder"):
         raise LadderInputError(label, f"expected a bandwidth.ladder result, got {doc['probe']['name']!r}")
     gpu = str(doc["environment"].get("gpu_name", "unknown"))
@@ -162,7 +125,7 @@ def from_results(source) -> pd.DataFrame:
 
 def detect_format(path) -> str:
     path = Path(path)
-    text = _read_text(path)
+    text = read_text(path)
     head = text.lstrip()[:4096]
     if head.startswith("{"):
         return "results"

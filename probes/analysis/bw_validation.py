@@ -16,6 +16,8 @@ from pathlib import Path
 
 from probes import verdicts as V
 from probes.analysis import bw_importers, bw_plots
+from probes.analysis.formatting import fmt_bytes, md_table, slug
+from probes.analysis.validation import tally
 from probes.analysis.bandwidth import BandwidthLevel, BandwidthParams, detect_levels
 from probes.results.io import write_atomic
 
@@ -51,17 +53,8 @@ READINGS: tuple[Reading, ...] = (
 )
 
 
-def slug(gpu: str) -> str:
-    return "".join(ch if ch.isalnum() else "-" for ch in gpu.lower()).strip("-")
-
-
 def _human(b: float | None) -> str:
-    if b is None:
-        return "–"
-    for unit, size in (("GiB", GiB), ("MiB", MiB), ("KiB", KiB)):
-        if b >= size:
-            return f"{b / size:.1f} {unit}"
-    return f"{b:.0f} B"
+    return fmt_bytes(b, none="–")
 
 
 def score(reading: Reading, levels: list[BandwidthLevel]) -> list[dict]:
@@ -90,12 +83,6 @@ def _fmt(lv: BandwidthLevel | None) -> str:
     return "–" if lv is None else f"{lv.bandwidth_GBps:.1f} [{lv.bandwidth_ci_low:.1f}, {lv.bandwidth_ci_high:.1f}]"
 
 
-def _md_table(rows: list[dict], cols: list[str]) -> str:
-    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    out += ["| " + " | ".join(str(r.get(c, "")).replace("|", "/") for c in cols) + " |" for r in rows]
-    return "\n".join(out)
-
-
 def detect_all(peer_dir: Path, params: BandwidthParams | None = None):
     df = bw_importers.read_tidy_csv(Path(peer_dir) / FILE)
     out = []
@@ -121,26 +108,23 @@ def build_validation(peer_dir: Path, out_dir: Path) -> Path:
                                 reference=[(f"reading {n} {v:g}", v, (a, b)) for n, v, _lo, _hi, a, b in
                                            reading.levels])
         summary.append({"GPU": reading.gpu, "levels": ", ".join(f"{lv.name} {lv.bandwidth_GBps:.0f}" for lv in levels),
-                        "checks passed": f"{sum(c['ok'] for c in checks)}/{len(checks)}",
-                        "verdict": V.PASS if ok else V.FAIL})
-        for c in checks:
-            c["ok"] = V.PASS if c["ok"] else V.FAIL
+                        **tally(checks)})
         sections.append("\n".join([
             f"### {reading.gpu}", "",
             f"Data published by `{reading.source}` (read from ../shared/peer-data, not committed here).", "",
-            _md_table([{"level": lv.name, "bandwidth (GB/s) [95 % CI]": _fmt(lv),
-                        "ends between": (f"{_human(lv.end_bytes_low)} – {_human(lv.end_bytes_high)}"
-                                         if lv.end_bytes_low is not None else "–"),
-                        "plateau points": lv.n_points,
-                        "plateau core": f"{_human(lv.plateau_bytes_low)} – {_human(lv.plateau_bytes_high)}"}
-                       for lv in levels],
-                      ["level", "bandwidth (GB/s) [95 % CI]", "ends between", "plateau points", "plateau core"]), "",
+            md_table([{"level": lv.name, "bandwidth (GB/s) [95 % CI]": _fmt(lv),
+                       "ends between": (f"{_human(lv.end_bytes_low)} – {_human(lv.end_bytes_high)}"
+                                        if lv.end_bytes_low is not None else "–"),
+                       "plateau points": lv.n_points,
+                       "plateau core": f"{_human(lv.plateau_bytes_low)} – {_human(lv.plateau_bytes_high)}"}
+                      for lv in levels],
+                     ["level", "bandwidth (GB/s) [95 % CI]", "ends between", "plateau points", "plateau core"]), "",
             "Reading of the same data (by inspection):", "",
-            _md_table([{"level": n, "reading (GB/s)": f"{v:g} [{lo:g}–{hi:g}]",
-                        "flat stretch": f"{_human(a)} – {_human(b)}"} for n, v, lo, hi, a, b in reading.levels],
-                      ["level", "reading (GB/s)", "flat stretch"]), "",
+            md_table([{"level": n, "reading (GB/s)": f"{v:g} [{lo:g}–{hi:g}]",
+                       "flat stretch": f"{_human(a)} – {_human(b)}"} for n, v, lo, hi, a, b in reading.levels],
+                     ["level", "reading (GB/s)", "flat stretch"]), "",
             f"L2 end bracket: {_human(reading.l2_end[0])} – {_human(reading.l2_end[1])}.", "",
-            "Against the reading:", "", _md_table(checks, ["check", "ours", "reading", "ok", "detail"]), "",
+            "Against the reading:", "", md_table(checks, ["check", "ours", "reading", "ok", "detail"]), "",
             f"![{reading.gpu} bandwidth ladder]({png})", ""]))
     p = params.describe()
     text = "\n".join([
@@ -156,7 +140,7 @@ def build_validation(peer_dir: Path, out_dir: Path) -> Path:
         "working-set interval where the L2 plateau ends (end_bytes_low – end_bytes_high: the last point still "
         "served by L2 and the first measurably served by DRAM) inside the reading's bracket.", "",
         f"Readings: {READING_METHOD}.", "",
-        "## Summary", "", _md_table(summary, ["GPU", "levels", "checks passed", "verdict"]), "",
+        "## Summary", "", md_table(summary, ["GPU", "levels", "checks passed", "verdict"]), "",
         f"All tolerances met: **{'yes' if all_ok else 'no'}**.", "",
         "## Per ladder", "", *sections])
     write_atomic(out_dir / "bandwidth.md", text)

@@ -41,21 +41,31 @@ class LadderInputError(ValueError):
         super().__init__(f"{where}: {expected}")
 
 
-def _frame(rows: list[dict] | pd.DataFrame, kind: str, path, fmt: str, extra: dict | None = None) -> pd.DataFrame:
+def tidy_frame(rows: list[dict] | pd.DataFrame, columns: list[str], path, fmt: str, extra: dict | None = None,
+               kind: str | None = None, keep_other: bool = True) -> pd.DataFrame:
+    """`rows` as a frame with `columns` first (missing ones NaN, source_format and source_file set), the rows' other
+    columns after them (or dropped), `attrs["kind"]` when given and `attrs["provenance"]` = {file, format, **extra}.
+    The one frame builder of the latency and the bandwidth importers."""
     df = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
-    for col in COLUMNS:
+    for col in columns:
         if col not in df.columns:
             df[col] = np.nan
     df["source_format"] = fmt
     df["source_file"] = str(path)
-    other = [c for c in df.columns if c not in COLUMNS]
-    df = df[COLUMNS + other]
-    df.attrs["kind"] = kind
+    other = [c for c in df.columns if c not in columns] if keep_other else []
+    df = df[columns + other]
+    if kind is not None:
+        df.attrs["kind"] = kind
     df.attrs["provenance"] = {"file": str(path), "format": fmt, **(extra or {})}
     return df
 
 
-def _read_text(path: Path) -> str:
+def _frame(rows: list[dict] | pd.DataFrame, kind: str, path, fmt: str, extra: dict | None = None) -> pd.DataFrame:
+    return tidy_frame(rows, COLUMNS, path, fmt, extra, kind=kind)
+
+
+def read_text(path: Path) -> str:
+    """The UTF-8 text of a file; unreadable or binary input raises LadderInputError (one line)."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -84,7 +94,7 @@ def _number(token: str, path, line: int, what: str) -> float:
 
 def read_tidy_csv(path) -> pd.DataFrame:
     path = Path(path)
-    text = _read_text(path)
+    text = read_text(path)
     try:
         raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
@@ -126,7 +136,7 @@ def read_tidy_csv(path) -> pd.DataFrame:
 
 def read_gpu_benches(path, gpu: str | None = None) -> pd.DataFrame:
     path = Path(path)
-    text = _read_text(path)
+    text = read_text(path)
     lines = text.splitlines()
     first = next((i for i, ln in enumerate(lines) if ln.strip()), None)
     if first is None or not lines[first].lstrip().startswith("clock:"):
@@ -172,7 +182,7 @@ def _bytes(node) -> float:
 
 def read_mt4g_json(path) -> pd.DataFrame:
     path = Path(path)
-    text = _read_text(path)
+    text = read_text(path)
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -213,7 +223,7 @@ def read_mt4g_json(path) -> pd.DataFrame:
 def read_mt4g_txt(path, gpu: str | None = None) -> pd.DataFrame:
     """A size window (`footprint,lat,lat,...` per line) is a ladder; one latency per line is a sample set."""
     path = Path(path)
-    text = _read_text(path)
+    text = read_text(path)
     gpu_name, _, benchmark = path.stem.partition(" - ")
     gpu_name = gpu or gpu_name
     lines = [(i, ln.strip()) for i, ln in enumerate(text.splitlines(), start=1) if ln.strip()]
@@ -247,18 +257,35 @@ def _optional(value) -> float:
 
 # --- our own results document ---------------------------------------------------------------------------------------
 
+def json_document(source) -> tuple[object, object, str | None]:
+    """(document, label, text) of a JSON document given as a dict or a path: the label is the path ("<results>" for
+    a dict, whose text is None); a file that is not JSON raises LadderInputError with its line."""
+    if isinstance(source, dict):
+        return source, "<results>", None
+    path = Path(source)
+    text = read_text(path)
+    try:
+        return json.loads(text), path, text
+    except json.JSONDecodeError as exc:
+        raise LadderInputError(path, f"expected JSON ({exc.msg})", exc.lineno) from None
+
+
+def gpu_results(doc: dict, label) -> dict:
+    """A results document upgraded and validated by probes.results.schema, refused unless measured on a GPU."""
+    from probes.results.schema import ResultsError, upgrade, validate
+    try:
+        doc = validate(upgrade(doc, str(label)), str(label))
+    except ResultsError as err:
+        raise LadderInputError(label, f"expected a valid results document ({err})") from None
+    if doc["backend"] != "gpu":
+        raise LadderInputError(label, f"expected GPU measurements, got backend {doc['backend']!r} "
+                                      "(simulated results use a test clock and are not analysed)")
+    return doc
+
+
 def from_results_json(source) -> pd.DataFrame:
     """Rows of a gpu-probes results document (kept small and apart: the schema module owns the full format)."""
-    path = source if isinstance(source, dict) else Path(source)
-    if isinstance(source, dict):
-        doc, label, text = source, "<results>", None
-    else:
-        text = _read_text(path)
-        label = path
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise LadderInputError(path, f"expected JSON ({exc.msg})", exc.lineno) from None
+    doc, label, text = json_document(source)
     if isinstance(doc, dict) and "points" in doc:
         return _from_schema(doc, label, text)
     if not isinstance(doc, dict) or not isinstance(doc.get("samples"), list):
@@ -290,14 +317,7 @@ def from_results_json(source) -> pd.DataFrame:
 
 def _from_schema(doc: dict, label, text) -> pd.DataFrame:
     """A full gpu-probes results document (probes.results.schema): one row per point, its median latency."""
-    from probes.results.schema import ResultsError, upgrade, validate
-    try:
-        doc = validate(upgrade(doc, str(label)), str(label))
-    except ResultsError as err:
-        raise LadderInputError(label, f"expected a valid results document ({err})") from None
-    if doc["backend"] != "gpu":
-        raise LadderInputError(label, f"expected GPU measurements, got backend {doc['backend']!r} "
-                                      "(simulated results use a test clock and are not analysed)")
+    doc = gpu_results(doc, label)
     gpu = str(doc["environment"].get("gpu_name", "unknown"))
     stride = doc["probe"]["params"].get("stride_bytes")
     rows = []
@@ -319,7 +339,7 @@ def _from_schema(doc: dict, label, text) -> pd.DataFrame:
 
 def detect_format(path) -> str:
     path = Path(path)
-    text = _read_text(path)
+    text = read_text(path)
     head = text.lstrip()[:4096]
     if head.startswith("{"):
         try:
@@ -351,7 +371,7 @@ def load(path, fmt: str = "auto", gpu: str | None = None) -> pd.DataFrame:
     if fmt == "gpu-benches":
         return read_gpu_benches(path, gpu)
     if fmt == "mt4g":
-        return read_mt4g_json(path) if _read_text(path).lstrip().startswith("{") else read_mt4g_txt(path, gpu)
+        return read_mt4g_json(path) if read_text(path).lstrip().startswith("{") else read_mt4g_txt(path, gpu)
     if fmt == "results":
         return from_results_json(path)
     raise LadderInputError(path, f"unknown format {fmt!r}: expected one of auto, {', '.join(FORMATS)}")

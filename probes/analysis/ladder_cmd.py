@@ -8,11 +8,10 @@ from __future__ import annotations
 import json
 import sys
 
-import numpy as np
 import pandas as pd
 
-import probes
 from probes.analysis import importers
+from probes.analysis.formatting import analysis_document, fmt_bytes, json_safe
 from probes.analysis.levels import (DetectionParams, LadderTooLarge, decimation, describe_sublevels,
                                     describe_transition, detect_levels)
 from probes.engine.stopping import median_ci
@@ -36,8 +35,8 @@ def _analyse_ladder(df: pd.DataFrame, params: DetectionParams) -> dict:
             lv["unit"] = "ns"
     n_fp = int(d["footprint_bytes"].nunique())
     notes = [w for lv, nxt in zip(levels, [*levels[1:], None])
-             for w in (describe_transition(lv, nxt.name if nxt else None, _fmt_bytes),
-                       describe_sublevels(lv, _fmt_bytes))
+             for w in (describe_transition(lv, nxt.name if nxt else None, fmt_bytes),
+                       describe_sublevels(lv, fmt_bytes))
              if w]
     doc = {"gpu": str(d["gpu"].iloc[0]) if len(d) else "", "unit": unit, "n_points": n_fp,
            "levels": out, "notes": notes, "_levels": levels, "_frame": d, "_col": col}
@@ -66,19 +65,6 @@ def _reported(df: pd.DataFrame) -> dict:
     return {"gpu": str(df["gpu"].iloc[0]), "unit": "cycles", "n_points": int(len(df)), "levels": levels}
 
 
-def _clean(obj):
-    """JSON-safe: numpy scalars to Python, NaN to None."""
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items() if not k.startswith("_")}
-    if isinstance(obj, list):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return None if not np.isfinite(obj) else float(obj)
-    return obj
-
-
 def _method(kind: str, params: DetectionParams) -> dict:
     if kind == "ladder":
         return params.describe()
@@ -101,20 +87,7 @@ def build_document(df: pd.DataFrame, gpu: str | None = None, params: DetectionPa
         part.attrs = df.attrs
         analyses.append(_analyse_ladder(part, params) if kind == "ladder" else
                         _analyse_samples(part) if kind == "samples" else _reported(part))
-    doc = {"tool": "gpu-probes", "tool_version": probes.__version__, "input": df.attrs.get("provenance", {}),
-           "kind": kind, "method": _method(kind, params), "ladders": analyses}
-    if len(analyses) == 1:  # the common case: one GPU, its levels at the top
-        doc["gpu"], doc["levels"] = analyses[0]["gpu"], analyses[0]["levels"]
-    return doc
-
-
-def _fmt_bytes(b) -> str:
-    if b is None or (isinstance(b, float) and not np.isfinite(b)):
-        return "-"
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if b >= size:
-            return f"{b / size:.1f} {unit}"
-    return f"{b:.0f} B"
+    return analysis_document(df.attrs.get("provenance", {}), _method(kind, params), analyses, kind=kind)
 
 
 def format_table(doc: dict) -> str:
@@ -129,12 +102,12 @@ def format_table(doc: dict) -> str:
         for lv in lad["levels"]:
             ci = (f"[{lv['latency_ci_low']:.1f}, {lv['latency_ci_high']:.1f}]" if "latency_ci_low" in lv else "-")
             if "capacity_bytes_low" in lv:
-                cap = f"{_fmt_bytes(lv['capacity_bytes_low'])} - {_fmt_bytes(lv['capacity_bytes_high'])}"
+                cap = f"{fmt_bytes(lv['capacity_bytes_low'])} - {fmt_bytes(lv['capacity_bytes_high'])}"
                 cap += " (gradual)" if lv.get("transition") == "gradual" else ""
             elif lv.get("transition") == "ramp":
                 cap = "ramp, no level"
             elif "capacity_bytes_reported" in lv:
-                cap = f"{_fmt_bytes(lv['capacity_bytes_reported'])} (reported)"
+                cap = f"{fmt_bytes(lv['capacity_bytes_reported'])} (reported)"
             else:
                 cap = "-"
             lines.append(f"  {lv['name']:<14}{lv['latency_cycles']:>10.1f}  {ci:<20}{cap:<36}{lv['n_points'] or 0:>6}")
@@ -162,9 +135,9 @@ def run(args) -> int:
         print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     if getattr(args, "json", False):
-        print(json.dumps(_clean(doc), indent=2, sort_keys=False))
+        print(json.dumps(json_safe(doc), indent=2, sort_keys=False))
     else:
-        print(format_table(_clean(doc)))
+        print(format_table(json_safe(doc)))
     return 0
 
 

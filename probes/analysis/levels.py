@@ -24,12 +24,14 @@ Method (each step is a library call or a one-line rule, so the result can be exp
    that ends level k to the *first point measurably above it* (the start of the run of points above both that
    region's median CI and its highest point, which leads to level k+1). "Inside" is judged where the plateau ends:
    walking back, a point is inside when it is at most the top of the median CI of the `local_points` points before
-   it, or that median plus 2 sigma of the region's point-to-point noise (so a creeping plateau, or one noisy point,
-   does not push the interval back). Separately, the transition *reaches* level k+1 at the first point inside the
-   CI of level k+1's first flat region. It is `sharp` when that footprint is within `sharp_ratio` of the first
-   measurably-higher point, else `gradual`, with span = [capacity low, next level reached]. When the sweep ends in a
-   rise (or fall) whose last two points lie beyond the last level's flat region, that level's exit is a `ramp` (no
-   level after it) and no capacity is claimed.
+   it (so a creeping plateau is judged by its own end), or at most the highest of the region's last
+   2 / (1 - confidence) - 1 points before it (39 at 95 %: a distribution-free one-sided prediction bound for one
+   more point, so one noisy point does not push the interval back, yet the noise is that of the plateau's end, not
+   of a creeping start, and quantised readings need no noise model). Separately, the transition *reaches* level
+   k+1 at the first point inside the CI of level k+1's first flat region. It is `sharp` when that footprint is
+   within `sharp_ratio` of the first measurably-higher point, else `gradual`, with span = [capacity low, next level
+   reached]. When the sweep ends in a rise (or fall) whose last two points lie beyond the last level's flat region,
+   that level's exit is a `ramp` (no level after it) and no capacity is claimed.
 
 What it does not prove: a plateau's CI covers the spread of the points on it, not bias from the method (timer
 placement, clock conversion, footprint rounding). Names are inferred from order and latency ratios, not measured.
@@ -153,18 +155,24 @@ def _group_medians(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np
     return uniq, (v[lo] + v[hi]) / 2, counts
 
 
+def clean_pairs(x, y, x_name: str, y_name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted unique x and the median y at each; pairs with a non-finite or non-positive value dropped. Used for
+    latency and bandwidth ladders alike (the names only word the error on a length mismatch)."""
+    x = np.asarray(x, dtype=float).ravel()
+    y = np.asarray(y, dtype=float).ravel()
+    if x.shape != y.shape:
+        raise ValueError(f"{x_name} has {x.size} values but {y_name} has {y.size}")
+    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+    x, y = x[ok], y[ok]
+    if x.size == 0:
+        return x, y
+    uniq, med, _ = _group_medians(x, y)
+    return uniq, med
+
+
 def clean_ladder(footprint_bytes, latency) -> tuple[np.ndarray, np.ndarray]:
     """Sorted unique footprints and the median latency at each; invalid points dropped."""
-    fp = np.asarray(footprint_bytes, dtype=float).ravel()
-    lat = np.asarray(latency, dtype=float).ravel()
-    if fp.shape != lat.shape:
-        raise ValueError(f"footprint_bytes has {fp.size} values but latency has {lat.size}")
-    ok = np.isfinite(fp) & np.isfinite(lat) & (fp > 0) & (lat > 0)
-    fp, lat = fp[ok], lat[ok]
-    if fp.size == 0:
-        return fp, lat
-    uniq, med, _ = _group_medians(fp, lat)
-    return uniq, med
+    return clean_pairs(footprint_bytes, latency, "footprint_bytes", "latency")
 
 
 def bin_ladder(fp: np.ndarray, lat: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -180,7 +188,7 @@ def bin_ladder(fp: np.ndarray, lat: np.ndarray, n_bins: int) -> tuple[np.ndarray
     return fp[mid], med, fp[first], fp[last]
 
 
-def _penalty(y: np.ndarray, p: DetectionParams) -> float:
+def _penalty(y: np.ndarray, p) -> float:
     floor = 2 * np.log1p(p.min_step_penalty) ** 2
     if y.size < 3:
         return floor
@@ -215,7 +223,9 @@ def pelt_l2(y: np.ndarray, pen: float) -> list[int]:
     return ends[::-1]
 
 
-def _segments(y: np.ndarray, p: DetectionParams) -> list[tuple[int, int]]:
+def segments(y: np.ndarray, p) -> list[tuple[int, int]]:
+    """[start, stop) of each PELT segment of `y`; `p` is any parameter set with min_step_penalty and
+    noise_penalty_factor (DetectionParams, the bandwidth analysis' BandwidthParams)."""
     if y.size < 2:
         return [(0, y.size)]
     ends = pelt_l2(y, _penalty(y, p))
@@ -223,7 +233,9 @@ def _segments(y: np.ndarray, p: DetectionParams) -> list[tuple[int, int]]:
     return list(zip(starts, ends))
 
 
-def _is_plateau(x: np.ndarray, y: np.ndarray, p: DetectionParams) -> bool:
+def is_plateau(x: np.ndarray, y: np.ndarray, p) -> bool:
+    """A plateau candidate: >= p.min_points points, 10th..90th percentile spread of `y` (log values) within
+    p.flat_tolerance and |Theil-Sen slope| per unit of `x` (log2 size) at most p.max_slope_per_octave."""
     if y.size < p.min_points:
         return False
     lo, hi = np.percentile(y, [10, 90])
@@ -333,8 +345,8 @@ def _detect(fp, lat, fp_lo, fp_hi, p: DetectionParams, prog: _Progress) -> list[
     y_smooth = np.log(ndimage.median_filter(lat, size=3, mode="mirror")) if lat.size >= 3 else y_raw
 
     cands = []
-    for a, b in _segments(y_smooth, p):
-        if _is_plateau(log2_fp[a:b], y_smooth[a:b], p):
+    for a, b in segments(y_smooth, p):
+        if is_plateau(log2_fp[a:b], y_smooth[a:b], p):
             cands.append(_Candidate(a, b, float(np.median(lat[a:b]))))
     prog.step("segmented")
     groups = _group(cands, log2_fp, p)
@@ -348,10 +360,10 @@ def _detect(fp, lat, fp_lo, fp_hi, p: DetectionParams, prog: _Progress) -> list[
     for i, (g, core, (med, lo, hi)) in enumerate(zip(groups, cores, estimates)):
         cap_lo = cap_hi = kind = span_lo = span_hi = None
         if i + 1 < len(groups):
-            cap_lo, cap_hi, kind, span_lo, span_hi = _transition(fp_lo, fp_hi, y_smooth, y_raw, flats[i][-1],
+            cap_lo, cap_hi, kind, span_lo, span_hi = _transition(fp_lo, fp_hi, y_smooth, flats[i][-1],
                                                                  flats[i + 1][0], p)
         else:
-            ramp = _ramp_after(fp_lo, fp_hi, y_smooth, y_raw, flats[i][-1], p)
+            ramp = _ramp_after(fp_lo, fp_hi, y_smooth, flats[i][-1], p)
             if ramp is not None:
                 kind, (span_lo, span_hi) = "ramp", ramp
         zone_lo, zone_hi = g.members[0].start, g.members[-1].stop - 1
@@ -375,25 +387,23 @@ def _flat_stats(s: np.ndarray, c: _Candidate, p: DetectionParams) -> tuple[float
     return lo, hi, max(hi, float(vals.max()))
 
 
-def _point_noise(y_raw: np.ndarray, c: _Candidate) -> float:
-    """Robust point-to-point noise of a flat region, from the unsmoothed ln latency (the running median hides it):
-    MAD of first differences / sqrt 2 (0 on quantised flat data)."""
-    v = y_raw[c.start:c.stop]
-    return float(stats.median_abs_deviation(np.diff(v), scale="normal") / np.sqrt(2)) if v.size >= 3 else 0.0
-
-
-def _last_inside(s: np.ndarray, start: int, first: int, noise: float, p: DetectionParams) -> int:
+def _last_inside(s: np.ndarray, start: int, first: int, p: DetectionParams) -> int:
     """Walking back from the point before `first`: the last point inside the plateau's CI where it ends: at most the
-    top of the median CI of the `local_points` points before it or, for one noisy point, that median + 2 sigma of the
-    plateau's point noise (so a plateau that creeps is judged by its own end, and noise is not a rise)."""
+    top of the median CI of the `local_points` points before it, or at most the highest of the (up to) 39 points
+    before it (95 %: a new point exceeds the highest of n exchangeable ones with probability 1 / (n + 1)), so a
+    plateau that creeps is judged by its own end, and one noisy point is not a rise. The bound is local and assumes
+    no noise model. The global one it replaces (median + 2 sigma, sigma from the MAD of first differences over the
+    whole region) took its width from a plateau's creeping start and let the first point of a sustained rise on a
+    0.1-cycle-quantised plateau end pass as noise (H200 TMA ladder, 385.8 vs 385.5-385.6 at 25.7 MiB; issue 27)."""
+    n_pred = int(np.ceil(2 / (1 - p.confidence))) - 1
     for i in range(first - 1, start, -1):
-        med, _, hi = median_ci(s[max(start, i - p.local_points):i], confidence=p.confidence)
-        if s[i] <= max(hi, med + 2 * noise):
+        _, _, hi = median_ci(s[max(start, i - p.local_points):i], confidence=p.confidence)
+        if s[i] <= max(hi, float(s[max(start, i - n_pred):i].max())):
             return i
     return start
 
 
-def _transition(fp_lo, fp_hi, y, y_raw, last: _Candidate, nxt: _Candidate, p: DetectionParams):
+def _transition(fp_lo, fp_hi, y, last: _Candidate, nxt: _Candidate, p: DetectionParams):
     """(capacity low, capacity high, "sharp"|"gradual", span low, span high) between the flat region `last` that ends
     one level and the flat region `nxt` that starts the next one (y: smoothed ln latency). Span None when sharp."""
     s = y if nxt.median >= last.median else -y         # mirror an odd (falling) ladder onto the rising case
@@ -402,7 +412,7 @@ def _transition(fp_lo, fp_hi, y, y_raw, last: _Candidate, nxt: _Candidate, p: De
     region = np.arange(last.start, nxt.start + 1)      # nxt.start >= last.stop: groups are in sweep order
     below = region[s[region] <= bound]
     first = int(below[-1]) + 1                         # the run above the plateau that leads to the next level
-    low = _last_inside(s, last.start, first, _point_noise(y_raw, last), p)
+    low = _last_inside(s, last.start, first, p)
     got = np.flatnonzero(s[first:nxt.stop] >= reach)   # first point inside (or past) the next plateau's CI
     reached = first + int(got[0]) if got.size else nxt.start
     cap_lo, cap_hi = float(fp_lo[low]), float(fp_hi[first])
@@ -411,7 +421,7 @@ def _transition(fp_lo, fp_hi, y, y_raw, last: _Candidate, nxt: _Candidate, p: De
     return cap_lo, cap_hi, "gradual", cap_lo, float(fp_hi[reached])
 
 
-def _ramp_after(fp_lo, fp_hi, y, y_raw, last: _Candidate, p: DetectionParams) -> tuple[float, float] | None:
+def _ramp_after(fp_lo, fp_hi, y, last: _Candidate, p: DetectionParams) -> tuple[float, float] | None:
     """(last footprint inside the CI, last footprint of the sweep) when the sweep ends in a rise (or fall) whose last
     two points are measurably off the level's last flat region: a ramp with no level after it. None when the sweep
     ends on the plateau."""
@@ -423,7 +433,7 @@ def _ramp_after(fp_lo, fp_hi, y, y_raw, last: _Candidate, p: DetectionParams) ->
         if s[-1] > bound and s[-2] > bound:
             above = np.flatnonzero(s[last.stop:] <= bound)
             first = last.stop + (int(above[-1]) + 1 if above.size else 0)
-            low = _last_inside(s, last.start, first, _point_noise(y_raw, last), p)
+            low = _last_inside(s, last.start, first, p)
             return float(fp_lo[low]), float(fp_hi[n - 1])
     return None
 

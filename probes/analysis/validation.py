@@ -15,6 +15,7 @@ import pandas as pd
 
 from probes import verdicts as V
 from probes.analysis import importers, plots
+from probes.analysis.formatting import md_table, slug
 from probes.analysis.levels import DetectionParams, Level, describe_sublevels, describe_transition, detect_levels
 from probes.analysis.published import GPU_BENCHES_LATENCY, GPU_BENCHES_README, HOPPER_BENCH, LUO_2025
 from probes.engine.stopping import FixedCount, MedianCI, StdRel, median_ci
@@ -327,15 +328,14 @@ def stopping_benchmark(samples: pd.DataFrame, seed: int = 0, reps: int = 5, max_
 
 # --- report ----------------------------------------------------------------------------------------------------------
 
-def _md_table(rows: list[dict], cols: list[str]) -> str:
-    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for r in rows:
-        out.append("| " + " | ".join(str(r.get(c, "")).replace("|", "/") for c in cols) + " |")
-    return "\n".join(out)
-
-
-def slug(gpu: str) -> str:
-    return "".join(ch if ch.isalnum() else "-" for ch in gpu.lower()).strip("-")
+def tally(checks: list[dict]) -> dict:
+    """{"checks passed": "n/m", "verdict": pass|FAIL} of one ladder's checks (each with a boolean "ok"), which are then
+    marked "pass"/"FAIL" for their table. Shared with the bandwidth validation."""
+    ok = all(c["ok"] for c in checks)
+    row = {"checks passed": f"{sum(bool(c['ok']) for c in checks)}/{len(checks)}", "verdict": V.PASS if ok else V.FAIL}
+    for c in checks:
+        c["ok"] = V.PASS if c["ok"] else V.FAIL
+    return row
 
 
 def detect_all(peer_dir: Path, params: DetectionParams | None = None) -> list[tuple[Reading, pd.DataFrame, list[Level]]]:
@@ -382,11 +382,11 @@ def _async_sections(peer_dir: Path, out_dir: Path, params: DetectionParams) -> t
         src_file = str(d["source_path"].iloc[0]).rsplit("/", 1)[-1] if "source_path" in d.columns else ""
         sections.append("\n".join([
             f"### {gpu}", "", f"Data published by `{ASYNC_SOURCE}{src_file}` (read from ../shared/peer-data).", "",
-            _md_table([{"level": lv.name, "latency (cycles) [95 % CI]": _fmt_lat(lv), "exit": _exit_text(lv),
-                        "plateau core": f"{_human(lv.plateau_bytes_low)} – {_human(lv.plateau_bytes_high)}"}
-                       for lv in levels], ["level", "latency (cycles) [95 % CI]", "exit", "plateau core"]), "",
+            md_table([{"level": lv.name, "latency (cycles) [95 % CI]": _fmt_lat(lv), "exit": _exit_text(lv),
+                       "plateau core": f"{_human(lv.plateau_bytes_low)} – {_human(lv.plateau_bytes_high)}"}
+                      for lv in levels], ["level", "latency (cycles) [95 % CI]", "exit", "plateau core"]), "",
             *notes, "", "Known sizes:", "",
-            _md_table(rows, ["known size", "level", "ours", "how", "ok"]), "", f"![{gpu} ladder]({png})", ""]))
+            md_table(rows, ["known size", "level", "ours", "how", "ok"]), "", f"![{gpu} ladder]({png})", ""]))
     return summary, sections, all_ok
 
 
@@ -404,27 +404,23 @@ def build_validation(peer_dir: Path, out_dir: Path, reps: int = 5) -> dict:
         plots.plot_ladder(d["footprint_bytes"], d["latency_cycles"], levels, out_dir / png,
                           title=f"{reading.gpu} ({reading.dataset}; data published by {reading.source.split('@')[0]})")
         summary.append({"dataset": reading.dataset, "GPU": reading.gpu,
-                        "levels": ", ".join(f"{lv.name} {lv.latency_cycles:.1f}" for lv in levels),
-                        "checks passed": f"{sum(c['ok'] for c in checks)}/{len(checks)}",
-                        "verdict": V.PASS if ok else V.FAIL})
-        for c in checks:
-            c["ok"] = V.PASS if c["ok"] else V.FAIL
+                        "levels": ", ".join(f"{lv.name} {lv.latency_cycles:.1f}" for lv in levels), **tally(checks)})
         claims = score_claims(reading.gpu, levels)
         sec = [f"### {reading.gpu} — {reading.dataset}", "",
                f"Data published by `{reading.source}` (read from ../shared/peer-data, not committed here).", "",
-               _md_table([{"level": lv.name, "latency (cycles) [95 % CI]": _fmt_lat(lv),
-                           "capacity interval": (f"{_human(lv.capacity_bytes_low)} – {_human(lv.capacity_bytes_high)}"
-                                                 if lv.capacity_bytes_low is not None else "–"),
-                           "plateau points": lv.n_points,
-                           "plateau core": f"{_human(lv.plateau_bytes_low)} – {_human(lv.plateau_bytes_high)}"}
-                          for lv in levels],
-                         ["level", "latency (cycles) [95 % CI]", "capacity interval", "plateau points",
-                          "plateau core"]), "",
+               md_table([{"level": lv.name, "latency (cycles) [95 % CI]": _fmt_lat(lv),
+                          "capacity interval": (f"{_human(lv.capacity_bytes_low)} – {_human(lv.capacity_bytes_high)}"
+                                                if lv.capacity_bytes_low is not None else "–"),
+                          "plateau points": lv.n_points,
+                          "plateau core": f"{_human(lv.plateau_bytes_low)} – {_human(lv.plateau_bytes_high)}"}
+                         for lv in levels],
+                        ["level", "latency (cycles) [95 % CI]", "capacity interval", "plateau points",
+                         "plateau core"]), "",
                "Against the reference readings:", "",
-               _md_table(checks, ["check", "ours", "reading", "ok", "detail"]), ""]
+               md_table(checks, ["check", "ours", "reading", "ok", "detail"]), ""]
         if claims:
             sec += ["Against what the source itself reports (*published by* the cited source, not ours):", "",
-                    _md_table(claims, ["level", "source says", "ours", "verdict", "why", "source"]), ""]
+                    md_table(claims, ["level", "source says", "ours", "verdict", "why", "source"]), ""]
         else:
             sec += ["The source reports no level values of its own for this ladder beyond the data.", ""]
         sec += [f"![{reading.gpu} ladder]({png})", ""]
@@ -453,7 +449,7 @@ def stopping_table(stop: pd.DataFrame) -> str:
                      "stdrel: err": f"{r['stdrel 0.5 %: max median error']:.2%}",
                      "fixed 100: CI half-width": f"{r['fixed 100: CI half-width']:.2%}",
                      "fixed 100: err": f"{r['fixed 100: max median error']:.2%}"})
-    return _md_table(rows, list(rows[0]) if rows else [])
+    return md_table(rows, list(rows[0]) if rows else [])
 
 
 def _render(summary, sections, stop, params, all_ok, reps, async_summary=(), async_sections=(), async_ok=True) -> str:
@@ -467,7 +463,7 @@ def _render(summary, sections, stop, params, all_ok, reps, async_summary=(), asy
         "gradual, the whole L2's span (first L2 miss .. DRAM reached) is scored and the row says so. A span is a "
         "weak check (it can be wide); the rows show it in full. *n/a*: the path has no such level (TMA bypasses "
         "L1).", "",
-        _md_table(list(async_summary), ["GPU (path)", "levels", "capacity checks", "verdict"]), "",
+        md_table(list(async_summary), ["GPU (path)", "levels", "capacity checks", "verdict"]), "",
         f"All known-size capacity checks met: **{'yes' if async_ok else 'no'}**.", "", *async_sections]
     return "\n".join([
         "# Validation of ladder analysis on published real-GPU data", "",
@@ -482,7 +478,7 @@ def _render(summary, sections, stop, params, all_ok, reps, async_summary=(), asy
         "degrading region; the interval now marks where the plateau ends).", "",
         f"Reference readings: {READINGS_SOURCE}.", "",
         "Bandwidth ladders (gpu-benches' gpu-l2-cache, issue 25) are scored in [bandwidth.md](bandwidth.md).", "",
-        "## Summary", "", _md_table(summary, ["dataset", "GPU", "levels", "checks passed", "verdict"]), "",
+        "## Summary", "", md_table(summary, ["dataset", "GPU", "levels", "checks passed", "verdict"]), "",
         f"All tolerances met: **{'yes' if all_ok else 'no'}**.", "",
         "Capacity here is the interval from the last point still inside the plateau's CI (where the plateau ends) to "
         "the first point measurably above it (above the CI and every plateau point); a transition is *gradual* when "

@@ -32,8 +32,15 @@ SHARED_KINDS = {"b32": 1, "v2": 2, "v4": 4, "ldmatrix": 4}   # words loaded per 
 # ---- operations --------------------------------------------------------------------------------------------------
 
 if SIMULATOR:
-    def _v4_sum(arr, i):
-        return (int(arr[i]) + int(arr[i + 1]) + int(arr[i + 2]) + int(arr[i + 3])) & 0xFFFFFFFF
+    def _sum_of(n: int):
+        def load(arr, i):
+            s = 0
+            for j in range(n):
+                s += int(arr[i + j])
+            return s & 0xFFFFFFFF
+        return load
+
+    _v4_sum = _sum_of(4)
 
     def ld_v4_sum(qualifier: str = ""):
         return _v4_sum
@@ -51,14 +58,7 @@ if SIMULATOR:
         return copy
 
     def ld_shared_sum(kind: str):
-        n = SHARED_KINDS[kind]
-
-        def load(arr, i):
-            s = 0
-            for j in range(n):
-                s += int(arr[i + j])
-            return s & 0xFFFFFFFF
-        return load
+        return _sum_of(SHARED_KINDS[kind])
 else:
     from llvmlite import ir
     from numba import types
@@ -74,12 +74,8 @@ else:
 
     _SUM4 = "add.u32 %bq0, %bq0, %bq1; add.u32 %bq2, %bq2, %bq3; add.u32 $0, %bq0, %bq2;"
 
-    @functools.cache
-    def ld_v4_sum(qualifier: str = ""):
-        """load(arr_u32, i) -> arr[i] + ... + arr[i+3] (mod 2**32) from one `ld.global<q>.v4.u32` (i % 4 == 0)."""
-        text = ("{ .reg .b32 %bq<4>; ld.global" + qualifier + ".v4.u32 {%bq0, %bq1, %bq2, %bq3}, [$1]; "
-                + _SUM4 + " }")
-
+    def _load_u32(text: str):
+        """load(arr, i) -> uint32: the asm `text` with the element address of arr[i] as $1 and its result in $0."""
         @intrinsic
         def load(typingctx, arr, index):
             def codegen(context, builder, sig, args):
@@ -87,6 +83,12 @@ else:
                 return builder.call(_asm(text, 32, (64,), "=r,l"), [addr])
             return types.uint32(arr, index), codegen
         return load
+
+    @functools.cache
+    def ld_v4_sum(qualifier: str = ""):
+        """load(arr_u32, i) -> arr[i] + ... + arr[i+3] (mod 2**32) from one `ld.global<q>.v4.u32` (i % 4 == 0)."""
+        return _load_u32("{ .reg .b32 %bq<4>; ld.global" + qualifier + ".v4.u32 {%bq0, %bq1, %bq2, %bq3}, [$1]; "
+                         + _SUM4 + " }")
 
     @functools.cache
     def st_v4():
@@ -133,20 +135,83 @@ else:
     def ld_shared_sum(kind: str):
         """load(shared_u32, i) -> sum of the 32-bit words one lane receives from `ld.volatile.shared` of width
         4/8/16 B, or from `ldmatrix.sync.aligned.m8n8.x4.shared.b16` (i: this lane's 16-byte row)."""
-        text = _SHARED_TEXT[kind]
+        return _load_u32(_SHARED_TEXT[kind])
 
-        @intrinsic
-        def load(typingctx, arr, index):
-            def codegen(context, builder, sig, args):
-                addr = _address(context, builder, sig.args[0], args[0], sig.args[1], args[1])
-                return builder.call(_asm(text, 32, (64,), "=r,l"), [addr])
-            return types.uint32(arr, index), codegen
-        return load
+
+# ---- generated kernel text ---------------------------------------------------------------------------------------
+# Every kernel below is Python source text with its `unroll` accesses written out, one statement each, instead of a
+# `for u in range(unroll)` loop: NVVM unrolls such a loop for cc 8.x and 9.x but not for cc 10.0, where each loop
+# trip issued one access and the SASS check (>= unroll accesses in one loop body) failed. Each access is a volatile
+# inline-asm statement, so no compiler merges or re-rolls them. Numba compiles the text; the simulator interprets it.
+
+# thread 0's stamps: after a barrier at the start, and after the checksum (loads) or a fence (stores) at the end
+_STAMP_START = """\
+    cuda.syncthreads()
+    if t == 0:
+        times[4 * b + 0] = X.globaltimer()
+        times[4 * b + 1] = X.clock64()"""
+_STAMP_END = """\
+    cuda.syncthreads()
+    if t == 0:
+        times[4 * b + 2] = X.globaltimer()
+        times[4 * b + 3] = X.clock64()"""
+
+
+def _access(op: str, v: str) -> str:
+    """One 16-byte access at vector index `v`: read adds the vector to s, write stores v & 255, copy copies it."""
+    return {"read": f"s += uint64(load(src, 4 * {v}))", "write": f"store(dst, 4 * {v}, uint32({v} & 255))",
+            "copy": f"copy(src, dst, 4 * {v})"}[op]
+
+
+def _finish(op: str) -> str:
+    """What the end stamp waits for: the block's read checksum added, or its stores performed."""
+    return "    cuda.atomic.add(acc, 0, s)" if op == "read" else "    cuda.threadfence()"
+
+
+def _unrolled(unroll: int, index, statement, indent: str) -> str:
+    """`unroll` statements written out: the u-th sets v<u> = index(u) and runs statement("v<u>")."""
+    return "\n".join(f"{indent}v{u} = {index(u)}\n{indent}{statement(f'v{u}')}" for u in range(unroll))
+
+
+def _plus(expr: str, u: int, step: str) -> str:
+    return expr if u == 0 else f"{expr} + {u} * {step}" if u > 1 else f"{expr} + {step}"
+
+
+def _build(source: str, name: str, doc: str, **names):
+    """The function `name` that `source` defines, seeing `names` and what every kernel text uses; a distinct name
+    per variant, so each (op, unroll) variant is its own kernel in PTX and caches."""
+    scope = {"cuda": cuda, "X": X, "uint32": uint32, "uint64": uint64, "SMEM_WORDS": SMEM_WORDS,
+             "TOGGLE_WORDS": TOGGLE_WORDS, "SLOT_WORDS": SLOT_WORDS, **names}
+    exec(compile(source, f"<{name}>", "exec"), scope)
+    fn = scope[name]
+    fn.__doc__ = doc
+    return fn
 
 
 # ---- global memory: region ladder and stream ---------------------------------------------------------------------
 
-OPS = {"read": 0, "write": 1, "copy": 2}
+OPS = ("read", "write", "copy")
+
+_REGION = """\
+def {name}(src, dst, region_vec, n_regions, passes, acc, times):
+    b, t, nt = cuda.blockIdx.x, cuda.threadIdx.x, cuda.blockDim.x
+    grid = cuda.gridDim.x
+    slots = n_regions if n_regions > grid else grid
+    chunk = nt * {unroll}
+    full = region_vec - region_vec % chunk
+{start}
+    s = uint64(0)
+    for _ in range(passes):
+        for c in range(b, slots, grid):
+            base = (c % n_regions) * region_vec
+            for j in range(t, full, chunk):
+{body}
+            for j in range(full + t, region_vec, nt):
+                v = base + j
+                {tail}
+{finish}
+{end}
+"""
 
 
 @functools.cache
@@ -157,50 +222,25 @@ def region_kernel(op: str, unroll: int):
     Each loop trip issues `unroll` independent, unguarded 16-byte accesses per thread (the guards of a partial
     chunk would put every access in its own branch); the rest of a region that is not a whole number of chunks is
     a tail loop of single accesses. Write stores (vector index & 255) in every lane; copy copies src to dst."""
-    load, store, copy = ld_v4_sum(""), st_v4(), copy_v4()
-    U, OP = unroll, OPS[op]
+    name = f"bw_region_{op}_u{unroll}"
+    step = functools.partial(_access, op)
+    source = _REGION.format(name=name, unroll=unroll, start=_STAMP_START, end=_STAMP_END, finish=_finish(op),
+                            body=_unrolled(unroll, lambda u: _plus("base + j", u, "nt"), step, " " * 16),
+                            tail=step("v"))
+    return _build(source, name, region_kernel.__doc__, load=ld_v4_sum(""), store=st_v4(), copy=copy_v4())
 
-    def kernel(src, dst, region_vec, n_regions, passes, acc, times):
-        b, t, nt = cuda.blockIdx.x, cuda.threadIdx.x, cuda.blockDim.x
-        grid = cuda.gridDim.x
-        slots = n_regions if n_regions > grid else grid
-        chunk = nt * U
-        full = region_vec - region_vec % chunk
-        cuda.syncthreads()
-        if t == 0:
-            times[4 * b + 0] = X.globaltimer()
-            times[4 * b + 1] = X.clock64()
-        s = uint64(0)
-        for _ in range(passes):
-            for c in range(b, slots, grid):
-                base = (c % n_regions) * region_vec
-                for j in range(t, full, chunk):
-                    for u in range(U):
-                        v = base + j + u * nt
-                        if OP == 0:
-                            s += uint64(load(src, 4 * v))
-                        elif OP == 1:
-                            store(dst, 4 * v, uint32(v & 255))
-                        else:
-                            copy(src, dst, 4 * v)
-                for j in range(full + t, region_vec, nt):
-                    v = base + j
-                    if OP == 0:
-                        s += uint64(load(src, 4 * v))
-                    elif OP == 1:
-                        store(dst, 4 * v, uint32(v & 255))
-                    else:
-                        copy(src, dst, 4 * v)
-        if OP == 0:
-            cuda.atomic.add(acc, 0, s)
-        else:
-            cuda.threadfence()
-        cuda.syncthreads()
-        if t == 0:
-            times[4 * b + 2] = X.globaltimer()
-            times[4 * b + 3] = X.clock64()
 
-    return _named(kernel, f"bw_region_{op}_u{unroll}")
+_STREAM = """\
+def {name}(src, dst, n_vec, acc, times):
+    b, t = cuda.blockIdx.x, cuda.threadIdx.x
+    g = cuda.gridsize(1)
+{start}
+    s = uint64(0)
+    for i in range(cuda.grid(1), n_vec, g * {unroll}):
+{body}
+{finish}
+{end}
+"""
 
 
 @functools.cache
@@ -208,33 +248,11 @@ def stream_kernel(op: str, unroll: int):
     """Kernel of bandwidth.occupancy: one grid-stride pass over `n_vec` vectors with `unroll` independent 16-byte
     accesses in flight per thread (bytes in flight per thread = 16 x unroll), read or copy, no reuse. `n_vec` is
     a multiple of grid size x unroll (the probe sizes the buffer so), so no access needs a guard."""
-    load, copy = ld_v4_sum(""), copy_v4()
-    U, OP = unroll, OPS[op]
-
-    def kernel(src, dst, n_vec, acc, times):
-        b, t = cuda.blockIdx.x, cuda.threadIdx.x
-        g = cuda.gridsize(1)
-        cuda.syncthreads()
-        if t == 0:
-            times[4 * b + 0] = X.globaltimer()
-            times[4 * b + 1] = X.clock64()
-        s = uint64(0)
-        for i in range(cuda.grid(1), n_vec, g * U):
-            for u in range(U):
-                if OP == 0:
-                    s += uint64(load(src, 4 * (i + u * g)))
-                else:
-                    copy(src, dst, 4 * (i + u * g))
-        if OP == 0:
-            cuda.atomic.add(acc, 0, s)
-        else:
-            cuda.threadfence()
-        cuda.syncthreads()
-        if t == 0:
-            times[4 * b + 2] = X.globaltimer()
-            times[4 * b + 3] = X.clock64()
-
-    return _named(kernel, f"bw_stream_{op}_u{unroll}")
+    name = f"bw_stream_{op}_u{unroll}"
+    source = _STREAM.format(name=name, unroll=unroll, start=_STAMP_START, end=_STAMP_END, finish=_finish(op),
+                            body=_unrolled(unroll, lambda u: _plus("i", u, "g"), functools.partial(_access, op),
+                                           " " * 8))
+    return _build(source, name, stream_kernel.__doc__, load=ld_v4_sum(""), copy=copy_v4())
 
 
 def fill(buf, n):
@@ -245,38 +263,35 @@ def fill(buf, n):
 
 # ---- shared memory -----------------------------------------------------------------------------------------------
 
+_SHARED = """\
+def {name}(stride, iters, acc, times):
+    sm = cuda.shared.array(SMEM_WORDS, uint32)
+    b, t = cuda.blockIdx.x, cuda.threadIdx.x
+    for i in range(t, SMEM_WORDS, cuda.blockDim.x):
+        sm[i] = uint32(i & 0xFFFF)
+    lane = t & 31
+    a = lane * stride * {words}
+{start}
+    s = uint64(0)
+    off = 0
+    for _ in range(iters):
+{body}
+        off ^= TOGGLE_WORDS
+    cuda.atomic.add(acc, 0, s)
+{end}
+"""
+
+
 @functools.cache
 def shared_kernel(kind: str, unroll: int):
     """Kernel of bandwidth.shared: every warp loads, `iters` times, `unroll` instructions of kind `kind` at lane
     address lane x stride (in units of the access: 4/8/16 B, or a 16-byte ldmatrix row); slot u sits u x 128 B
     further (same banks), iterations alternate halves 16 KiB apart, so no two consecutive loads share an address."""
-    load = ld_shared_sum(kind)
-    words, U = SHARED_KINDS[kind], unroll
-
-    def kernel(stride, iters, acc, times):
-        sm = cuda.shared.array(SMEM_WORDS, uint32)
-        b, t = cuda.blockIdx.x, cuda.threadIdx.x
-        for i in range(t, SMEM_WORDS, cuda.blockDim.x):
-            sm[i] = uint32(i & 0xFFFF)
-        cuda.syncthreads()
-        lane = t & 31
-        a = lane * stride * words
-        if t == 0:
-            times[4 * b + 0] = X.globaltimer()
-            times[4 * b + 1] = X.clock64()
-        s = uint64(0)
-        off = 0
-        for _ in range(iters):
-            for u in range(U):
-                s += uint64(load(sm, a + u * SLOT_WORDS + off))
-            off ^= TOGGLE_WORDS
-        cuda.atomic.add(acc, 0, s)
-        cuda.syncthreads()
-        if t == 0:
-            times[4 * b + 2] = X.globaltimer()
-            times[4 * b + 3] = X.clock64()
-
-    return _named(kernel, f"bw_shared_{kind}_u{unroll}")
+    name = f"bw_shared_{kind}_u{unroll}"
+    body = _unrolled(unroll, lambda u: _plus("a + off", u, "SLOT_WORDS"), lambda v: f"s += uint64(load(sm, {v}))",
+                     " " * 8)
+    source = _SHARED.format(name=name, words=SHARED_KINDS[kind], start=_STAMP_START, end=_STAMP_END, body=body)
+    return _build(source, name, shared_kernel.__doc__, load=ld_shared_sum(kind))
 
 
 def shared_expected(kind: str, unroll: int, stride: int, iters: int, warps: int, blocks: int) -> int:
@@ -318,6 +333,54 @@ else:
         return X.smid()
 
 
+_NEARFAR = """\
+def {name}(memory, words, starts, n_windows, win_vec, stride_vec, steps, passes, n_sm, claimed, lat, cyc, ends, acc):
+    flag = cuda.shared.array(1, uint32)
+    b, t, nt = cuda.blockIdx.x, cuda.threadIdx.x, cuda.blockDim.x
+    s = sm_id(b, n_sm)
+    if t == 0:
+        flag[0] = 0
+        if s < claimed.shape[0]:
+            if cuda.atomic.cas(claimed, s, 0, 1) == 0:
+                flag[0] = 1
+    cuda.syncthreads()
+    if flag[0] == 0:
+        return
+    for k in range(n_windows):
+        w = (k + s) % n_windows
+        cell = s * n_windows + w
+        if t == 0:
+            p = starts[w]
+            for _ in range(steps):
+                p = CG(memory, p)
+            if p == 1:
+                ends[cell] = 7
+            t0 = X.clock64()
+            for _ in range(steps):
+                p = CG(memory, p)
+            if p == 1:
+                ends[cell] = 7
+            t1 = X.clock64()
+            lat[cell] = t1 - t0
+            ends[cell] = p
+        cuda.syncthreads()
+        c0 = X.clock64()
+        acc_local = uint64(0)
+        base = w * stride_vec
+        full = win_vec - win_vec % (nt * {unroll})
+        for _ in range(passes):
+            for j in range(t, full, nt * {unroll}):
+{body}
+            for j in range(full + t, win_vec, nt):
+                acc_local += uint64(load(words, 4 * (base + j)))
+        cuda.atomic.add(acc, cell, acc_local)
+        cuda.syncthreads()
+        c1 = X.clock64()
+        if t == 0:
+            cyc[cell] = c1 - c0
+"""
+
+
 @functools.cache
 def nearfar_kernel(unroll: int):
     """The first block on each SM claims it (atomic CAS on a per-SM flag, broadcast through shared memory). For
@@ -325,67 +388,11 @@ def nearfar_kernel(unroll: int):
     window's L2-only pointer cycle (warm pass, then a timed pass of `steps` loads: the latency that says near or
     far), then all threads read the window `passes` times with 16-byte `ld.global.cg` loads (L1 bypassed), timed
     by thread 0's `%clock64` between two barriers."""
-    load = ld_v4_sum(".cg")
-    U = unroll
-
-    def kernel(memory, words, starts, n_windows, win_vec, stride_vec, steps, passes, n_sm, claimed, lat, cyc,
-               ends, acc):
-        flag = cuda.shared.array(1, uint32)
-        b, t, nt = cuda.blockIdx.x, cuda.threadIdx.x, cuda.blockDim.x
-        s = sm_id(b, n_sm)
-        if t == 0:
-            flag[0] = 0
-            if s < claimed.shape[0]:
-                if cuda.atomic.cas(claimed, s, 0, 1) == 0:
-                    flag[0] = 1
-        cuda.syncthreads()
-        if flag[0] == 0:
-            return
-        for k in range(n_windows):
-            w = (k + s) % n_windows
-            cell = s * n_windows + w
-            if t == 0:
-                p = starts[w]
-                for _ in range(steps):
-                    p = CG(memory, p)
-                if p == 1:
-                    ends[cell] = 7
-                t0 = X.clock64()
-                for _ in range(steps):
-                    p = CG(memory, p)
-                if p == 1:
-                    ends[cell] = 7
-                t1 = X.clock64()
-                lat[cell] = t1 - t0
-                ends[cell] = p
-            cuda.syncthreads()
-            c0 = X.clock64()
-            acc_local = uint64(0)
-            base = w * stride_vec
-            full = win_vec - win_vec % (nt * U)
-            for _ in range(passes):
-                for j in range(t, full, nt * U):
-                    for u in range(U):
-                        acc_local += uint64(load(words, 4 * (base + j + u * nt)))
-                for j in range(full + t, win_vec, nt):
-                    acc_local += uint64(load(words, 4 * (base + j)))
-            cuda.atomic.add(acc, cell, acc_local)
-            cuda.syncthreads()
-            c1 = X.clock64()
-            if t == 0:
-                cyc[cell] = c1 - c0
-
-    return _named(kernel, f"bw_nearfar_u{unroll}")
-
-
-# ---- helpers -------------------------------------------------------------------------------------------------------
-
-def _named(func, name: str):
-    """A copy of `func` under a distinct name, so each (op, unroll) variant is its own kernel in PTX and caches."""
-    import types as _types
-    f = _types.FunctionType(func.__code__, func.__globals__, name, func.__defaults__, func.__closure__)
-    f.__qualname__ = name
-    return f
+    name = f"bw_nearfar_u{unroll}"
+    body = _unrolled(unroll, lambda u: _plus("base + j", u, "nt"),
+                     lambda v: f"acc_local += uint64(load(words, 4 * {v}))", " " * 16)
+    return _build(_NEARFAR.format(name=name, unroll=unroll, body=body), name, nearfar_kernel.__doc__,
+                  load=ld_v4_sum(".cg"), CG=CG, sm_id=sm_id)
 
 
 # ---- SASS checks ---------------------------------------------------------------------------------------------------

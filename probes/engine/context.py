@@ -17,6 +17,29 @@ def stable_hash(key) -> int:
     return int.from_bytes(hashlib.blake2b(str(key).encode(), digest_size=4).digest(), "little")
 
 
+def stream_handle(stream) -> int:
+    """The CUstream address of a Numba or cuda.core stream, as the int every cuda-bindings release accepts.
+
+    Releases spell it differently (issue 22): numba-cuda and cuda.core >= 0.2 have a `__cuda_stream__()` method
+    returning (version, address); cuda.core < 0.2 had it as an attribute; Numba's ctypes binding (numba.cuda
+    before numba-cuda, or NUMBA_CUDA_USE_NVIDIA_BINDING=0) keeps a `ctypes.c_void_p` in `.handle`, whose `.value` is
+    None for the default stream, and which cuda-bindings rejects ("an integer is required"); numba-cuda's own
+    `.handle` is a cuda-bindings `CUstream`, which `int()` converts."""
+    import ctypes
+    protocol = getattr(stream, "__cuda_stream__", None)
+    if protocol is not None:
+        _, address = protocol() if callable(protocol) else protocol
+        return int(address)
+    handle = getattr(stream, "handle", stream)
+    if isinstance(handle, ctypes.c_void_p):
+        return int(handle.value or 0)
+    try:
+        return int(handle)
+    except (TypeError, ValueError):
+        raise TypeError(f"not a CUDA stream: {type(stream).__name__} has no __cuda_stream__ and its handle "
+                        f"({type(handle).__name__}) is no stream address") from None
+
+
 @dataclass
 class Context:
     backend: str            # "gpu" or "simulator"

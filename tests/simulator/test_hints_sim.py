@@ -116,15 +116,15 @@ def test_persisting_window_uses_the_driver_api_as_documented(monkeypatch):
                         lambda h, attr, v: calls.append(("attr", h, attr, v.accessPolicyWindow.num_bytes,
                                                          v.accessPolicyWindow.hitProp)) or ok)
     monkeypatch.setattr(driver, "cuCtxResetPersistingL2Cache", lambda: calls.append(("reset",)) or ok)
-    monkeypatch.setattr(persisting.cuda, "stream", lambda: SimpleNamespace(handle="h"))
+    monkeypatch.setattr(persisting.cuda, "stream", lambda: SimpleNamespace(handle=driver.CUstream(0x5000)))
     window = persisting.PersistingWindow()
     d_mem = SimpleNamespace(device_ctypes_pointer=SimpleNamespace(value=0x7F0000000000))
-    assert window(d_mem, 4096).handle == "h"
+    assert int(window(d_mem, 4096).handle) == 0x5000
     window.reset()
     persisting = driver.CUaccessProperty.CU_ACCESS_PROPERTY_PERSISTING
     attr = driver.CUstreamAttrID.CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW
     limit = driver.CUlimit.CU_LIMIT_PERSISTING_L2_CACHE_SIZE
-    assert calls[0] == ("limit", limit, 4096) and calls[1] == ("attr", "h", attr, 4096, persisting)
+    assert calls[0] == ("limit", limit, 4096) and calls[1] == ("attr", 0x5000, attr, 4096, persisting)
     assert calls[2][3] == 0 and calls[3] == ("reset",) and calls[4] == ("limit", limit, 0)
     monkeypatch.setattr(driver, "cuCtxSetLimit", lambda limit, n: (driver.CUresult.CUDA_ERROR_INVALID_VALUE,))
     with pytest.raises(RuntimeError, match="cuCtxSetLimit failed"):

@@ -6,6 +6,7 @@ from numba import cuda
 
 from probes.catalogue.cache_hints.host import BLOCKS, THREADS, K, l2_victim, method_text
 from probes.catalogue.cache_hints.kernels import check_sass, kernels_for
+from probes.engine.context import stream_handle
 from probes.spec import Param, Probe, min_cc
 
 
@@ -34,7 +35,7 @@ class PersistingWindow:
         w.hitRatio = 1.0
         w.hitProp = driver.CUaccessProperty.CU_ACCESS_PROPERTY_PERSISTING
         w.missProp = driver.CUaccessProperty.CU_ACCESS_PROPERTY_STREAMING
-        _driver_ok(driver.cuStreamSetAttribute(self.stream.handle,
+        _driver_ok(driver.cuStreamSetAttribute(stream_handle(self.stream),
                                                driver.CUstreamAttrID.CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW, value),
                    "cuStreamSetAttribute(access policy window)")
         return self.stream
@@ -44,7 +45,7 @@ class PersistingWindow:
         if self.stream is not None:
             value = driver.CUstreamAttrValue()
             value.accessPolicyWindow.num_bytes = 0
-            driver.cuStreamSetAttribute(self.stream.handle,
+            driver.cuStreamSetAttribute(stream_handle(self.stream),
                                         driver.CUstreamAttrID.CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW, value)
         _driver_ok(driver.cuCtxResetPersistingL2Cache(), "cuCtxResetPersistingL2Cache")
         _driver_ok(driver.cuCtxSetLimit(driver.CUlimit.CU_LIMIT_PERSISTING_L2_CACHE_SIZE, 0), "cuCtxSetLimit")

@@ -13,6 +13,7 @@ import math
 from probes import verdicts as V
 from probes.analysis import bandwidth as bw
 from probes.report.sections import Figure, Finding, Paragraph, Section, Table, latest_run
+from probes.report.sections.ladder import fmt_bytes, footprint_axis
 
 FAMILY = "bandwidth"
 TITLE = "Memory bandwidth"
@@ -20,22 +21,6 @@ PREFIXES = ("bandwidth.", "latency.ladder.global")
 ORDER = 15
 LADDERS = ("bandwidth.ladder", "bandwidth.ladder.own")
 LABEL = {"bandwidth.ladder": "shared chunks", "bandwidth.ladder.own": "own region per block"}
-
-
-def _fmt_bytes(x) -> str:
-    if x is None:
-        return "–"
-    for unit, size in (("GiB", 2 ** 30), ("MiB", 2 ** 20), ("KiB", 2 ** 10)):
-        if x >= size:
-            return f"{x / size:.4g} {unit}"
-    return f"{x:.4g} B"
-
-
-def _axis(ax, label="working set / footprint (bytes, log scale)"):
-    from matplotlib.ticker import FuncFormatter
-    ax.set_xscale("log", base=2)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: _fmt_bytes(v)))
-    ax.set_xlabel(label)
 
 
 def analyse_ladders(docs) -> list[tuple[str, str, dict, list[dict], list]]:
@@ -82,7 +67,7 @@ def ladder_figure(analysed, docs) -> Figure:
             ax.hlines(lv.bandwidth_GBps, lv.plateau_bytes_low, lv.plateau_bytes_high, colors=[c], lw=2.5)
             if lv.end_bytes_low is not None:
                 ax.axvspan(lv.end_bytes_low, lv.end_bytes_high, color=c, alpha=0.10, lw=0)
-    _axis(ax)
+    footprint_axis(ax, "working set / footprint (bytes, log scale)")
     ax.set_ylabel("bandwidth (GB/s)")
     ax.set_ylim(bottom=0)
     ax.set_title("Bandwidth vs working set (16-byte accesses, all SMs)")
@@ -111,10 +96,10 @@ def ladder_table_and_findings(analysed) -> tuple[Table, list[Finding]]:
                          "% of documented HBM peak": round(100 * lv.bandwidth_GBps / peak, 1)
                          if peak and lv.name == "DRAM" else None,
                          "ends between": "–" if lv.end_bytes_low is None else
-                         f"{_fmt_bytes(lv.end_bytes_low)} – {_fmt_bytes(lv.end_bytes_high)}",
+                         f"{fmt_bytes(lv.end_bytes_low)} – {fmt_bytes(lv.end_bytes_high)}",
                          "points": lv.n_points})
-            evidence = (f"Median of {lv.n_points} plateau points from {_fmt_bytes(lv.plateau_bytes_low)} to "
-                        f"{_fmt_bytes(lv.plateau_bytes_high)} of working set, {op}, {LABEL[name]}")
+            evidence = (f"Median of {lv.n_points} plateau points from {fmt_bytes(lv.plateau_bytes_low)} to "
+                        f"{fmt_bytes(lv.plateau_bytes_high)} of working set, {op}, {LABEL[name]}")
             if lv.name == "DRAM" and name == "bandwidth.ladder":
                 label, why = bw.peak_verdict(lv, peak)
                 if label != V.INCONCLUSIVE:
@@ -159,7 +144,7 @@ def occupancy_blocks(docs) -> tuple[list, list[Finding]]:
                       "90 % of plateau [GB/s]": round(res.target_GBps, 1),
                       "bytes in flight per SM for 90 %": round(res.bytes_in_flight_per_sm),
                       "between measured": "–" if res.bracket is None else
-                      f"{_fmt_bytes(res.bracket[0])} – {_fmt_bytes(res.bracket[1])}",
+                      f"{fmt_bytes(res.bracket[0])} – {fmt_bytes(res.bracket[1])}",
                       "implied latency [ns] (Little)": None if res.implied_latency_ns is None else
                       round(res.implied_latency_ns, 1)})
         findings.append(Finding(FAMILY, f"bytes in flight per SM for 90 % of HBM {op} bandwidth",
@@ -169,7 +154,7 @@ def occupancy_blocks(docs) -> tuple[list, list[Finding]]:
                                 "log-log interpolated; Little's law gives the latency it hides.",
                                 figure="bandwidth-occupancy", data=files))
     ax.axhline(0, color="k", lw=0.5)
-    _axis(ax, "bytes in flight per SM (log scale)")
+    footprint_axis(ax, "bytes in flight per SM (log scale)")
     ax.set_ylabel("HBM bandwidth (GB/s)")
     ax.set_title("Streaming bandwidth vs bytes in flight (warps/SM x accesses/thread)")
     ax.legend(fontsize=7)
