@@ -21,6 +21,7 @@ from probes.catalogue.cache_hints.host import (
     l2_victim,
     method_text,
     region_cycles,
+    steps_of,
     stream_buffer,
     timed,
 )
@@ -29,7 +30,7 @@ from probes.spec import Param, Probe, ProbeSpecError
 
 
 def measure_pollution(ctx, point: dict, params: dict) -> dict:
-    hint, level, k = point["hint"], point["level"], params["k"]
+    hint, level, k = point["hint"], point["level"], steps_of(params)
     if level != "l1":
         return l2_victim(ctx, hint, params)
     d_mem, _, starts = cached(("pollution-l1", k), lambda: chains(
@@ -47,7 +48,7 @@ def measure_pollution(ctx, point: dict, params: dict) -> dict:
     check("hinted stream sum", acc.copy_to_host()[0], lines)
     check("pollution hint marker", o[7], marker("pollution-l1", hint))
     return {**timed(o, 4, k), **timed(o, 0, k, "band_l1_cycles"), **timed(o, 2, k, "band_l2_cycles"),
-            "stream_bytes": lines * LINE, "k": k, "steps": k}
+            "stream_bytes": lines * LINE, "k": params["k"], "steps": k}
 
 
 def _levels(env: dict, params: dict) -> tuple:
