@@ -63,7 +63,7 @@ PROBE = Probe(
     name="cache-hints.pollution",
     summary="victim set resident in L1 (or L2), stream a buffer with the hinted load, re-time the victim",
     measure=measure_pollution, axes=hint_axes("pollution-l1", level=_levels), unit="cycles/load",
-    method=method_text("""Level l1: one block; thread 0 makes a 3k-line victim chain L1-resident and times it
+    method=method_text("""Level l1: one block; thread 0 makes a 3n-line victim chain L1-resident and times it
         (L1 band) and with .cg (L2 band); the block streams `stream_bytes` (default 4x the L1/shared capacity)
         with the hinted 4-byte load, one per line; thread 0 re-times the victim plain. Level l2: a victim of L2/4
         is touched by all blocks, its .cg latency is the L2 band; all blocks stream `stream_bytes` (default the
