@@ -49,7 +49,7 @@ CLOCK = (("t", "clock64()"),)   # the hint kernels time their passes with %clock
 
 def _device(name: str, lines: list[str], tag: str, **scope):
     """The device function `name` defined by the source `lines` (built from the engine's timed-pass primitive)."""
-    scope = {"uint32": np.uint32, "clock64": X.clock64, **scope}
+    scope = {"__name__": __name__, "uint32": np.uint32, "clock64": X.clock64, **scope}
     exec(compile("\n".join(lines), f"<cache_hints:{tag}>", "exec"), scope)
     return cuda.jit(device=True)(scope[name])
 
@@ -207,7 +207,7 @@ def prefetch_kernel(hint: str, step=None):
              *T.section(["p = cg(mem, p)"], "p == 1", "out[1] = 7", trips=None, clocks=CLOCK, indent="        "),
              "        out[2 + 2 * r] = t1 - t0", "        out[3 + 2 * r] = t2 - t1",
              "    out[1] = p", "    out[0] = mark"]
-    scope = {"hstep": hstep, "cg": H.chase_step("cg"), "mark": mark, "clock64": X.clock64}
+    scope = {"__name__": __name__, "hstep": hstep, "cg": H.chase_step("cg"), "mark": mark, "clock64": X.clock64}
     exec(compile("\n".join(lines), f"<cache_hints:prefetch:{hint}>", "exec"), scope)
     kernel = scope["kernel"]
     return _named(kernel, f"prefetch_{hint_index('prefetch', hint)}")
