@@ -1,7 +1,7 @@
 """Cache-hint kernels under Numba's simulator: staleness counter logic, checksums and chain checks.
 
 Run in its own process with NUMBA_ENABLE_CUDASIM=1 (the simulator is fixed at import). The simulated clock is a
-test clock (one tick per chase step), so latencies here test the arithmetic, not the hardware.
+test clock (+4 per chase step), so latencies here test the arithmetic, not the hardware.
 """
 import os
 
@@ -53,7 +53,7 @@ def test_staleness_measure_rows_per_consumer(ctx):
 
 
 def test_chase_latency_cancels_overhead_exactly(ctx):
-    """One simulated tick per load: (t(2k) - t(k)) / k must be exactly one tick, for every region and hint."""
+    """One simulated clock read (+4) per load: (t(2n) - t(n)) / n must be exactly 4, for every region and hint."""
     from probes.catalogue.cache_hints import prefetch_size, residency
     for hint in ("none", "nc.L1::no_allocate"):
         out = residency.measure_residency(ctx, {"hint": hint}, {"k": 3})
