@@ -121,6 +121,19 @@ def test_axes_errors_and_env_derived_sizes():
     assert {p.as_dict()["level"] for p in points} == {"l1", "l2"} and len(points) == 4
 
 
+def test_k_asks_for_at_least_k_steps_in_whole_trips_and_the_smoke_params_stay_valid():
+    """Timed passes are whole trips of the unrolled loop: k = 2 (the smoke value) runs 16 steps, 17 runs 32."""
+    from probes.engine import timed_pass as T
+    assert [host.steps_of({"k": k}) for k in (1, 2, 16, 17, 32)] == [16, 16, 16, 32, 32]
+    assert "at least k" in host.K.help and str(T.UNROLL) in host.K.help
+    for probe in C.PROBES:
+        params = probe.parse_params(list(probe.smoke))
+        assert params.get("k", 16) > 0, probe.name
+    host.check_k(2, 48)                                   # one trip: 3 x 16 lines
+    with pytest.raises(ProbeSpecError, match="k=2: 16 steps per pass need 48 lines"):
+        host.check_k(2, 47)
+
+
 def test_litmus_counts_stale_reads_regressions_and_visibility():
     wtime = np.array([0, 100, 200, 300])                 # values 1, 2, 3 written at t = 100, 200, 300 ns
     obs = np.array([0, 0, 1, 1, 1, 3, 2])

@@ -92,6 +92,84 @@ def test_the_checks_fail_on_the_old_chase_shape():
     assert over["max_cycles"] > 16 and K.step_problems(insts, "LDG", 16)
 
 
+# ---- the cache-hint chase kernels: the same checks, wired through the probes' KERNEL_CHECKS ----------------------
+
+HINT_CHASES = ["cache-hints.residency", "cache-hints.store", "cache-hints.pollution", "cache-hints.prefetch-size",
+               "cache-hints.persisting"]
+
+
+@pytest.mark.parametrize("name", HINT_CHASES)
+def test_cache_hint_clocks_wait_for_every_load_and_chained_loads_are_back_to_back(name):
+    from probes.catalogue import cache_hints
+    from probes.catalogue.cache_hints import host
+    expect_of = cache_hints.KERNEL_CHECKS[name]
+    chased = 0
+    for kernel, insts in _functions(name):
+        expect = expect_of(kernel)
+        if K.clock_reads(insts):
+            assert K.clock_problems(insts) == [], kernel
+        if expect.chain:
+            chased += 1
+            over = K.step_overhead(insts, expect.chain)
+            assert over and over["steps_per_trip"] >= 16, (kernel, over)   # warm laps and timed passes alike
+            assert over["max_cycles"] <= expect.step_budget == host.STEP_BUDGET, (kernel, over)
+    assert chased or name == "cache-hints.prefetch-size"   # prefetch times one load past a setup: no chase loop
+
+
+def _old_hint_walk(step):
+    """The cache-hint timed walk before issue 21 §1: int64 range() loops of k and 2k steps."""
+    from numba import cuda
+
+    from probes.engine import intrinsics as X
+
+    @cuda.jit(device=True)
+    def walk(mem, p, k, out, idx):
+        if p == 1:
+            out[idx] = 7
+        t0 = X.clock64()
+        for _ in range(k):
+            p = step(mem, p)
+        if p == 1:
+            out[idx] = 7
+        t1 = X.clock64()
+        for _ in range(2 * k):
+            p = step(mem, p)
+        if p == 1:
+            out[idx] = 7
+        t2 = X.clock64()
+        out[idx] = t1 - t0
+        out[idx + 1] = t2 - t1
+        return p
+    return walk
+
+
+def test_the_dry_run_fails_the_old_cache_hint_walk_and_passes_the_new_one():
+    """The dry run's checks (KERNEL_CHECKS of the cache-hint probes) on the timed .cg walk of cache-hints.pollution:
+    the old range() walk put loop bookkeeping between chained loads (over the budget), the new one does not."""
+    from numba import types
+
+    from probes import dryrun
+    from probes.catalogue.cache_hints import kernels as HK
+    from probes.catalogue.cache_hints import ops
+    walk = _old_hint_walk(ops.chase_step("cg"))
+
+    def timed_cg(mem, start, k, out):
+        p = walk(mem, start, k, out, 0)
+        out[2] = p
+    sig = (types.uint64[::1], types.uint64, types.int64, types.uint64[::1])
+    old = ptx_to_sass(kernel_ptx(timed_cg, sig, (9, 0)), "sm_90")
+    new = ptx_to_sass(HK.module_ptx("timed-cg", (9, 0)), "sm_90")
+    probe = catalogue.get("cache-hints.pollution")
+    env = dryrun.nominal_environment("sm_90")
+    checks = dryrun.kernel_checks(probe, "sm_90", {"timed-cg@sm_90": (b"", "", old)}, env)
+    n, failures, _ = checks["step overhead"]
+    assert n == 1 and len(failures) == 1 and "loop overhead inside the chase" in failures[0]
+    n, failures, notes = dryrun.kernel_checks(probe, "sm_90", {"timed-cg@sm_90": (b"", "", new)}, env)["step overhead"]
+    assert n == 1 and failures == [] and notes and max(notes) <= 16
+    assert dryrun.kernel_checks(probe, "sm_90", {"timed-cg@sm_90": (b"", "", new)}, env)["clock discipline"][:2] == (
+        1, [])
+
+
 def test_a_missing_stop_wait_and_a_hoisted_poll_are_caught():
     from probes.static.sass import parse_cuobjdump
     hi = lambda stall, wbar=7, wait=0: (stall | (1 << 4) | (wbar << 5) | (7 << 8) | (wait << 11)) << 41  # noqa: E731

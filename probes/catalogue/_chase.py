@@ -222,9 +222,12 @@ def warm_lap(ctx, kernel_key: str, step, chain: Chain) -> None:
 
 
 def per_load_sample(c1: int, n1: int, c2: int, n2: int, steps: int) -> dict:
-    """(t(2n) - t(n)) / n per load; `cycles`/`ns` are the differences, so their ratio is the SM clock."""
-    return {"cycles_per_op": (c2 - c1) / steps, "ns_per_op": (n2 - n1) / steps, "cycles": c2 - c1, "ns": n2 - n1,
-            "cycles_n": c1, "cycles_2n": c2, "ns_n": n1, "ns_2n": n2, "steps": steps, "unroll": T.UNROLL}
+    """(t(2n) - t(n)) / n per load (the engine's `timed_pass.per_op`); `cycles`/`ns` are the differences, so their
+    ratio is the SM clock."""
+    raw = {"cycles_n": c1, "cycles_2n": c2, "ns_n": n1, "ns_2n": n2, "steps": steps}
+    per = T.per_op(T.per_op(raw, "cycles"), "ns")
+    return {"cycles_per_op": per["cycles_per_op"], "ns_per_op": per["ns_per_op"], "cycles": c2 - c1, "ns": n2 - n1,
+            **raw, "unroll": T.UNROLL}
 
 
 def chain_problems(insts, load_base: str, opcode: str | None = None, min_chained: int = 3) -> list[str]:

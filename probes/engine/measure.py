@@ -8,6 +8,7 @@ import numpy as np
 from probes.engine import clocks as clocklib
 from probes.engine.context import Context, PointSkipped
 from probes.engine.stopping import make_rule, median_ci
+from probes.engine.timed_pass import per_op
 from probes.results import io
 from probes.results.schema import SCHEMA_VERSION, ResultsError
 
@@ -142,6 +143,14 @@ def run_probe(probe, params: dict, backend: str, env: dict, out_path, rule: str 
     return doc
 
 
+def derive_per_op(batch: dict) -> dict:
+    """A probe's batch with its per-op values derived where it hands back only the raw pass times: `cycles_per_op`
+    from `cycles_n`, `cycles_2n` and `steps` (and `ns_per_op` from `ns_n`, `ns_2n`), (t(2n) - t(n)) / steps, by
+    the one function that writes that arithmetic (`timed_pass.per_op`, which the chase and cache-hint probes call
+    too). Values a probe computed are kept as they are."""
+    return per_op(per_op(batch, "cycles"), "ns")
+
+
 def _measure_point(probe, ctx, axes: dict, params: dict, rule: str, rule_params: dict, sampler, warmup: int):
     """Warm-up launches, then samples until the stopping rule is met: (samples, rule, clock samples, per_launch)."""
     for _ in range(warmup):
@@ -150,7 +159,7 @@ def _measure_point(probe, ctx, axes: dict, params: dict, rule: str, rule_params:
     samples, rep, per_launch = [], 0, False
     while True:
         before = sampler.sample()
-        batch = probe.measure(ctx, axes, params)
+        batch = derive_per_op(probe.measure(ctx, axes, params))
         after = sampler.sample()
         rows = _rows(batch, rep, before, after)
         samples += rows

@@ -1,7 +1,7 @@
 """Cache-hint kernels under Numba's simulator: staleness counter logic, checksums and chain checks.
 
 Run in its own process with NUMBA_ENABLE_CUDASIM=1 (the simulator is fixed at import). The simulated clock is a
-test clock (one tick per chase step), so latencies here test the arithmetic, not the hardware.
+test clock (+4 per chase step), so latencies here test the arithmetic, not the hardware.
 """
 import os
 
@@ -53,15 +53,16 @@ def test_staleness_measure_rows_per_consumer(ctx):
 
 
 def test_chase_latency_cancels_overhead_exactly(ctx):
-    """One simulated tick per load: (t(2k) - t(k)) / k must be exactly one tick, for every region and hint."""
+    """One simulated clock read (+4) per load: (t(2n) - t(n)) / n must be exactly 4, for every region and hint."""
     from probes.catalogue.cache_hints import prefetch_size, residency
     for hint in ("none", "nc.L1::no_allocate"):
         out = residency.measure_residency(ctx, {"hint": hint}, {"k": 3})
         assert {out[k] for k in ("cycles_per_op", "l2_reaccess_cycles", "band_l1_cycles", "band_l2_cycles",
                                  "band_hbm_cycles")} == {4.0}
-        # Both raw series are kept (issue 21 §1): the per-load value is their difference over the k steps, and
-        # the 2k section reads more than the k one (it is not a copy of the per-load value).
-        assert out["steps"] == 3
+        # Both raw series are kept (issue 21 §1): the per-load value is their difference over the n steps, and
+        # the 2n section reads more than the n one (it is not a copy of the per-load value). k = 3 asks for at
+        # least 3 steps: the timed pass is whole trips of the unrolled loop, n = 16, and the result says so.
+        assert out["steps"] == 16 and out["k"] == 3
         for name, raw in (("cycles_per_op", "cycles"), ("l2_reaccess_cycles", "l2_reaccess_cycles"),
                           ("band_hbm_cycles", "band_hbm_cycles")):
             assert out[f"{raw}_2n"] > out[f"{raw}_n"] > 0
@@ -76,7 +77,7 @@ def test_corrupted_chain_raises_kernel_check_error(ctx):
     from probes.catalogue.cache_hints import residency
     from probes.spec import KernelCheckError
     residency.measure_residency(ctx, {"hint": "cg"}, {"k": 2})
-    d_mem, host_copy, _ = shared.CACHE[("residency", 2)]
+    d_mem, host_copy, _ = shared.CACHE[("residency", 16)]   # k = 2 -> one trip of 16 steps per timed pass
     bad = host_copy.copy()
     bad[bad != 0] = bad[bad != 0][0]                         # every pointer to the same slot
     d_mem.copy_to_device(bad)
@@ -91,10 +92,12 @@ def test_checksums_of_stream_bandwidth_and_store(ctx, monkeypatch):
     for level in ("l1", "l2"):
         out = pollution.measure_pollution(ctx, {"hint": "cs", "level": level}, params)
         assert out["cycles_per_op"] == 4.0 and out["stream_bytes"] == 2048
-        assert out["cycles_2n"] - out["cycles_n"] == 2 * 4 and out["band_l2_cycles_2n"] > out["band_l2_cycles_n"]
+        assert out["cycles_2n"] - out["cycles_n"] == out["steps"] * 4 and out["steps"] == 16
+        assert out["band_l2_cycles_2n"] > out["band_l2_cycles_n"]
     bw = bandwidth.measure_bandwidth(ctx, {"hint": "nc"}, {"buffer_bytes": 1024, "blocks": 2, "threads": 8})
     assert bw["bytes"] == 1024 and bw["read_gbps"] > 0 and bw["copy_gbps"] > 0
-    assert store.measure_store(ctx, {"hint": "wt"}, {"k": 2})["cycles_per_op"] == 4.0
+    stored = store.measure_store(ctx, {"hint": "wt"}, {"k": 17})   # 17 steps asked: two trips of 16
+    assert stored["cycles_per_op"] == 4.0 and stored["steps"] == 32 and stored["cycles_2n"] - stored["cycles_n"] == 128
     # A store that writes nothing leaves the chain unbuilt: the host check must catch it.
     broken = kernels.store_kernel.__wrapped__("cs", store=lambda memory, index, value: None)
     monkeypatch.setattr(store, "store_kernel", lambda hint: broken)

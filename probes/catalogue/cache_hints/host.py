@@ -2,20 +2,23 @@
 flush, timed walks read back as both raw section times, and the L2-victim experiment two probes share.
 
 Every latency here is a pointer chase (memory holds absolute addresses; each step is one load addressed by the
-previous one's result) timed over two sections of k and 2k loads: per-load cycles = (t(2k) - t(k)) / k cancels the
-clock and loop overhead. Each launch first streams a buffer of twice the L2 size (the *flush* kernel) so every region
-starts cold, and measures its own latency bands in the same launch: a plain re-walk of plain-touched lines (L1
-band), a `.cg` walk of L2-resident lines (L2 band: strong GPU-scope loads never hit the non-coherent L1) and a
-`.cg` walk of never-touched lines (HBM band). The analysis classifies each hinted measurement against those bands.
+previous one's result) timed over two sections of n and 2n loads, n = k rounded up to whole trips of 16 (the
+engine's timed-pass primitive: an unrolled uint32 loop, each clock read waits for the last loaded pointer):
+per-load cycles = (t(2n) - t(n)) / n cancels the clock and loop-exit overhead. Each launch first streams a buffer
+of twice the L2 size (the *flush* kernel) so every region starts cold, and measures its own latency bands in the
+same launch: a plain re-walk of plain-touched lines (L1 band), a `.cg` walk of L2-resident lines (L2 band: strong
+GPU-scope loads never hit the non-coherent L1) and a `.cg` walk of never-touched lines (HBM band). The analysis
+classifies each hinted measurement against those bands.
 
-Both raw section times of every timed walk are stored beside the per-load value (`timed()`): `<name>_n` = t(k) and
-`<name>_2n` = t(2k), the headline's as `cycles_n` / `cycles_2n` like every other chase probe, and `steps` = k.
+Both raw section times of every timed walk are stored beside the per-load value (`timed()`): `<name>_n` = t(n) and
+`<name>_2n` = t(2n), the headline's as `cycles_n` / `cycles_2n` like every other chase probe, and `steps` = n.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from probes.catalogue.cache_hints.kernels import LINE, helper_kernels, hints_for, marker, stream_kernel
+from probes.engine import timed_pass as T
 from probes.spec import KernelCheckError, KiB, Param, ProbeSpecError, min_cc, positive
 from probes.static import qualifiers as Q
 from probes.static.kernel_checks import Expect
@@ -26,7 +29,8 @@ def method_text(text: str) -> str:
 
 
 CHASE_METHOD = " " + method_text(__doc__.split("\n\n")[1])
-K = Param("k", int, 32, "lines per timed section: each chain holds 3k lines", positive)
+K = Param("k", int, 32, f"at least k lines per timed section, rounded up to whole trips of {T.UNROLL} (the stored "
+          "`steps`); each chain holds 3 x steps lines", positive)
 THREADS = Param("threads", int, 0, "threads per block (0: 256; 16 in the simulator)")
 BLOCKS = Param("blocks", int, 0, "blocks (0: 4 per SM; 2 in the simulator)")
 REQ = (min_cc(7, 0),)
@@ -135,13 +139,18 @@ def flush(ctx) -> None:
         raise KernelCheckError(f"flush kernel summed {got}, expected {lines}: not every line was read")
 
 
-def timed(out: np.ndarray, idx: int, k: int, name: str = "cycles_per_op") -> dict:
-    """A timed walk's two raw section times, out[idx] = t(k) and out[idx + 1] = t(2k), and its per-load value
-    (t(2k) - t(k)) / k, as sample columns: the headline `cycles_per_op` beside `cycles_n` / `cycles_2n`, any other
-    `<name>` beside `<name>_n` / `<name>_2n`."""
-    t_n, t_2n = int(out[idx]), int(out[idx + 1])
+def steps_of(params: dict) -> int:
+    """Steps per timed pass: parameter k rounded up to whole trips of the timed-pass loop."""
+    return T.round_steps(params["k"])
+
+
+def timed(out: np.ndarray, idx: int, steps: int, name: str = "cycles_per_op") -> dict:
+    """A timed walk's two raw section times, out[idx] = t(n) and out[idx + 1] = t(2n), and its per-load value
+    (t(2n) - t(n)) / n (n = `steps`, derived by the engine's `timed_pass.per_op`), as sample columns: the headline
+    `cycles_per_op` beside `cycles_n` / `cycles_2n`, any other `<name>` beside `<name>_n` / `<name>_2n`."""
     raw = "cycles" if name == "cycles_per_op" else name
-    return {name: (t_2n - t_n) / k, f"{raw}_n": t_n, f"{raw}_2n": t_2n}
+    sample = T.per_op({f"{raw}_n": int(out[idx]), f"{raw}_2n": int(out[idx + 1]), "steps": steps}, raw, name)
+    return {key: sample[key] for key in (name, f"{raw}_n", f"{raw}_2n")}
 
 
 def check(what: str, got, expected) -> None:
@@ -149,9 +158,11 @@ def check(what: str, got, expected) -> None:
         raise KernelCheckError(f"{what}: kernel returned {int(got):#x}, expected {int(expected):#x}")
 
 
-def check_k(k: int, lines_available: int | None = None) -> None:
-    if lines_available is not None and 3 * k > lines_available:
-        raise ProbeSpecError(f"parameter k={k}: needs {3 * k} lines but the region holds {lines_available}; lower k")
+def check_k(k: int, lines_available: int | None = None, where: str = "the region holds") -> None:
+    steps = T.round_steps(k)
+    if lines_available is not None and 3 * steps > lines_available:
+        raise ProbeSpecError(f"parameter k={k}: {steps} steps per pass need {3 * steps} lines but {where} "
+                             f"{lines_available}; lower k")
 
 
 
@@ -162,13 +173,15 @@ def stream_buffer(ctx, nbytes: int):
 
 
 def l2_victim(ctx, hint: str, params: dict, window=None) -> dict:
-    """Level l2: a victim of L2/4 made resident by a parallel touch; bands from .cg walks; many blocks stream
+    """Level l2: a victim of L2/4 (at least the chain's 3n lines: only the simulator's 16 KiB "L2" needs more; the
+    chain may not exceed L2/2) made resident by a parallel touch; bands from .cg walks; many blocks stream
     `stream_bytes` with the hint. `window(d_mem, victim_bytes)` returns a stream carrying an access-policy
     window over the victim (or None to run on the default stream). Shared by cache-hints.pollution (level l2) and
     cache-hints.persisting."""
-    k = params["k"]
-    victim_lines = l2_bytes(ctx.env) // 4 // LINE
-    check_k(k, victim_lines)
+    k = steps_of(params)
+    l2_lines = l2_bytes(ctx.env) // LINE
+    check_k(params["k"], l2_lines // 2, "a victim that stays L2-resident holds at most L2/2 =")
+    victim_lines = max(l2_lines // 4, 3 * k)
 
     def build():
         rng = ctx.rng("pollution-l2", k, victim_lines)
@@ -209,7 +222,8 @@ def l2_victim(ctx, hint: str, params: dict, window=None) -> dict:
         check(f"{name} walk end", o[2], start)
         walks[name] = o
     return {**timed(walks["after"], 0, k), **timed(walks["before"], 0, k, "band_l2_cycles"),
-            **timed(walks["hbm"], 0, k, "band_hbm_cycles"), "stream_bytes": lines * LINE, "k": k, "steps": k}
+            **timed(walks["hbm"], 0, k, "band_hbm_cycles"), "stream_bytes": lines * LINE, "k": params["k"],
+            "steps": k}
 
 
 # ---------------------------------------------------------------------------------------------------- declarations
@@ -226,8 +240,20 @@ def hint_axes(kind: str, **extra):
     return axes
 
 
+CHASE_KINDS = ("residency", "store", "pollution-l1", "timed-cg")   # kernels whose timed passes are chase loops
+# Issue cycles allowed between consecutive chained LDGs of any chase loop (timed passes and warm laps). ptxas
+# schedules 4 inside a trip and 12-17 across the loop's back edge (counter, compare, branch: once per 16 steps);
+# any gap under the fastest latency these probes time (an L1 hit, ~30 cycles) is hidden behind the dependency.
+# Numba's int64 range() walks these kernels had before put 20-41 cycles between chained loads.
+STEP_BUDGET = 20
+
+
 def kernel_expect(kernel_name: str) -> Expect:
-    """Dry-run schedule checks of a hint kernel (probes/static/kernel_checks.py). Timed kinds: clock discipline;
-    staleness (clock reads only space the producer's writes): its poll loads stay inside the poll loop."""
+    """Dry-run schedule checks of a hint kernel module (probes/static/kernel_checks.py). Every %clock64 triple:
+    clock discipline. Chase kinds (every chase loop, warm laps included): step overhead within STEP_BUDGET.
+    prefetch's timed passes are straight-line (one load, two loads, no loop): clock discipline only. staleness
+    (clock reads only space the producer's writes): its poll loads stay inside the poll loop."""
     kind = kernel_name.partition("@")[0]
-    return Expect(clock=False, polled="LDG") if kind == "staleness" else Expect()
+    if kind == "staleness":
+        return Expect(clock=False, polled="LDG")
+    return Expect(chain="LDG", step_budget=STEP_BUDGET) if kind in CHASE_KINDS else Expect()

@@ -11,10 +11,12 @@ from __future__ import annotations
 import functools
 import re
 
+import numpy as np
 from numba import cuda, uint32, uint64
 
 from probes.catalogue.cache_hints import ops as H
 from probes.engine import intrinsics as X
+from probes.engine import timed_pass as T
 from probes.static import qualifiers as Q
 from probes.static.kernel_checks import loop_resident_problems
 
@@ -42,32 +44,45 @@ def marker(kind: str, hint: str) -> int:
 
 # ---------------------------------------------------------------------------------------------------- device code
 
-def _walk_factory(step):
-    """Device function: two timed sections of k and 2k chase steps from p; stores both times at out[idx:idx+2]."""
-    def walk(mem, p, k, out, idx):
-        if p == 1:                  # consume the previous load before the start read
-            out[idx] = 7
-        t0 = X.clock64()
-        for _ in range(k):
-            p = step(mem, p)
-        if p == 1:                  # the stop read waits for the last load
-            out[idx] = 7
-        t1 = X.clock64()
-        for _ in range(2 * k):
-            p = step(mem, p)
-        if p == 1:
-            out[idx] = 7
-        t2 = X.clock64()
-        out[idx] = t1 - t0
-        out[idx + 1] = t2 - t1
-        return p
-    return walk
+CLOCK = (("t", "clock64()"),)   # the hint kernels time their passes with %clock64 only
+
+
+def _device(name: str, lines: list[str], tag: str, **scope):
+    """The device function `name` defined by the source `lines` (built from the engine's timed-pass primitive)."""
+    scope = {"__name__": __name__, "uint32": np.uint32, "clock64": X.clock64, **scope}
+    exec(compile("\n".join(lines), f"<cache_hints:{tag}>", "exec"), scope)
+    return cuda.jit(device=True)(scope[name])
+
+
+def walk_of(step, tag: str = "step"):
+    """Device function `walk(mem, p, steps, out, idx) -> p`: timed passes of `steps` and 2 x `steps` chase steps
+    from p, out[idx] = t(n) and out[idx + 1] = t(2n) in %clock64 cycles. The engine's one timed-pass primitive
+    (probes/engine/timed_pass.py): each clock read after a branch on the last loaded pointer, T.UNROLL chained
+    steps per trip of a uint32 counter. `steps` must be whole trips (T.round_steps)."""
+    lines = ["def walk(mem, p, steps, out, idx):", f"    trips = uint32(steps // {T.UNROLL})",
+             *T.section(["p = step(mem, p)"] * T.UNROLL, "p == 1", "out[idx] = 7", clocks=CLOCK),
+             "    out[idx] = t1 - t0", "    out[idx + 1] = t2 - t1", "    return p"]
+    return _device("walk", lines, f"walk:{tag}", step=step)
+
+
+def lap_of(step, tag: str = "step"):
+    """Device function `lap(mem, p, steps) -> p`: `steps` untimed chase steps (a warm or touch pass) on the same
+    unrolled uint32 loop, so no chase loop of these kernels carries Numba's int64 range() bookkeeping."""
+    lines = ["def lap(mem, p, steps):", f"    trips = uint32(steps // {T.UNROLL})",
+             *T.loop(["p = step(mem, p)"] * T.UNROLL, "trips"), "    return p"]
+    return _device("lap", lines, f"lap:{tag}", step=step)
 
 
 @functools.cache
 def _walkers():
-    return (cuda.jit(device=True)(_walk_factory(H.chase_step("none"))),
-            cuda.jit(device=True)(_walk_factory(H.chase_step("cg"))))
+    """(plain, .cg) timed walks."""
+    return walk_of(H.chase_step("none"), "none"), walk_of(H.chase_step("cg"), "cg")
+
+
+@functools.cache
+def _lap(hint: str):
+    """Untimed lap with the hinted load ('' = the plain ld.global of X.ld_u64_addr)."""
+    return lap_of(H.chase_step(hint) if hint else X.ld_u64_addr, hint or "plain")
 
 
 def _named(func, name: str):
@@ -79,30 +94,25 @@ def _named(func, name: str):
 def residency_kernel(hint: str, step=None):
     """Touch T1, T2 with the hinted load, H and M plain; re-time T1 plain (L1?), T2 with .cg (L2?), H plain (L1
     band), M with .cg (L2 band), cold C with .cg (HBM band). `step` overrides the hinted load (tests only)."""
-    hstep = step or H.chase_step(hint)
-    plain = X.ld_u64_addr
+    hlap = lap_of(step, "override") if step else _lap(hint)
+    plain = _lap("")
     walk_plain, walk_cg = _walkers()
     mark = marker("residency", hint)
 
     def kernel(mem, starts, k, out):
-        n = 3 * k
-        p = starts[0]
-        for _ in range(n):
-            p = hstep(mem, p)
-        q = starts[1]
-        for _ in range(n):
-            q = hstep(mem, q)
-        h = starts[2]
-        for _ in range(n):
-            h = plain(mem, h)
-        m = starts[3]
-        for _ in range(n):
-            m = plain(mem, m)
+        n = 3 * k                   # k: steps per timed pass, whole trips; each chain holds 3k lines
+        p = hlap(mem, starts[0], n)
+        q = hlap(mem, starts[1], n)
+        h = plain(mem, starts[2], n)
+        m = plain(mem, starts[3], n)
+        c = starts[4]
+        if q == 1 or h == 1 or m == 1 or c == 1:   # every warm chain has landed before the first start clock
+            out[15] = 7                           # (p: the walk's own guard)
         p = walk_plain(mem, p, k, out, 0)
         q = walk_cg(mem, q, k, out, 2)
         h = walk_plain(mem, h, k, out, 4)
         m = walk_cg(mem, m, k, out, 6)
-        c = walk_cg(mem, starts[4], k, out, 8)
+        c = walk_cg(mem, c, k, out, 8)
         out[10] = p
         out[11] = q
         out[12] = h
@@ -118,7 +128,7 @@ def pollution_l1_kernel(hint: str, load=None):
     (L1 band: the .cg walk comes first because it may itself drop the victim's L1 copies); the block streams a
     buffer with the hinted 4-byte load (one per line); thread 0 re-times the victim."""
     hload = load or H.load_u32(hint)
-    plain = X.ld_u64_addr
+    plain = _lap("")
     walk_plain, walk_cg = _walkers()
     mark = marker("pollution-l1", hint)
 
@@ -126,11 +136,9 @@ def pollution_l1_kernel(hint: str, load=None):
         tid = cuda.threadIdx.x
         p = start
         if tid == 0:
-            for _ in range(3 * k):
-                p = plain(mem, p)
+            p = plain(mem, p, 3 * k)
             p = walk_cg(mem, p, k, out, 2)      # L2 band first: a .cg walk may drop the victim's L1 copies,
-            for _ in range(3 * k):              # so the victim is made L1-resident again after it
-                p = plain(mem, p)
+            p = plain(mem, p, 3 * k)            # so the victim is made L1-resident again after it
             p = walk_plain(mem, p, k, out, 0)
         cuda.syncthreads()
         s = uint64(0)
@@ -191,31 +199,17 @@ def prefetch_kernel(hint: str, step=None):
     at base+offset of the first group (t1) and two at base+offset of the others (t2): t2 - t1 is one load at an
     offset `offset_bytes` past a hinted access, without clock overhead."""
     hstep = step or H.chase_step(hint)
-    cg = H.chase_step("cg")
     mark = marker("prefetch", hint)
-
-    def kernel(mem, start, triples, out):
-        p = start
-        for r in range(triples):
-            p = hstep(mem, p)
-            p = hstep(mem, p)
-            p = hstep(mem, p)
-            if p == 1:
-                out[1] = 7
-            t0 = X.clock64()
-            p = cg(mem, p)
-            if p == 1:
-                out[1] = 7
-            t1 = X.clock64()
-            p = cg(mem, p)
-            p = cg(mem, p)
-            if p == 1:
-                out[1] = 7
-            t2 = X.clock64()
-            out[2 + 2 * r] = t1 - t0
-            out[3 + 2 * r] = t2 - t1
-        out[1] = p
-        out[0] = mark
+    # The timed section is the engine's primitive in straight-line form (one .cg load, then two): no loop, each
+    # clock read after a branch on the last loaded pointer, so it waits for the three hinted loads too.
+    lines = ["def kernel(mem, start, triples, out):", "    p = start", "    for r in range(triples):",
+             *["        p = hstep(mem, p)"] * 3,
+             *T.section(["p = cg(mem, p)"], "p == 1", "out[1] = 7", trips=None, clocks=CLOCK, indent="        "),
+             "        out[2 + 2 * r] = t1 - t0", "        out[3 + 2 * r] = t2 - t1",
+             "    out[1] = p", "    out[0] = mark"]
+    scope = {"__name__": __name__, "hstep": hstep, "cg": H.chase_step("cg"), "mark": mark, "clock64": X.clock64}
+    exec(compile("\n".join(lines), f"<cache_hints:prefetch:{hint}>", "exec"), scope)
+    kernel = scope["kernel"]
     return _named(kernel, f"prefetch_{hint_index('prefetch', hint)}")
 
 
@@ -254,26 +248,24 @@ def staleness_kernel(hint: str, load=None):
 def store_kernel(hint: str, store=None):
     """Write a chain into cold lines with the hinted 8-byte store, then re-time it plain, with the same-launch bands."""
     hstore = store or H.store_u64(hint)
-    plain = X.ld_u64_addr
+    plain = _lap("")
     walk_plain, walk_cg = _walkers()
     mark = marker("store", hint)
 
     def kernel(tmem, slots, nexts, mem, starts, k, out):
-        n = 3 * k
+        n = 3 * k                   # k: steps per timed pass, whole trips; each chain holds 3k lines
         for i in range(n):
             hstore(tmem, slots[i], nexts[i])
-        h = starts[0]
-        for _ in range(n):
-            h = plain(mem, h)
-        m = starts[1]
-        for _ in range(n):
-            m = plain(mem, m)
-        if h == 1 or m == 1:        # both warm chains land before the first timed walk starts
-            out[12] = 7
-        p = walk_plain(tmem, slots[0], k, out, 0)
+        h = plain(mem, starts[0], n)
+        m = plain(mem, starts[1], n)
+        p = slots[0]
+        c = starts[2]
+        if h == 1 or m == 1 or c == 1:   # the warm chains and the walks' start pointers land before the first
+            out[12] = 7                  # start clock (p: the walk's own guard)
+        p = walk_plain(tmem, p, k, out, 0)
         h = walk_plain(mem, h, k, out, 2)
         m = walk_cg(mem, m, k, out, 4)
-        c = walk_cg(mem, starts[2], k, out, 6)
+        c = walk_cg(mem, c, k, out, 6)
         out[8] = p
         out[9] = h
         out[10] = m
@@ -349,7 +341,8 @@ FACTORIES = {"residency": residency_kernel, "pollution-l1": pollution_l1_kernel,
 ACCESS = {"residency": ("ld", "b64", True), "pollution-l1": ("ld", "b32", False),
           "pollution-l2": ("ld", "b32", False), "bandwidth": ("ld", "v4.b32", False),
           "prefetch": ("ld", "b64", True), "staleness": ("ld", "b32", False), "store": ("st", "b64", False)}
-TIMED = {"residency": 6, "pollution-l1": 6, "prefetch": 3, "store": 6}   # at least this many %clock64 reads
+TIMED = {"residency": 15, "pollution-l1": 9, "prefetch": 3, "store": 12, "timed-cg": 3}   # %clock64 reads, at least
+HELPERS = ("helpers", "timed-cg")   # hint-independent modules: flush/touch/copy, and the timed .cg walk
 
 
 def merge_ptx(modules: list[str]) -> str:
@@ -388,23 +381,26 @@ def module_ptx(kind: str, cc: tuple[int, int], hints: tuple[str, ...] | None = N
 
     def produce() -> bytes:
         sigs = _signatures()
-        if kind == "helpers":
-            funcs = [(f, sigs[name]) for name, f in helper_kernels().items()]
+        if kind in HELPERS:   # the timed .cg walk apart: only it is a chase, checked for step overhead
+            walk = kind == "timed-cg"
+            funcs = [(f, sigs[name]) for name, f in helper_kernels().items() if (name == "timed_cg") == walk]
         else:
             funcs = [(FACTORIES[kind](h), sigs[kind]) for h in (hints or hints_for(kind))]
         return merge_ptx([kernel_ptx(f, sig, tuple(cc)) for f, sig in funcs]).encode()
 
     # compile_ptx has no disk cache (~0.1 s a kernel, ~120 kernels per arch): key ours by the sources it depends on.
-    sources = [Path(__file__), Path(H.__file__), Path(X.__file__), Path(Q.__file__)]
+    sources = [Path(__file__), Path(H.__file__), Path(X.__file__), Path(Q.__file__), Path(T.__file__)]
     key = (kind, str(cc), ",".join(hints or ()), metadata.version("numba-cuda"), *(p.read_text() for p in sources))
     return toolchain._cached("hint-ptx", key, produce, ".ptx").decode()
 
 
 def kernels_for(*kinds):
+    """A probe's `kernels(cc)`: one merged module per kernel kind (the hints ptxas accepts there), the helpers, and
+    the timed .cg walk where the probe runs the L2-victim experiment (kind pollution-l2)."""
     def kernels(cc):
         arch = f"sm_{cc[0]}{cc[1]}"
         out = []
-        for kind in (*kinds, "helpers"):
+        for kind in (*kinds, "helpers", *(("timed-cg",) if "pollution-l2" in kinds else ())):
             op, width = ACCESS.get(kind, ("ld", "b64", False))[:2]
             hints = tuple(h for h in hints_for(kind) if Q.supported(op, h, arch, width)) if kind in ACCESS else None
             out.append((f"{kind}@{arch}", module_ptx(kind, tuple(cc), hints)))
@@ -442,6 +438,10 @@ def check_sass(name: str, insts) -> list[str]:
     loads = [i for i in insts if i.base in ("LDG", "STG")]
     if kind == "helpers":
         return [] if loads else ["helper kernel has no global load or store"]
+    if kind == "timed-cg":
+        clocks = sum(1 for i in insts if i.base == "CS2R" and "SR_CLOCKLO" in i.text)
+        return ([] if loads else ["timed .cg walk has no global load"]) + (
+            [] if clocks >= TIMED[kind] else [f"timed .cg walk: expected >= 3 %clock64 reads, found {clocks}"])
     idx = marker_of(insts)
     hints = hints_for(kind)
     if idx is None or idx >= len(hints):

@@ -39,9 +39,10 @@ def _policy_asm(instr: str) -> str:
 # ---- operations: each factory returns a function usable inside a kernel (an intrinsic, or Python in the simulator)
 
 def _sim_chase(memory, index):
-    """Simulator chase step. It advances the simulator's test clock by one tick, so a timed section of n loads
-    reads n ticks more than an empty one and (t(2k) - t(k)) / k is exactly one tick: the overhead cancellation
-    is testable without a GPU (the value is a test artefact, never a measurement)."""
+    """Simulator chase step. It reads the simulator's test clock once (+4 "cycles", the one simulated clock of
+    probes/engine/intrinsics.py), so a timed section of n loads reads 4n more than an empty one and
+    (t(2n) - t(n)) / n is exactly 4: the overhead cancellation is testable without a GPU (the value is a test
+    artefact, never a measurement)."""
     from probes.engine.intrinsics import clock64
     clock64()
     return memory[index]

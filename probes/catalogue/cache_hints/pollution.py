@@ -21,6 +21,7 @@ from probes.catalogue.cache_hints.host import (
     l2_victim,
     method_text,
     region_cycles,
+    steps_of,
     stream_buffer,
     timed,
 )
@@ -29,7 +30,7 @@ from probes.spec import Param, Probe, ProbeSpecError
 
 
 def measure_pollution(ctx, point: dict, params: dict) -> dict:
-    hint, level, k = point["hint"], point["level"], params["k"]
+    hint, level, k = point["hint"], point["level"], steps_of(params)
     if level != "l1":
         return l2_victim(ctx, hint, params)
     d_mem, _, starts = cached(("pollution-l1", k), lambda: chains(
@@ -47,7 +48,7 @@ def measure_pollution(ctx, point: dict, params: dict) -> dict:
     check("hinted stream sum", acc.copy_to_host()[0], lines)
     check("pollution hint marker", o[7], marker("pollution-l1", hint))
     return {**timed(o, 4, k), **timed(o, 0, k, "band_l1_cycles"), **timed(o, 2, k, "band_l2_cycles"),
-            "stream_bytes": lines * LINE, "k": k, "steps": k}
+            "stream_bytes": lines * LINE, "k": params["k"], "steps": k}
 
 
 def _levels(env: dict, params: dict) -> tuple:
@@ -62,7 +63,7 @@ PROBE = Probe(
     name="cache-hints.pollution",
     summary="victim set resident in L1 (or L2), stream a buffer with the hinted load, re-time the victim",
     measure=measure_pollution, axes=hint_axes("pollution-l1", level=_levels), unit="cycles/load",
-    method=method_text("""Level l1: one block; thread 0 makes a 3k-line victim chain L1-resident and times it
+    method=method_text("""Level l1: one block; thread 0 makes a 3n-line victim chain L1-resident and times it
         (L1 band) and with .cg (L2 band); the block streams `stream_bytes` (default 4x the L1/shared capacity)
         with the hinted 4-byte load, one per line; thread 0 re-times the victim plain. Level l2: a victim of L2/4
         is touched by all blocks, its .cg latency is the L2 band; all blocks stream `stream_bytes` (default the

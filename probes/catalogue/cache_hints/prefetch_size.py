@@ -6,6 +6,7 @@ import numpy as np
 
 from probes.catalogue.cache_hints.host import REQ, cached, chains, check, flush, hint_axes, hints_param, method_text
 from probes.catalogue.cache_hints.kernels import check_sass, kernels_for, marker, prefetch_kernel
+from probes.engine import timed_pass as T
 from probes.spec import KiB, Param, Probe, ProbeSpecError, positive
 
 GROUP = 4 * KiB   # one prefetch group per 4 KiB: no L2 prefetch (<= 256 B) reaches a neighbour group
@@ -35,8 +36,9 @@ def measure_prefetch(ctx, point: dict, params: dict) -> dict:
     check("prefetch chain end", o[1], starts[0])
     check("prefetch hint marker", o[0], marker("prefetch", hint))
     t = o[2:].astype(np.int64).reshape(-1, 2)
-    return {"cycles_per_op": (t[:, 1] - t[:, 0]).astype(float), "cycles_n": t[:, 0], "cycles_2n": t[:, 1],
-            "steps": 1, "offset_bytes": offset}
+    sample = T.per_op({"cycles_n": t[:, 0], "cycles_2n": t[:, 1], "steps": 1})
+    return {"cycles_per_op": sample["cycles_per_op"], "cycles_n": t[:, 0], "cycles_2n": t[:, 1], "steps": 1,
+            "offset_bytes": offset}
 
 
 def _offsets(env: dict, params: dict) -> tuple:

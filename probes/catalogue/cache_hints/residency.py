@@ -15,6 +15,7 @@ from probes.catalogue.cache_hints.host import (
     hints_param,
     method_text,
     region_cycles,
+    steps_of,
     timed,
 )
 from probes.catalogue.cache_hints.kernels import LINE, check_sass, kernels_for, marker, residency_kernel
@@ -22,7 +23,7 @@ from probes.spec import Probe
 
 
 def measure_residency(ctx, point: dict, params: dict) -> dict:
-    hint, k = point["hint"], params["k"]
+    hint, k = point["hint"], steps_of(params)
     d_mem, _, starts = cached(("residency", k), lambda: chains(
         ctx, 5 * 3 * k * LINE // 8, region_cycles(ctx, ("residency", k), 5, 3 * k)))
     d_starts = cached(("residency-starts", k), lambda: ctx.to_device(starts))
@@ -35,7 +36,7 @@ def measure_residency(ctx, point: dict, params: dict) -> dict:
         check(f"residency chain {region} end", o[10 + i], starts[i])
     check("residency hint marker", o[15], marker("residency", hint))
     return {**timed(o, 0, k), **timed(o, 2, k, "l2_reaccess_cycles"), **timed(o, 4, k, "band_l1_cycles"),
-            **timed(o, 6, k, "band_l2_cycles"), **timed(o, 8, k, "band_hbm_cycles"), "k": k, "steps": k}
+            **timed(o, 6, k, "band_l2_cycles"), **timed(o, 8, k, "band_hbm_cycles"), "k": params["k"], "steps": k}
 
 
 PROBE = Probe(

@@ -17,6 +17,7 @@ from probes.catalogue.cache_hints.host import (
     hints_param,
     method_text,
     region_cycles,
+    steps_of,
     timed,
 )
 from probes.catalogue.cache_hints.kernels import LINE, check_sass, kernels_for, marker, store_kernel
@@ -24,7 +25,7 @@ from probes.spec import KernelCheckError, Probe
 
 
 def measure_store(ctx, point: dict, params: dict) -> dict:
-    hint, k = point["hint"], params["k"]
+    hint, k = point["hint"], steps_of(params)
     n = 3 * k
     per_line = LINE // 8
 
@@ -52,7 +53,7 @@ def measure_store(ctx, point: dict, params: dict) -> dict:
         check(f"store band chain {region} end", o[9 + i], starts[i])
     check("store hint marker", o[12], marker("store", hint))
     return {**timed(o, 0, k), **timed(o, 2, k, "band_l1_cycles"), **timed(o, 4, k, "band_l2_cycles"),
-            **timed(o, 6, k, "band_hbm_cycles"), "k": k, "steps": k}
+            **timed(o, 6, k, "band_hbm_cycles"), "k": params["k"], "steps": k}
 
 
 PROBE = Probe(
