@@ -23,7 +23,7 @@ ifdef GPU
 endif
 
 .DEFAULT_GOAL := all
-.PHONY: all help test test-fast test-sim static static-history probe publish report compare campaign analyze validate selftest clean env bench \
+.PHONY: all help test static static-history probe publish report compare campaign analyze validate selftest clean env bench \
 	quick \
 	fleet fleet-status fleet-collect
 
