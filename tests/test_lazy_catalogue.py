@@ -34,7 +34,8 @@ def test_a_worker_start_imports_one_probe_module_and_no_scipy_stats():
             f"p = catalogue.load({probe.name!r}, {probe.module!r}); "
             "from probes.engine import environment, measure; "
             "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('probes.catalogue.', 'scipy.stats')))))")
-    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                       check=False)
     assert r.returncode == 0, r.stderr[-2000:]
     loaded = set(json.loads(r.stdout))
     probe_modules = {p.module for p in catalogue.all_probes().values()}
@@ -46,7 +47,7 @@ def test_campaign_and_batch_pass_the_probe_module_to_the_worker(tmp_path, monkey
     seen = []
 
     def spawn(args, timeout, log, registries=(), module="probes.engine.worker", label=None):
-        seen.append(json.loads(open(args[0]).read())["items"] if module == "probes.engine.batch" else [args])
+        seen.append(json.loads(Path(args[0]).read_text())["items"] if module == "probes.engine.batch" else [args])
         return 5, "error: stopped here by the test"
     monkeypatch.setattr(C, "_spawn", spawn)
     probe = catalogue.get("latency.shared")
