@@ -23,7 +23,7 @@ ifdef GPU
 endif
 
 .DEFAULT_GOAL := all
-.PHONY: all help test test-fast test-sim static static-history probe publish report compare campaign analyze validate selftest clean env bench \
+.PHONY: all help test static static-history probe publish report compare campaign analyze validate selftest clean env bench \
 	quick \
 	fleet fleet-status fleet-collect
 
@@ -40,9 +40,12 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install -q -e '.[test]'
 	touch $@
 
-test: $(ENV_STAMP) ## run the test suite (compile/static tests, then simulator tests in their own process)
-	$(PY) -m pytest -q --ignore=tests/simulator
-	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -q tests/simulator
+# pytest-xdist workers for `make test` (auto: one per core; TEST_WORKERS=0 runs in one process)
+TEST_WORKERS ?= auto
+TEST_XDIST = -n $(TEST_WORKERS) --dist loadfile
+test: $(ENV_STAMP) ## run the test suite (compile/static tests, then simulator tests in their own process) [TEST_WORKERS=auto]
+	$(PY) -m pytest -q $(TEST_XDIST) --ignore=tests/simulator
+	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -q $(TEST_XDIST) tests/simulator
 
 static: $(ENV_STAMP) ## build the static PTX->SASS atlases into reports/static/ (no GPU)
 	$(PY) -m probes static

@@ -167,9 +167,10 @@ def _outcome_summary(outcome) -> dict:
     return r
 
 
-def gather(env: dict, timeout: float, atlas_csv: Path, backend: str = "gpu") -> dict:
+def gather(env: dict, timeout: float, atlas_csv: Path, backend: str = "gpu", smoke_out: Path | None = None) -> dict:
     """Run the self-test probes on the GPU (one watchdog worker each) and collect observations for decide().
-    `backend="simulator"` runs the same orchestration under Numba's simulator: the test suite's rehearsal."""
+    `backend="simulator"` runs the same orchestration under Numba's simulator: the test suite's rehearsal.
+    `smoke_out`: keep the smoke runs' results documents in this folder (default: a temporary one, removed)."""
     from probes import catalogue
     from probes.engine.campaign import run_batch, run_one
     from probes.engine.clocks import ClockSampler
@@ -210,8 +211,8 @@ def gather(env: dict, timeout: float, atlas_csv: Path, backend: str = "gpu") -> 
                 obs["smoke"][probe.name] = {"outcome": "error", "detail": f"bad smoke params: {err}"}
         # every probe once in ONE worker (a crash or CUDA error re-runs the rest one worker each)
         smoke_rule = {"count": 1, "min_samples": 1, "max_seconds": SMOKE_MAX_SECONDS}
-        for (probe, _), o in zip(jobs, run_batch(jobs, Path(d) / "smoke", backend, timeout, "fixed-count",
-                                                 smoke_rule)):
+        smoke_dir = Path(smoke_out) if smoke_out is not None else Path(d) / "smoke"
+        for (probe, _), o in zip(jobs, run_batch(jobs, smoke_dir, backend, timeout, "fixed-count", smoke_rule)):
             obs["smoke"][probe.name] = _outcome_summary(o)
     return obs
 

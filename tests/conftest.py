@@ -23,6 +23,19 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.skip(reason=f"needs a GPU: {reason}"))
 
 
+@pytest.fixture(autouse=True)
+def one_gpu_test_at_a_time(request, tmp_path_factory):
+    """`make test` runs pytest-xdist workers (--dist loadfile: a file's tests share one worker, so module-scoped
+    fixtures are built once). Tests on the GPU take turns across workers: a card measures one test at a time, and
+    two campaigns on one card would lock each other out."""
+    if not (request.node.get_closest_marker("gpu") and os.environ.get("PYTEST_XDIST_WORKER")):
+        yield
+        return
+    import filelock
+    with filelock.FileLock(str(tmp_path_factory.getbasetemp().parent / "gpu-tests.lock")):
+        yield
+
+
 @pytest.fixture
 def cache_dir(tmp_path, monkeypatch):
     """An empty toolchain cache, so a test sees the tools really run."""

@@ -119,13 +119,16 @@ def test_deadline_stops_the_campaign_on_time_and_the_next_run_resumes(tmp_path, 
     hold = tmp_path / "hold"
     hold.touch()
     monkeypatch.setenv("FAULT_HOLD_FILE", str(hold))
+    # shorter margins than the defaults (15 s reserve, 10 s to start a probe), so the test waits 9 s, not 20 s
+    monkeypatch.setattr(quick, "DEADLINE_RESERVE_SECONDS", 5.0)
+    monkeypatch.setattr(C, "MIN_START_SECONDS", 6.0)
     plan = _plan(tmp_path, 'name = "t"\n[[probe]]\nname = "fault.hold"\n[[probe]]\nname = "fault.ok"\n')
     out = tmp_path / "r"
     argv = ["campaign", "--plan", str(plan), "--backend", "simulator", "--out", str(out), "--quiet"]
     t0 = time.monotonic()
-    assert main([*argv, "--deadline-s", "35"]) == 0     # campaign deadline: 35 s - 15 s reserve
+    assert main([*argv, "--deadline-s", "14"]) == 0     # campaign deadline: 14 s - 5 s reserve
     wall = time.monotonic() - t0
-    assert wall < 35, f"ran {wall:.0f} s past a 35 s deadline"
+    assert wall < 14, f"ran {wall:.0f} s past a 14 s deadline"
     doc = io.load(out / "fault.hold.json")
     assert doc["outcome"] == "incomplete" and doc["error"]["reason"] == C.DEADLINE_REASON
     assert len(doc["points"]) == 1, "the point finished before the deadline is saved"

@@ -64,3 +64,21 @@ def test_reuse_bits_match_printed_reuse_operands(cache_dir):
 def test_pre_volta_sass_is_refused():
     with pytest.raises(sass.SassFormatError, match="pre-Volta"):
         sass.parse_cuobjdump("\tcode for sm_61\n\t\tFunction : f\n")
+
+
+def test_two_processes_wanting_one_cache_entry_produce_it_once(cache_dir, tmp_path):
+    """pytest-xdist workers compile the same kernels: the second waits for the first's entry instead of redoing it."""
+    import subprocess
+    import sys
+    log = tmp_path / "produced"
+    code = ("import sys, time; from probes.static import toolchain\n"
+            "def produce():\n"
+            f"    open({str(log)!r}, 'a').write('x')\n"
+            "    time.sleep(1.5)\n"
+            "    return b'entry'\n"
+            "sys.stdout.write(toolchain._cached('test', ('one key',), produce, '.bin').decode())\n")
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    assert [p.communicate(timeout=120)[0] for p in procs] == ["entry", "entry"]
+    assert log.read_text() == "x", "produced twice"
+    assert [p.name for p in (cache_dir / "test").iterdir()] == [next((cache_dir / "test").glob("*.bin")).name], \
+        "only the entry is left: no lock or temporary file"

@@ -37,6 +37,22 @@ def all_probes() -> dict[str, Probe]:
     return found
 
 
+def load(name: str, module: str = "") -> Probe:
+    """The probe `name`, importing only `module` (its Probe.module, which the campaign passes to each worker) and
+    what that module imports: a worker starts without importing the whole catalogue. Without `module`, or when the
+    probe is not (or no longer) declared there, this is get(name)."""
+    if module:
+        try:
+            found = importlib.import_module(module)
+        except ImportError as err:
+            raise ProbeSpecError(f"cannot import probe module {module}: {err}") from None
+        for probe in getattr(found, "PROBES", ()):
+            if probe.name == name:
+                object.__setattr__(probe, "module", found.__name__)
+                return probe
+    return get(name)
+
+
 def get(name: str) -> Probe:
     probes = all_probes()
     if name in probes:

@@ -63,6 +63,7 @@ def _is_cuda_error(err: BaseException) -> bool:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="probes.engine.worker")
     ap.add_argument("--probe")
+    ap.add_argument("--module", default="", help="the module declaring the probe: only it is imported")
     ap.add_argument("--params", default="{}", help="JSON object of parsed parameters")
     ap.add_argument("--backend", choices=("gpu", "simulator"), default="gpu")
     ap.add_argument("--out", required=True)
@@ -89,7 +90,7 @@ def main(argv=None) -> int:
     if args.env_only:
         io.write_atomic(args.out, json.dumps(env, indent=1, sort_keys=True, default=str))
         return EXIT_OK
-    probe = catalogue.get(args.probe)
+    probe = catalogue.load(args.probe, args.module)
     params = {p.name: p.validate(v) for p in probe.params
               for v in [json.loads(args.params).get(p.name, p.default)]}
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}

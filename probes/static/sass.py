@@ -160,7 +160,3 @@ def _split_operands(s: str) -> list[str]:
     if cur.strip():
         out.append(cur)
     return out
-
-
-def strip_reuse(operand: str) -> str:
-    return operand.replace(".reuse", "")

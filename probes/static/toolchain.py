@@ -9,6 +9,7 @@ Disassembly costs ~0.6 s per call, assembly ~0.02 s: callers batch many kernels 
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -18,6 +19,8 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+import filelock
 
 # Every architecture name CUDA 13 knows of; `supported_archs()` keeps those the installed ptxas accepts.
 CANDIDATE_ARCHS = (
@@ -134,15 +137,39 @@ def _cached(kind: str, key_parts: tuple[str, ...], produce, suffix: str) -> byte
     path = _cache_dir() / kind / f"{key}{suffix}"
     if path.is_file():
         return path.read_bytes()
-    data = produce()
+    with _one_producer(path):  # processes wanting the same entry (pytest-xdist workers) compile it once
+        if path.is_file():
+            return path.read_bytes()
+        data = produce()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)  # atomic: a concurrent reader sees the old or the whole new file
+        except OSError:
+            pass  # a read-only cache only costs speed
+    return data
+
+
+@contextlib.contextmanager
+def _one_producer(path: Path):
+    """Hold a lock beside a cache entry while it is produced: a second process asking for it waits, then reads it.
+    The lock file is removed afterwards (a process that finds the entry never takes the lock). A cache that cannot
+    hold the lock (read-only) produces without one: only speed is at stake."""
+    lock = filelock.FileLock(f"{path}.lock")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)  # atomic: a concurrent reader sees the old or the whole new file
+        lock.acquire()
+        held = True
     except OSError:
-        pass  # a read-only cache only costs speed
-    return data
+        held = False
+    try:
+        yield
+    finally:
+        if held:
+            lock.release()
+            with contextlib.suppress(OSError):
+                os.unlink(f"{path}.lock")
 
 
 def assemble(ptx: str, arch: str, extra_flags: tuple[str, ...] = ()) -> bytes:

@@ -20,48 +20,53 @@ def _smoke_args(name: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def smoke_campaign(tmp_path_factory):
-    """Every probe once, at its smoke size, through the CLI's campaign path (worker processes, watchdog, schema),
-    into <tmp>/sim/data: the layout the report builder reads."""
-    from probes.engine.campaign import run_campaign
-    root = tmp_path_factory.mktemp("reports")
-    probes = list(catalogue.all_probes().values())
-    params = {p.name: p.parse_params(p.smoke) for p in probes}
-    outcomes = run_campaign(probes, lambda p: params[p.name], root / "sim" / "data", "simulator", 300,
-                            resume=False, progress=False, rule="median-ci")
-    return root, {o.probe: o.outcome for o in outcomes}
+def smoke_results(catalogue_run):
+    """Every probe once, at its smoke size, in the suite's one catalogue run (tests/simulator/conftest.py: the
+    self-test's batch worker, running the worker code, schema and stopping-rule plumbing of a campaign, one sample
+    per point), its results documents in <tmp>/sim/data: the layout the report builder reads.
+    (root, {probe: (outcome, [its documents])})."""
+    root, obs = catalogue_run
+    docs = io.load_dir(root / "sim" / "data")
+    return root, {name: (r["outcome"], [d for d in docs if d["probe"]["name"] == name])
+                  for name, r in obs["smoke"].items()}
+
+
+@pytest.fixture(scope="module")
+def sim_env():
+    from probes.engine.environment import capture
+    return capture("simulator")
 
 
 @pytest.mark.parametrize("name", list(catalogue.all_probes()))
-def test_probe_runs_end_to_end(name, smoke_campaign):
-    root, outcomes = smoke_campaign
+def test_probe_runs_end_to_end(name, smoke_results, sim_env):
     probe = catalogue.get(name)
-    from probes.engine.environment import capture
-    unmet = probe.unmet(capture("simulator"), probe.parse_params(probe.smoke))
+    outcome, docs = smoke_results[1][name]
+    unmet = probe.unmet(sim_env, probe.parse_params(probe.smoke))
     if unmet:   # e.g. tcgen05 (cc 10.x) on the simulator's cc 9.0: skipped with its reason, never run
-        assert outcomes[name] == "skipped", unmet
+        assert outcome == "skipped", unmet
         return
-    assert outcomes[name] == "ok"
-    (doc,) = [d for d in io.load_dir(root / "sim" / "data") if d["probe"]["name"] == name]
+    assert outcome == "ok"
+    (doc,) = docs
     assert doc["outcome"] == "ok" and doc["backend"] == "simulator"
     assert doc["points"] and all(p["summary"]["n"] > 0 for p in doc["points"])
 
 
-def test_every_family_renders_from_simulated_results_in_a_temporary_folder_only(smoke_campaign):
+def test_every_family_renders_from_simulated_results_in_a_temporary_folder_only(smoke_results, tmp_path):
     """Probe -> raw samples -> analysis -> findings -> report, for every family, on the simulator's output."""
+    import shutil
     from html.parser import HTMLParser
 
     from probes.report import sections
-    root, _ = smoke_campaign
-    written = build_reports(root, allow_simulated=True)
-    readme = (root / "sim" / "README.md").read_text()
-    assert root / "sim" / "index.html" in written and "Never published" in readme
+    shutil.copytree(smoke_results[0] / "sim" / "data", tmp_path / "sim" / "data")  # the shared run stays as it was
+    written = build_reports(tmp_path, allow_simulated=True)
+    readme = (tmp_path / "sim" / "README.md").read_text()
+    assert tmp_path / "sim" / "index.html" in written and "Never published" in readme
     for family in sections.families():
         heading = f"## {family.TITLE}"
         assert heading in readme, f"section {family.FAMILY} missing"
         body = readme.split(heading, 1)[1].split("\n## ", 1)[0]
         assert "Not measured on this GPU" not in body, f"section {family.FAMILY} found no data"
-    HTMLParser().feed((root / "sim" / "index.html").read_text())
+    HTMLParser().feed((tmp_path / "sim" / "index.html").read_text())
 
 
 def test_cli_run_accepts_a_probe_and_records_a_simulated_result(tmp_path):
