@@ -1,7 +1,8 @@
 """Campaign dry run without a GPU: compile every catalogue kernel for an architecture, check its SASS, print the plan.
 
 `python -m probes campaign --dry-run --arch sm_90` (`make campaign DRY_RUN=1 ARCH=sm_90`). Works for any catalogue
-probe through its declared `kernels(cc)`, `check_sass` and `axes(env, params)`: no probe is special-cased.
+probe through its declared `kernels(cc)`, `check_sass`, `axes`, and `expect`/`plan`/`occupancy` (Probe fields): no
+probe is special-cased.
 Axes need device properties, so the plan uses a *nominal* device per architecture (the table below, each number
 with its source); a real card's sizes differ and the real campaign derives its plan from the card itself.
 Compiled PTX is cached on disk by probes.engine.compile.cached_kernels (keyed by probe version, compile.py, numba-cuda
@@ -96,9 +97,16 @@ def check_kernels(probe, arch: str, compiled: dict | None = None) -> tuple[int, 
     return len(kernels), failures
 
 
+_FIELDS = {"KERNEL_CHECKS": "expect", "PLANS": "plan", "OCCUPANCY": "occupancy"}
+
+
 def _declared(probe, table: str):
-    """A probe's entry in its module's declaration table (KERNEL_CHECKS, PLANS, OCCUPANCY), or None."""
+    """What a probe declares for a check: its field (`expect`, `plan`, `occupancy`), else its entry in its module's
+    table of that name (KERNEL_CHECKS, PLANS, OCCUPANCY: the older form, still read), or None."""
     import importlib
+    own = getattr(probe, _FIELDS[table], None)
+    if own is not None:
+        return own
     module = getattr(probe, "module", None)
     if not module:
         return None
@@ -126,7 +134,7 @@ def kernel_checks(probe, arch: str, compiled: dict, env: dict) -> dict[str, tupl
             if expect.chain:
                 out["step overhead"][0] += 1
                 over = K.step_overhead(insts, expect.chain)
-                problems = K.step_problems(insts, expect.chain, expect.step_budget)
+                problems = K.step_problems(insts, expect.chain, expect.step_budget, expect.unroll)
                 out["step overhead"][1] += [f"{where} kernel {name}: step overhead: {p}" for p in problems]
                 if over:
                     out["step overhead"][2].append(over["max_cycles"])
