@@ -184,3 +184,22 @@ def test_a_new_family_of_three_files_is_listed_dry_run_checked_measured_and_repo
     # the simulator's test clock charges 4 per add: the two-pass arithmetic must give exactly 4.00
     assert "Toy chain: 4.00 cycles per add over 2 points." in body and "Not measured" not in body
     assert "toy add latency" in readme
+
+
+def test_a_new_probe_is_one_file_and_reported_as_measured_without_a_section(tmp_path):
+    """One catalogue module alone: listed, measured, and in the report under "Other measurements" (its stored
+    points as measured) until a section reads it."""
+    for part in ("probes", "ptx"):
+        shutil.copytree(ROOT / part, tmp_path / part, ignore=IGNORE)
+    (tmp_path / "probes/catalogue/solo_add.py").write_text(CATALOGUE.replace('name="toy.add"', 'name="solo.add"'))
+    assert _differences(ROOT / "probes", tmp_path / "probes") == ["catalogue/solo_add.py"]
+    assert "solo.add" in _run(["-m", "probes", "list"], tmp_path).stdout
+    reports = tmp_path / "out"
+    run = _run(["-m", "probes", "campaign", "--backend", "simulator", "--probes", "solo", "--out",
+                str(reports / "sim" / "data"), "--quiet", "--no-resume"], tmp_path)
+    assert run.returncode == 0 and "1/1 probes complete" in run.stdout, (run.stdout + run.stderr)[-3000:]
+    build = _run(["-c", "import sys; from pathlib import Path; from probes.report.build import build_reports; "
+                        "build_reports(Path(sys.argv[1]), allow_simulated=True)", str(reports)], tmp_path)
+    assert build.returncode == 0, build.stderr[-3000:]
+    other = (reports / "sim" / "README.md").read_text().split("## Other measurements", 1)[1]
+    assert "### solo.add (ok)" in other and "trips=1" in other and "trips=2" in other
