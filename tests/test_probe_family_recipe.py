@@ -12,6 +12,7 @@ lives: moving it (probes/engine -> probes/kernel) is a one-line change here.
 from __future__ import annotations
 
 import filecmp
+import json
 import os
 import shutil
 import subprocess
@@ -156,6 +157,9 @@ def test_a_new_family_of_three_files_is_listed_dry_run_checked_measured_and_repo
     listed = _run(["-m", "probes", "list"], toy_tree)
     assert listed.returncode == 0, listed.stderr[-2000:]
     assert any(line.startswith("toy.add ") and "[cycles/add]" in line for line in listed.stdout.splitlines())
+    listed = _run(["-m", "probes", "list", "--json"], toy_tree)
+    toy = next(p for p in json.loads(listed.stdout) if p["name"] == "toy.add")
+    assert toy["axes"] == {"trips": "loop trips"} and toy["unit"] == "cycles/add"   # declared axes and units
 
     dry = _run(["-m", "probes", "campaign", "--dry-run", "--probes", "toy", "--arch", "sm_90"], toy_tree)
     assert dry.returncode == 0, (dry.stdout + dry.stderr)[-3000:]
