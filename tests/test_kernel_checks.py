@@ -36,7 +36,10 @@ def test_chase_clocks_wait_for_every_load_and_chained_loads_are_back_to_back(nam
         over = K.step_overhead(insts, expect.chain)
         assert over and over["steps_per_trip"] >= 16, over          # 16 chained loads per trip of the loop
         assert over["max_cycles"] <= expect.step_budget, over
-        assert K.step_problems(insts, expect.chain, expect.step_budget) == []
+        assert K.step_problems(insts, expect.chain, expect.step_budget, expect.unroll) == []
+        # the declared unroll is checked: a kernel rolled up to fewer steps per trip than declared fails
+        assert any("per loop trip, declared" in p
+                   for p in K.step_problems(insts, expect.chain, expect.step_budget, 2 * over["steps_per_trip"]))
 
 
 def test_instruction_kernels_start_their_clock_after_the_chains_initial_loads():

@@ -100,6 +100,18 @@ def make_chase_kernel(step):
     return chase
 
 
+def chase_kernels(name: str, step):
+    """`kernels(cc)` of a probe whose one kernel is the global-memory chase with `step`: [(name, PTX)] for the dry
+    run and the compile tests (no driver needed)."""
+    def kernels(cc):
+        from numba import types
+
+        from probes.engine.compile import kernel_ptx
+        sig = (types.uint64[::1], types.uint64, types.int64, types.uint64[::1])
+        return [(name, kernel_ptx(make_chase_kernel(step), sig, cc))]
+    return kernels
+
+
 def scatter(memory, index, value):
     """memory[index[i]] = value[i], grid-stride: writes one chain slot per element."""
     start, stride = cuda.grid(1), cuda.gridsize(1)

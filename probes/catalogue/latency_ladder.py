@@ -22,7 +22,7 @@ ladder has no L1 plateau; `.nc` goes through the read-only (texture) path.
 """
 from __future__ import annotations
 
-from probes.catalogue._chase import (Chain, ChainCache, chase_plan, chase_step, cycle_of, make_chase_kernel,
+from probes.catalogue._chase import (Chain, ChainCache, chase_kernels, chase_plan, chase_step, cycle_of,
                                      page_positions, pass_steps, run_chase, sattolo_cycle, sattolo_order, warm_lap)
 from probes.engine import timed_pass as T
 from probes.static.kernel_checks import Expect
@@ -102,16 +102,6 @@ def footprint_sizes(env: dict, params: dict) -> tuple:
 footprints = Sweep((Axis("footprint_bytes", footprint_sizes),))   # the ladder's sweep (the async ladders share it)
 
 
-def kernels_for(qualifier: str):
-    def kernels(cc):
-        from numba import types
-
-        from probes.engine.compile import kernel_ptx
-        sig = (types.uint64[::1], types.uint64, types.int64, types.uint64[::1])
-        return [(f"chase{qualifier}", kernel_ptx(make_chase_kernel(chase_step(qualifier)), sig, cc))]
-    return kernels
-
-
 PARAMS = (
     Param("stride_bytes", int, 64, "distance between chained slots", multiple_of(8)),
     Param("min_footprint_bytes", int, 1 * KiB, "smallest working set", positive),
@@ -134,7 +124,7 @@ def _probe(variant: str) -> Probe:
         method=" ".join(p.replace("\n", " ") for p in __doc__.split("\n\n")[1:]),
         params=PARAMS,
         requires=(min_cc(7, 0), fits_in_free_memory(0.8, lambda p: p["max_footprint_bytes"])),
-        kernels=kernels_for(qualifier), plan=plan,
+        kernels=chase_kernels(f"chase{qualifier}", chase_step(qualifier)), plan=plan,
         # SASS check and dry-run schedule checks (probes/static/kernel_checks.py): every chained load is `opcode`,
         # addressed by the previous one's result; clock discipline; 16 chained loads per loop trip; at most 16
         # issue cycles from one chained LDG to the next (ptxas schedules 4, and 13 across the loop's back edge: far

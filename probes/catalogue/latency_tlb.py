@@ -14,7 +14,7 @@ latency leaves its plateau; its miss cost is the latency step to the next platea
 """
 from __future__ import annotations
 
-from probes.catalogue._chase import (Chain, ChainCache, chase_plan, chase_step, cycle_of, make_chase_kernel,
+from probes.catalogue._chase import (Chain, ChainCache, chase_kernels, chase_plan, chase_step, cycle_of,
                                      page_positions, pass_steps, run_chase, sattolo_order)
 from probes.engine import timed_pass as T
 from probes.static.kernel_checks import Expect
@@ -63,14 +63,6 @@ def footprints(env: dict, params: dict) -> tuple:
     return geometric(lo, hi, per_octave=params["points_per_octave"], multiple_of=stride)
 
 
-def kernels(cc):
-    from numba import types
-
-    from probes.engine.compile import kernel_ptx
-    sig = (types.uint64[::1], types.uint64, types.int64, types.uint64[::1])
-    return [("tlb.chase", kernel_ptx(make_chase_kernel(_STEP), sig, cc))]
-
-
 def _fraction(v) -> str | None:
     return None if 0 < v <= 0.95 else "must be in (0, 0.95]"
 
@@ -94,7 +86,7 @@ PROBES = (
             Param("max_steps", int, 1 << 14, "loads per timed pass at most", positive),
         ),
         requires=(min_cc(7, 0), fits_in_free_memory(0.95, lambda p: p["max_footprint_bytes"])),
-        kernels=kernels, plan=plan,
+        kernels=chase_kernels("tlb.chase", _STEP), plan=plan,
         # one dependent L2-only LDG.E.64.STRONG.GPU (`ld.global.cg`) per step; schedule checks as the ladder's
         expect=Expect(chain="LDG", opcode="LDG.E.64.STRONG.GPU", unroll=T.UNROLL, step_budget=16),
         smoke=("stride_bytes=65536", "max_footprint_bytes=262144", "points_per_octave=1", "max_steps=16"),
