@@ -52,6 +52,7 @@ class PlanRow:
     min_samples: int
     budget_seconds: float
     skipped: str = ""
+    axes: str = ""          # the declared axes with their units, e.g. "footprint_bytes [bytes]"
 
 
 def nominal_environment(arch: str) -> dict:
@@ -217,8 +218,9 @@ def plan_rows(probes, env: dict, params_of=None) -> tuple[list[PlanRow], list[st
         except Exception as err:
             failures.append(f"FAIL {probe.name}: axes(env, params) fails on the nominal device: {_one_line(err)}")
             continue
+        axes = ", ".join(f"{a} [{u}]" if u else a for a, u in probe.axis_units().items())
         rows.append(PlanRow(probe.name, probe.name.split(".")[0], 0 if skipped else n, min_samples,
-                            probe.budget_seconds, skipped))
+                            probe.budget_seconds, skipped, axes))
     return rows, failures
 
 
@@ -228,7 +230,7 @@ def format_plan(rows: list[PlanRow], arch: str) -> list[str]:
     lines = [f"plan for {arch} on a NOMINAL {dev['gpu_name']} (properties from its datasheet, not a real card: "
              f"{dev['sm_count']} SMs, L2 {dev['l2_cache_bytes'] // MiB} MiB, memory "
              f"{dev['memory_total_bytes'] // GiB} GiB; source: {dev['sources']['l2_cache_bytes']})",
-             f"  {'probe':<{width}}  {'points':>6}  {'samples>=':>9}  {'time<= s':>8}"]
+             f"  {'probe':<{width}}  {'points':>6}  {'samples>=':>9}  {'time<= s':>8}  axes [unit]"]
     families = defaultdict(list)
     for r in rows:
         families[r.family].append(r)
@@ -236,7 +238,7 @@ def format_plan(rows: list[PlanRow], arch: str) -> list[str]:
             lines.append(f"  {r.probe:<{width}}  skipped on this device: {r.skipped}")
         else:
             lines.append(f"  {r.probe:<{width}}  {r.points:>6}  {r.points * r.min_samples:>9}  "
-                         f"{r.points * r.budget_seconds:>8.0f}")
+                         f"{r.points * r.budget_seconds:>8.0f}" + (f"  {r.axes}" if r.axes else ""))
     lines.append("  per family (time: stopping-rule budget per point + worker start-up; an upper bound, most "
                  "points stop earlier):")
     total = 0.0

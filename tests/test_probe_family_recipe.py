@@ -166,7 +166,8 @@ def test_a_new_family_of_three_files_is_listed_dry_run_checked_measured_and_repo
     assert "dry run sm_90: 1 probes, 1 kernels compiled and SASS-checked, 0 failures" in dry.stdout
     clock = next(ln for ln in dry.stdout.splitlines() if ln.strip().startswith("clock discipline"))
     assert int(clock.split()[2]) >= 1 and " 0 failures" in clock   # its declared Expect() was checked
-    assert any(ln.split()[:2] == ["toy.add", "2"] for ln in dry.stdout.splitlines())   # 2 points planned
+    planned = next(ln for ln in dry.stdout.splitlines() if ln.split()[:1] == ["toy.add"])
+    assert planned.split()[1] == "2" and planned.endswith("trips [loop trips]")   # 2 points, the declared axis
 
     plan = _run(["-c", "from probes.engine import campaign as C; "
                        "print(*[s.probe.name for s in C.resolve_plan(C.load_plan('quick'))])"], toy_tree)
