@@ -101,7 +101,8 @@ def cmd_list(args) -> int:
     probes = catalogue.all_probes()
     if args.json:
         print(json.dumps([{"name": p.name, "summary": p.summary, "unit": p.unit,
-                           "params": {q.name: q.default for q in p.params}} for p in probes.values()], indent=1))
+                           "params": {q.name: q.default for q in p.params},
+                           "axes": p.axis_units()} for p in probes.values()], indent=1))   # declared: {name: unit}
         return 0
     width = max(len(n) for n in probes) if probes else 10
     for p in probes.values():

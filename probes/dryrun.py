@@ -1,7 +1,8 @@
 """Campaign dry run without a GPU: compile every catalogue kernel for an architecture, check its SASS, print the plan.
 
 `python -m probes campaign --dry-run --arch sm_90` (`make campaign DRY_RUN=1 ARCH=sm_90`). Works for any catalogue
-probe through its declared `kernels(cc)`, `check_sass` and `axes(env, params)`: no probe is special-cased.
+probe through its declared `kernels(cc)`, `check_sass`, `axes`, and `expect`/`plan`/`occupancy` (Probe fields): no
+probe is special-cased.
 Axes need device properties, so the plan uses a *nominal* device per architecture (the table below, each number
 with its source); a real card's sizes differ and the real campaign derives its plan from the card itself.
 Compiled PTX is cached on disk by probes.engine.compile.cached_kernels (keyed by probe version, compile.py, numba-cuda
@@ -52,6 +53,7 @@ class PlanRow:
     min_samples: int
     budget_seconds: float
     skipped: str = ""
+    axes: str = ""          # the declared axes with their units, e.g. "footprint_bytes [bytes]"
 
 
 def nominal_device(arch: str) -> dict:
@@ -105,9 +107,16 @@ def check_kernels(probe, arch: str, compiled: dict | None = None) -> tuple[int, 
     return len(kernels), failures
 
 
+_FIELDS = {"KERNEL_CHECKS": "expect", "PLANS": "plan", "OCCUPANCY": "occupancy"}
+
+
 def _declared(probe, table: str):
-    """A probe's entry in its module's declaration table (KERNEL_CHECKS, PLANS, OCCUPANCY), or None."""
+    """What a probe declares for a check: its field (`expect`, `plan`, `occupancy`), else its entry in its module's
+    table of that name (KERNEL_CHECKS, PLANS, OCCUPANCY: the older form, still read), or None."""
     import importlib
+    own = getattr(probe, _FIELDS[table], None)
+    if own is not None:
+        return own
     module = getattr(probe, "module", None)
     if not module:
         return None
@@ -135,7 +144,7 @@ def kernel_checks(probe, arch: str, compiled: dict, env: dict) -> dict[str, tupl
             if expect.chain:
                 out["step overhead"][0] += 1
                 over = K.step_overhead(insts, expect.chain)
-                problems = K.step_problems(insts, expect.chain, expect.step_budget)
+                problems = K.step_problems(insts, expect.chain, expect.step_budget, expect.unroll)
                 out["step overhead"][1] += [f"{where} kernel {name}: step overhead: {p}" for p in problems]
                 if over:
                     out["step overhead"][2].append(over["max_cycles"])
@@ -218,8 +227,9 @@ def plan_rows(probes, env: dict, params_of=None) -> tuple[list[PlanRow], list[st
         except Exception as err:
             failures.append(f"FAIL {probe.name}: axes(env, params) fails on the nominal device: {_one_line(err)}")
             continue
+        axes = ", ".join(f"{a} [{u}]" if u else a for a, u in probe.axis_units().items())
         rows.append(PlanRow(probe.name, probe.name.split(".")[0], 0 if skipped else n, min_samples,
-                            probe.budget_seconds, skipped))
+                            probe.budget_seconds, skipped, axes))
     return rows, failures
 
 
@@ -229,7 +239,7 @@ def format_plan(rows: list[PlanRow], arch: str) -> list[str]:
     lines = [f"plan for {arch} on a NOMINAL {dev['gpu_name']} (properties from its datasheet, not a real card: "
              f"{dev['sm_count']} SMs, L2 {dev['l2_cache_bytes'] // MiB} MiB, memory "
              f"{dev['memory_total_bytes'] // GiB} GiB; source: {dev['sources']['l2_cache_bytes']})",
-             f"  {'probe':<{width}}  {'points':>6}  {'samples>=':>9}  {'time<= s':>8}"]
+             f"  {'probe':<{width}}  {'points':>6}  {'samples>=':>9}  {'time<= s':>8}  axes [unit]"]
     families = defaultdict(list)
     for r in rows:
         families[r.family].append(r)
@@ -237,7 +247,7 @@ def format_plan(rows: list[PlanRow], arch: str) -> list[str]:
             lines.append(f"  {r.probe:<{width}}  skipped on this device: {r.skipped}")
         else:
             lines.append(f"  {r.probe:<{width}}  {r.points:>6}  {r.points * r.min_samples:>9}  "
-                         f"{r.points * r.budget_seconds:>8.0f}")
+                         f"{r.points * r.budget_seconds:>8.0f}" + (f"  {r.axes}" if r.axes else ""))
     lines.append("  per family (time: stopping-rule budget per point + worker start-up; an upper bound, most "
                  "points stop earlier):")
     total = 0.0

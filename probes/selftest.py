@@ -135,18 +135,29 @@ def format_table(checks: list[Check]) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------------- observations
-def atlas_latencies(arch: str, path: Path) -> dict:
-    """{op: fixed latency in cycles, or the reason there is none} from the static instruction atlas CSV."""
-    out = {op: "no row" for op in CHAIN_OPS}
+def atlas_latencies(arch: str, path: Path, variant_csv: Path | None = None) -> dict:
+    """{op: fixed latency in cycles, or the reason there is none}: ptxas's schedule of each chain op's variant.
+
+    Joined by key, never by opcode text: an op's `variant` (probes/static/instruction_table.py) names its table row;
+    a row with a static-atlas link is read from the instruction atlas `path` (instructions-sass.csv, column
+    `instruction` = the link's name, every architecture), a row without one (imad's `mad.lo.u32`) from the variant
+    atlas (`variant_csv`, default the committed one), as the instruction analysis does."""
+    from probes.static import instruction_table as T
+    from probes.static import variant_atlas
     if not path.is_file():
         return {op: f"{path} missing (make static)" for op in CHAIN_OPS}
     with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            for op, opcode in CHAIN_OPS.items():
-                if row.get("arch") != arch or row.get("focus_opcodes") != opcode or isinstance(out[op], int):
-                    continue
-                value = row.get("fixed_latency_cycles") or ""
-                out[op] = int(float(value)) if value else f"{row.get('latency_class') or 'no'} latency"
+        rows = {(r.get("instruction"), r.get("arch")): r for r in csv.DictReader(f)}
+    out = {}
+    for op in CHAIN_OPS:
+        key = T.BY_NAME[op].variant
+        link = T.BY_KEY[key].link
+        row = rows.get((link.name, arch)) if link else variant_atlas.scheduled(key, arch, variant_csv)
+        if not row or (not link and (row.get("status") != "ok" or row.get("variant") != key)):
+            out[op] = f"no row for {key} on {arch}"
+            continue
+        value = row.get("fixed_latency_cycles") or ""
+        out[op] = int(float(value)) if value else f"{row.get('latency_class') or 'no'} latency"
     return out
 
 

@@ -3,6 +3,12 @@
 A probe module in `probes/catalogue/` defines `PROBES = (Probe(...), ...)`. The engine owns repetition, warm-up,
 timing and stopping; a probe's `measure(ctx, point)` launches its kernel once and returns one batch of samples.
 Adding a probe means adding one module (plus, optionally, a PTX template in ptx/): discovery is automatic.
+
+What a probe is, is declared as data where it can be: its sweep as `Axis`es whose names carry their units, its
+parameters, requirements and smoke size, and what its compiled kernels must look like (`expect`, a
+`probes.static.kernel_checks.Expect`: clock discipline, the chained load and its exact SASS opcode, the unrolled
+steps per loop trip, the issue-cycle budget between steps), which the dry run and the compile tests check. Code is
+left for what is not data: the kernel, `measure`, and axes derived from the device.
 """
 from __future__ import annotations
 
@@ -116,6 +122,51 @@ def fits_in_free_memory(fraction: float, bytes_of: Callable[[dict], int]) -> Req
     return Requirement(f"working set <= {fraction:.0%} of free memory", unmet)
 
 
+# Axis-name suffix -> unit (STYLE.md §1: axis names carry units). An axis without one declares `unit=` or is a
+# category (an op name, a qualifier), `unit=""` by declaration.
+UNIT_SUFFIXES = {"_bytes": "bytes", "_cycles": "cycles", "_ns": "ns", "_per_sm": "per SM", "_warps": "warps"}
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One axis of a probe's sweep: its name, its values and their unit.
+
+    `values` is data (a tuple), or a function `(env, params) -> values` where the sweep depends on the device (sizes
+    around its L2) or on several parameters; `param` takes the values of the parameter of that name (a `tuple`
+    parameter: `--param stride_bytes=4,64`). `unit` defaults to the unit the name's suffix carries (`_bytes`...);
+    `category=True` marks an axis of names (ops, qualifiers) that has no unit."""
+    name: str
+    values: tuple | Callable[[dict, dict], Iterable] | None = None
+    param: str = ""
+    unit: str = ""
+    category: bool = False
+
+    def __post_init__(self):
+        if (self.values is None) == (not self.param):
+            raise ProbeSpecError(f"axis {self.name!r}: give exactly one of values= or param=")
+        if not self.unit and not self.category:
+            suffix = next((u for s, u in UNIT_SUFFIXES.items() if self.name.endswith(s)), None)
+            if suffix is None:
+                raise ProbeSpecError(f"axis {self.name!r}: its name carries no unit ({', '.join(UNIT_SUFFIXES)}); "
+                                     "declare unit= or category=True")
+            object.__setattr__(self, "unit", suffix)
+
+    def resolve(self, env: dict, params: dict) -> tuple:
+        if self.param:
+            value = params[self.param]
+            return tuple(value) if isinstance(value, (list, tuple)) else (value,)
+        return tuple(self.values(env, params) if callable(self.values) else self.values)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Declared axes as the `(env, params) -> {axis name: values}` callable the engine calls (`Probe.axes`)."""
+    axes: tuple[Axis, ...]
+
+    def __call__(self, env: dict, params: dict) -> dict[str, tuple]:
+        return {a.name: a.resolve(env, params) for a in self.axes}
+
+
 @dataclass(frozen=True)
 class Point:
     """One point of a probe's sweep: its axis values."""
@@ -168,7 +219,7 @@ class Probe:
     name: str                                   # family.probe[.variant]: stable, dotted, lower-case
     summary: str
     measure: Callable[..., dict]                # (ctx, point: dict, params: dict) -> {"cycles": [...], "ns": [...], ...}
-    axes: Callable[[dict, dict], dict[str, tuple]]  # (environment, params) -> {axis name: values}
+    axes: Callable[[dict, dict], dict[str, tuple]]  # (Axis, ...), or (environment, params) -> {axis name: values}
     unit: str                                   # unit of the headline value, e.g. "cycles/load"
     method: str                                 # one paragraph: how the number is obtained
     params: tuple[Param, ...] = ()
@@ -180,11 +231,21 @@ class Probe:
     smoke: tuple[str, ...] = ()                 # "name=value" params for the smallest run that still launches
                                                 # every kernel: simulator suite, GPU self-test, dry-run plan
     ptx: str | None = None                      # "ptx/<name>.ptx": a hand-written PTX probe (probes/engine/ptx.py)
+    expect: Any = None                          # probes.static.kernel_checks.Expect: what the compiled kernels must
+                                                # show (dry-run schedule checks; with `opcode`, also the SASS check)
+    plan: Callable[..., dict] | None = None     # (env, point, params, launches) -> what a chase visits (coverage)
+    occupancy: Callable[[dict, dict], list] | None = None  # (env, params) -> [(function, threads, blocks per SM)]
     module: str = ""                            # filled by the catalogue loader
 
     def __post_init__(self):
         if not self.name or set(self.name) - NAME_CHARS or "." not in self.name:
             raise ProbeSpecError(f"probe name {self.name!r}: use family.probe, lower-case letters, digits, . _ -")
+        if isinstance(self.axes, (tuple, list)):
+            if not all(isinstance(a, Axis) for a in self.axes):
+                raise ProbeSpecError(f"probe {self.name}: axes must be Axis declarations or one function")
+            object.__setattr__(self, "axes", Sweep(tuple(self.axes)))
+        if self.check_sass is None and getattr(self.expect, "opcode", ""):
+            object.__setattr__(self, "check_sass", self.expect.check_sass)   # the declared SASS is the check
 
     def parse_params(self, pairs: Iterable[str]) -> dict:
         known = {p.name: p for p in self.params}
@@ -203,6 +264,10 @@ class Probe:
         axes = self.axes(env, params)
         names = list(axes)
         return [Point(tuple(zip(names, combo))) for combo in itertools.product(*(axes[n] for n in names))]
+
+    def axis_units(self) -> dict[str, str]:
+        """{axis name: unit} of declared axes ('' for a category); {} for axes computed by a function."""
+        return {a.name: a.unit for a in self.axes.axes} if isinstance(self.axes, Sweep) else {}
 
     def unmet(self, env: dict, params: dict) -> list[str]:
         return [why for r in self.requires if (why := r.unmet(env, params))]

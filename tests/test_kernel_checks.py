@@ -29,15 +29,17 @@ def _functions(name: str, cc=(9, 0)):
 
 @pytest.mark.parametrize("name", CHASES)
 def test_chase_clocks_wait_for_every_load_and_chained_loads_are_back_to_back(name):
-    probe = catalogue.get(name)
-    import importlib
-    expect = importlib.import_module(probe.module).KERNEL_CHECKS[name]
+    expect = catalogue.get(name).expect      # declared on the probe: what its compiled kernels must show
+    assert expect.unroll == 16
     for kernel, insts in _functions(name):
         assert K.clock_problems(insts) == [], kernel
         over = K.step_overhead(insts, expect.chain)
         assert over and over["steps_per_trip"] >= 16, over          # 16 chained loads per trip of the loop
         assert over["max_cycles"] <= expect.step_budget, over
-        assert K.step_problems(insts, expect.chain, expect.step_budget) == []
+        assert K.step_problems(insts, expect.chain, expect.step_budget, expect.unroll) == []
+        # the declared unroll is checked: a kernel rolled up to fewer steps per trip than declared fails
+        assert any("per loop trip, declared" in p
+                   for p in K.step_problems(insts, expect.chain, expect.step_budget, 2 * over["steps_per_trip"]))
 
 
 def test_instruction_kernels_start_their_clock_after_the_chains_initial_loads():

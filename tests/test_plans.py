@@ -28,8 +28,13 @@ def _plan(tmp_path, text: str) -> Path:
 def test_quick_plan_resolves_and_touches_every_family():
     plan = C.load_plan("quick")
     steps = C.resolve_plan(plan)
-    assert plan.name == "quick" and plan.total_budget_s == 480 and len(steps) == len(plan.entries) >= 10
+    assert plan.name == "quick" and plan.total_budget_s == 480 and len(plan.entries) >= 10
+    assert [s.probe.name for s in steps][:len(plan.entries)] == [e.probe for e in plan.entries]
+    # every family, listed or not: a family the plan does not name runs its probes at their smoke size
+    assert plan.unlisted_families == "smoke"
     assert {s.probe.name.split(".")[0] for s in steps} == {p.split(".")[0] for p in catalogue.all_probes()}
+    for s in steps[len(plan.entries):]:
+        assert s.params == s.probe.parse_params(s.probe.smoke)
     by = {s.probe.name: s for s in steps}
     assert by["latency.ladder.global"].params["points_per_octave"] == 2
     assert by["latency.ladder.global"].params["dense_points"] == 0

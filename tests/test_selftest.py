@@ -97,13 +97,21 @@ def test_unreadable_nvml_fails():
     assert _status(checks)["clocks and throttle reasons readable (NVML)"] == "FAIL"
 
 
-def test_atlas_latencies_read_fixed_latency_rows_only(tmp_path):
+def test_atlas_latencies_join_each_chain_op_by_its_variant_key(tmp_path):
+    """Rows are found by the op's variant (instruction table), not by a focus opcode: rows with the same opcode and
+    other latencies come first and are never picked; imad's variant (mad.lo.u32) has no instruction-atlas entry
+    and is read from the variant atlas."""
+    import gzip
     csv = tmp_path / "atlas.csv"
     csv.write_text("instruction,arch,focus_opcodes,latency_class,fixed_latency_cycles\n"
-                   "fma.rn.f32,sm_90,FFMA,fixed,4\nmul.wide.s32,sm_90,IMAD LOP3.LUT,fixed,5\n"
-                   "mad.lo.s32,sm_90,IMAD,fixed,4\nmul.lo.s32,sm_90,IMAD,fixed,6\n"
-                   "fma.rn.f64,sm_90,DFMA,variable,\nfma.rn.f32,sm_80,FFMA,fixed,5\n")
-    assert S.atlas_latencies("sm_90", csv) == {"ffma": 4, "imad": 4, "dfma": "variable latency"}
+                   "mul.rn.f32,sm_90,FFMA,fixed,9\nmul.lo.s32,sm_90,IMAD,fixed,6\nmad.lo.s32,sm_90,IMAD,fixed,7\n"
+                   "fma.rn.f32,sm_90,FFMA,fixed,4\nfma.rn.f64,sm_90,DFMA,variable,\nfma.rn.f32,sm_80,FFMA,fixed,5\n")
+    variants = tmp_path / "variants.csv.gz"
+    with gzip.open(variants, "wt") as f:
+        f.write("variant,arch,status,latency_class,fixed_latency_cycles\n"
+                "mad.lo.s32,sm_90,ok,fixed,7\nmad.lo.u32,sm_90,ok,fixed,4\n")
+    assert S.atlas_latencies("sm_90", csv, variants) == {"ffma": 4, "imad": 4, "dfma": "variable latency"}
+    assert S.atlas_latencies("sm_80", csv, variants)["imad"] == "no row for mad.lo.u32 on sm_80"
     assert "missing" in S.atlas_latencies("sm_90", tmp_path / "none.csv")["ffma"]
 
 

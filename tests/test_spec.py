@@ -38,3 +38,42 @@ def test_probe_version_covers_private_helper_modules_even_when_imported_lazily(t
 def test_every_probe_declares_smoke_params_that_parse():
     for probe in catalogue.all_probes().values():
         probe.parse_params(probe.smoke)  # raises ProbeSpecError on a stale smoke declaration
+
+
+def test_declared_axes_carry_units_and_resolve_from_data_functions_and_parameters():
+    import pytest
+
+    from probes.spec import Axis, Probe, ProbeSpecError
+
+    probe = Probe(name="toy.axes", summary="s", measure=lambda ctx, point, params: {}, unit="cycles", method="m",
+                  axes=(Axis("footprint_bytes", lambda env, params: (env["l2"], 2 * env["l2"])),
+                        Axis("stride_bytes", param="strides"), Axis("load", ("ld", "ld.cg"), category=True)))
+    assert probe.axis_units() == {"footprint_bytes": "bytes", "stride_bytes": "bytes", "load": ""}
+    points = probe.points({"l2": 8}, {"strides": [4, 64]})   # the worker passes tuple parameters as JSON lists
+    assert [p.as_dict() for p in points][:2] == [{"footprint_bytes": 8, "stride_bytes": 4, "load": "ld"},
+                                                 {"footprint_bytes": 8, "stride_bytes": 4, "load": "ld.cg"}]
+    assert len(points) == 8
+    with pytest.raises(ProbeSpecError, match="carries no unit"):
+        Axis("steps", (1, 2))
+    with pytest.raises(ProbeSpecError, match="exactly one of"):
+        Axis("footprint_bytes")
+
+
+def test_converted_probes_declare_their_sweep_and_kernel_expectations_as_data():
+    """Issue 21 §3: the chase probes' SASS check is their `expect` (chain load, exact opcode, unroll, budget); the
+    modules keep no KERNEL_CHECKS/PLANS/OCCUPANCY tables beside PROBES."""
+    import importlib
+
+    from probes.static.kernel_checks import Expect
+    converted = ("latency_ladder", "latency_tlb", "latency_paths", "latency_nearfar", "latency_fine", "instructions")
+    for stem in converted:
+        module = importlib.import_module(f"probes.catalogue.{stem}")
+        assert not {"KERNEL_CHECKS", "PLANS", "OCCUPANCY"} & set(vars(module)), stem
+        for probe in module.PROBES:
+            assert probe.axis_units(), probe.name
+    tlb = catalogue.get("latency.tlb")
+    assert tlb.expect == Expect(chain="LDG", opcode="LDG.E.64.STRONG.GPU", unroll=16, step_budget=16)
+    assert tlb.check_sass == tlb.expect.check_sass and tlb.plan is not None
+    assert catalogue.get("latency.ladder.global.nc").expect.opcode == "LDG.E.64.CONSTANT"
+    assert catalogue.get("instructions.throughput").occupancy is not None
+    assert catalogue.get("instructions.throughput").axis_units()["warps_per_sm"] == "warps per SM"

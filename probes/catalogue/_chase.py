@@ -1,5 +1,5 @@
 """Shared pieces of the pointer-chase probes: the random single cycle, chains laid out in device memory, the timed
-three-pass kernel, and its SASS check.
+three-pass kernel (its SASS check is data: `Expect(chain=..., opcode=...)` of probes/static/kernel_checks.py).
 
 Layout: slot s of a chain sits at byte `positions[s]` of one device buffer and holds the absolute address of slot
 `next[s]` (in the simulator: its 8-byte word index), so a chase step is one load whose result is the next address.
@@ -21,6 +21,7 @@ from numba import cuda
 from probes.engine import intrinsics as X
 from probes.engine import timed_pass as T
 from probes.spec import KernelCheckError
+from probes.static.kernel_checks import address_from_load, chain_problems  # noqa: F401  (the chase SASS check)
 
 SIM_CYCLES_PER_STEP, SIM_NS_PER_STEP = 4, 2   # what the simulator's test clock charges per chase step
 
@@ -99,6 +100,18 @@ def make_chase_kernel(step):
     return chase
 
 
+def chase_kernels(name: str, step):
+    """`kernels(cc)` of a probe whose one kernel is the global-memory chase with `step`: [(name, PTX)] for the dry
+    run and the compile tests (no driver needed)."""
+    def kernels(cc):
+        from numba import types
+
+        from probes.engine.compile import kernel_ptx
+        sig = (types.uint64[::1], types.uint64, types.int64, types.uint64[::1])
+        return [(name, kernel_ptx(make_chase_kernel(step), sig, cc))]
+    return kernels
+
+
 def scatter(memory, index, value):
     """memory[index[i]] = value[i], grid-stride: writes one chain slot per element."""
     start, stride = cuda.grid(1), cuda.gridsize(1)
@@ -173,6 +186,15 @@ class ChainCache:
         return self._chain
 
 
+MIN_PASS_STEPS = 256   # a timed pass of a small chain still walks it many times
+
+
+def pass_steps(slots: int, most: int) -> int:
+    """Loads per timed pass of a chase over `slots` slots: one per slot (at least MIN_PASS_STEPS), at most `most`
+    (the probe's `max_steps`), in whole unrolled trips of the timed loop."""
+    return T.round_steps(min(max(slots, MIN_PASS_STEPS), most))
+
+
 WARM_LAP_L2_MULTIPLE = 4   # footprints up to this many x L2 get one full untimed lap before their first sample
 
 
@@ -228,31 +250,6 @@ def per_load_sample(c1: int, n1: int, c2: int, n2: int, steps: int) -> dict:
     per = T.per_op(T.per_op(raw, "cycles"), "ns")
     return {"cycles_per_op": per["cycles_per_op"], "ns_per_op": per["ns_per_op"], "cycles": c2 - c1, "ns": n2 - n1,
             **raw, "unroll": T.UNROLL}
-
-
-def chain_problems(insts, load_base: str, opcode: str | None = None, min_chained: int = 3) -> list[str]:
-    """SASS check shared by the chase kernels: three %clock64 reads, and a chain of `load_base` loads each addressed
-    by a previous load's result. With `opcode`, every such load must be exactly that opcode (modifiers included)."""
-    problems = []
-    loads = [i for i in insts if i.base == load_base and i.dest_registers]
-    clocks = [i for i in insts if i.base == "CS2R" and "SR_CLOCKLO" in i.text]
-    if len(clocks) < 3:
-        problems.append(f"expected 3 %clock64 reads, found {len(clocks)}")
-    chained = [i for i in loads if address_from_load(i, loads)]
-    if len(chained) < min_chained:
-        problems.append(f"expected a dependent {load_base} chain, found {len(chained)} self-addressed loads")
-    if opcode:
-        wrong = sorted({i.opcode for i in chained if i.opcode != opcode})
-        if wrong:
-            problems.append(f"chain loads are {', '.join(wrong)}, expected {opcode}")
-    return problems
-
-
-def address_from_load(inst, loads) -> bool:
-    """True when the load's address register is the destination of some load of the same kind (a chase step)."""
-    dests = {d for i in loads for d in i.dest_registers[:1]}
-    addr = [op for op in inst.operands[1:] if "[" in op]
-    return any(r in dests for op in addr for r in _address_registers(op))
 
 
 def _address_registers(operand: str) -> list[str]:

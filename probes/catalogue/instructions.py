@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from probes.engine import chain_step, timed_pass
-from probes.spec import KernelCheckError, Param, Probe, ProbeSpecError, min_cc, positive
+from probes.spec import Axis, KernelCheckError, Param, Probe, ProbeSpecError, Sweep, min_cc, positive
 from probes.static import instruction_table as T
 from probes.static.kernel_checks import Expect
 
@@ -404,50 +404,19 @@ def _ops_axis(env: dict, params: dict, latency: bool = False) -> tuple:
     return ops
 
 
-def latency_axes(env: dict, params: dict) -> dict:
-    return {"op": _ops_axis(env, params, latency=True)}
-
-
-def throughput_axes(env: dict, params: dict) -> dict:
+def _warps_axis(env: dict, params: dict) -> tuple:
     if params["warps_per_sm"]:
-        warps = params["warps_per_sm"]
-    else:  # 1, 2, 4, ... up to the SM's resident-warp limit (64 on sm_80/sm_90/sm_100; 48 on 8.6/8.9)
-        cc = tuple(env.get("compute_capability") or (9, 0))
-        top = 64 if cc in ((8, 0), (9, 0), (10, 0)) else 48 if cc[0] == 8 else 32
-        warps = tuple(w for w in (1, 2, 4, 8, 16, 32, 48, 64) if w <= top)
-    return {"op": _ops_axis(env, params), "ilp": tuple(params["ilp"]), "warps_per_sm": tuple(warps)}
+        return tuple(params["warps_per_sm"])
+    # 1, 2, 4, ... up to the SM's resident-warp limit (64 on sm_80/sm_90/sm_100; 48 on 8.6/8.9)
+    cc = tuple(env.get("compute_capability") or (9, 0))
+    top = 64 if cc in ((8, 0), (9, 0), (10, 0)) else 48 if cc[0] == 8 else 32
+    return tuple(w for w in (1, 2, 4, 8, 16, 32, 48, 64) if w <= top)
 
 
-_OPS_PARAM = Param("ops", str, "", "comma-separated op names (empty: all)", _op_names)
-
-PROBES = (
-    Probe(
-        name="instructions.latency",
-        summary="dependent-chain latency of one instruction, one warp, cycles per op",
-        measure=measure_latency, axes=latency_axes, unit="cycles/op",
-        method=__doc__.split("\n\n")[1].replace("\n", " "),
-        params=(_OPS_PARAM, Param("iterations", int, 64, "loop trips of the short pass (the long one runs 2x)",
-                                  positive)),
-        requires=(min_cc(8, 0),),
-        kernels=latency_kernels, check_sass=check_sass,
-        smoke=("ops=ffma,imad,dfma", "iterations=1"),
-    ),
-    Probe(
-        name="instructions.throughput",
-        summary="results per clock per SM of one instruction vs independent chains x warps per SM",
-        measure=measure_throughput, axes=throughput_axes, unit="cycles/op",
-        method=__doc__.split("\n\n")[1].replace("\n", " "),
-        params=(_OPS_PARAM,
-                Param("iterations", int, 32, "loop trips of the short pass (the long one runs 2x)", positive),
-                Param("ilp", tuple, ILPS, f"independent chains per thread, from {ILPS}", _ilps),
-                Param("warps_per_sm", tuple, (), "warps per SM to sweep (empty: 1, 2, 4, ... to the SM limit)",
-                      lambda v: None if not v else positive(tuple(v)))),
-        requires=(min_cc(8, 0),),
-        kernels=throughput_kernels, check_sass=check_sass,
-        smoke=("ops=ffma", "iterations=1", "ilp=1", "warps_per_sm=1"),
-    ),
-)
-
+latency_axes = Sweep((Axis("op", lambda env, params: _ops_axis(env, params, latency=True), category=True),))
+throughput_axes = Sweep((Axis("op", _ops_axis, category=True),
+                         Axis("ilp", param="ilp", unit="independent chains per thread"),
+                         Axis("warps_per_sm", _warps_axis, unit="warps per SM")))
 
 
 def occupancy_points(env: dict, params: dict) -> list[tuple[str, int, int]]:
@@ -463,6 +432,33 @@ def occupancy_points(env: dict, params: dict) -> list[tuple[str, int, int]]:
     return out
 
 
-# Dry-run schedule checks (probes/static/kernel_checks.py): every kernel's clocks; throughput blocks co-resident.
-KERNEL_CHECKS = {p.name: Expect() for p in PROBES}
-OCCUPANCY = {"instructions.throughput": occupancy_points}
+_OPS_PARAM = Param("ops", str, "", "comma-separated op names (empty: all)", _op_names)
+
+PROBES = (
+    Probe(
+        name="instructions.latency",
+        summary="dependent-chain latency of one instruction, one warp, cycles per op",
+        measure=measure_latency, axes=latency_axes, unit="cycles/op",
+        method=__doc__.split("\n\n")[1].replace("\n", " "),
+        params=(_OPS_PARAM, Param("iterations", int, 64, "loop trips of the short pass (the long one runs 2x)",
+                                  positive)),
+        requires=(min_cc(8, 0),),
+        kernels=latency_kernels, check_sass=check_sass, expect=Expect(),
+        smoke=("ops=ffma,imad,dfma", "iterations=1"),
+    ),
+    Probe(
+        name="instructions.throughput",
+        summary="results per clock per SM of one instruction vs independent chains x warps per SM",
+        measure=measure_throughput, axes=throughput_axes, unit="cycles/op",
+        method=__doc__.split("\n\n")[1].replace("\n", " "),
+        params=(_OPS_PARAM,
+                Param("iterations", int, 32, "loop trips of the short pass (the long one runs 2x)", positive),
+                Param("ilp", tuple, ILPS, f"independent chains per thread, from {ILPS}", _ilps),
+                Param("warps_per_sm", tuple, (), "warps per SM to sweep (empty: 1, 2, 4, ... to the SM limit)",
+                      lambda v: None if not v else positive(tuple(v)))),
+        requires=(min_cc(8, 0),),
+        kernels=throughput_kernels, check_sass=check_sass, expect=Expect(),
+        occupancy=occupancy_points,   # dry run: the blocks of every throughput point co-reside on one SM
+        smoke=("ops=ffma", "iterations=1", "ilp=1", "warps_per_sm=1"),
+    ),
+)

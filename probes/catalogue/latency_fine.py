@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from probes.spec import KiB, KernelCheckError, Param, Probe, ProbeSpecError, Requirement, min_cc
+from probes.spec import KiB, Axis, KernelCheckError, Param, Probe, ProbeSpecError, Requirement, Sweep, min_cc
 
 TRACE_LEN = 4096                         # must equal _fine_ops.TRACE_LEN (kept here so listing needs no numba)
 ASSUMED_L1_BYTES = 256 * KiB             # largest L1/shared array per SM on Volta..Hopper, when env lacks it
@@ -56,21 +56,27 @@ def _round(x: float, unit: int = 256) -> int:
     return max(unit, int(round(x / unit)) * unit)
 
 
-def chase_axes(env: dict, params: dict) -> dict:
+def chase_footprints(env: dict, params: dict) -> tuple:
+    """The `footprint_bytes` parameter, or (empty) footprints around the L1 and L2 sizes."""
     sizes = params["footprint_bytes"]
     if not sizes:
         l1, l2 = cache_sizes(env)
         sizes = sorted({_round(c * f) for c in (l1, l2) for f in NEAR_SIZE})
-    return {"footprint_bytes": tuple(sizes), "stride_bytes": tuple(params["stride_bytes"])}
+    return tuple(sizes)
 
 
-def stride_axes(env: dict, params: dict) -> dict:
+def stride_footprints(env: dict, params: dict) -> tuple:
+    """The `footprint_bytes` parameter, or (empty) one beyond L1 inside L2 (L1 line/sector) and twice L2 (L2
+    line/sector from DRAM)."""
     sizes = params["footprint_bytes"]
     if not sizes:
         l1, l2 = cache_sizes(env)
-        # beyond L1 but inside L2 (L1 line/sector), and twice L2 (L2 line/sector from DRAM)
         sizes = ([min(4 * l1, l2 // 2)] if 2 * l1 <= l2 // 2 else []) + [2 * l2]
-    return {"footprint_bytes": tuple(sizes), "stride_bytes": tuple(params["stride_bytes"])}
+    return tuple(sizes)
+
+
+chase_axes = Sweep((Axis("footprint_bytes", chase_footprints), Axis("stride_bytes", param="stride_bytes")))
+stride_axes = Sweep((Axis("footprint_bytes", stride_footprints), Axis("stride_bytes", param="stride_bytes")))
 
 
 def build_chain(footprint: int, stride: int) -> tuple[np.ndarray, int]:

@@ -22,13 +22,12 @@ ladder has no L1 plateau; `.nc` goes through the read-only (texture) path.
 """
 from __future__ import annotations
 
-from probes.catalogue._chase import (Chain, ChainCache, chain_problems, chase_plan, chase_step,
-                                     cycle_of, make_chase_kernel, page_positions, run_chase, sattolo_cycle,
-                                     sattolo_order, warm_lap)
+from probes.catalogue._chase import (Chain, ChainCache, chase_kernels, chase_plan, chase_step, cycle_of,
+                                     page_positions, pass_steps, run_chase, sattolo_cycle, sattolo_order, warm_lap)
 from probes.engine import timed_pass as T
 from probes.static.kernel_checks import Expect
-from probes.spec import GiB, KiB, MiB, Param, Probe, ProbeSpecError, fits_in_free_memory, geometric, min_cc, \
-    multiple_of, positive
+from probes.spec import GiB, KiB, MiB, Axis, Param, Probe, ProbeSpecError, Sweep, fits_in_free_memory, geometric, \
+    min_cc, multiple_of, positive
 
 __all__ = ["sattolo_cycle", "measure", "PROBES"]
 
@@ -44,16 +43,11 @@ DENSE_WINDOW = 1.5   # dense points cover [anchor / 1.5, anchor * 1.5]
 _CHAINS = ChainCache()
 
 
-def steps_for(slots: int, params: dict) -> int:
-    """Loads per timed pass: one per slot (at least 256), at most max_steps, in whole unrolled trips."""
-    return T.round_steps(min(max(slots, 256), params["max_steps"]))
-
-
 def plan(env: dict, point: dict, params: dict, launches: int = 1) -> dict:
     """What the samples of one point visit of its chain (probes/catalogue/_chase.chase_plan)."""
     footprint, stride = point["footprint_bytes"], params["stride_bytes"]
     slots = footprint // stride
-    return chase_plan(slots, steps_for(slots, params), footprint, env.get("l2_cache_bytes"), launches)
+    return chase_plan(slots, pass_steps(slots, params["max_steps"]), footprint, env.get("l2_cache_bytes"), launches)
 
 
 def measure_with(qualifier: str):
@@ -87,7 +81,8 @@ def transition_anchors(env: dict) -> list[int]:
     return [int(a) for a in (l2, l2 // 2 if l2 else None, smem) if a]
 
 
-def footprints(env: dict, params: dict) -> dict:
+def footprint_sizes(env: dict, params: dict) -> tuple:
+    """Footprint axis: log-spaced, denser around the transitions the device's properties announce."""
     stride, lo = params["stride_bytes"], params["min_footprint_bytes"]
     if not params["max_footprint_bytes"] and not (env.get("memory_total_bytes") and env.get("l2_cache_bytes")):
         raise ProbeSpecError("the environment has no memory_total_bytes/l2_cache_bytes: set max_footprint_bytes")
@@ -101,24 +96,10 @@ def footprints(env: dict, params: dict) -> dict:
             a, b = max(lo, int(anchor / DENSE_WINDOW)), min(hi, int(anchor * DENSE_WINDOW))
             if a < b:
                 sizes |= set(geometric(a, b, per_octave=params["dense_points"], multiple_of=stride))
-    return {"footprint_bytes": tuple(sorted(s for s in sizes if s >= 2 * stride))}   # a chain needs 2 slots
+    return tuple(sorted(s for s in sizes if s >= 2 * stride))   # a chain needs 2 slots
 
 
-def kernels_for(qualifier: str):
-    def kernels(cc):
-        from numba import types
-
-        from probes.engine.compile import kernel_ptx
-        sig = (types.uint64[::1], types.uint64, types.int64, types.uint64[::1])
-        return [(f"chase{qualifier}", kernel_ptx(make_chase_kernel(chase_step(qualifier)), sig, cc))]
-    return kernels
-
-
-def sass_check_for(opcode: str):
-    def check_sass(name: str, insts) -> list[str]:
-        """The chase must be `opcode` loads each addressed by the previous one's result, bracketed by clock reads."""
-        return chain_problems(insts, "LDG", opcode)
-    return check_sass
+footprints = Sweep((Axis("footprint_bytes", footprint_sizes),))   # the ladder's sweep (the async ladders share it)
 
 
 PARAMS = (
@@ -138,19 +119,19 @@ def _probe(variant: str) -> Probe:
     return Probe(
         name="latency.ladder.global" + (f".{variant}" if variant else ""),
         summary=f"pointer-chase latency vs footprint with {what}, one thread, random single cycle",
-        measure=measure if not variant else measure_with(qualifier), axes=footprints, unit="cycles/load",
+        measure=measure if not variant else measure_with(qualifier), unit="cycles/load",
+        axes=footprints,
         method=" ".join(p.replace("\n", " ") for p in __doc__.split("\n\n")[1:]),
         params=PARAMS,
         requires=(min_cc(7, 0), fits_in_free_memory(0.8, lambda p: p["max_footprint_bytes"])),
-        kernels=kernels_for(qualifier), check_sass=sass_check_for(opcode),
+        kernels=chase_kernels(f"chase{qualifier}", chase_step(qualifier)), plan=plan,
+        # SASS check and dry-run schedule checks (probes/static/kernel_checks.py): every chained load is `opcode`,
+        # addressed by the previous one's result; clock discipline; 16 chained loads per loop trip; at most 16
+        # issue cycles from one chained LDG to the next (ptxas schedules 4, and 13 across the loop's back edge: far
+        # below an L1 hit's ~32 cycles).
+        expect=Expect(chain="LDG", opcode=opcode, unroll=T.UNROLL, step_budget=16),
         smoke=("max_footprint_bytes=4096", "points_per_octave=1", "dense_points=0", "max_steps=32"),
     )
 
 
 PROBES = tuple(_probe(v) for v in VARIANTS)
-
-
-# Schedule checks of the dry run (probes/static/kernel_checks.py): clock discipline; at most 16 issue cycles from one
-# chained LDG to the next (ptxas schedules 4, and 13 across the loop's back edge: far below an L1 hit's ~32 cycles).
-KERNEL_CHECKS = {p.name: Expect(chain="LDG", step_budget=16) for p in PROBES}
-PLANS = {p.name: plan for p in PROBES}

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from probes.static.kernel_checks import Expect
-from probes.spec import KernelCheckError, Param, Probe, ProbeSpecError, min_cc, multiple_of, positive
+from probes.spec import Axis, KernelCheckError, Param, Probe, ProbeSpecError, min_cc, multiple_of, positive
 
 LINE_BYTES = 128
 
@@ -39,10 +39,6 @@ def window_stride(env: dict, params: dict) -> int:
         raise ProbeSpecError(f"window stride {stride} B is smaller than a window ({params['lines_per_window']} lines "
                              f"of {LINE_BYTES} B): use fewer windows or lines_per_window")
     return stride
-
-
-def axes(env: dict, params: dict) -> dict:
-    return {"window_stride_bytes": (window_stride(env, params),)}
 
 
 def build_windows(n_windows: int, stride: int, lines: int, base: int, rng) -> tuple[np.ndarray, np.ndarray]:
@@ -160,7 +156,8 @@ PROBES = (
     Probe(
         name="latency.l2.nearfar",
         summary="L2-hit latency from every SM to address windows in different L2 slices (near/far partitions)",
-        measure=measure, axes=axes, unit="cycles/load", method=__doc__.split("\n\n")[1].replace("\n", " "),
+        measure=measure, axes=(Axis("window_stride_bytes", lambda env, params: (window_stride(env, params),)),),
+        unit="cycles/load", method=__doc__.split("\n\n")[1].replace("\n", " "),
         params=(
             Param("windows", int, 32, "address windows (small chases at different offsets)", positive),
             Param("lines_per_window", int, 1, "128-B lines chased in each window", positive),
@@ -173,9 +170,7 @@ PROBES = (
         ),
         requires=(min_cc(7, 0),),
         kernels=kernels, check_sass=check_sass, value_key="map_median_cycles",
+        expect=Expect(chain="LDG", unroll=16, step_budget=20),   # dry-run schedule checks: 16 chained loads a trip
         smoke=("windows=4", "steps=16", "blocks_per_sm=2"),
     ),
 )
-
-
-KERNEL_CHECKS = {"latency.l2.nearfar": Expect(chain="LDG", step_budget=20)}   # dry-run schedule checks

@@ -19,12 +19,13 @@ from __future__ import annotations
 import numpy as np
 from numba import cuda, types
 
-from probes.catalogue._chase import (chain_problems, chase_plan, chase_step, make_timed_passes, per_load_sample,
+from probes.catalogue._chase import (chase_plan, chase_step, make_timed_passes, pass_steps, per_load_sample,
                                      sattolo_cycle, walk)
+from probes.engine import intrinsics as X
 from probes.engine import timed_pass as T
 from probes.static.kernel_checks import Expect
-from probes.engine import intrinsics as X
-from probes.spec import KiB, KernelCheckError, Param, Probe, ProbeSpecError, geometric, min_cc, multiple_of, positive
+from probes.spec import KiB, Axis, KernelCheckError, Param, Probe, ProbeSpecError, geometric, min_cc, multiple_of, \
+    positive
 
 SCALE = 1 if X.SIMULATOR else 4   # chain entries are element indices in the simulator, byte addresses on a GPU
 
@@ -138,20 +139,16 @@ def _run(ctx, path: str, kernel, launch, chain: np.ndarray, nxt: np.ndarray, per
     return per_load_sample(c1, n1, c2, n2, steps)
 
 
-def _steps(slots: int, params: dict) -> int:
-    return T.round_steps(min(max(slots, 256), params["max_steps"]))
-
-
 def plan(env: dict, point: dict, params: dict, launches: int = 1) -> dict:
     """What a launch visits of its chain: each launch starts at slot 0 and walks 4n >= slots (one lap at least)."""
     slots = point["footprint_bytes"] // params["stride_bytes"]
-    return chase_plan(slots, _steps(slots, params), point["footprint_bytes"], None, 1)
+    return chase_plan(slots, pass_steps(slots, params["max_steps"]), point["footprint_bytes"], None, 1)
 
 
 def _setup(ctx, path: str, point: dict, params: dict):
     footprint, stride = point["footprint_bytes"], params["stride_bytes"]
     chain, nxt = chain_words(footprint, stride, ctx.rng(path, footprint, stride))
-    steps = _steps(len(nxt), params)
+    steps = pass_steps(len(nxt), params["max_steps"])
     return footprint, stride, chain, nxt, steps
 
 
@@ -188,27 +185,20 @@ def _kernels(name: str, func_of):
     return kernels
 
 
-def _sass_check(load_base: str):
-    def check_sass(name: str, insts) -> list[str]:
-        return chain_problems(insts, load_base, load_base)
-    return check_sass
-
-
 def _limit(most: int):
     def check(v) -> str | None:
         return None if 0 < v <= most and v % 4 == 0 else f"must be a multiple of 4 in (0, {most}]"
     return check
 
 
-def _axes(default_hi: int):
-    def axes(env: dict, params: dict) -> dict:
+def _axes(default_hi: int) -> tuple[Axis, ...]:
+    def footprints(env: dict, params: dict) -> tuple:
         lo, stride = params["min_footprint_bytes"], params["stride_bytes"]
         hi = params["max_footprint_bytes"] or default_hi
         if hi < max(lo, 2 * stride):
             raise ProbeSpecError(f"max_footprint_bytes={hi} is below min_footprint_bytes={lo} or 2 strides")
-        return {"footprint_bytes": geometric(max(lo, 2 * stride), hi, per_octave=params["points_per_octave"],
-                                             multiple_of=stride)}
-    return axes
+        return geometric(max(lo, 2 * stride), hi, per_octave=params["points_per_octave"], multiple_of=stride)
+    return (Axis("footprint_bytes", footprints),)
 
 
 def _params(stride: int, lo: int, hi: int, most: int) -> tuple[Param, ...]:
@@ -224,28 +214,26 @@ def _params(stride: int, lo: int, hi: int, most: int) -> tuple[Param, ...]:
 _METHOD = " ".join(p.replace("\n", " ") for p in __doc__.split("\n\n")[1:])
 _SMOKE = ("min_footprint_bytes=256", "max_footprint_bytes=1024", "points_per_octave=1", "max_steps=16")
 
+
+def _path(name: str, summary: str, measure, default_hi: int, params: tuple, kernel: str, func_of,
+          expect: Expect) -> Probe:
+    return Probe(name=name, summary=summary, measure=measure, axes=_axes(default_hi), unit="cycles/load",
+                 method=_METHOD, params=params, requires=(min_cc(7, 0),), kernels=_kernels(kernel, func_of),
+                 plan=plan, expect=expect, smoke=_SMOKE)
+
+
+# SASS and dry-run schedule checks: each path's chained load exactly (LDS, LDC, LDL: `ld.<space>.u32`, no modifier),
+# 16 per loop trip; issue cycles between chained loads stay below each path's fastest hit (shared ~29, constant ~24
+# on sm_90); local memory's back edge costs 17, under an L1 hit.
 PROBES = (
-    Probe(name="latency.shared", summary="shared-memory pointer-chase latency (LDS chain), one thread",
-          measure=measure_shared, axes=_axes(48 * KiB), unit="cycles/load", method=_METHOD,
-          params=_params(4, 1 * KiB, 48 * KiB, 48 * KiB), requires=(min_cc(7, 0),),
-          kernels=_kernels("shared_chase", lambda: shared_chase), check_sass=_sass_check("LDS"), smoke=_SMOKE),
-    Probe(name="latency.constant", summary="constant-cache pointer-chase latency vs table size (LDC chain)",
-          measure=measure_constant, axes=_axes(64 * KiB), unit="cycles/load", method=_METHOD,
-          params=_params(64, 256, 64 * KiB, 64 * KiB), requires=(min_cc(7, 0),),
-          kernels=_kernels("const_chase", lambda: make_const_chase(
-              chain_words(4 * _SAMPLE_WORDS, 64, np.random.default_rng(0))[0] * SCALE)),
-          check_sass=_sass_check("LDC"), smoke=_SMOKE),
-    Probe(name="latency.local", summary="local-memory pointer-chase latency vs per-thread array size (LDL chain)",
-          measure=measure_local, axes=_axes(16 * KiB), unit="cycles/load", method=_METHOD,
-          params=_params(4, 256, 16 * KiB, 256 * KiB), requires=(min_cc(7, 0),),
-          kernels=_kernels("local_chase", lambda: make_local_chase(_SAMPLE_WORDS)),
-          check_sass=_sass_check("LDL"), smoke=_SMOKE),
+    _path("latency.shared", "shared-memory pointer-chase latency (LDS chain), one thread", measure_shared,
+          48 * KiB, _params(4, 1 * KiB, 48 * KiB, 48 * KiB), "shared_chase", lambda: shared_chase,
+          Expect(chain="LDS", opcode="LDS", unroll=T.UNROLL, step_budget=12)),
+    _path("latency.constant", "constant-cache pointer-chase latency vs table size (LDC chain)", measure_constant,
+          64 * KiB, _params(64, 256, 64 * KiB, 64 * KiB), "const_chase", lambda: make_const_chase(
+              chain_words(4 * _SAMPLE_WORDS, 64, np.random.default_rng(0))[0] * SCALE),
+          Expect(chain="LDC", opcode="LDC", unroll=T.UNROLL, step_budget=12)),
+    _path("latency.local", "local-memory pointer-chase latency vs per-thread array size (LDL chain)", measure_local,
+          16 * KiB, _params(4, 256, 16 * KiB, 256 * KiB), "local_chase", lambda: make_local_chase(_SAMPLE_WORDS),
+          Expect(chain="LDL", opcode="LDL", unroll=T.UNROLL, step_budget=20)),
 )
-
-
-# Dry-run schedule checks: issue cycles between chained loads stay below each path's fastest hit (shared ~29,
-# constant ~24 on sm_90); local memory's back edge costs 17, under an L1 hit.
-KERNEL_CHECKS = {"latency.shared": Expect(chain="LDS", step_budget=12),
-                 "latency.constant": Expect(chain="LDC", step_budget=12),
-                 "latency.local": Expect(chain="LDL", step_budget=20)}
-PLANS = {name: plan for name in KERNEL_CHECKS}

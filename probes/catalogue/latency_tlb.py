@@ -14,11 +14,11 @@ latency leaves its plateau; its miss cost is the latency step to the next platea
 """
 from __future__ import annotations
 
-from probes.catalogue._chase import (Chain, ChainCache, chain_problems, chase_plan, chase_step, cycle_of,
-                                     make_chase_kernel, page_positions, run_chase, sattolo_order)
+from probes.catalogue._chase import (Chain, ChainCache, chase_kernels, chase_plan, chase_step, cycle_of,
+                                     page_positions, pass_steps, run_chase, sattolo_order)
 from probes.engine import timed_pass as T
 from probes.static.kernel_checks import Expect
-from probes.spec import KiB, MiB, Param, Probe, ProbeSpecError, fits_in_free_memory, geometric, min_cc, \
+from probes.spec import KiB, MiB, Axis, Param, Probe, ProbeSpecError, fits_in_free_memory, geometric, min_cc, \
     multiple_of, positive
 
 _STEP = chase_step(".cg")   # L2 only: with L1-cacheable loads (one 128-B line per page, ~2k lines in L1) a false
@@ -35,18 +35,17 @@ def measure(ctx, point: dict, params: dict) -> dict:
         order = sattolo_order(pages, ctx.rng("tlb", footprint, stride))
         return Chain(ctx, footprint, page_positions(pages, stride, params["spread_bytes"]), cycle_of(order), order)
     chain = _CHAINS.get(key, build)
-    steps = T.round_steps(min(max(pages, 256), params["max_steps"]))
-    return {**run_chase(ctx, "tlb.chase", _STEP, chain, steps), "pages": pages}
+    return {**run_chase(ctx, "tlb.chase", _STEP, chain, pass_steps(pages, params["max_steps"])), "pages": pages}
 
 
 def plan(env: dict, point: dict, params: dict, launches: int = 1) -> dict:
     """What the samples of one point visit of its page chain (probes/catalogue/_chase.chase_plan)."""
     pages = point["footprint_bytes"] // params["stride_bytes"]
-    steps = T.round_steps(min(max(pages, 256), params["max_steps"]))
-    return chase_plan(pages, steps, point["footprint_bytes"], env.get("l2_cache_bytes"), launches)
+    return chase_plan(pages, pass_steps(pages, params["max_steps"]), point["footprint_bytes"], env.get("l2_cache_bytes"), launches)
 
 
-def footprints(env: dict, params: dict) -> dict:
+def footprints(env: dict, params: dict) -> tuple:
+    """Footprint axis: `min_pages` pages up to `memory_fraction` of free memory (or `max_footprint_bytes`)."""
     stride = params["stride_bytes"]
     lo = params["min_pages"] * stride
     if params["max_footprint_bytes"]:
@@ -61,20 +60,7 @@ def footprints(env: dict, params: dict) -> dict:
     if hi < lo:
         raise ProbeSpecError(f"largest footprint {hi} B is below min_pages={params['min_pages']} pages "
                              f"of {stride} B: lower stride_bytes or min_pages")
-    return {"footprint_bytes": geometric(lo, hi, per_octave=params["points_per_octave"], multiple_of=stride)}
-
-
-def kernels(cc):
-    from numba import types
-
-    from probes.engine.compile import kernel_ptx
-    sig = (types.uint64[::1], types.uint64, types.int64, types.uint64[::1])
-    return [("tlb.chase", kernel_ptx(make_chase_kernel(_STEP), sig, cc))]
-
-
-def check_sass(name: str, insts) -> list[str]:
-    """One dependent L2-only LDG.E.64.STRONG.GPU (`ld.global.cg`) per step, three clock reads."""
-    return chain_problems(insts, "LDG", "LDG.E.64.STRONG.GPU")
+    return geometric(lo, hi, per_octave=params["points_per_octave"], multiple_of=stride)
 
 
 def _fraction(v) -> str | None:
@@ -89,7 +75,7 @@ PROBES = (
     Probe(
         name="latency.tlb",
         summary="page-stride pointer chase: latency vs footprint up to most of device memory (TLB reach and misses)",
-        measure=measure, axes=footprints, unit="cycles/load", method=__doc__.split("\n\n")[1].replace("\n", " "),
+        measure=measure, axes=(Axis("footprint_bytes", footprints),), unit="cycles/load", method=__doc__.split("\n\n")[1].replace("\n", " "),
         params=(
             Param("stride_bytes", int, 2 * MiB, "distance between chained slots: one per page", multiple_of(4 * KiB)),
             Param("min_pages", int, 2, "smallest footprint, in strides", lambda v: None if v >= 2 else "must be >= 2"),
@@ -100,11 +86,9 @@ PROBES = (
             Param("max_steps", int, 1 << 14, "loads per timed pass at most", positive),
         ),
         requires=(min_cc(7, 0), fits_in_free_memory(0.95, lambda p: p["max_footprint_bytes"])),
-        kernels=kernels, check_sass=check_sass,
+        kernels=chase_kernels("tlb.chase", _STEP), plan=plan,
+        # one dependent L2-only LDG.E.64.STRONG.GPU (`ld.global.cg`) per step; schedule checks as the ladder's
+        expect=Expect(chain="LDG", opcode="LDG.E.64.STRONG.GPU", unroll=T.UNROLL, step_budget=16),
         smoke=("stride_bytes=65536", "max_footprint_bytes=262144", "points_per_octave=1", "max_steps=16"),
     ),
 )
-
-
-KERNEL_CHECKS = {"latency.tlb": Expect(chain="LDG", step_budget=16)}   # dry-run schedule checks, as the ladder's
-PLANS = {"latency.tlb": plan}

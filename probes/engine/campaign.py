@@ -355,6 +355,10 @@ class Plan:
     total_budget_s: float | None = None  # the whole run (self-test + campaign + report) by the dry run's bound
     description: str = ""
     source: str = ""
+    unlisted_families: str = "skip"     # "smoke": a family with no entry runs each of its probes at its smoke size
+
+
+UNLISTED = ("skip", "smoke")
 
 
 def _param_text(key: str, value, where: str) -> str:
@@ -398,10 +402,13 @@ def load_plan(name_or_path: str | Path) -> Plan:
         data = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise PlanError(f"plan {path}: not valid TOML: {str(err).splitlines()[0]}") from None
-    unknown = set(data) - {"name", "description", "point_budget_s", "total_budget_s", "probe"}
+    unknown = set(data) - {"name", "description", "point_budget_s", "total_budget_s", "unlisted_families", "probe"}
     if unknown:
         raise PlanError(f"plan {path}: unknown key {sorted(unknown)[0]!r} (keys: name, description, point_budget_s, "
-                        f"total_budget_s, [[probe]])")
+                        f"total_budget_s, unlisted_families, [[probe]])")
+    if data.get("unlisted_families", "skip") not in UNLISTED:
+        raise PlanError(f"plan {path}: unlisted_families = {data['unlisted_families']!r}: choose from "
+                        f"{', '.join(UNLISTED)}")
     tables = data.get("probe") or []
     if not isinstance(tables, list) or not tables:
         raise PlanError(f"plan {path}: no [[probe]] table")
@@ -425,7 +432,7 @@ def load_plan(name_or_path: str | Path) -> Plan:
                                  _budget(t.get("point_budget_s"), f"{where} ({t['name']}) point_budget_s")))
     return Plan(str(data.get("name") or path.stem), tuple(entries), _budget(data.get("point_budget_s"),
                 f"plan {path}: point_budget_s"), _budget(data.get("total_budget_s"), f"plan {path}: total_budget_s"),
-                str(data.get("description") or ""), str(path))
+                str(data.get("description") or ""), str(path), data.get("unlisted_families", "skip"))
 
 
 def plan_from_probes(names, point_budget_s: float | None = None) -> Plan:
@@ -459,14 +466,19 @@ def resolve_plan(plan: Plan, overrides: dict[str, list[str]] | None = None, poin
     A --param naming a probe that is not in the plan is an error (a typo must not be silently ignored)."""
     from probes import catalogue
     overrides = overrides or {}
-    names = [e.probe for e in plan.entries]
+    entries = list(plan.entries)
+    if plan.unlisted_families == "smoke":   # a new family is in the plan without an edit to it
+        listed = {e.probe.split(".")[0] for e in entries}
+        entries += [PlanEntry(p.name, p.smoke) for p in catalogue.all_probes().values()
+                    if p.name.split(".")[0] not in listed]
+    names = [e.probe for e in entries]
     for name in overrides:
         if name not in names:
             catalogue.get(name)  # an unknown probe: raises with suggestions
             raise PlanError(f"--param {name}:...: probe {name} is not in plan {plan.name} "
                             f"({', '.join(names)})")
     steps = []
-    for e in plan.entries:
+    for e in entries:
         probe = catalogue.get(e.probe)
         pairs = list(e.params) + overrides.get(e.probe, []) + list((extra or {}).get(e.probe, []))
         budget = point_budget_s or e.point_budget_s or plan.point_budget_s or probe.budget_seconds

@@ -45,11 +45,44 @@ _SPECIAL = ("S2R", "S2UR", "CS2R")
 
 @dataclass(frozen=True)
 class Expect:
-    """What a probe declares about its kernels, for the checks above (None/'' = check not applicable)."""
+    """What a probe declares about its kernels (`Probe(expect=...)`), for the checks above (None/''/0 = check not
+    applicable). With `opcode` it is also the probe's SASS check (`check_sass`): the chase as data."""
     clock: bool = True                  # the kernel times passes with %clock64 triples
     chain: str = ""                     # SASS base of the chased load ('LDG', 'LDS', 'LDC', 'LDL'): step overhead
     step_budget: int = 12               # issue cycles allowed between consecutive chained loads
     polled: str = ""                    # SASS base of a polled load that must stay inside a loop
+    opcode: str = ""                    # exact opcode of every chained load, modifiers included ('LDG.E.64.STRONG.GPU')
+    unroll: int = 0                     # chained steps per trip of the timed loop, at least (timed_pass.UNROLL)
+
+    def check_sass(self, name: str, insts: list[Instruction]) -> list[str]:
+        """Three %clock64 reads and a chain of `chain` loads, each addressed by a previous one's result, every one
+        exactly `opcode`."""
+        return chain_problems(insts, self.chain, self.opcode or None)
+
+
+def chain_problems(insts: list[Instruction], load_base: str, opcode: str | None = None,
+                   min_chained: int = 3) -> list[str]:
+    """SASS check of a chase kernel: three %clock64 reads, and a chain of `load_base` loads each addressed by a
+    previous load's result. With `opcode`, every such load must be exactly that opcode (modifiers included)."""
+    problems = []
+    loads = [i for i in insts if i.base == load_base and i.dest_registers]
+    clocks = [i for i in insts if i.base == "CS2R" and "SR_CLOCKLO" in i.text]
+    if len(clocks) < 3:
+        problems.append(f"expected 3 %clock64 reads, found {len(clocks)}")
+    chained = [i for i in loads if address_from_load(i, loads)]
+    if len(chained) < min_chained:
+        problems.append(f"expected a dependent {load_base} chain, found {len(chained)} self-addressed loads")
+    if opcode:
+        wrong = sorted({i.opcode for i in chained if i.opcode != opcode})
+        if wrong:
+            problems.append(f"chain loads are {', '.join(wrong)}, expected {opcode}")
+    return problems
+
+
+def address_from_load(inst: Instruction, loads: list[Instruction]) -> bool:
+    """True when the load's address register is the destination of some load of the same kind (a chase step)."""
+    dests = {d for i in loads for d in i.dest_registers[:1]}
+    return bool(_address_registers(inst) & dests)
 
 
 def clock_reads(insts: list[Instruction]) -> list[int]:
@@ -155,14 +188,18 @@ def step_overhead(insts: list[Instruction], load_base: str) -> dict | None:
             "steps_per_trip": min(len(loop) for loop in per_loop)}
 
 
-def step_problems(insts: list[Instruction], load_base: str, budget: int) -> list[str]:
+def step_problems(insts: list[Instruction], load_base: str, budget: int, unroll: int = 0) -> list[str]:
     over = step_overhead(insts, load_base)
     if over is None:
         return [f"no loop holding a chain of {load_base} loads"]
+    problems = []
     if over["max_cycles"] > budget:
-        return [f"{over['max_cycles']} issue cycles between consecutive chained {load_base} loads "
-                f"(budget {budget}, mean {over['mean_cycles']}): loop overhead inside the chase"]
-    return []
+        problems.append(f"{over['max_cycles']} issue cycles between consecutive chained {load_base} loads "
+                        f"(budget {budget}, mean {over['mean_cycles']}): loop overhead inside the chase")
+    if over["steps_per_trip"] < unroll:
+        problems.append(f"{over['steps_per_trip']} chained {load_base} loads per loop trip, declared {unroll}: "
+                        "the unrolled loop was rolled up or split")
+    return problems
 
 
 def loop_resident_problems(insts: list[Instruction], load_base: str, opcode: str = "") -> list[str]:
