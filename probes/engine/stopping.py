@@ -1,8 +1,13 @@
-"""Stopping rules: small plug-ins that decide when a probe has enough samples (the engine owns repetition).
+"""Statistics on samples, on the ground floor: the bootstrap median CI and the stopping rules built on it.
 
-Each rule has `reset()`, `add(samples)`, `done() -> bool` and `reason` (why it stopped, stored with the result).
-Default: the bootstrap 95 % CI half-width of the median <= 1 % of the median, with a floor on the sample count and a
-time budget as the backstop (nvbench's `stdrel` stops on relative std-dev instead; `StdRel` is here for comparison).
+The engine (probes.engine.measure) runs a stopping rule on every probe point; the analysis uses the same median CI
+for its estimates and replays the same rules on peer data (probes.analysis.validation), so both live here, below
+both of them, and import nothing from the package.
+
+Stopping rules are small plug-ins that decide when a probe has enough samples (the engine owns repetition). Each has
+`reset()`, `add(samples)`, `done() -> bool` and `reason` (why it stopped, stored with the result). Default: the
+bootstrap 95 % CI half-width of the median <= 1 % of the median, with a floor on the sample count and a time budget
+as the backstop (nvbench's `stdrel` stops on relative std-dev instead; `StdRel` is here for comparison).
 """
 from __future__ import annotations
 
