@@ -178,6 +178,40 @@ class Point:
 
 PACKAGE = Path(__file__).resolve().parent
 INTRINSICS = PACKAGE / "engine" / "intrinsics.py"
+KERNEL_PACKAGE = "kernel"   # probes/kernel/: the kernel toolkit the probes call (chase, timed pass, PTX launcher, ...)
+# `probes.kernel.NAME` or `from probes.kernel import NAME[ as X], ...` (parenthesised lists included)
+_KERNEL_IMPORT = re.compile(r"\bprobes\.kernel(?:\.(\w+)|\s+import\s+(?:\(([^)]*)\)|([^\n#]*)))")
+
+
+def kernel_modules_named(text: str) -> set[str]:
+    """The kernel-toolkit modules (probes/kernel/NAME.py) that source text imports or names as probes.kernel.NAME."""
+    names = set()
+    for m in _KERNEL_IMPORT.finditer(text):
+        if m.group(1):
+            names.add(m.group(1))
+        else:
+            names.update(part.split()[0] for part in (m.group(2) or m.group(3)).split(",") if part.split())
+    return names
+
+
+def with_kernel_toolkit(module, files: list[Path]) -> list[Path]:
+    """`files` plus the kernel-toolkit modules the probe module or any of those files imports, followed
+    transitively (lazy imports inside functions included): the chase, fine-grained and bandwidth kernels, the timed
+    pass and the rest of probes/kernel/ are the probe's kernel code too, so editing them changes its version."""
+    toolkit = PACKAGE / KERNEL_PACKAGE
+    try:
+        pending = [inspect.getsource(module)] if module else []
+    except (OSError, TypeError):
+        pending = []
+    pending += [p.read_text() for p in files]
+    found: dict[str, Path] = {}
+    while pending:
+        for stem in kernel_modules_named(pending.pop()):
+            path = toolkit / f"{stem}.py"
+            if stem not in found and path.is_file():
+                found[stem] = path
+                pending.append(path.read_text())
+    return files + [found[s] for s in sorted(found) if found[s] not in files and found[s] != INTRINSICS]
 
 
 def helper_files(module) -> list[Path]:

@@ -18,21 +18,32 @@ def test_geometric_sweep_is_sorted_unique_and_never_passes_its_top(lo, extra, pe
 
 def test_probe_version_covers_private_helper_modules_even_when_imported_lazily(tmp_path, monkeypatch):
     import probes.spec as spec
-    fine = catalogue.get("latency.fine.chase")        # imports its _fine_ops inside functions only
-    names = {f.name for f in helper_files(inspect.getmodule(fine.measure))}
-    assert {"_fine_ops.py", "intrinsics.py"} <= names
+    fine = catalogue.get("latency.fine.chase")        # imports its fine_ops kernels inside functions only
+    files = helper_files(inspect.getmodule(fine.measure))
+    names = {f.name for f in files}
+    ops = next(f for f in files if f.stem.lstrip("_") == "fine_ops")
+    assert "intrinsics.py" in names
     # Editing a helper changes the version: copy the package's helpers, edit one, point the scan at the copy.
     before = fine.version()
-    fake = tmp_path / "probes"
-    (fake / "catalogue").mkdir(parents=True)
-    (fake / "engine").mkdir()
-    for f in (spec.PACKAGE / "catalogue").glob("_*.py"):
-        (fake / "catalogue" / f.name).write_text(f.read_text())
-    (fake / "catalogue" / "_fine_ops.py").write_text("# edited\n" + (spec.PACKAGE / "catalogue" / "_fine_ops.py").read_text())
-    (fake / "engine" / "intrinsics.py").write_text(spec.INTRINSICS.read_text())
+    fake, real = tmp_path / "probes", spec.PACKAGE
+    for f in [*real.glob("catalogue/_*.py"), *real.glob(f"{spec.KERNEL_PACKAGE}/*.py"), spec.INTRINSICS]:
+        (fake / f.relative_to(real)).parent.mkdir(parents=True, exist_ok=True)
+        (fake / f.relative_to(real)).write_text(f.read_text())
     monkeypatch.setattr(spec, "PACKAGE", fake)
-    monkeypatch.setattr(spec, "INTRINSICS", fake / "engine" / "intrinsics.py")
+    monkeypatch.setattr(spec, "INTRINSICS", fake / spec.INTRINSICS.relative_to(real))
+    assert fine.version() == before                   # the copy alone changes nothing
+    (fake / ops.relative_to(real)).write_text("# edited\n" + ops.read_text())
     assert fine.version() != before
+
+
+def test_probe_version_follows_kernel_toolkit_imports():
+    import probes.spec as spec
+    text = ("from probes.kernel import chase as C, timed_pass\n"
+            "from probes.kernel.compile import kernel_ptx\n"
+            "from probes.kernel import (\n    ptx,\n    context)\n"
+            "x = probes.kernel.tensormap.encode_tiled\n")
+    assert spec.kernel_modules_named(text) == {"chase", "timed_pass", "compile", "ptx", "context", "tensormap"}
+    assert spec.kernel_modules_named("from probes.engine import campaign  # probes/kernel/chase.py\n") == set()
 
 
 def test_every_probe_declares_smoke_params_that_parse():
