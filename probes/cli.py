@@ -302,10 +302,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_analyze(args) -> int:
-    if args.analyze_command == "bandwidth":
-        return args.func(args)
-    from probes.analysis import ladder_cmd
-    return ladder_cmd.run(args)
+    return args.func(args)  # each `analyze` subcommand's parser names its runner (imported only when it runs)
 
 
 def cmd_fleet(args) -> int:

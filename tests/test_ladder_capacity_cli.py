@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from probes.analysis import ladder_cmd
+from probes.analysis import ladder_args, ladder_cmd
 from probes.analysis.levels import DetectionParams
 
 KiB, MiB = 1024, 1024 ** 2
@@ -14,7 +14,7 @@ KiB, MiB = 1024, 1024 ** 2
 
 def cli(argv, capsys):
     parser = argparse.ArgumentParser(prog="probes")
-    ladder_cmd.add_parser(parser.add_subparsers(dest="command", required=True))
+    ladder_args.add_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     rc = args.func(args)
     out, err = capsys.readouterr()

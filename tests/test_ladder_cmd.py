@@ -6,14 +6,14 @@ from pathlib import Path
 import pytest
 
 import probes
-from probes.analysis import ladder_cmd
+from probes.analysis import ladder_args, ladder_cmd
 
 DATA = Path(__file__).parent / "data" / "peer_formats"
 
 
 def cli(argv, capsys):
     parser = argparse.ArgumentParser(prog="probes")
-    ladder_cmd.add_parser(parser.add_subparsers(dest="command", required=True))
+    ladder_args.add_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     rc = args.func(args)
     out, err = capsys.readouterr()

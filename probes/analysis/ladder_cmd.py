@@ -1,6 +1,7 @@
 """`analyze ladder FILE`: detect levels in anyone's latency ladder and print a table or a JSON document.
 
-`probes.analysis.ladder_args.add_parser` registers the command; `run(args)` returns the exit code (2 on bad input, with one
+`probes.analysis.ladder_args.add_parser` registers the command and imports this module only when it runs
+(this module never imports it back); `run(args)` returns the exit code (2 on bad input, with one
 `error: ...` line on stderr and no traceback).
 """
 from __future__ import annotations
@@ -15,8 +16,6 @@ from probes.analysis.formatting import analysis_document, fmt_bytes, json_safe
 from probes.analysis.levels import (DetectionParams, LadderTooLarge, decimation, describe_sublevels,
                                     describe_transition, detect_levels)
 from probes.engine.stopping import median_ci
-
-from probes.analysis.ladder_args import FORMAT_CHOICES, add_parser  # noqa: F401  (the CLI's half)
 
 
 def _latency_column(df: pd.DataFrame) -> tuple[str, str]:
