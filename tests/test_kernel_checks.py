@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from probes import catalogue
-from probes.catalogue import _chase
+from probes.catalogue import _chase as chaselib
 from probes.engine.compile import kernel_ptx, ptx_to_sass
 from probes.static import kernel_checks as K
 from probes.spec import GiB, KiB, MiB
@@ -83,7 +83,7 @@ def _old_timed_passes(step):
 
 def test_the_checks_fail_on_the_old_chase_shape():
     from numba import types
-    timed = _old_timed_passes(_chase.chase_step(""))
+    timed = _old_timed_passes(chaselib.chase_step(""))
 
     def chase(memory, start, steps, out):
         out[5] = timed(memory, start, steps, out)
@@ -217,7 +217,7 @@ def test_ladder_plan_covers_small_footprints_and_says_why_not_for_large_ones():
 
 
 def test_chain_order_walk_matches_next():
-    order = _chase.sattolo_order(50, np.random.default_rng(3))
-    nxt = _chase.cycle_of(order)
-    assert all(_chase.walk(nxt, int(order[i]), 7) == int(order[(i + 7) % 50]) for i in range(50))
-    assert np.array_equal(_chase.sattolo_cycle(50, np.random.default_rng(3)), nxt)   # same chains as before
+    order = chaselib.sattolo_order(50, np.random.default_rng(3))
+    nxt = chaselib.cycle_of(order)
+    assert all(chaselib.walk(nxt, int(order[i]), 7) == int(order[(i + 7) % 50]) for i in range(50))
+    assert np.array_equal(chaselib.sattolo_cycle(50, np.random.default_rng(3)), nxt)   # same chains as before

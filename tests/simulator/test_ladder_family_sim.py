@@ -47,17 +47,17 @@ def test_chase_ends_at_the_host_walk_and_times_each_load(name, ctx):
 
 
 def test_a_corrupted_global_chain_is_caught(ctx):
-    from probes.catalogue import _chase
+    from probes.catalogue import _chase as chaselib
     from probes.spec import KernelCheckError
-    pos = _chase.page_positions(8, 64)
-    nxt = _chase.sattolo_cycle(8, np.random.default_rng(0))
-    chain = _chase.Chain(ctx, 512, pos, nxt)
+    pos = chaselib.page_positions(8, 64)
+    nxt = chaselib.sattolo_cycle(8, np.random.default_rng(0))
+    chain = chaselib.Chain(ctx, 512, pos, nxt)
     host = chain.memory.copy_to_host()
     stuck = int(pos[int(nxt[0])] // 8)
     host[stuck] = stuck                                   # the slot after 0 now points to itself
     chain.memory.copy_to_device(host)
     with pytest.raises(KernelCheckError, match="chain corrupted"):
-        _chase.run_chase(ctx, "chase", _chase.chase_step(""), chain, 16)
+        chaselib.run_chase(ctx, "chase", chaselib.chase_step(""), chain, 16)
 
 
 def test_each_launch_continues_from_the_previous_final_slot(ctx):
@@ -77,10 +77,10 @@ def test_each_launch_continues_from_the_previous_final_slot(ctx):
 
 
 def test_a_pass_must_be_whole_unrolled_trips(ctx):
-    from probes.catalogue import _chase
-    chain = _chase.Chain(ctx, 512, _chase.page_positions(8, 64), _chase.sattolo_cycle(8, np.random.default_rng(0)))
+    from probes.catalogue import _chase as chaselib
+    chain = chaselib.Chain(ctx, 512, chaselib.page_positions(8, 64), chaselib.sattolo_cycle(8, np.random.default_rng(0)))
     with pytest.raises(ValueError, match="whole trips"):
-        _chase.run_chase(ctx, "chase", _chase.chase_step(""), chain, 8)
+        chaselib.run_chase(ctx, "chase", chaselib.chase_step(""), chain, 8)
 
 
 def test_a_wrong_host_expectation_is_caught_for_the_other_paths(ctx, monkeypatch):
