@@ -23,7 +23,7 @@ ifdef GPU
 endif
 
 .DEFAULT_GOAL := all
-.PHONY: all help test static static-history probe publish report compare campaign analyze validate selftest clean env bench \
+.PHONY: all help lint test static static-history probe publish report compare campaign analyze validate selftest clean env bench \
 	quick \
 	fleet fleet-status fleet-collect
 
@@ -40,10 +40,13 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install -q -e '.[test]'
 	touch $@
 
+lint: $(ENV_STAMP) ## import floors: the import-linter contracts of pyproject.toml (no import runs back up a floor)
+	$(PY) -c 'import sys; from importlinter.cli import lint_imports; sys.exit(lint_imports(no_cache=True, no_logo=True))'
+
 # pytest-xdist workers for `make test` (auto: one per core; TEST_WORKERS=0 runs in one process)
 TEST_WORKERS ?= auto
 TEST_XDIST = -n $(TEST_WORKERS) --dist loadfile
-test: $(ENV_STAMP) ## run the test suite (compile/static tests, then simulator tests in their own process) [TEST_WORKERS=auto]
+test: $(ENV_STAMP) lint ## run the test suite (compile/static tests, then simulator tests in their own process) [TEST_WORKERS=auto]
 	$(PY) -m pytest -q $(TEST_XDIST) --ignore=tests/simulator
 	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -q $(TEST_XDIST) tests/simulator
 

@@ -138,7 +138,7 @@ def check_run_args(args) -> None:
         raise CliError(f"--timeout {timeout:g}: the watchdog per probe must be a positive number of seconds")
     rule = getattr(args, "rule", None)
     if rule is not None:
-        from probes.engine.stopping import RULES
+        from probes.stats import RULES
         if rule not in RULES:
             raise CliError(f"--rule {rule!r} is not a stopping rule: choose from {', '.join(sorted(RULES))}")
 

@@ -5,7 +5,7 @@ probe through its declared `kernels(cc)`, `check_sass`, `axes`, and `expect`/`pl
 probe is special-cased.
 Axes need device properties, so the plan uses a *nominal* device per architecture (the table below, each number
 with its source); a real card's sizes differ and the real campaign derives its plan from the card itself.
-Compiled PTX is cached on disk by probes.engine.compile.cached_kernels (keyed by probe version, compile.py, numba-cuda
+Compiled PTX is cached on disk by probes.kernel.compile.cached_kernels (keyed by probe version, compile.py, numba-cuda
 and toolchain versions and architecture); ptxas and cuobjdump outputs are cached by the toolchain itself.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from probes.engine.compile import cached_kernels, ptx_to_cubin_sass
+from probes.kernel.compile import cached_kernels, ptx_to_cubin_sass
 from probes.static import sass as sasslib
 from probes.spec import GiB, KiB, MiB
 
@@ -172,7 +172,7 @@ def kernel_checks(probe, arch: str, compiled: dict, env: dict) -> dict[str, tupl
                 out["occupancy"][2].append(f"{function} {blocks}x{threads}")
     plan = _declared(probe, "PLANS")
     if plan:
-        from probes.engine.stopping import make_rule
+        from probes.stats import make_rule
         launches = make_rule("median-ci").min_samples + 1   # warm-up launch + the fewest samples a point takes
         for point in probe.points(env, params):
             out["coverage"][0] += 1
@@ -216,7 +216,7 @@ def write_sass(directory, probe_name: str, compiled: dict) -> int:
 def plan_rows(probes, env: dict, params_of=None) -> tuple[list[PlanRow], list[str]]:
     """Per probe: axis points, minimum samples and time budget on the nominal device (default parameters, or
     `params_of(probe)`: a campaign plan's)."""
-    from probes.engine.stopping import make_rule
+    from probes.stats import make_rule
     min_samples = make_rule("median-ci").min_samples
     rows, failures = [], []
     for probe in probes:

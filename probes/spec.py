@@ -177,7 +177,7 @@ class Point:
 
 
 PACKAGE = Path(__file__).resolve().parent
-INTRINSICS = PACKAGE / "engine" / "intrinsics.py"
+INTRINSICS = PACKAGE / "kernel" / "intrinsics.py"
 KERNEL_PACKAGE = "kernel"   # probes/kernel/: the kernel toolkit the probes call (chase, timed pass, PTX launcher, ...)
 # `probes.kernel.NAME` or `from probes.kernel import NAME[ as X], ...` (parenthesised lists included)
 _KERNEL_IMPORT = re.compile(r"\bprobes\.kernel(?:\.(\w+)|\s+import\s+(?:\(([^)]*)\)|([^\n#]*)))")
@@ -232,7 +232,7 @@ def helper_files(module) -> list[Path]:
             if stem not in used and re.search(rf"\b{stem}\b", text):
                 used.add(stem)
                 pending.append(path.read_text())
-    return family + [helpers[s] for s in sorted(used)] + [INTRINSICS]
+    return with_kernel_toolkit(module, family + [helpers[s] for s in sorted(used)]) + [INTRINSICS]
 
 
 def _family_files(module) -> list[Path]:
@@ -264,7 +264,7 @@ class Probe:
     value_key: str = "cycles_per_op"            # sample field the stopping rule watches
     smoke: tuple[str, ...] = ()                 # "name=value" params for the smallest run that still launches
                                                 # every kernel: simulator suite, GPU self-test, dry-run plan
-    ptx: str | None = None                      # "ptx/<name>.ptx": a hand-written PTX probe (probes/engine/ptx.py)
+    ptx: str | None = None                      # "ptx/<name>.ptx": a hand-written PTX probe (probes/kernel/ptx.py)
     expect: Any = None                          # probes.static.kernel_checks.Expect: what the compiled kernels must
                                                 # show (dry-run schedule checks; with `opcode`, also the SASS check)
     plan: Callable[..., dict] | None = None     # (env, point, params, launches) -> what a chase visits (coverage)

@@ -279,7 +279,7 @@ def test_host_checksums():
 @pytest.fixture(scope="module")
 def sass_sm90():
     from probes import catalogue
-    from probes.engine.compile import cached_kernels, ptx_to_sass
+    from probes.kernel.compile import cached_kernels, ptx_to_sass
     out = {}
     for name, kernel in (("bandwidth.ladder", "region_read"), ("bandwidth.ladder", "region_copy"),
                          ("bandwidth.shared", "shared_ldmatrix"), ("bandwidth.shared", "shared_b32"),
@@ -316,7 +316,7 @@ def sass_sm100():
     """The unrolled occupancy and shared kernels for cc 10.0, where NVVM does not unroll a `for u in range(U)` loop:
     one access per trip until the kernels wrote their accesses out."""
     from probes import catalogue
-    from probes.engine.compile import cached_kernels, ptx_to_sass
+    from probes.kernel.compile import cached_kernels, ptx_to_sass
     out = {}
     for name in ("bandwidth.occupancy", "bandwidth.shared"):
         probe = catalogue.get(name)

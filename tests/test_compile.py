@@ -3,7 +3,7 @@ import pytest
 
 from probes import catalogue
 from probes.dryrun import cached_kernels
-from probes.engine.compile import arch_of, ptx_to_sass
+from probes.kernel.compile import arch_of, ptx_to_sass
 
 
 @pytest.mark.parametrize("cc", [(8, 0), (9, 0)])

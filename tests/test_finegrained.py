@@ -123,7 +123,7 @@ def test_all_misses_only_bounds_the_sector():
 def test_fine_trace_kernel_times_each_dependent_load_and_the_stop_clock_waits_for_it():
     from probes import catalogue
     from probes.catalogue import latency_fine
-    from probes.engine.compile import ptx_to_sass
+    from probes.kernel.compile import ptx_to_sass
     probe = catalogue.get("latency.fine.chase")
     (name, ptx), = probe.kernels((9, 0))
     insts = next(iter(ptx_to_sass(ptx, "sm_90").values()))
@@ -134,8 +134,8 @@ def test_fine_trace_kernel_times_each_dependent_load_and_the_stop_clock_waits_fo
         sb = insts[ld].control.write_barrier
         assert any(i.control.waits_on(sb) for i in insts[ld + 1:b + 1])
     assert probe.check_sass(name, insts) == []
-    from probes.catalogue import _fine_ops
-    assert latency_fine.TRACE_LEN == _fine_ops.TRACE_LEN          # host cap == shared-memory trace size
+    from probes.kernel import fine_ops
+    assert latency_fine.TRACE_LEN == fine_ops.TRACE_LEN          # host cap == shared-memory trace size
     # a stop clock hoisted above the consumer of the load is caught
     broken = insts[:triples[0][1] + 1] + [insts[triples[0][2]]] + insts[triples[0][1] + 1:triples[0][2]]
     assert probe.check_sass(name, broken) != []

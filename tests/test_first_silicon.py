@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from probes.engine import clocks as clocklib
-from probes.engine.context import Context, PointSkipped, stable_hash
+from probes.kernel.context import Context, PointSkipped, stable_hash
 from probes.engine.measure import kernel_records, run_probe
-from probes.engine.stopping import make_rule
+from probes.stats import make_rule
 from probes.spec import Probe
 from probes.static import kernel_checks as K
 
@@ -26,7 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # ---- defect 8: seeds the same in every process --------------------------------------------------------------------
 
 def _chain_in_a_fresh_process(hash_seed: str) -> str:
-    code = ("from probes.engine.context import Context; "
+    code = ("from probes.kernel.context import Context; "
             "print(Context('simulator', {}).rng(1048576, 64).integers(0, 1 << 30, 4).tolist())")
     env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": ROOT}
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
@@ -161,7 +161,7 @@ class _LaunchedCtx:
 
 
 def test_provenance_without_a_toolchain_is_a_recorded_reason(monkeypatch):
-    from probes.engine import compile as C
+    from probes.kernel import compile as C
     from probes.static import toolchain
 
     def missing(ptx, arch):
@@ -178,7 +178,7 @@ def test_provenance_without_a_toolchain_is_a_recorded_reason(monkeypatch):
 def test_a_gpu_run_does_not_need_ptxas_before_its_first_launch(tmp_path, monkeypatch):
     """Before issue 20 the worker assembled every kernel for provenance before measuring: a missing ptxas made the
     whole probe an error."""
-    from probes.engine import compile as C
+    from probes.kernel import compile as C
 
     def broken(*a, **k):
         raise RuntimeError("no toolchain here")

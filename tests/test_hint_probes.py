@@ -9,7 +9,7 @@ from probes.analysis.hints import static_lowering
 from probes.catalogue import cache_hints as C
 from probes.catalogue.cache_hints import bandwidth, host, staleness
 from probes.catalogue.cache_hints import kernels as K
-from probes.engine.compile import kernel_ptx, ptx_to_sass
+from probes.kernel.compile import kernel_ptx, ptx_to_sass
 from probes.spec import ProbeSpecError
 from probes.static import qualifiers as H
 
@@ -71,7 +71,7 @@ def test_every_hint_kernel_carries_the_atlas_modifier(residency_sass, arch):
 def test_check_sass_rejects_a_plain_load_in_place_of_a_hinted_one():
     from numba import types
 
-    from probes.engine import intrinsics as X
+    from probes.kernel import intrinsics as X
     fake = K.residency_kernel("nc.L1::no_allocate", step=X.ld_u64_addr)   # nc's marker, plain loads
     sig = (types.uint64[::1], types.uint64[::1], types.int64, types.uint64[::1])
     (insts,) = ptx_to_sass(kernel_ptx(fake, sig, (9, 0)), "sm_90").values()
@@ -123,7 +123,7 @@ def test_axes_errors_and_env_derived_sizes():
 
 def test_k_asks_for_at_least_k_steps_in_whole_trips_and_the_smoke_params_stay_valid():
     """Timed passes are whole trips of the unrolled loop: k = 2 (the smoke value) runs 16 steps, 17 runs 32."""
-    from probes.engine import timed_pass as T
+    from probes.kernel import timed_pass as T
     assert [host.steps_of({"k": k}) for k in (1, 2, 16, 17, 32)] == [16, 16, 16, 32, 32]
     assert "at least k" in host.K.help and str(T.UNROLL) in host.K.help
     for probe in C.PROBES:

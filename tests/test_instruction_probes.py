@@ -12,8 +12,8 @@ import pytest
 
 from probes import catalogue
 from probes.catalogue import instructions as I
-from probes.engine import chain_step
-from probes.engine.compile import ptx_to_sass
+from probes.kernel import chain_step
+from probes.kernel.compile import ptx_to_sass
 from probes.spec import ProbeSpecError
 from probes.static import instruction_table as O
 
@@ -53,7 +53,7 @@ def test_check_sass_catches_a_folded_chain():
     assert "STEP(" not in src
     from numba import cuda
 
-    from probes.engine.compile import kernel_ptx
+    from probes.kernel.compile import kernel_ptx
     scope = {"cuda": cuda, "clock64": chain_step.clock64, "smid": chain_step.smid, "uint32": np.uint32}
     exec(compile(src, "<folded>", "exec"), scope)
     ptx = kernel_ptx(scope["k_lop3_ilp1"], I.signature(op), (9, 0))

@@ -7,8 +7,8 @@ import numba.cuda.cache_hints as ch
 import pytest
 from numba import cuda, types
 
-from probes.engine import intrinsics as X
-from probes.engine.compile import kernel_ptx
+from probes.kernel import intrinsics as X
+from probes.kernel.compile import kernel_ptx
 
 if X.SIMULATOR:
     pytest.skip("compiles PTX: not under the simulator", allow_module_level=True)

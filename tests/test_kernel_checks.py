@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from probes import catalogue
-from probes.catalogue import _chase as chaselib
-from probes.engine.compile import kernel_ptx, ptx_to_sass
+from probes.kernel import chase as chaselib
+from probes.kernel.compile import kernel_ptx, ptx_to_sass
 from probes.static import kernel_checks as K
 from probes.spec import GiB, KiB, MiB
 
@@ -21,7 +21,7 @@ CHASES = ["latency.ladder.global", "latency.ladder.global.cg", "latency.tlb", "l
 
 
 def _functions(name: str, cc=(9, 0)):
-    from probes.engine.compile import cached_kernels
+    from probes.kernel.compile import cached_kernels
     arch = f"sm_{cc[0]}{cc[1]}"
     return [(k, insts) for k, ptx in cached_kernels(catalogue.get(name), cc)
             for insts in ptx_to_sass(ptx, arch).values()]
@@ -58,7 +58,7 @@ def _old_timed_passes(step):
     """The timed passes before issue 20: range() loops, start clock right after the warm pass."""
     from numba import cuda
 
-    from probes.engine import intrinsics as X
+    from probes.kernel import intrinsics as X
 
     @cuda.jit(device=True)
     def timed(memory, p, steps, out):
@@ -122,7 +122,7 @@ def _old_hint_walk(step):
     """The cache-hint timed walk before issue 21 §1: int64 range() loops of k and 2k steps."""
     from numba import cuda
 
-    from probes.engine import intrinsics as X
+    from probes.kernel import intrinsics as X
 
     @cuda.jit(device=True)
     def walk(mem, p, k, out, idx):

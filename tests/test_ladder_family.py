@@ -13,8 +13,8 @@ import pytest
 from probes import catalogue
 from probes import verdicts as V
 from probes.analysis.tlb import NO_TRANSITION, analyse_tlb
-from probes.catalogue._chase import chain_steps, page_positions, sattolo_cycle, walk
-from probes.engine.compile import ptx_to_sass
+from probes.kernel.chase import chain_steps, page_positions, sattolo_cycle, walk
+from probes.kernel.compile import ptx_to_sass
 from probes.spec import GiB, KiB, MiB, geometric
 
 # probe -> (SASS load kind, exact opcode of every chase load on sm_90)

@@ -40,14 +40,14 @@ def test_per_row_headline_counts_every_row(tmp_path):
 
 def test_per_op_gives_the_numbers_the_probes_computed_before():
     """One function writes (t(2n) - t(n)) / steps; the chase, cache-hint and prefetch samples are what they were."""
-    from probes.catalogue import _chase
+    from probes.kernel import chase
     from probes.catalogue.cache_hints import host
-    from probes.engine import timed_pass as T
+    from probes.kernel import timed_pass as T
     c1, n1, c2, n2, steps = 10_337, 5_011, 20_913, 10_200, 48
-    assert _chase.per_load_sample(c1, n1, c2, n2, steps) == {
+    assert chase.per_load_sample(c1, n1, c2, n2, steps) == {
         "cycles_per_op": (c2 - c1) / steps, "ns_per_op": (n2 - n1) / steps, "cycles": c2 - c1, "ns": n2 - n1,
         "cycles_n": c1, "cycles_2n": c2, "ns_n": n1, "ns_2n": n2, "steps": steps, "unroll": T.UNROLL}
-    assert _chase.per_load_sample(c1, n1, c2, n2, steps)["cycles_per_op"] == 220.33333333333334
+    assert chase.per_load_sample(c1, n1, c2, n2, steps)["cycles_per_op"] == 220.33333333333334
     out = np.array([7, 3, c1, c2], dtype=np.uint64)
     assert host.timed(out, 2, steps) == {"cycles_per_op": (c2 - c1) / steps, "cycles_n": c1, "cycles_2n": c2}
     assert host.timed(out, 2, steps, "band_l2_cycles") == {"band_l2_cycles": (c2 - c1) / steps,

@@ -55,7 +55,7 @@ def test_too_few_cells_is_one_clear_error():
 
 def test_nearfar_kernel_reads_smid_claims_with_cas_and_chases_l2_only():
     from probes import catalogue
-    from probes.engine.compile import ptx_to_sass
+    from probes.kernel.compile import ptx_to_sass
     probe = catalogue.get("latency.l2.nearfar")
     (name, ptx), = probe.kernels((9, 0))
     insts = next(iter(ptx_to_sass(ptx, "sm_90").values()))

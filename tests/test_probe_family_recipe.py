@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TOOLKIT = "from probes.engine import compile as C, intrinsics as X, timed_pass as T"
+TOOLKIT = "from probes.kernel import compile as C, intrinsics as X, timed_pass as T"
 
 CATALOGUE = f'''"""Toy family: one thread runs a dependent chain of 32-bit integer adds; cycles per add.
 

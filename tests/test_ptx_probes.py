@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from probes import catalogue
-from probes.engine import ptx
-from probes.engine.context import Context
+from probes.kernel import ptx
+from probes import ptx_dryrun
+from probes.kernel.context import Context
 from probes.spec import KernelCheckError, KiB, ProbeSpecError
 from probes.static.sass import Instruction
 
@@ -262,7 +263,7 @@ def test_chase_link_through_two_instructions_is_found():
 
 
 def test_ptx_dry_run_assembles_and_checks_every_ptx_probe_for_sm80_sm90a_sm100a():
-    checked, failures, skipped = ptx.dry_run()
+    checked, failures, skipped = ptx_dryrun.dry_run()
     assert failures == []
     assert checked >= len(PTX_PROBES)
     # wgmma only on sm_90a, tcgen05 only on sm_100a, cp.async everywhere
@@ -275,21 +276,21 @@ def test_ptx_dry_run_reports_a_broken_kernel_in_one_line():
     probe = catalogue.get("latency.mbarrier")
     broken = type(probe)(**{**probe.__dict__, "name": "latency.broken",
                             "kernels": lambda cc: [("mbar_arrive_test", ".version 8.7\n.target sm_90a\nbogus;\n")]})
-    checked, failures, _ = ptx.dry_run(("sm_90a",), [broken])
+    checked, failures, _ = ptx_dryrun.dry_run(("sm_90a",), [broken])
     assert checked == 0 and len(failures) == 1 and "does not assemble" in failures[0] and "\n" not in failures[0]
 
 
 def test_ptx_dry_run_cli_rejects_an_unknown_arch_in_one_line(capsys):
-    assert ptx.main(["--arch", "hopper"]) == 2
+    assert ptx_dryrun.main(["--arch", "hopper"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
 
 
 def test_the_static_atlas_list_of_ptx_instructions_is_current():
     """ptx/atlas-instructions.csv is what the static atlas reads; regenerate with
-    `python -m probes.engine.ptx --write-atlas-list` after editing a template or a probe's kernels."""
-    assert ptx.ATLAS_LIST.read_text() == ptx.atlas_csv()
-    rows = ptx.atlas_rows()
+    `python -m probes.ptx_dryrun --write-atlas-list` after editing a template or a probe's kernels."""
+    assert ptx_dryrun.ATLAS_LIST.read_text() == ptx_dryrun.atlas_csv()
+    rows = ptx_dryrun.atlas_rows()
     ops = {r["ptx_instruction"] for r in rows}
     assert {"cp.async.ca.shared.global", "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes",
             "mapa.shared::cluster.u32", "ld.shared::cluster.u32", "mbarrier.complete_tx.shared::cta.b64"} <= ops
@@ -355,7 +356,7 @@ def test_tma2d_stream_is_checked_per_box_and_launches_its_tensor_map_geometry():
 ])
 def test_tma2d_tensor_maps_the_driver_would_refuse_are_refused_before_any_launch(nbytes, row_bytes, rows, message):
     from probes.catalogue.bandwidth_bulk import tma2d_fields
-    from probes.engine.tensormap import TensorMapError
+    from probes.kernel.tensormap import TensorMapError
     if message is None:
         assert tma2d_fields(nbytes, row_bytes, rows).global_strides == (row_bytes,)
         return
@@ -432,7 +433,7 @@ def test_default_dsmem_sweep_reaches_the_non_portable_cluster_of_16():
                                          ("latency.cluster-barrier", {"cluster_size": 16, "relaxed": 1}),
                                          ("bandwidth.dsmem", {"cluster_size": 16, "peer_shift": 1})])
 def test_a_cluster_the_driver_does_not_run_skips_its_point_with_the_reason(name, point):
-    from probes.engine.context import PointSkipped
+    from probes.kernel.context import PointSkipped
     probe = catalogue.get(name)
     params = probe.parse_params(probe.smoke)
     fake = _Refusing(limit=8)

@@ -139,7 +139,7 @@ def test_clock_probe_chain_closed_form_and_sass():
     for _ in range(1000):
         x = (x * 3 + 1) % (1 << 64)
     assert C.expected_chain(12345, 1000) == x
-    from probes.engine.compile import ptx_to_sass
+    from probes.kernel.compile import ptx_to_sass
     (probe,) = C.PROBES
     for cc in ((8, 0), (9, 0)):
         for name, ptx in probe.kernels(cc):

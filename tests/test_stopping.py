@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from probes.engine.stopping import FixedCount, MedianCI, StdRel, make_rule, median_ci
+from probes.stats import FixedCount, MedianCI, StdRel, make_rule, median_ci
 
 
 def feed(rule, rng, scale, batch=5, cap=20000):

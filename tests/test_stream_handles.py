@@ -6,7 +6,7 @@ import ctypes
 
 import pytest
 
-from probes.engine.context import stream_handle
+from probes.kernel.context import stream_handle
 
 
 class NumbaCuda:                      # numba-cuda >= 0.30: handle is a CUstream, plus the protocol method

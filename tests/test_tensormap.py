@@ -2,7 +2,7 @@
 constraint refused in one line before any driver call. Encoding itself (cuTensorMapEncodeTiled) needs a GPU."""
 import pytest
 
-from probes.engine.tensormap import TensorMapError, encode_tiled, tiled_fields
+from probes.kernel.tensormap import TensorMapError, encode_tiled, tiled_fields
 
 
 def test_row_major_2d_tensor_becomes_innermost_first_with_byte_strides():

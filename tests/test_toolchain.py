@@ -76,7 +76,7 @@ def test_two_processes_wanting_one_cache_entry_produce_it_once(cache_dir, tmp_pa
             f"    open({str(log)!r}, 'a').write('x')\n"
             "    time.sleep(1.5)\n"
             "    return b'entry'\n"
-            "sys.stdout.write(toolchain._cached('test', ('one key',), produce, '.bin').decode())\n")
+            "sys.stdout.write(toolchain.cached('test', ('one key',), produce, '.bin').decode())\n")
     procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(2)]
     assert [p.communicate(timeout=120)[0] for p in procs] == ["entry", "entry"]
     assert log.read_text() == "x", "produced twice"

@@ -34,7 +34,7 @@ from scipy import ndimage
 
 from probes import verdicts as V
 from probes.analysis.levels import clean_pairs, is_plateau, segments
-from probes.engine.stopping import median_ci
+from probes.stats import median_ci
 
 METHOD_NAME = "ruptures-pelt-l2 on ln(bandwidth), plateau cores, geometric end threshold"
 LITTLE_FRACTION = 0.9

@@ -470,7 +470,7 @@ def persisting_summary(docs: list[dict]) -> pd.DataFrame:
 
 def bandwidth_summary(docs: list[dict]) -> pd.DataFrame:
     """Per arch and hint: median read GB/s with its bootstrap CI, and the copy ceiling's median."""
-    from probes.engine.stopping import median_ci
+    from probes.stats import median_ci
     df = samples(docs)
     bw = _metric(df, "cache-hints.bandwidth")
     rows = []

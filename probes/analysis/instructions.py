@@ -21,7 +21,7 @@ import numpy as np
 
 from probes import verdicts
 from probes.analysis import claims as claimslib
-from probes.engine import stopping
+from probes import stats
 from probes.static import instruction_table as itable
 from probes.static import variant_atlas
 
@@ -39,12 +39,12 @@ class Estimate:
 
 
 def median_ci(values, confidence: float = 0.95, n_resamples: int = 1000, seed: int = 0) -> Estimate:
-    """Median with a percentile-bootstrap CI of the finite values (probes.engine.stopping.median_ci: fixed seed,
+    """Median with a percentile-bootstrap CI of the finite values (probes.stats.median_ci: fixed seed,
     identical samples give a zero-width CI), with the sample count."""
     x = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
     if x.size == 0:
         raise ValueError("median_ci: no finite sample")
-    return Estimate(*stopping.median_ci(x, confidence, n_resamples, seed), int(x.size))
+    return Estimate(*stats.median_ci(x, confidence, n_resamples, seed), int(x.size))
 
 
 def two_unroll_estimate(t_n, t_2n, steps: int) -> Estimate:

@@ -15,7 +15,7 @@ from probes.analysis import importers
 from probes.analysis.formatting import analysis_document, fmt_bytes, json_safe
 from probes.analysis.levels import (DetectionParams, LadderTooLarge, decimation, describe_sublevels,
                                     describe_transition, detect_levels)
-from probes.engine.stopping import median_ci
+from probes.stats import median_ci
 
 
 def _latency_column(df: pd.DataFrame) -> tuple[str, str]:

@@ -45,7 +45,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import ndimage, stats
 
-from probes.engine.stopping import median_ci
+from probes.stats import median_ci
 from probes.optional import lazy
 
 ruptures = lazy("ruptures")  # the [report] extra: needed when a ladder is analysed, not to import this module

@@ -87,7 +87,7 @@ def _cached(key, build):
 
 def _source(ctx, n_words: int):
     """Device buffer of n_words uint32 with word i = (i // 4) % 251, filled on the device."""
-    from probes.catalogue import _bw_kernels as K
+    from probes.kernel import bw_kernels as K
     d = ctx.device_array(n_words, np.uint32)
     blocks, threads = (2, 32) if ctx.simulator else (min(4096, max(1, n_words // 1024)), 256)
     ctx.kernel("bw-fill", K.fill)[blocks, threads](d, n_words)
@@ -214,7 +214,7 @@ def ladder_layout(ws: int, shape: str, blocks: int, params: dict, cap: int) -> t
 
 def measure_ladder_with(shape: str):
     def measure(ctx, point: dict, params: dict) -> dict:
-        from probes.catalogue import _bw_kernels as K
+        from probes.kernel import bw_kernels as K
         op, ws = point["op"], int(point["working_set_bytes"])
         n_sm, threads = _sm_count(ctx.env), _threads(ctx, params)
         blocks = n_sm * params["blocks_per_sm"]
@@ -284,7 +284,7 @@ def stream_bytes(env: dict, params: dict) -> int:
 
 
 def measure_occupancy(ctx, point: dict, params: dict) -> dict:
-    from probes.catalogue import _bw_kernels as K
+    from probes.kernel import bw_kernels as K
     op, warps, unroll = point["op"], int(point["warps_per_sm"]), int(point["unroll"])
     n_sm = _sm_count(ctx.env)
     per_sm, threads = (1, 32) if ctx.simulator else _grid_for_warps(warps)
@@ -316,7 +316,7 @@ def shared_axes(env: dict, params: dict) -> dict:
 
 
 def measure_shared(ctx, point: dict, params: dict) -> dict:
-    from probes.catalogue import _bw_kernels as K
+    from probes.kernel import bw_kernels as K
     kind, stride = point["access"], int(point["stride"])
     unroll, iters = params["unroll"], params["iters"]
     if stride > K.max_shared_stride(kind, unroll):
@@ -396,7 +396,7 @@ def _walk(memory: np.ndarray, start: int, hops: int, base: int) -> int:
 
 
 def measure_nearfar(ctx, point: dict, params: dict) -> dict:
-    from probes.catalogue import _bw_kernels as K
+    from probes.kernel import bw_kernels as K
     stride, windows, window = int(point["window_stride_bytes"]), params["windows"], params["window_bytes"]
     steps, passes, unroll = params["steps"], params["passes"], params["unroll"]
     n_sm, threads = _sm_count(ctx.env), _threads(ctx, params, 256)
@@ -455,30 +455,30 @@ def _sigs():
 
 
 def _compile(pairs, cc):
-    from probes.engine.compile import kernel_ptx
+    from probes.kernel.compile import kernel_ptx
     return [(name, kernel_ptx(func, sig, cc)) for name, func, sig in pairs]
 
 
 def ladder_kernels(cc):
-    from probes.catalogue import _bw_kernels as K
+    from probes.kernel import bw_kernels as K
     sig = _sigs()["region"]
     return _compile([(f"region_{op}", K.region_kernel(op, 4), sig) for op in LADDER_OPS], cc)
 
 
 def occupancy_kernels(cc):
-    from probes.catalogue import _bw_kernels as K
+    from probes.kernel import bw_kernels as K
     sig = _sigs()["stream"]
     return _compile([(f"stream_{op}_u{u}", K.stream_kernel(op, u), sig) for op in STREAM_OPS for u in (1, 4)], cc)
 
 
 def shared_kernels(cc):
-    from probes.catalogue import _bw_kernels as K
+    from probes.kernel import bw_kernels as K
     sig = _sigs()["shared"]
     return _compile([(f"shared_{k}", K.shared_kernel(k, 4), sig) for k in SHARED_ACCESS], cc)
 
 
 def nearfar_kernels(cc):
-    from probes.catalogue import _bw_kernels as K
+    from probes.kernel import bw_kernels as K
     return _compile([("nearfar", K.nearfar_kernel(4), _sigs()["nearfar"])], cc)
 
 
@@ -489,7 +489,7 @@ def _unroll_of(name: str, default: int = 4) -> int:
 def check_global(name: str, insts) -> list[str]:
     """Region/stream kernels: >= unroll LDG.E.128 (read), STG.E.128 (write) or both (copy) inside one loop body,
     nothing narrower there, and the %globaltimer/%clock64 stamps."""
-    from probes.catalogue import _bw_kernels as K
+    from probes.kernel import bw_kernels as K
     u = _unroll_of(name)
     op = name.split("_")[1]
     want = {"read": {"LDG.E.128": u}, "write": {"STG.E.128": u}, "copy": {"LDG.E.128": u, "STG.E.128": u}}[op]
@@ -500,7 +500,7 @@ SHARED_SASS = {"b32": "LDS", "v2": "LDS.64", "v4": "LDS.128", "ldmatrix": "LDSM.
 
 
 def check_shared(name: str, insts) -> list[str]:
-    from probes.catalogue import _bw_kernels as K
+    from probes.kernel import bw_kernels as K
     kind = name.split("_", 1)[1]
     return (K.memory_problems(insts, {SHARED_SASS[kind]: 4}, forbid_narrow=("LDS", "LDSM"))
             + K.timer_problems(insts, clocks=2, timers=2))
@@ -509,8 +509,8 @@ def check_shared(name: str, insts) -> list[str]:
 def check_nearfar(name: str, insts) -> list[str]:
     """%smid, an atomic CAS claim, the L2-only chase (LDG.E.64.STRONG.GPU, each addressed by the previous one),
     and >= 4 L2-only 16-byte loads (LDG.E.128.STRONG.GPU) inside the bandwidth loop."""
-    from probes.catalogue import _bw_kernels as K
-    from probes.catalogue._chase import address_from_load
+    from probes.kernel import bw_kernels as K
+    from probes.kernel.chase import address_from_load
     problems = []
     if not any("SR_VIRTUALSMID" in i.text or "SR_SMID" in i.text for i in insts):
         problems.append("no %smid read (S2R/S2UR SR_VIRTUALSMID)")

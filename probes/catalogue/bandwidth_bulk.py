@@ -22,7 +22,7 @@ import re
 
 import numpy as np
 
-from probes.engine import ptx, tensormap
+from probes.kernel import ptx, tensormap
 from probes.spec import KernelCheckError, KiB, MiB, Param, Point, Probe, ProbeSpecError, min_cc, positive
 
 TEMPLATE = "ptx/bulk_stream.ptx"

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from probes.catalogue.latency_cluster import require_cluster
-from probes.engine import ptx
+from probes.kernel import ptx
 from probes.spec import KernelCheckError, KiB, Param, Point, Probe, ProbeSpecError, min_cc, positive
 
 TEMPLATE = "ptx/dsmem_stream.ptx"

@@ -1,7 +1,7 @@
 """Instruction latency and throughput: dependent chains of one op per thread, timed with %clock64.
 
 Method: each op's chain step is volatile inline PTX (an `Op` of probes/static/instruction_table.py, the one table the
-static atlases read too; its kernel-callable form is probes/engine/chain_step.py); a generated Numba kernel
+static atlases read too; its kernel-callable form is probes/kernel/chain_step.py); a generated Numba kernel
 runs `ilp` independent chains per thread, unrolled `unroll` steps per loop trip, in two timed passes of n and 2n
 trips; per-op cycles = (t(2n) - t(n)) / (n * unroll), which cancels loop-entry and timer overhead (nanoBench). The
 stop clock is read after a branch on every chain's value, so it waits for the last result. Latency: one warp, one
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from probes.engine import chain_step, timed_pass
+from probes.kernel import chain_step, timed_pass
 from probes.spec import Axis, KernelCheckError, Param, Probe, ProbeSpecError, Sweep, min_cc, positive
 from probes.static import instruction_table as T
 from probes.static.kernel_checks import Expect
@@ -63,7 +63,7 @@ def op_of_tag(tag: int):
 def kernel_source(op, ilp: int) -> str:
     """Python source of the kernel for (op, ilp): chains x0.., operands rotating (b,c),(c,d),(d,b).
 
-    The timed section is the engine's timed-pass primitive (probes/engine/timed_pass.py): the start clock waits on
+    The timed section is the engine's timed-pass primitive (probes/kernel/timed_pass.py): the start clock waits on
     every chain's loaded initial value, passes of n and 2n trips of a uint32 counter, the stop clocks wait on every
     chain. The loop steps by `one`, a kernel argument (= 1): neither NVVM nor ptxas knows the trip count, so neither
     unrolls the loop, and the op count in the SASS is exactly 2 x ilp x unroll x (SASS per step).
@@ -152,13 +152,13 @@ def _ptx(op_name: str, ilp: int, cc: tuple) -> str:
     """PTX of one (op, ilp) kernel, cached on disk: Numba's front end takes ~0.2 s a kernel and has no cache."""
     from importlib import metadata
 
-    from probes.engine.compile import kernel_ptx
+    from probes.kernel.compile import kernel_ptx
     from probes.static import toolchain
     op = T.BY_NAME[op_name]
     key = ("instructions", metadata.version("numba-cuda"), f"{cc}", kernel_source(op, ilp), op.ptx, op.kind,
            _ops_source_hash())
     produce = lambda: kernel_ptx(kernel_function(op_name, ilp), signature(op), cc).encode()  # noqa: E731
-    return toolchain._cached("ptx", key, produce, ".ptx").decode()
+    return toolchain.cached("ptx", key, produce, ".ptx").decode()
 
 
 @functools.cache
@@ -293,7 +293,7 @@ def _require_resident(ctx, op, ilp: int, threads: int, blocks_per_sm: int) -> No
     """Skip (PointSkipped, recorded by the engine) a throughput point whose blocks cannot all be resident on one SM
     at once: a second wave would run and the per-SM sum of warp rates would double into a false plateau
     (issue 20 defect 4). Registers and shared memory from the driver for the compiled kernel."""
-    from probes.engine.context import PointSkipped
+    from probes.kernel.context import PointSkipped
     from probes.static.kernel_checks import occupancy_problem
     usage = ctx.resources(("instructions", op.name, ilp), signature(op))
     if usage is None:

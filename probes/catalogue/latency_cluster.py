@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from probes.catalogue._chase import per_load_sample, sattolo_cycle, walk
-from probes.engine import ptx
+from probes.kernel.chase import per_load_sample, sattolo_cycle, walk
+from probes.kernel import ptx
 from probes.spec import KernelCheckError, KiB, Param, Probe, ProbeSpecError, min_cc, multiple_of, positive
 
 TEMPLATE = "ptx/dsmem.ptx"
@@ -86,7 +86,7 @@ def chase_config(cluster_size: int, footprint: int) -> ptx.LaunchConfig:
 def require_cluster(ctx, k: ptx.PtxKernel, cfg: ptx.LaunchConfig) -> int | None:
     """Skip the point (PointSkipped, the reason stored) when the driver runs no cluster of this shape here, e.g. a
     non-portable size of 16 it does not allow; else the number of such clusters it runs at once (None: unknown)."""
-    from probes.engine.context import PointSkipped
+    from probes.kernel.context import PointSkipped
     n, why = ptx.cluster_capacity(ctx, k, cfg)
     if why:
         raise PointSkipped(why)

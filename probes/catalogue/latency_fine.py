@@ -18,7 +18,7 @@ import numpy as np
 
 from probes.spec import KiB, Axis, KernelCheckError, Param, Probe, ProbeSpecError, Requirement, Sweep, min_cc
 
-TRACE_LEN = 4096                         # must equal _fine_ops.TRACE_LEN (kept here so listing needs no numba)
+TRACE_LEN = 4096                         # must equal fine_ops.TRACE_LEN (kept here so listing needs no numba)
 ASSUMED_L1_BYTES = 256 * KiB             # largest L1/shared array per SM on Volta..Hopper, when env lacks it
 NEAR_SIZE = (0.5, 0.75, 1.0, 1 + 1 / 32, 1 + 1 / 16, 1.25)   # footprints around a cache size, x its size
 STRIDES_4B_TO_4KIB = tuple(4 << i for i in range(11))
@@ -107,7 +107,7 @@ def _device_chain(ctx, footprint: int, stride: int):
 
 def run_trace(ctx, footprint: int, stride: int, start_slot: int, skip: int, count: int) -> dict:
     """Launch the trace kernel at `start_slot`: `skip` hops untimed, then `count` timed; verify every index."""
-    from probes.catalogue import _fine_ops as F
+    from probes.kernel import fine_ops as F
     d_chain, slots = _device_chain(ctx, footprint, stride)
     per = stride // 4
     lat = ctx.device_array(count, np.uint32)
@@ -150,8 +150,8 @@ def measure_stride(ctx, point: dict, params: dict) -> dict:
 def kernels(cc):
     from numba import types
 
-    from probes.catalogue import _fine_ops as F
-    from probes.engine.compile import kernel_ptx
+    from probes.kernel import fine_ops as F
+    from probes.kernel.compile import kernel_ptx
     sig = (types.uint32[::1], types.uint32, types.int64, types.int64, types.uint32[::1], types.uint32[::1])
     return [("fine_trace", kernel_ptx(F.fine_trace, sig, cc))]
 

@@ -5,7 +5,7 @@ address arithmetic in the chain). The chain is a random cyclic permutation of th
 algorithm, built on the host, one slot per `stride_bytes`). A first pass warms caches/TLBs, then timed passes of
 `steps` and `2*steps` loads; per-load latency = (t(2n) - t(n)) / n cancels loop and timer overhead (nanoBench).
 `%clock64` gives cycles, `%globaltimer` ns; every clock read comes after a branch on the last loaded value, so the
-start waits for the warm pass and each stop for the last chained load (probes/engine/timed_pass.py). The loop runs
+start waits for the warm pass and each stop for the last chained load (probes/kernel/timed_pass.py). The loop runs
 16 chained loads per trip of a uint32 counter (steps is a multiple of 16), so no loop bookkeeping sits between
 chained loads. Each launch continues from the slot where the previous one ended (its end checked against the
 host's walk from there), so successive samples walk successive stretches of the cycle and the lines the samples
@@ -22,9 +22,9 @@ ladder has no L1 plateau; `.nc` goes through the read-only (texture) path.
 """
 from __future__ import annotations
 
-from probes.catalogue._chase import (Chain, ChainCache, chase_kernels, chase_plan, chase_step, cycle_of,
+from probes.kernel.chase import (Chain, ChainCache, chase_kernels, chase_plan, chase_step, cycle_of,
                                      page_positions, pass_steps, run_chase, sattolo_cycle, sattolo_order, warm_lap)
-from probes.engine import timed_pass as T
+from probes.kernel import timed_pass as T
 from probes.static.kernel_checks import Expect
 from probes.spec import GiB, KiB, MiB, Axis, Param, Probe, ProbeSpecError, Sweep, fits_in_free_memory, geometric, \
     min_cc, multiple_of, positive
@@ -44,7 +44,7 @@ _CHAINS = ChainCache()
 
 
 def plan(env: dict, point: dict, params: dict, launches: int = 1) -> dict:
-    """What the samples of one point visit of its chain (probes/catalogue/_chase.chase_plan)."""
+    """What the samples of one point visit of its chain (probes/kernel/chase.chase_plan)."""
     footprint, stride = point["footprint_bytes"], params["stride_bytes"]
     slots = footprint // stride
     return chase_plan(slots, pass_steps(slots, params["max_steps"]), footprint, env.get("l2_cache_bytes"), launches)

@@ -68,7 +68,7 @@ _STATE: dict = {}
 
 
 def measure(ctx, point: dict, params: dict) -> dict:
-    from probes.catalogue import _fine_ops as F
+    from probes.kernel import fine_ops as F
     stride, windows, steps = point["window_stride_bytes"], params["windows"], params["steps"]
     n_sm = int(ctx.env.get("sm_count") or 0)
     if n_sm <= 0:
@@ -117,8 +117,8 @@ def measure(ctx, point: dict, params: dict) -> dict:
 def kernels(cc):
     from numba import types
 
-    from probes.catalogue import _fine_ops as F
-    from probes.engine.compile import kernel_ptx
+    from probes.kernel import fine_ops as F
+    from probes.kernel.compile import kernel_ptx
     sig = (types.uint64[::1], types.uint64[::1], types.int64, types.int64, types.int64, types.int32[::1],
            types.uint64[::1], types.uint64[::1], types.uint64[::1], types.int64[::1])
     return [("nearfar", kernel_ptx(F.nearfar, sig, cc))]

@@ -19,10 +19,10 @@ from __future__ import annotations
 import numpy as np
 from numba import cuda, types
 
-from probes.catalogue._chase import (chase_plan, chase_step, make_timed_passes, pass_steps, per_load_sample,
+from probes.kernel.chase import (chase_plan, chase_step, make_timed_passes, pass_steps, per_load_sample,
                                      sattolo_cycle, walk)
-from probes.engine import intrinsics as X
-from probes.engine import timed_pass as T
+from probes.kernel import intrinsics as X
+from probes.kernel import timed_pass as T
 from probes.static.kernel_checks import Expect
 from probes.spec import KiB, Axis, KernelCheckError, Param, Probe, ProbeSpecError, geometric, min_cc, multiple_of, \
     positive
@@ -180,7 +180,7 @@ _SAMPLE_WORDS = 256   # kernels compiled for the SASS check use a 1 KiB array/ta
 
 def _kernels(name: str, func_of):
     def kernels(cc):
-        from probes.engine.compile import kernel_ptx
+        from probes.kernel.compile import kernel_ptx
         return [(name, kernel_ptx(func_of(), _SIG, cc))]
     return kernels
 

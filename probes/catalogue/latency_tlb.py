@@ -14,9 +14,9 @@ latency leaves its plateau; its miss cost is the latency step to the next platea
 """
 from __future__ import annotations
 
-from probes.catalogue._chase import (Chain, ChainCache, chase_kernels, chase_plan, chase_step, cycle_of,
+from probes.kernel.chase import (Chain, ChainCache, chase_kernels, chase_plan, chase_step, cycle_of,
                                      page_positions, pass_steps, run_chase, sattolo_order)
-from probes.engine import timed_pass as T
+from probes.kernel import timed_pass as T
 from probes.static.kernel_checks import Expect
 from probes.spec import KiB, MiB, Axis, Param, Probe, ProbeSpecError, fits_in_free_memory, geometric, min_cc, \
     multiple_of, positive
@@ -39,7 +39,7 @@ def measure(ctx, point: dict, params: dict) -> dict:
 
 
 def plan(env: dict, point: dict, params: dict, launches: int = 1) -> dict:
-    """What the samples of one point visit of its page chain (probes/catalogue/_chase.chase_plan)."""
+    """What the samples of one point visit of its page chain (probes/kernel/chase.chase_plan)."""
     pages = point["footprint_bytes"] // params["stride_bytes"]
     return chase_plan(pages, pass_steps(pages, params["max_steps"]), point["footprint_bytes"], env.get("l2_cache_bytes"), launches)
 

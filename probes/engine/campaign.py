@@ -245,10 +245,10 @@ def gpu_lock_path(backend: str) -> Path | None:
     """One lock per visible GPU set for real runs (two campaigns on one card disturb each other's timings)."""
     if backend != "gpu":
         return None
-    from probes.static.toolchain import _cache_dir
+    from probes.static.toolchain import cache_dir
     cards = os.environ.get("CUDA_VISIBLE_DEVICES", "all").strip() or "all"
     slug = "".join(c if c.isalnum() or c in "-_" else "_" for c in cards)[:80]
-    return _cache_dir() / "locks" / f"gpu-{slug}.lock"
+    return cache_dir() / "locks" / f"gpu-{slug}.lock"
 
 
 @contextmanager

@@ -6,9 +6,9 @@ import datetime as dt
 import numpy as np
 
 from probes.engine import clocks as clocklib
-from probes.engine.context import Context, PointSkipped
-from probes.engine.stopping import make_rule, median_ci
-from probes.engine.timed_pass import per_op
+from probes.kernel.context import Context, PointSkipped
+from probes.stats import make_rule, median_ci
+from probes.kernel.timed_pass import per_op
 from probes.results import io
 from probes.results.schema import SCHEMA_VERSION, ResultsError
 
@@ -37,7 +37,7 @@ def kernel_records(ctx, cc, done: set | None = None) -> list[dict]:
     import hashlib
     from collections import Counter
 
-    from probes.engine.compile import arch_of, ptx_to_sass
+    from probes.kernel.compile import arch_of, ptx_to_sass
     from probes.static import kernel_checks as K
 
     done = set() if done is None else done

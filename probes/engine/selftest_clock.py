@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from probes.engine import intrinsics as X
+from probes.kernel import intrinsics as X
 from probes.spec import KernelCheckError, Param, Probe, positive
 
 THREE, ONE = np.uint64(3), np.uint64(1)
@@ -49,7 +49,7 @@ def measure(ctx, point: dict, params: dict) -> dict:
 def kernels(cc):
     from numba import types
 
-    from probes.engine.compile import kernel_ptx
+    from probes.kernel.compile import kernel_ptx
     return [("spin", kernel_ptx(spin, (types.uint64, types.int64, types.uint64[::1]), cc))]
 
 

@@ -66,7 +66,7 @@ def _check_limits(args) -> None:
 
 
 def _check_rule(rule: str) -> None:
-    from probes.engine.stopping import RULES
+    from probes.stats import RULES
     if rule not in RULES:
         raise FleetError(f"--rule {rule!r} is not a stopping rule: choose from {', '.join(sorted(RULES))}")
 

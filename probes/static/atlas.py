@@ -67,7 +67,7 @@ def build(out_dir: Path, archs: list[str] | None = None, progress: bool = True,
     box = variant_findings.summary_box(idf, df, vdf, changes)
     sens = []
     if changes is not None and len(changes):
-        steps = variant_findings._release_order(changes["step"].unique())
+        steps = variant_findings.release_order(changes["step"].unique())
         sens = ["**Release sensitivity**: these atlases describe one ptxas release; the same PTX is lowered and "
                 f"scheduled differently by other releases ({len(changes)} changed cells from "
                 f"{steps[0].split('→')[0]} to {steps[-1].split('→')[1]}, all changes of "

@@ -47,8 +47,8 @@ KNOWN_EVENTS = (
 
 
 def _toolchains_dir() -> Path:
-    from probes.static.toolchain import _cache_dir
-    return _cache_dir() / "toolchains"
+    from probes.static.toolchain import cache_dir
+    return cache_dir() / "toolchains"
 
 
 def find_ptxas(root: Path) -> Path | None:

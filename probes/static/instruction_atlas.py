@@ -87,7 +87,7 @@ def _cached_rows(specs: list[InstructionSpec], arch: str, kernels: dict) -> list
 
 def _cache_path(key: tuple[str, ...]) -> Path:
     digest = hashlib.sha256("\0".join(key).encode()).hexdigest()[:32]
-    return toolchain._cache_dir() / "atlas" / f"{digest}.json"
+    return toolchain.cache_dir() / "atlas" / f"{digest}.json"
 
 
 def _store_rows(kernels: dict, arch: str, data: bytes) -> None:

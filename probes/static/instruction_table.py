@@ -15,7 +15,7 @@ Scheduled vs measured is joined by construction: an op's `variant` is its row's 
 analysis reads ptxas's schedule of exactly that variant (probes.static.variant_atlas.scheduled). A row whose PTX
 has no variant in the grammar gives its own `template` (the grammar's notation) and joins the variant table, so a
 new instruction is one row of this file. No CUDA here: the kernel-callable form of a step is
-probes/engine/chain_step.py.
+probes/kernel/chain_step.py.
 
 Host models use IEEE float32/float64/float16 and uint32/uint64 semantics with correct rounding (fused ops are rounded
 once, from the exact rational value), so exact ops are checked bit for bit; the MUFU approximations are checked within

@@ -25,7 +25,7 @@ _REG = re.compile(r"(?<![\w.])(U?R\d+|U?P\d+)(\.64)?\b")
 _PRED = re.compile(r"^!?U?P(\d+|T)$")
 _CONTROL_FLOW_END = ("EXIT", "RET", "BRA", "JMP")
 # Opcodes that make a lowering a software sequence (branches around a slow path, subroutine calls).
-_SEQUENCE_FLOW = {"BRA", "CALL", "BSSY", "BSYNC", "RET", "JMP", "BRX", "JMX", "WARPSYNC"}
+SEQUENCE_FLOW = {"BRA", "CALL", "BSSY", "BSYNC", "RET", "JMP", "BRX", "JMX", "WARPSYNC"}
 
 
 def _registers(operand: str) -> set[str]:
@@ -167,7 +167,7 @@ def issue_gaps(kernel: list[Instruction], targets: set[str], focus: tuple[str, .
     return [sum(kernel[k].control.stall for k in range(a, b)) for a, b in zip(idx, idx[1:])]
 
 
-def _mode(values: list[int]) -> int | None:
+def mode(values: list[int]) -> int | None:
     """Most common value; ties go to the smallest (the tightest schedule ptxas found legal)."""
     if not values:
         return None
@@ -233,7 +233,7 @@ def read_schedule(baseline: list[Instruction], chain: list[Instruction], indep: 
     interval = per_ptx = throughput = None
     if indep is not None:
         gaps = issue_gaps(indep, targets, focus)
-        interval = _mode(gaps)
+        interval = mode(gaps)
         focus_per_link = sum(low[op] for op in focus_ops)
         if gaps and focus_per_link:
             # One focus instruction per link or fewer: the pipe's interval is the cost. A sequence: its mean gap,
@@ -247,18 +247,18 @@ def read_schedule(baseline: list[Instruction], chain: list[Instruction], indep: 
     for op in focus_ops:
         mine = [lk for lk in links if chain[lk.producer].opcode == op]
         fx = [lk.cycles for lk in mine if not lk.variable]
-        per_opcode.append((op, round(low[op], 3), len(fx), _mode(fx), min(fx) if fx else None,
+        per_opcode.append((op, round(low[op], 3), len(fx), mode(fx), min(fx) if fx else None,
                            max(fx) if fx else None, sum(1 for lk in mine if lk.variable)))
-    control = any(op.split(".")[0] in _SEQUENCE_FLOW for op in low) or bool(
-        marks and any(ins.base in _SEQUENCE_FLOW for ins in chain[marks[0]:marks[-1] + 1]))
+    control = any(op.split(".")[0] in SEQUENCE_FLOW for op in low) or bool(
+        marks and any(ins.base in SEQUENCE_FLOW for ins in chain[marks[0]:marks[-1] + 1]))
 
     return Schedule(
         per_opcode=tuple(per_opcode), has_control_flow=bool(control),
         lowering=low, focus_opcodes=focus_ops, latency_class=klass,
-        fixed_latency_cycles=_mode(fixed), latency_min=min(fixed) if fixed else None,
+        fixed_latency_cycles=mode(fixed), latency_min=min(fixed) if fixed else None,
         latency_max=max(fixed) if fixed else None, fixed_links=len(fixed), variable_links=len(variable),
         scoreboards=tuple(sorted({lk.barrier for lk in variable if lk.barrier is not None})),
-        producer_stall=_mode([lk.producer_stall for lk in variable]),
+        producer_stall=mode([lk.producer_stall for lk in variable]),
         chain_cycles_per_link=chain_cycles, issue_interval_cycles=interval, issue_cycles_per_ptx=per_ptx,
         implied_throughput_per_sm_per_clk=throughput,
     )

@@ -126,15 +126,15 @@ def _accepts_version(version: str) -> bool:
         return False
 
 
-def _cache_dir() -> Path:
+def cache_dir() -> Path:
     base = os.environ.get("GPU_PROBES_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "gpu-probes")
     return Path(base)
 
 
-def _cached(kind: str, key_parts: tuple[str, ...], produce, suffix: str) -> bytes:
+def cached(kind: str, key_parts: tuple[str, ...], produce, suffix: str) -> bytes:
     key = hashlib.sha256("\0".join(key_parts).encode()).hexdigest()[:32]
-    path = _cache_dir() / kind / f"{key}{suffix}"
+    path = cache_dir() / kind / f"{key}{suffix}"
     if path.is_file():
         return path.read_bytes()
     with _one_producer(path):  # processes wanting the same entry (pytest-xdist workers) compile it once
@@ -187,7 +187,7 @@ def assemble(ptx: str, arch: str, extra_flags: tuple[str, ...] = ()) -> bytes:
                 raise AssemblyError(arch, (r.stderr or r.stdout).replace(str(src), "input.ptx"))
             return out.read_bytes()
 
-    return _cached("cubin", ("ptxas", tool_version("ptxas"), arch, *extra_flags, ptx), produce, ".cubin")
+    return cached("cubin", ("ptxas", tool_version("ptxas"), arch, *extra_flags, ptx), produce, ".cubin")
 
 
 @dataclass(frozen=True)
@@ -292,7 +292,7 @@ def cuobjdump_sass(cubin: bytes) -> str:
             return r.stdout.encode()
 
     key = ("cuobjdump", tool_version("cuobjdump"), hashlib.sha256(cubin).hexdigest())
-    return _cached("sass", key, produce, ".sass").decode()
+    return cached("sass", key, produce, ".sass").decode()
 
 
 def toolchain_versions() -> dict[str, str]:

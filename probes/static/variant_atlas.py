@@ -284,7 +284,7 @@ def _row(v: variants.Variant, arch: str, funcs: dict[str, list[Instruction]], ke
     else:
         sb = any(i.control.write_barrier is not None for i in indep if i.opcode in low
                  and schedule.destinations(i))
-        flow = any(op.split(".")[0] in schedule._SEQUENCE_FLOW for op in low)
+        flow = any(op.split(".")[0] in schedule.SEQUENCE_FLOW for op in low)
         figs = {"lowering_kind": "software sequence" if flow else "fixed sequence" if per_ptx > 1 + 1e-9
                 else "single", "lowerings": " ".join(low)}
         klass, lat, lo, hi = ("variable" if sb else "fixed (no chain)"), None, None, None
@@ -301,7 +301,7 @@ def issue_interval(kernel: list[Instruction], targets: set[str]) -> int | None:
     gaps = [kernel[k].control.stall for k in range(len(kernel) - 1)
             if kernel[k].opcode in targets and kernel[k + 1].opcode in targets
             and not schedule.is_padding(kernel[k]) and not schedule.is_padding(kernel[k + 1])]
-    return schedule._mode(gaps) if gaps else None
+    return schedule.mode(gaps) if gaps else None
 
 
 def _without_keepalive(kernel: list[Instruction]) -> list[Instruction]:
@@ -364,7 +364,7 @@ def _cache_file(kind: str, arch: str) -> Path:
     key = hashlib.sha256("\0".join(["variant-atlas", kind, arch, toolchain.tool_version("ptxas"),
                                     toolchain.tool_version("cuobjdump"), toolchain.ptx_isa_version(),
                                     ROW_VERSION if kind == "rows" else ""]).encode()).hexdigest()[:24]
-    return toolchain._cache_dir() / "variant-atlas" / f"{kind}-{arch}-{key}.json.gz"
+    return toolchain.cache_dir() / "variant-atlas" / f"{kind}-{arch}-{key}.json.gz"
 
 
 def _load(kind: str, arch: str) -> dict:

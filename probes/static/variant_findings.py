@@ -125,7 +125,7 @@ def summary_box(instr: pd.DataFrame | None, hints: pd.DataFrame | None, variant_
         facts.append(f"{ok['variant'].nunique()} PTX variants are accepted by some target; {len(only_af)} of them "
                      "only by `a`/`f` targets (wgmma, tcgen05, setmaxnreg, ...)")
     if history_changes is not None and len(history_changes):
-        steps = _release_order(history_changes["step"].unique())
+        steps = release_order(history_changes["step"].unique())
         facts.append(f"the compiler's model is release-sensitive: {len(history_changes)} cells of the two atlases "
                      f"changed over {len(steps)} release steps ({steps[0].split('→')[0]} → "
                      f"{steps[-1].split('→')[1]}); see [history/](history/README.md)")
@@ -134,7 +134,7 @@ def summary_box(instr: pd.DataFrame | None, hints: pd.DataFrame | None, variant_
     return ["> **Surprising, computed from the data**", ">", *[f"> - {f}" for f in facts], ""]
 
 
-def _release_order(steps) -> list[str]:
+def release_order(steps) -> list[str]:
     from probes.static.history import RELEASES
     order = list(RELEASES)
     return sorted(steps, key=lambda st: order.index(st.split("→")[0]) if st.split("→")[0] in order else 99)

@@ -19,7 +19,7 @@ NAMES = ("bandwidth.ladder", "bandwidth.ladder.own", "bandwidth.occupancy", "ban
 @pytest.fixture
 def ctx():
     from probes.engine import environment
-    from probes.engine.context import Context
+    from probes.kernel.context import Context
     return Context("simulator", environment.capture("simulator"))
 
 
@@ -60,7 +60,7 @@ def test_a_wrong_read_expectation_is_caught(ctx, monkeypatch):
 
 
 def test_wrong_written_data_is_caught(ctx, monkeypatch):
-    from probes.catalogue import _bw_kernels as K
+    from probes.kernel import bw_kernels as K
     from probes.catalogue import bandwidth as B
     from probes.spec import KernelCheckError
     probe, params = _smoke("bandwidth.ladder")
@@ -82,7 +82,7 @@ def test_wrong_written_data_is_caught(ctx, monkeypatch):
 
 
 def test_shared_checksum_matches_the_host_model_for_every_access(ctx, monkeypatch):
-    from probes.catalogue import _bw_kernels as K
+    from probes.kernel import bw_kernels as K
     from probes.spec import KernelCheckError
     probe, params = _smoke("bandwidth.shared")
     for access in ("b32", "v2", "v4", "ldmatrix"):

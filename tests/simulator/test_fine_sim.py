@@ -1,7 +1,7 @@
 """Fine-grained chase and L2 near/far kernels under Numba's simulator: traces and per-SM claim logic are right.
 
 Run with NUMBA_ENABLE_CUDASIM=1 in its own process. The simulator's %smid is blockIdx.x % sm_count (a private
-fallback in probes/catalogue/_fine_ops.py), so the one-block-per-SM claim runs for both pretend SMs.
+fallback in probes/kernel/fine_ops.py), so the one-block-per-SM claim runs for both pretend SMs.
 """
 import os
 
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.skipif(os.environ.get("NUMBA_ENABLE_CUDASIM") != "1",
 @pytest.fixture
 def ctx():
     from probes.engine import environment
-    from probes.engine.context import Context
+    from probes.kernel.context import Context
     return Context("simulator", environment.capture("simulator"))
 
 

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.skipif(os.environ.get("NUMBA_ENABLE_CUDASIM") != "1",
 def ctx():
     from probes.catalogue.cache_hints import host
     from probes.engine import environment
-    from probes.engine.context import Context
+    from probes.kernel.context import Context
     host.CACHE.clear()
     return Context("simulator", environment.capture("simulator"))
 

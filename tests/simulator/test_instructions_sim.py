@@ -14,7 +14,7 @@ pytestmark = pytest.mark.skipif(os.environ.get("NUMBA_ENABLE_CUDASIM") != "1",
 @pytest.fixture
 def ctx():
     from probes.engine import environment
-    from probes.engine.context import Context
+    from probes.kernel.context import Context
     return Context("simulator", environment.capture("simulator"))
 
 

@@ -28,7 +28,7 @@ CASES = {
 @pytest.fixture
 def ctx():
     from probes.engine import environment
-    from probes.engine.context import Context
+    from probes.kernel.context import Context
     return Context("simulator", environment.capture("simulator"))
 
 
@@ -36,10 +36,10 @@ def ctx():
 def test_chase_ends_at_the_host_walk_and_times_each_load(name, ctx):
     """measure() raises KernelCheckError unless the kernel's final pointer is where 4n host hops end."""
     from probes import catalogue
-    from probes.catalogue._chase import SIM_CYCLES_PER_STEP, SIM_NS_PER_STEP
+    from probes.kernel.chase import SIM_CYCLES_PER_STEP, SIM_NS_PER_STEP
     point, params = CASES[name]
     out = catalogue.get(name).measure(ctx, point, params)
-    from probes.engine.timed_pass import round_steps
+    from probes.kernel.timed_pass import round_steps
     assert out["steps"] == round_steps(params["max_steps"])
     # (t(2n) - t(n)) / n: the fixed cost of the clock reads cancels, leaving the per-load charge exactly
     assert out["cycles_per_op"] == SIM_CYCLES_PER_STEP and out["ns_per_op"] == SIM_NS_PER_STEP
@@ -47,7 +47,7 @@ def test_chase_ends_at_the_host_walk_and_times_each_load(name, ctx):
 
 
 def test_a_corrupted_global_chain_is_caught(ctx):
-    from probes.catalogue import _chase as chaselib
+    from probes.kernel import chase as chaselib
     from probes.spec import KernelCheckError
     pos = chaselib.page_positions(8, 64)
     nxt = chaselib.sattolo_cycle(8, np.random.default_rng(0))
@@ -77,7 +77,7 @@ def test_each_launch_continues_from_the_previous_final_slot(ctx):
 
 
 def test_a_pass_must_be_whole_unrolled_trips(ctx):
-    from probes.catalogue import _chase as chaselib
+    from probes.kernel import chase as chaselib
     chain = chaselib.Chain(ctx, 512, chaselib.page_positions(8, 64), chaselib.sattolo_cycle(8, np.random.default_rng(0)))
     with pytest.raises(ValueError, match="whole trips"):
         chaselib.run_chase(ctx, "chase", chaselib.chase_step(""), chain, 8)

@@ -82,7 +82,7 @@ def test_ladder_chase_ends_where_the_host_walk_ends(tmp_path):
 
     from probes.catalogue import latency_ladder as L
     from probes.engine import environment
-    from probes.engine.context import Context
+    from probes.kernel.context import Context
     ctx = Context("simulator", environment.capture("simulator"))
     params = {"stride_bytes": 64, "max_steps": 16}
     out = L.measure(ctx, {"footprint_bytes": 2048}, params)

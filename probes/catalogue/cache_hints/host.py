@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from probes.catalogue.cache_hints.kernels import LINE, helper_kernels, hints_for, marker, stream_kernel
-from probes.engine import timed_pass as T
+from probes.kernel import timed_pass as T
 from probes.spec import KernelCheckError, KiB, Param, ProbeSpecError, min_cc, positive
 from probes.static import qualifiers as Q
 from probes.static.kernel_checks import Expect

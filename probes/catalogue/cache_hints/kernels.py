@@ -15,8 +15,8 @@ import numpy as np
 from numba import cuda, uint32, uint64
 
 from probes.catalogue.cache_hints import ops as H
-from probes.engine import intrinsics as X
-from probes.engine import timed_pass as T
+from probes.kernel import intrinsics as X
+from probes.kernel import timed_pass as T
 from probes.static import qualifiers as Q
 from probes.static.kernel_checks import loop_resident_problems
 
@@ -57,7 +57,7 @@ def _device(name: str, lines: list[str], tag: str, **scope):
 def walk_of(step, tag: str = "step"):
     """Device function `walk(mem, p, steps, out, idx) -> p`: timed passes of `steps` and 2 x `steps` chase steps
     from p, out[idx] = t(n) and out[idx + 1] = t(2n) in %clock64 cycles. The engine's one timed-pass primitive
-    (probes/engine/timed_pass.py): each clock read after a branch on the last loaded pointer, T.UNROLL chained
+    (probes/kernel/timed_pass.py): each clock read after a branch on the last loaded pointer, T.UNROLL chained
     steps per trip of a uint32 counter. `steps` must be whole trips (T.round_steps)."""
     lines = ["def walk(mem, p, steps, out, idx):", f"    trips = uint32(steps // {T.UNROLL})",
              *T.section(["p = step(mem, p)"] * T.UNROLL, "p == 1", "out[idx] = 7", clocks=CLOCK),
@@ -376,7 +376,7 @@ def module_ptx(kind: str, cc: tuple[int, int], hints: tuple[str, ...] | None = N
     from importlib import metadata
     from pathlib import Path
 
-    from probes.engine.compile import kernel_ptx
+    from probes.kernel.compile import kernel_ptx
     from probes.static import toolchain
 
     def produce() -> bytes:
@@ -391,7 +391,7 @@ def module_ptx(kind: str, cc: tuple[int, int], hints: tuple[str, ...] | None = N
     # compile_ptx has no disk cache (~0.1 s a kernel, ~120 kernels per arch): key ours by the sources it depends on.
     sources = [Path(__file__), Path(H.__file__), Path(X.__file__), Path(Q.__file__), Path(T.__file__)]
     key = (kind, str(cc), ",".join(hints or ()), metadata.version("numba-cuda"), *(p.read_text() for p in sources))
-    return toolchain._cached("hint-ptx", key, produce, ".ptx").decode()
+    return toolchain.cached("hint-ptx", key, produce, ".ptx").decode()
 
 
 def kernels_for(*kinds):

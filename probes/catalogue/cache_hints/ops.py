@@ -2,7 +2,7 @@
 
 Each operation takes a hint name (the probes' `hint` axis) and spells its PTX from the one qualifier table
 (probes/static/qualifiers.py), so the dynamic and static halves test the same text. Loads whose qualifier goes after
-`ld.global` use the frozen intrinsics of probes/engine/intrinsics.py; the others (`ld.volatile.global`,
+`ld.global` use the frozen intrinsics of probes/kernel/intrinsics.py; the others (`ld.volatile.global`,
 `ld.relaxed.gpu.global`, `ld.acquire.gpu.global`, `.L2::cache_hint` with its createpolicy operand) and every store /
 16-byte load are built here the same way: one `ir.InlineAsm(side_effect=True)` per spelling, cached, so ptxas can
 neither hoist nor merge them.
@@ -40,10 +40,10 @@ def _policy_asm(instr: str) -> str:
 
 def _sim_chase(memory, index):
     """Simulator chase step. It reads the simulator's test clock once (+4 "cycles", the one simulated clock of
-    probes/engine/intrinsics.py), so a timed section of n loads reads 4n more than an empty one and
+    probes/kernel/intrinsics.py), so a timed section of n loads reads 4n more than an empty one and
     (t(2n) - t(n)) / n is exactly 4: the overhead cancellation is testable without a GPU (the value is a test
     artefact, never a measurement)."""
-    from probes.engine.intrinsics import clock64
+    from probes.kernel.intrinsics import clock64
     clock64()
     return memory[index]
 
@@ -81,7 +81,7 @@ def _asm(text: str, ret_bits: int | None, arg_bits: tuple[int, ...], constraints
 
 
 def _element_address(context, builder, arr_type, arr, index_type, index):
-    from probes.engine.intrinsics import element_address
+    from probes.kernel.intrinsics import element_address
     return element_address(context, builder, arr_type, arr, index_type, index)
 
 
@@ -97,7 +97,7 @@ def chase_step(hint: str):
         return _sim_chase
     prefix, policy = load_prefix(hint)
     if prefix.startswith("ld.global") and not policy:
-        from probes.engine import intrinsics as X
+        from probes.kernel import intrinsics as X
         return X.ld_u64_addr_hinted(prefix[len("ld.global"):])
 
     def build():
@@ -120,7 +120,7 @@ def load_u32(hint: str):
         return _sim_load
     prefix, policy = load_prefix(hint)
     if prefix.startswith("ld.global") and not policy:
-        from probes.engine import intrinsics as X
+        from probes.kernel import intrinsics as X
         return X.ld_hinted_u32(prefix[len("ld.global"):])
 
     def build():

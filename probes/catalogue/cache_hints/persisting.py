@@ -6,7 +6,7 @@ from numba import cuda
 
 from probes.catalogue.cache_hints.host import BLOCKS, THREADS, K, l2_victim, method_text
 from probes.catalogue.cache_hints.kernels import check_sass, kernels_for
-from probes.engine.context import stream_handle
+from probes.kernel.context import stream_handle
 from probes.spec import Param, Probe, min_cc
 
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from probes.catalogue.cache_hints.host import REQ, cached, chains, check, flush, hint_axes, hints_param, method_text
 from probes.catalogue.cache_hints.kernels import check_sass, kernels_for, marker, prefetch_kernel
-from probes.engine import timed_pass as T
+from probes.kernel import timed_pass as T
 from probes.spec import KiB, Param, Probe, ProbeSpecError, positive
 
 GROUP = 4 * KiB   # one prefetch group per 4 KiB: no L2 prefetch (<= 256 B) reaches a neighbour group

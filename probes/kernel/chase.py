@@ -18,8 +18,8 @@ import re
 import numpy as np
 from numba import cuda
 
-from probes.engine import intrinsics as X
-from probes.engine import timed_pass as T
+from probes.kernel import intrinsics as X
+from probes.kernel import timed_pass as T
 from probes.spec import KernelCheckError
 from probes.static.kernel_checks import address_from_load, chain_problems  # noqa: F401  (the chase SASS check)
 
@@ -79,7 +79,7 @@ def chase_step(qualifier: str = ""):
 def make_timed_passes(step, unroll: int = T.UNROLL):
     """Device function `timed(memory, p, steps, out) -> p`: a warm pass of n `step`s from p, then timed passes of n
     and 2n; out[0..3] = cycles(n), ns(n), cycles(2n), ns(2n). n = `steps` must be a multiple of `unroll`
-    (`T.round_steps`). Built on the engine's one timed-pass primitive (probes/engine/timed_pass.py): each clock read
+    (`T.round_steps`). Built on the engine's one timed-pass primitive (probes/kernel/timed_pass.py): each clock read
     comes after a branch on the last loaded pointer, and the loop is `unroll` chained steps per trip of a uint32
     counter. Every chase kernel (global, TLB, shared, constant, local) times its chain through this one function."""
     lines = ["def timed(memory, p, steps, out):", f"    trips = uint32(steps // {unroll})",
@@ -106,7 +106,7 @@ def chase_kernels(name: str, step):
     def kernels(cc):
         from numba import types
 
-        from probes.engine.compile import kernel_ptx
+        from probes.kernel.compile import kernel_ptx
         sig = (types.uint64[::1], types.uint64, types.int64, types.uint64[::1])
         return [(name, kernel_ptx(make_chase_kernel(step), sig, cc))]
     return kernels

@@ -68,7 +68,7 @@ def cached_kernels(probe, cc: tuple[int, int]) -> list[tuple[str, str]]:
     def produce() -> bytes:
         return json.dumps([[name, ptx] for name, ptx in probe.kernels(cc)]).encode()
 
-    return [(name, ptx) for name, ptx in json.loads(toolchain._cached("dryrun-ptx", key, produce, ".json"))]
+    return [(name, ptx) for name, ptx in json.loads(toolchain.cached("dryrun-ptx", key, produce, ".json"))]
 
 
 def ptx_to_sass(ptx: str, arch: str) -> dict[str, list[sass.Instruction]]:

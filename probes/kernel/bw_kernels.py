@@ -19,7 +19,7 @@ import re
 
 from numba import config, cuda, uint32, uint64
 
-from probes.engine import intrinsics as X
+from probes.kernel import intrinsics as X
 
 SIMULATOR = bool(config.ENABLE_CUDASIM)
 # 48 KiB of static shared memory per block; consecutive iterations alternate between two halves 16 KiB apart
@@ -69,7 +69,7 @@ else:
                                             [ir.IntType(b) for b in arg_bits]), text, constraints, side_effect=True)
 
     def _address(context, builder, arr_type, arr, index_type, index):
-        from probes.engine.intrinsics import element_address
+        from probes.kernel.intrinsics import element_address
         return element_address(context, builder, arr_type, arr, index_type, index)
 
     _SUM4 = "add.u32 %bq0, %bq0, %bq1; add.u32 %bq2, %bq2, %bq3; add.u32 $0, %bq0, %bq2;"

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numba import config, cuda, uint32
 
-from probes.engine import intrinsics as X
-from probes.engine import timed_pass as T
+from probes.kernel import intrinsics as X
+from probes.kernel import timed_pass as T
 
 TRACE_LEN = 4096                     # accesses recorded per launch: 2 x 4 B x 4096 = 32 KiB of shared memory
 
@@ -88,7 +88,7 @@ def _nearfar():
     """The first block to land on each SM claims it (atomic CAS on a per-SM flag) and chases every window there.
 
     Per window: a warm pass of `steps`, then timed passes of `steps` and `2*steps` L2-only loads through the
-    engine's timed-pass primitive (probes/engine/timed_pass.py: clocks after a test of the last pointer, 16 chained
+    engine's timed-pass primitive (probes/kernel/timed_pass.py: clocks after a test of the last pointer, 16 chained
     loads per trip of a uint32 loop; `steps` is a multiple of 16); both raw times are stored, and the host takes
     t(2n) - t(n). SM s visits the windows in the order s, s+1, ... (mod windows): at any moment the SMs chase
     different windows, not all the same lines at once.

@@ -2,7 +2,7 @@
 
 `step_function(op)` maps the chain value x and two operands (b, c) to the next x (memory ops also take the u64
 address of their chain's word, from `word_address(space)`). On a GPU the step is an `@intrinsic` whose body is the
-op's PTX (volatile `ir.InlineAsm`, as in probes/engine/intrinsics.py); under the simulator (NUMBA_ENABLE_CUDASIM=1,
+op's PTX (volatile `ir.InlineAsm`, as in probes/kernel/intrinsics.py); under the simulator (NUMBA_ENABLE_CUDASIM=1,
 fixed at import) it is the op's host function (probes/static/instruction_table.py), so a simulated chain computes
 exactly what the host expects, and `clock64` is a test clock that counts executed steps. Part of the kernel toolkit
 the generated instruction kernels call (probes/catalogue/instructions.py).
@@ -57,7 +57,7 @@ if SIMULATOR:
         return address
 
 else:
-    from probes.engine.intrinsics import clock64, smid  # noqa: F401  (re-exported for the generated kernels)
+    from probes.kernel.intrinsics import clock64, smid  # noqa: F401  (re-exported for the generated kernels)
 
     def step_function(op):
         """An intrinsic `step(x, b, c)` whose body is the op's PTX (volatile: never CSE'd, hoisted or removed)."""
@@ -102,7 +102,7 @@ else:
         from numba import types
         from numba.cuda.extending import intrinsic
 
-        from probes.engine.intrinsics import element_address
+        from probes.kernel.intrinsics import element_address
 
         @intrinsic
         def address(typingctx, arr, index):
