@@ -47,7 +47,7 @@ def test_the_persisting_window_hands_cuda_bindings_an_int(monkeypatch):
     to cuStreamSetAttribute as is, and cuda-bindings raised `TypeError: an integer is required`."""
     from cuda.bindings import driver
 
-    from probes.catalogue import cache_hints
+    from probes.catalogue.cache_hints import persisting
 
     seen = []
 
@@ -70,8 +70,8 @@ def test_the_persisting_window_hands_cuda_bindings_an_int(monkeypatch):
     class Buffer:
         device_ctypes_pointer = ctypes.c_void_p(0x1000)
 
-    monkeypatch.setattr(cache_hints, "cuda", FakeCuda)
-    window = cache_hints._PersistingWindow()
+    monkeypatch.setattr(persisting, "cuda", FakeCuda)
+    window = persisting.PersistingWindow()
     assert isinstance(window(Buffer(), 4096), NumbaCtypes)
     window.reset()
     assert seen == [0xABC000, 0xABC000]
