@@ -127,3 +127,50 @@ def test_csv_is_gzip_and_deterministic(small, tmp_path):
     assert a == b and a[:2] == b"\x1f\x8b"
     row = variant_atlas.scheduled("fma.rn.f32 $0, $1, $2, $3;", "sm_90", tmp_path / "a" / variant_atlas.CSV_NAME)
     assert row["sass"] == "FFMA"
+
+
+def test_emptied_code_sections_disassemble_only_the_kept_kernels_unchanged():
+    from probes.static.sass import parse_cuobjdump
+    ks = [k for n in ("fma.rn.f32", "add.s32", "setp.lt.s32")
+          for k in variant_atlas.kernels_for(variants.by_name()[n]).values()]
+    cubin, rejected = toolchain.assemble_many(ks, "sm_90", prelude=variant_atlas.PRELUDE, cache=False)
+    assert not rejected and cubin
+    sections = variant_atlas.code_sections(cubin)
+    assert set(sections) == {k.name for k in ks} and len(set(sections.values())) > 1
+    full = parse_cuobjdump(toolchain.cuobjdump_sass(cubin, cache=False))
+    keep = {ks[0].name, ks[-1].name}
+    cut = parse_cuobjdump(toolchain.cuobjdump_sass(variant_atlas.keep_code_of(cubin, keep), cache=False))
+    assert {n for n, ins in cut.items() if ins} == keep
+    for n in keep:
+        assert cut[n] == full[n] and len(full[n]) > 10
+
+
+def test_sass_family_groups_one_generation():
+    fam = variant_atlas.sass_family
+    assert fam("sm_86") == fam("sm_89") == fam("sm_80") != fam("sm_90") == fam("sm_90a")
+    assert fam("sm_100") == fam("sm_103f") != fam("sm_120") == fam("sm_121a") and fam("sm_75") != fam("sm_80")
+
+
+def test_identical_code_on_a_sibling_target_is_not_disassembled_again(tmp_path, monkeypatch):
+    """sm_88 emits byte-identical code to sm_86 for these variants: its kernels are assembled (the cells are
+    real), but nothing new is disassembled, and its rows equal sm_86's."""
+    monkeypatch.setenv("GPU_PROBES_CACHE", str(tmp_path))
+    names = ["fma.rn.f32", "add.s32", "setp.lt.s32", "ld.global.nc.b32"]
+    one = variant_atlas.build(None, ["sm_86"], progress=False, names=names, workers=1)
+    assert variant_atlas.LAST_STATS["disassembled"] >= 1
+    both = variant_atlas.build(None, ["sm_86", "sm_88"], progress=False, names=names, workers=1)
+    assert variant_atlas.LAST_STATS["modules"] >= 1 and variant_atlas.LAST_STATS["disassembled"] == 0
+    a = both[both.arch == "sm_86"].drop(columns="arch").reset_index(drop=True)
+    b = both[both.arch == "sm_88"].drop(columns="arch").reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
+    assert (b.assembled_as == "").all()     # assembled for real, not copied
+    pd.testing.assert_frame_equal(one.reset_index(drop=True), a.assign(arch="sm_86")[one.columns])
+
+
+def test_af_verification_sample_does_not_depend_on_what_else_is_in_the_table():
+    keys = {f"v{i}": f"{i * 2654435761 % 2**32:08x}" + "0" * 16 for i in range(5000)}
+    names = list(keys)
+    s1 = variant_atlas._sample(keys, names)
+    keys["extra"] = "00000000" + "1" * 16
+    s2 = variant_atlas._sample(keys, names + ["extra"])
+    assert len(s1) >= variant_atlas.VERIFY and set(s2) - set(s1) == {"extra"}
