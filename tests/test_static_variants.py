@@ -174,3 +174,32 @@ def test_af_verification_sample_does_not_depend_on_what_else_is_in_the_table():
     keys["extra"] = "00000000" + "1" * 16
     s2 = variant_atlas._sample(keys, names + ["extra"])
     assert len(s1) >= variant_atlas.VERIFY and set(s2) - set(s1) == {"extra"}
+
+
+def test_every_instruction_of_the_ptx_kernels_has_a_variant_row():
+    """Issue 24 section 3: the hand-written PTX kernels' instructions are in the static atlas."""
+    import csv
+    from pathlib import Path
+    listed = Path(__file__).resolve().parents[1] / "ptx" / "atlas-instructions.csv"
+    if not listed.is_file():
+        pytest.skip("no ptx/atlas-instructions.csv in this tree")
+    names = variants.by_name()
+    wanted = {r["ptx_instruction"] for r in csv.DictReader(listed.open())}
+    missing = sorted(i for i in wanted if i not in names and not any(n.startswith(i + " [") or n == i + " 0"
+                                                                       for n in names))
+    assert not missing, missing
+
+
+def test_async_copies_carry_every_hint_qualifier():
+    names = set(variants.by_name())
+    for must in ("cp.async.ca.shared.global.L2::cache_hint [16]", "cp.async.cg.shared.global.L2::cache_hint.L2::256B [16]",
+                 "cp.async.ca.shared.global.L2::128B [4]",
+                 "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint",
+                 "cp.async.bulk.prefetch.L2.global.L2::cache_hint",
+                 "cp.reduce.async.bulk.global.shared::cta.bulk_group.L2::cache_hint.add.u32",
+                 "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.L2::cache_hint",
+                 "cp.async.bulk.tensor.3d.global.shared::cta.tile.bulk_group.L2::cache_hint",
+                 "cp.async.bulk.prefetch.tensor.5d.L2.global.tile.L2::cache_hint"):
+        assert must in names, must
+    # the floating-point wgmma rows take imm-scale-a/b (without them ptxas rejects every one of them)
+    assert variants.by_name()["wgmma.mma_async.sync.aligned.m64n64k8.f32.tf32.tf32"].template.endswith(", 1, 1;")
