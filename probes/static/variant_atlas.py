@@ -244,13 +244,24 @@ def _baseline_variant(v: variants.Variant) -> variants.Variant:
 
 
 def kernels_for(v: variants.Variant) -> dict[str, toolchain.PtxKernel]:
-    b = _baseline_variant(v)
-    out = {"indep": toolchain.PtxKernel(_kname(v, "indep"), kernel_text(v, _kname(v, "indep"), "indep")),
-           "baseline-indep": toolchain.PtxKernel(_kname(b, "bi"), kernel_text(v, _kname(b, "bi"), "baseline-indep"))}
+    out = {"indep": toolchain.PtxKernel(_kname(v, "indep"), kernel_text(v, _kname(v, "indep"), "indep"))}
     if v.chainable:
         out["chain"] = toolchain.PtxKernel(_kname(v, "chain"), kernel_text(v, _kname(v, "chain"), "chain"))
-        out["baseline-chain"] = toolchain.PtxKernel(_kname(b, "bc"), kernel_text(v, _kname(b, "bc"), "baseline-chain"))
-    return out
+    for shape, tag in (("baseline-indep", "bi"), ("baseline-chain", "bc")):
+        if shape == "baseline-indep" or v.chainable:
+            out[shape] = _baseline_kernel(v, shape, tag)
+    return dict(sorted(out.items(), key=lambda kv: _SHAPES.index(kv[0])))
+
+
+_SHAPES = ("indep", "baseline-indep", "chain", "baseline-chain")
+
+
+def _baseline_kernel(v: variants.Variant, shape: str, tag: str) -> toolchain.PtxKernel:
+    """A baseline named after its own text: variants whose baselines are identical share one kernel (assembled
+    once), and two different baselines never share a name."""
+    text = kernel_text(v, "__BASELINE__", shape)
+    name = "b_" + hashlib.sha1(text.encode()).hexdigest()[:14] + "_" + tag
+    return toolchain.PtxKernel(name, text.replace("__BASELINE__", name))
 
 
 # --- reading the schedule ---------------------------------------------------------------------------------------
@@ -612,6 +623,9 @@ class _Builder:
         for a, names in todo.items():
             codes, fam = self._codes(a), sass_family(a)
             for n in names:
+                lost = [kk for kk in self.kkeys[n].values() if kk not in codes]
+                if lost:
+                    raise toolchain.ToolchainError(f"{a}: ptxas neither compiled nor rejected a kernel of {n}")
                 got = [codes[kk] for kk in self.kkeys[n].values()]
                 msgs = [m for _c, m in got if m]
                 if msgs:
