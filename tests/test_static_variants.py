@@ -203,3 +203,12 @@ def test_async_copies_carry_every_hint_qualifier():
         assert must in names, must
     # the floating-point wgmma rows take imm-scale-a/b (without them ptxas rejects every one of them)
     assert variants.by_name()["wgmma.mma_async.sync.aligned.m64n64k8.f32.tf32.tf32"].template.endswith(", 1, 1;")
+
+
+def test_adding_a_variant_assembles_only_its_own_new_kernels(tmp_path, monkeypatch):
+    monkeypatch.setenv("GPU_PROBES_CACHE", str(tmp_path))
+    names = ["fma.rn.f32", "add.rn.f32", "setp.lt.s32"]
+    variant_atlas.build(None, ["sm_90"], progress=False, names=names, workers=1)
+    variant_atlas.build(None, ["sm_90"], progress=False, names=names + ["mul.rn.f32"], workers=1)
+    # mul.rn.f32 shares its baselines with fma/add: only its indep and chain kernels are new
+    assert variant_atlas.LAST_STATS["kernels"] == 2

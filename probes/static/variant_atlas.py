@@ -462,15 +462,16 @@ class _Cache:
 # --- workers (forked: they read the build's inputs from module globals, never from the cache file) ---------------
 
 _JOB: dict = {}
-LAST_STATS = {"modules": 0, "disassembled": 0, "schedules": 0}   # of the last build(): what it had to do
+LAST_STATS = {"modules": 0, "disassembled": 0, "schedules": 0, "kernels": 0}   # of the last build(): what it had to do
 
 
-def assemble_arch(arch: str, todo: list[variants.Variant],
-                  kernels: dict | None = None) -> tuple[list[tuple[bytes, dict]], dict[str, str]]:
-    """Assemble every distinct kernel of `todo` for `arch` in modules of about MODULE_KERNELS kernels (shared
-    baselines once): [(cubin, {kernel name: code hash})], {kernel name: ptxas message} for the rejected ones."""
-    distinct: dict[str, toolchain.PtxKernel] = {}
-    for v in todo:
+def assemble_arch(arch: str, todo: list[variants.Variant] | None = None, kernels: dict | None = None,
+                  only: list[toolchain.PtxKernel] | None = None) -> tuple[list[tuple[bytes, dict]], dict[str, str]]:
+    """Assemble every distinct kernel of `todo` (or the kernels `only`) for `arch` in modules of about
+    MODULE_KERNELS kernels (shared baselines once): [(cubin, {kernel name: code hash})], {kernel name: ptxas
+    message} for the rejected ones."""
+    distinct: dict[str, toolchain.PtxKernel] = {k.name: k for k in only or []}
+    for v in todo or []:
         for k in (kernels[v.name] if kernels else kernels_for(v)).values():
             distinct.setdefault(k.name, k)
     # baselines first and together: a module is then mostly kernels of one operand shape
@@ -485,7 +486,7 @@ def assemble_arch(arch: str, todo: list[variants.Variant],
 
 
 def _assemble_job(arch: str, names: list[str]) -> tuple[str, list, dict]:
-    mods, rejected = assemble_arch(arch, [_JOB["table"][n] for n in names], _JOB["kernels"])
+    mods, rejected = assemble_arch(arch, only=[_JOB["by_kernel"][n] for n in names])
     return arch, mods, rejected
 
 
@@ -570,12 +571,18 @@ class _Builder:
         """Fill the cells of todo[arch] (variant names): assemble what the kernel cache lacks, disassemble each new
         code section once per SASS family, read the schedule of each new (variant, code) pair once."""
         by_name = {v.name: v for v in self.table}
-        need_asm = {}
+        need_asm, by_kernel = {}, {}
         for a, names in todo.items():
-            codes = self._codes(a)
-            need_asm[a] = [n for n in names if not all(kk in codes for kk in self.kkeys[n].values())]
+            codes, missing = self._codes(a), {}
+            for n in names:
+                for k, kk in zip(self.kernels[n].values(), self.kkeys[n].values()):
+                    if kk not in codes:     # the cache is per kernel: only kernels never assembled for `a`
+                        missing.setdefault(k.name, k)
+            by_kernel.update(missing)
+            if missing:
+                need_asm[a] = sorted(missing)
         _JOB.clear()
-        _JOB.update(table=by_name, kernels=self.kernels)
+        _JOB.update(table=by_name, kernels=self.kernels, by_kernel=by_kernel)
         tasks = []
         for a, names in need_asm.items():
             per = max(1, -(-len(names) // max(1, -(-self.workers // max(1, len(need_asm))))))
@@ -608,6 +615,7 @@ class _Builder:
                     self.cache.put("kernels", new_k)
                     codes.update({kk: (code, msg) for _a, kk, code, msg in new_k})
                     self.say(f"{a}: {sum(len(s) for _c, s in mods)} kernels assembled, {len(rejected)} rejected")
+                    LAST_STATS["kernels"] += sum(len(s) for _c, s in mods) + len(rejected)
                 for fut in concurrent.futures.as_completed(dis):
                     fam = dis[fut]
                     got = fut.result()
@@ -684,7 +692,7 @@ def build(out_dir: Path | None, archs: list[str] | None = None, progress: bool =
             print(f"variant atlas: {msg} ({time.perf_counter() - start:.1f} s)", file=sys.stderr)
 
     workers = workers or max(1, os.cpu_count() or 1)
-    LAST_STATS.update(modules=0, disassembled=0, schedules=0)
+    LAST_STATS.update(modules=0, disassembled=0, schedules=0, kernels=0)
     b = _Builder(table, archs, workers, say)
     allnames = [v.name for v in table]
     bases = {a: _base_of(a, archs) for a in archs}
