@@ -212,3 +212,19 @@ def test_adding_a_variant_assembles_only_its_own_new_kernels(tmp_path, monkeypat
     variant_atlas.build(None, ["sm_90"], progress=False, names=names + ["mul.rn.f32"], workers=1)
     # mul.rn.f32 shares its baselines with fma/add: only its indep and chain kernels are new
     assert variant_atlas.LAST_STATS["kernels"] == 2
+
+
+def test_a_build_stopped_before_disassembly_is_repaired(tmp_path, monkeypatch):
+    """Kernel codes cached without their SASS (a build killed between assembly and disassembly) are assembled
+    again, not read as missing SASS."""
+    monkeypatch.setenv("GPU_PROBES_CACHE", str(tmp_path))
+    names = ["fma.rn.f32", "setp.lt.s32"]
+    first = variant_atlas.build(None, ["sm_90"], progress=False, names=names, workers=1)
+    cache = variant_atlas._Cache()
+    with cache.db:
+        cache.db.execute("DELETE FROM sass")
+        cache.db.execute("DELETE FROM cells")
+        cache.db.execute("DELETE FROM rows")
+    again = variant_atlas.build(None, ["sm_90"], progress=False, names=names, workers=1)
+    assert variant_atlas.LAST_STATS["kernels"] >= 3
+    pd.testing.assert_frame_equal(first.reset_index(drop=True), again.reset_index(drop=True))

@@ -574,10 +574,13 @@ class _Builder:
         need_asm, by_kernel = {}, {}
         for a, names in todo.items():
             codes, missing = self._codes(a), {}
+            # a code whose SASS never reached the cache (a build stopped between the two) counts as not assembled
+            have = self.cache.known_codes(sass_family(a), {codes[kk][0] for n in names for kk in self.kkeys[n].values()
+                                                          if kk in codes and codes[kk][0]})
             for n in names:
                 for k, kk in zip(self.kernels[n].values(), self.kkeys[n].values()):
-                    if kk not in codes:     # the cache is per kernel: only kernels never assembled for `a`
-                        missing.setdefault(k.name, k)
+                    if kk not in codes or (codes[kk][0] and codes[kk][0] not in have):
+                        missing.setdefault(k.name, k)   # the cache is per kernel: only kernels `a` lacks
             by_kernel.update(missing)
             if missing:
                 need_asm[a] = sorted(missing)
