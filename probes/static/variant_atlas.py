@@ -15,6 +15,7 @@ a variant assembles only its kernels.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import hashlib
 import io as _io
 import json
@@ -393,6 +394,24 @@ def _kernel_keys(ks: dict) -> dict:
     return {shape: hashlib.sha256(k.text.encode()).hexdigest()[:24] for shape, k in ks.items()}
 
 
+class _Named:
+    """A kernel known by its name only (what reading a schedule needs of it)."""
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+
+@functools.cache
+def _kernel_code_version() -> str:
+    """Hash of the source that turns a variant into kernel texts (this module and the Variant/Operand classes;
+    each variant's parsed operands go into its own key)."""
+    import inspect
+    parts = [Path(__file__).read_text(), inspect.getsource(variants.Variant), inspect.getsource(variants.Operand),
+             repr(variants.CLASSES)]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]
+
+
 class _Cache:
     """One SQLite file per toolchain, in the shared cache folder (content-keyed; safe for concurrent builds):
     kernels (target, kernel text hash) -> code-section hash or ptxas's message; sass (SASS family, code hash) ->
@@ -417,7 +436,34 @@ class _Cache:
             CREATE TABLE IF NOT EXISTS sass (fam TEXT, code TEXT, data BLOB, PRIMARY KEY (fam, code));
             CREATE TABLE IF NOT EXISTS cells (arch TEXT, vkey TEXT, rkey TEXT, msg TEXT, assembled_as TEXT,
                                               PRIMARY KEY (arch, vkey));
-            CREATE TABLE IF NOT EXISTS rows (rkey TEXT, ver TEXT, data TEXT, PRIMARY KEY (rkey, ver));""")
+            CREATE TABLE IF NOT EXISTS rows (rkey TEXT, ver TEXT, data TEXT, PRIMARY KEY (rkey, ver));
+            CREATE TABLE IF NOT EXISTS meta (sig TEXT PRIMARY KEY, data TEXT);""")
+
+    def meta(self, table) -> dict:
+        """{variant name: {"v": variant key, "k": {shape: (kernel name, kernel key)}}}: generating the kernel texts
+        of the whole table costs seconds, so what a build needs of them is cached, keyed by the variant's fields
+        and the source of the code that writes them."""
+        sigs = {v.name: hashlib.sha256("\0".join([_kernel_code_version(), v.name, v.group, v.template, str(v.chain),
+                                                   v.setup, repr(v.operands)]).encode()).hexdigest()[:32]
+                for v in table}
+        got: dict[str, str] = {}
+        keys = list(set(sigs.values()))
+        for i in range(0, len(keys), 900):
+            part = keys[i:i + 900]
+            got.update(self.db.execute(f"SELECT sig, data FROM meta WHERE sig IN ({','.join('?' * len(part))})",
+                                       part).fetchall())
+        out, new = {}, []
+        for v in table:
+            if sigs[v.name] in got:
+                out[v.name] = json.loads(got[sigs[v.name]])
+                continue
+            ks = kernels_for(v)
+            m = {"v": _variant_key(v, ks), "k": {shape: (k.name, kk) for (shape, k), kk in
+                                                  zip(ks.items(), _kernel_keys(ks).values())}}
+            out[v.name] = m
+            new.append((sigs[v.name], json.dumps(m)))
+        self.put("meta", new)
+        return out
 
     def cells(self, arch: str) -> dict:
         return {vk: (rk, msg, asm) for vk, rk, msg, asm in
@@ -502,11 +548,10 @@ def _rows_job(items: list[tuple[str, str, str]]) -> list[tuple[str, dict]]:
     out = []
     for rkey, name, arch in items:
         v = _JOB["table"][name]
-        ks = _JOB["kernels"][name]
+        ks, kkeys = _JOB["knames"][name], _JOB["kkeys"][name]
         codes = _JOB["codes"][arch]
         sass = _JOB["sass"][sass_family(arch)]
-        funcs = {k.name: [_unpack(i) for i in sass[codes[kk]]] for k, kk in zip(ks.values(),
-                                                                                  _kernel_keys(ks).values())}
+        funcs = {ks[shape].name: [_unpack(i) for i in sass[codes[kkeys[shape]]]] for shape in ks}
         out.append((rkey, _row(v, arch, funcs, ks)))
     return out
 
@@ -550,13 +595,20 @@ class _Builder:
     def __init__(self, table, archs, workers, say):
         self.table, self.archs, self.workers, self.say = table, archs, workers, say
         self.cache = _Cache()
-        self.kernels = {v.name: kernels_for(v) for v in table}
-        self.kkeys = {v.name: _kernel_keys(self.kernels[v.name]) for v in table}
-        self.vkeys = {v.name: _variant_key(v, self.kernels[v.name]) for v in table}
-        self.kk_of = {k.name: kk for n in self.kernels for k, kk in zip(self.kernels[n].values(),
-                                                                        self.kkeys[n].values())}
+        self.by_name = {v.name: v for v in table}
+        self._kernels: dict[str, dict] = {}
+        meta = self.cache.meta(table)                  # the kernels' names and keys, without writing their texts
+        self.knames = {n: {shape: _Named(kn) for shape, (kn, _kk) in m["k"].items()} for n, m in meta.items()}
+        self.kkeys = {n: {shape: kk for shape, (_kn, kk) in m["k"].items()} for n, m in meta.items()}
+        self.vkeys = {n: m["v"] for n, m in meta.items()}
+        self.kk_of = {kn.name: self.kkeys[n][shape] for n, ks in self.knames.items() for shape, kn in ks.items()}
         self.cells = {a: self.cache.cells(a) for a in archs}        # arch -> vkey -> (rkey, msg, assembled_as)
         self.codes: dict[str, dict] = {}                              # arch -> kernel key -> (code, msg)
+
+    def kernels(self, name: str) -> dict:
+        if name not in self._kernels:
+            self._kernels[name] = kernels_for(self.by_name[name])
+        return self._kernels[name]
 
     def _codes(self, arch: str) -> dict:
         if arch not in self.codes:
@@ -578,14 +630,16 @@ class _Builder:
             have = self.cache.known_codes(sass_family(a), {codes[kk][0] for n in names for kk in self.kkeys[n].values()
                                                           if kk in codes and codes[kk][0]})
             for n in names:
-                for k, kk in zip(self.kernels[n].values(), self.kkeys[n].values()):
-                    if kk not in codes or (codes[kk][0] and codes[kk][0] not in have):
-                        missing.setdefault(k.name, k)   # the cache is per kernel: only kernels `a` lacks
+                lacks = [shape for shape, kk in self.kkeys[n].items()
+                         if kk not in codes or (codes[kk][0] and codes[kk][0] not in have)]
+                for shape in lacks:      # the cache is per kernel: only the kernels `a` lacks are written
+                    k = self.kernels(n)[shape]
+                    missing.setdefault(k.name, k)
             by_kernel.update(missing)
             if missing:
                 need_asm[a] = sorted(missing)
         _JOB.clear()
-        _JOB.update(table=by_name, kernels=self.kernels, by_kernel=by_kernel)
+        _JOB.update(table=by_name, knames=self.knames, kkeys=self.kkeys, by_kernel=by_kernel)
         tasks = []
         for a, names in need_asm.items():
             per = max(1, -(-len(names) // max(1, -(-self.workers // max(1, len(need_asm))))))
@@ -739,10 +793,11 @@ def build(out_dir: Path | None, archs: list[str] | None = None, progress: bool =
         b.run(redo)
     rows_of = b.cache.rows({c[0] for a in archs for c in b.cells[a].values() if c[0]})
     rows = []
+    ptx_of = {v.name: v.ptx for v in table}
     for a in archs:
         for v in table:
             r = b.row(a, v.name, rows_of)
-            r.update(variant=v.name, group=v.group, ptx=v.ptx, arch=a)
+            r.update(variant=v.name, group=v.group, ptx=ptx_of[v.name], arch=a)
             rows.append(r)
     df = pd.DataFrame(rows).reindex(columns=COLUMNS)
     for col in ("fixed_latency_cycles", "latency_min", "latency_max", "issue_interval_cycles"):
@@ -764,7 +819,7 @@ def write_csv(df: pd.DataFrame, out_dir: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_bytes(gzip.compress(buf.getvalue().encode(), compresslevel=9, mtime=0))
+        tmp.write_bytes(gzip.compress(buf.getvalue().encode(), compresslevel=6, mtime=0))
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
