@@ -123,12 +123,12 @@ def test_browser_release_selector_shows_a_release_and_marks_its_changes(page, tm
     exe, html = page
     first = _dom(exe, html.as_uri() + "?release=12.9")
     assert _attr(first, "release") == "12.9" and int(_attr(first, "rows")) == 2
-    rows = re.search("<tbody>(.*?)</tbody>", first, re.S).group(1)
+    rows = re.search("<tbody>(.*?)</tbody>", first, re.DOTALL).group(1)
     assert int(_attr(first, "changed")) == 0 and "fma.rn.f64" in rows and "wgmma" not in rows
     second = _dom(exe, html.as_uri() + "?release=13.3")
     assert _attr(second, "release") == "13.3" and int(_attr(second, "rows")) == 3
     assert int(_attr(second, "changed")) == 1
-    body = re.search("<tbody>(.*?)</tbody>", second, re.S).group(1)
+    body = re.search("<tbody>(.*?)</tbody>", second, re.DOTALL).group(1)
     assert len(re.findall(r"class=\"c [a-z]+ chg\"", body)) == 1 and "add.f64" in body
     # the release list is in the page, newest first after this build's own entry
     options = re.findall(r'<option value="([^"]*)">release', second)
