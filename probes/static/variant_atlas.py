@@ -649,30 +649,39 @@ class _Builder:
         n_mod = n_dis = 0
         if tasks:
             with concurrent.futures.ProcessPoolExecutor(max_workers=min(self.workers, len(tasks))) as pool:
-                asm = [pool.submit(_assemble_job, a, names) for a, names in tasks]
-                dis = {}
+                asm = {pool.submit(_assemble_job, a, names): k for k, (a, names) in enumerate(tasks)}
+                done = {}
                 for fut in concurrent.futures.as_completed(asm):
                     a, mods, rejected = fut.result()
-                    fam, codes = sass_family(a), self._codes(a)
-                    kk_of = self.kk_of
-                    new_k = [(a, kk_of[n], None, m) for n, m in rejected.items()]
+                    done[asm[fut]] = (a, mods)
+                    codes = self._codes(a)
+                    new_k = [(a, self.kk_of[n], None, m) for n, m in rejected.items()]
+                    new_k += [(a, self.kk_of[name], code, None) for _c, sections in mods
+                              for name, code in sections.items()]
+                    self.cache.put("kernels", new_k)
+                    codes.update({kk: (code, msg) for _a, kk, code, msg in new_k})
+                    self.say(f"{a}: {sum(len(s) for _c, s in mods)} kernels assembled, {len(rejected)} rejected")
+                    LAST_STATS["kernels"] += sum(len(s) for _c, s in mods) + len(rejected)
+                # Which module a code shared by several targets is read from is fixed (task order, then module
+                # order), not left to which assembly finished first: cuobjdump prints relocated immediates (e.g.
+                # a return address) as placed in the module it reads, so the choice must be reproducible.
+                dis = {}
+                for k in sorted(done):
+                    a, mods = done[k]
+                    fam = sass_family(a)
                     for cubin, sections in mods:
                         n_mod += 1
                         known = self.cache.known_codes(fam, set(sections.values()) - seen[fam])
                         seen[fam] |= known
                         wanted = {}
                         for name, code in sections.items():
-                            new_k.append((a, kk_of[name], code, None))
                             if code not in seen[fam]:
                                 seen[fam].add(code)
                                 wanted[name] = code
                         if wanted:
                             n_dis += 1
                             dis[pool.submit(_disassemble_job, cubin, wanted)] = fam
-                    self.cache.put("kernels", new_k)
-                    codes.update({kk: (code, msg) for _a, kk, code, msg in new_k})
-                    self.say(f"{a}: {sum(len(s) for _c, s in mods)} kernels assembled, {len(rejected)} rejected")
-                    LAST_STATS["kernels"] += sum(len(s) for _c, s in mods) + len(rejected)
+                    done[k] = None
                 for fut in concurrent.futures.as_completed(dis):
                     fam = dis[fut]
                     got = fut.result()
