@@ -134,3 +134,104 @@ def test_csv_is_gzip_and_deterministic(small, tmp_path):
     assert a == b and a[:2] == b"\x1f\x8b"
     row = variant_atlas.scheduled("fma.rn.f32 $0, $1, $2, $3;", "sm_90", tmp_path / "a" / variant_atlas.CSV_NAME)
     assert row["sass"] == "FFMA"
+
+
+def test_emptied_code_sections_disassemble_only_the_kept_kernels_unchanged():
+    from probes.static.sass import parse_cuobjdump
+    ks = [k for n in ("fma.rn.f32", "add.s32", "setp.lt.s32")
+          for k in variant_atlas.kernels_for(variants.by_name()[n]).values()]
+    cubin, rejected = toolchain.assemble_many(ks, "sm_90", prelude=variant_atlas.PRELUDE, cache=False)
+    assert not rejected and cubin
+    sections = variant_atlas.code_sections(cubin)
+    assert set(sections) == {k.name for k in ks} and len(set(sections.values())) > 1
+    full = parse_cuobjdump(toolchain.cuobjdump_sass(cubin, cache=False))
+    keep = {ks[0].name, ks[-1].name}
+    cut = parse_cuobjdump(toolchain.cuobjdump_sass(variant_atlas.keep_code_of(cubin, keep), cache=False))
+    assert {n for n, ins in cut.items() if ins} == keep
+    for n in keep:
+        assert cut[n] == full[n] and len(full[n]) > 10
+
+
+def test_sass_family_groups_one_generation():
+    fam = variant_atlas.sass_family
+    assert fam("sm_86") == fam("sm_89") == fam("sm_80") != fam("sm_90") == fam("sm_90a")
+    assert fam("sm_100") == fam("sm_103f") != fam("sm_120") == fam("sm_121a") and fam("sm_75") != fam("sm_80")
+
+
+def test_identical_code_on_a_sibling_target_is_not_disassembled_again(tmp_path, monkeypatch):
+    """sm_88 emits byte-identical code to sm_86 for these variants: its kernels are assembled (the cells are
+    real), but nothing new is disassembled, and its rows equal sm_86's."""
+    monkeypatch.setenv("GPU_PROBES_CACHE", str(tmp_path))
+    names = ["fma.rn.f32", "add.s32", "setp.lt.s32", "ld.global.nc.b32"]
+    one = variant_atlas.build(None, ["sm_86"], progress=False, names=names, workers=1)
+    assert variant_atlas.LAST_STATS["disassembled"] >= 1
+    both = variant_atlas.build(None, ["sm_86", "sm_88"], progress=False, names=names, workers=1)
+    assert variant_atlas.LAST_STATS["modules"] >= 1 and variant_atlas.LAST_STATS["disassembled"] == 0
+    a = both[both.arch == "sm_86"].drop(columns="arch").reset_index(drop=True)
+    b = both[both.arch == "sm_88"].drop(columns="arch").reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
+    assert (b.assembled_as == "").all()     # assembled for real, not copied
+    pd.testing.assert_frame_equal(one.reset_index(drop=True), a.assign(arch="sm_86")[one.columns])
+
+
+def test_af_verification_sample_does_not_depend_on_what_else_is_in_the_table():
+    keys = {f"v{i}": f"{i * 2654435761 % 2**32:08x}" + "0" * 16 for i in range(5000)}
+    names = list(keys)
+    s1 = variant_atlas._sample(keys, names)
+    keys["extra"] = "00000000" + "1" * 16
+    s2 = variant_atlas._sample(keys, names + ["extra"])
+    assert len(s1) >= variant_atlas.VERIFY and set(s2) - set(s1) == {"extra"}
+
+
+def test_every_instruction_of_the_ptx_kernels_has_a_variant_row():
+    """Issue 24 section 3: the hand-written PTX kernels' instructions are in the static atlas."""
+    import csv
+    from pathlib import Path
+    listed = Path(__file__).resolve().parents[1] / "ptx" / "atlas-instructions.csv"
+    if not listed.is_file():
+        pytest.skip("no ptx/atlas-instructions.csv in this tree")
+    names = variants.by_name()
+    wanted = {r["ptx_instruction"] for r in csv.DictReader(listed.open())}
+    missing = sorted(i for i in wanted if i not in names and not any(n.startswith(i + " [") or n == i + " 0"
+                                                                       for n in names))
+    assert not missing, missing
+
+
+def test_async_copies_carry_every_hint_qualifier():
+    names = set(variants.by_name())
+    for must in ("cp.async.ca.shared.global.L2::cache_hint [16]", "cp.async.cg.shared.global.L2::cache_hint.L2::256B [16]",
+                 "cp.async.ca.shared.global.L2::128B [4]",
+                 "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint",
+                 "cp.async.bulk.prefetch.L2.global.L2::cache_hint",
+                 "cp.reduce.async.bulk.global.shared::cta.bulk_group.L2::cache_hint.add.u32",
+                 "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.L2::cache_hint",
+                 "cp.async.bulk.tensor.3d.global.shared::cta.tile.bulk_group.L2::cache_hint",
+                 "cp.async.bulk.prefetch.tensor.5d.L2.global.tile.L2::cache_hint"):
+        assert must in names, must
+    # the floating-point wgmma rows take imm-scale-a/b (without them ptxas rejects every one of them)
+    assert variants.by_name()["wgmma.mma_async.sync.aligned.m64n64k8.f32.tf32.tf32"].template.endswith(", 1, 1;")
+
+
+def test_adding_a_variant_assembles_only_its_own_new_kernels(tmp_path, monkeypatch):
+    monkeypatch.setenv("GPU_PROBES_CACHE", str(tmp_path))
+    names = ["fma.rn.f32", "add.rn.f32", "setp.lt.s32"]
+    variant_atlas.build(None, ["sm_90"], progress=False, names=names, workers=1)
+    variant_atlas.build(None, ["sm_90"], progress=False, names=names + ["mul.rn.f32"], workers=1)
+    # mul.rn.f32 shares its baselines with fma/add: only its indep and chain kernels are new
+    assert variant_atlas.LAST_STATS["kernels"] == 2
+
+
+def test_a_build_stopped_before_disassembly_is_repaired(tmp_path, monkeypatch):
+    """Kernel codes cached without their SASS (a build killed between assembly and disassembly) are assembled
+    again, not read as missing SASS."""
+    monkeypatch.setenv("GPU_PROBES_CACHE", str(tmp_path))
+    names = ["fma.rn.f32", "setp.lt.s32"]
+    first = variant_atlas.build(None, ["sm_90"], progress=False, names=names, workers=1)
+    cache = variant_atlas._Cache()
+    with cache.db:
+        cache.db.execute("DELETE FROM sass")
+        cache.db.execute("DELETE FROM cells")
+        cache.db.execute("DELETE FROM rows")
+    again = variant_atlas.build(None, ["sm_90"], progress=False, names=names, workers=1)
+    assert variant_atlas.LAST_STATS["kernels"] >= 3
+    pd.testing.assert_frame_equal(first.reset_index(drop=True), again.reset_index(drop=True))

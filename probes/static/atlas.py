@@ -48,10 +48,12 @@ def build(out_dir: Path, archs: list[str] | None = None, progress: bool = True,
         sections.append(inst.readme_section(idf))
     if "variants" in which:
         from probes.static import variant_atlas, variant_findings, web
-        vdf = variant_atlas.build(None, [a for a in archs if a in variant_atlas.TARGETS] or archs, progress)
+        targets = variant_atlas.TARGETS
+        vdf = variant_atlas.build(None, [a for a in archs if targets is None or a in targets] or archs, progress)
         variant_atlas.write_csv(vdf, out_dir)
         sections.append(variant_findings.readme_section(vdf, variant_atlas.CSV_NAME))
-        web.write(out_dir, web.atlas_data(vdf, toolchain.toolchain_versions(), _history_changes(out_dir)))
+        web.write(out_dir, web.atlas_data(vdf, toolchain.toolchain_versions(), _history_changes(out_dir),
+                                          web.history_snapshots(out_dir / "history")))
     versions = toolchain.toolchain_versions()
     provenance = ["## Provenance", "",
                   *[f"- {name}: {v}" for name, v in versions.items()],

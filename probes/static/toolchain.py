@@ -172,8 +172,9 @@ def _one_producer(path: Path):
                 os.unlink(f"{path}.lock")
 
 
-def assemble(ptx: str, arch: str, extra_flags: tuple[str, ...] = ()) -> bytes:
-    """PTX text -> cubin bytes with ptxas. Raises AssemblyError carrying ptxas's log."""
+def assemble(ptx: str, arch: str, extra_flags: tuple[str, ...] = (), cache: bool = True) -> bytes:
+    """PTX text -> cubin bytes with ptxas. Raises AssemblyError carrying ptxas's log. cache=False: callers that
+    cache per kernel themselves (the variant atlas) skip the per-module disk cache."""
     arch_key(arch)
     ptxas = find_tool("ptxas")
 
@@ -187,6 +188,8 @@ def assemble(ptx: str, arch: str, extra_flags: tuple[str, ...] = ()) -> bytes:
                 raise AssemblyError(arch, (r.stderr or r.stdout).replace(str(src), "input.ptx"))
             return out.read_bytes()
 
+    if not cache:
+        return produce()
     return cached("cubin", ("ptxas", tool_version("ptxas"), arch, *extra_flags, ptx), produce, ".cubin")
 
 
@@ -205,7 +208,8 @@ def module_text(kernels: list[PtxKernel], arch: str, version: str | None = None,
 _LINE_RE = re.compile(r"line (\d+);")
 
 
-def assemble_many(kernels: list[PtxKernel], arch: str, prelude: str = "") -> tuple[bytes | None, dict[str, str]]:
+def assemble_many(kernels: list[PtxKernel], arch: str, prelude: str = "",
+                  cache: bool = True) -> tuple[bytes | None, dict[str, str]]:
     """Assemble many kernels in one module. A kernel ptxas rejects is dropped with its error text and the rest retried.
 
     Returns (cubin of the accepted kernels or None if none, {rejected kernel name: ptxas message}).
@@ -216,7 +220,7 @@ def assemble_many(kernels: list[PtxKernel], arch: str, prelude: str = "") -> tup
     while pending:
         text = module_text(pending, arch, prelude=prelude)
         try:
-            return assemble(text, arch), rejected
+            return assemble(text, arch, cache=cache), rejected
         except AssemblyError as err:
             # Map each error line to the kernel whose text spans it.
             starts, line = [], text.count("\n", 0, text.index(pending[0].text)) + 1
@@ -278,8 +282,8 @@ def unreadable_archs(archs: tuple[str, ...] | None = None) -> dict[str, str]:
     return out
 
 
-def cuobjdump_sass(cubin: bytes) -> str:
-    """`cuobjdump -sass` text of a cubin (cached)."""
+def cuobjdump_sass(cubin: bytes, cache: bool = True) -> str:
+    """`cuobjdump -sass` text of a cubin (cached unless cache=False)."""
     tool = find_tool("cuobjdump")
 
     def produce() -> bytes:
@@ -291,6 +295,8 @@ def cuobjdump_sass(cubin: bytes) -> str:
                 raise ToolchainError(f"cuobjdump failed: {(r.stderr or r.stdout).strip().splitlines()[:1]}")
             return r.stdout.encode()
 
+    if not cache:
+        return produce().decode()
     key = ("cuobjdump", tool_version("cuobjdump"), hashlib.sha256(cubin).hexdigest())
     return cached("sass", key, produce, ".sass").decode()
 

@@ -15,6 +15,7 @@ a variant assembles only its kernels.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import hashlib
 import io as _io
 import json
@@ -23,12 +24,13 @@ import re
 import struct
 import sys
 import time
+import zlib
 from collections import Counter
 from pathlib import Path
 
 import pandas as pd
 
-from . import descriptors, schedule, toolchain, variants
+from . import schedule, toolchain, variants
 from .sass import Instruction, parse_cuobjdump
 
 CSV_NAME = "variants-sass.csv.gz"
@@ -243,13 +245,24 @@ def _baseline_variant(v: variants.Variant) -> variants.Variant:
 
 
 def kernels_for(v: variants.Variant) -> dict[str, toolchain.PtxKernel]:
-    b = _baseline_variant(v)
-    out = {"indep": toolchain.PtxKernel(_kname(v, "indep"), kernel_text(v, _kname(v, "indep"), "indep")),
-           "baseline-indep": toolchain.PtxKernel(_kname(b, "bi"), kernel_text(v, _kname(b, "bi"), "baseline-indep"))}
+    out = {"indep": toolchain.PtxKernel(_kname(v, "indep"), kernel_text(v, _kname(v, "indep"), "indep"))}
     if v.chainable:
         out["chain"] = toolchain.PtxKernel(_kname(v, "chain"), kernel_text(v, _kname(v, "chain"), "chain"))
-        out["baseline-chain"] = toolchain.PtxKernel(_kname(b, "bc"), kernel_text(v, _kname(b, "bc"), "baseline-chain"))
-    return out
+    for shape, tag in (("baseline-indep", "bi"), ("baseline-chain", "bc")):
+        if shape == "baseline-indep" or v.chainable:
+            out[shape] = _baseline_kernel(v, shape, tag)
+    return dict(sorted(out.items(), key=lambda kv: _SHAPES.index(kv[0])))
+
+
+_SHAPES = ("indep", "baseline-indep", "chain", "baseline-chain")
+
+
+def _baseline_kernel(v: variants.Variant, shape: str, tag: str) -> toolchain.PtxKernel:
+    """A baseline named after its own text: variants whose baselines are identical share one kernel (assembled
+    once), and two different baselines never share a name."""
+    text = kernel_text(v, "__BASELINE__", shape)
+    name = "b_" + hashlib.sha1(text.encode()).hexdigest()[:14] + "_" + tag
+    return toolchain.PtxKernel(name, text.replace("__BASELINE__", name))
 
 
 # --- reading the schedule ---------------------------------------------------------------------------------------
@@ -331,28 +344,45 @@ def _first_copy(kernel: list[Instruction], low: dict[str, float]) -> list[str]:
     return out
 
 
-# --- ELF: identical code sections -> one disassembly ---------------------------------------------------------------
+# --- ELF: one code section per kernel -----------------------------------------------------------------------------
 
-def code_digest(cubin: bytes) -> str:
-    """Hash of the cubin's code sections (.text.*), which differ between targets only if the code does."""
-    try:
-        shoff, = struct.unpack_from("<Q", cubin, 0x28)
-        shentsize, shnum, shstrndx = struct.unpack_from("<HHH", cubin, 0x3A)
-        heads = [struct.unpack_from("<IIQQQQ", cubin, shoff + k * shentsize) for k in range(shnum)]
-        stro = heads[shstrndx][4]
-        h = hashlib.sha256()
-        for name_off, _typ, _flags, _addr, off, size in heads:
-            name = cubin[stro + name_off: cubin.index(b"\0", stro + name_off)]
-            if name.startswith(b".text."):
-                h.update(name + b"\0" + cubin[off:off + size])
-        return h.hexdigest()
-    except (struct.error, IndexError, ValueError):
-        return hashlib.sha256(cubin).hexdigest()
+def _section_headers(cubin: bytes):
+    shoff, = struct.unpack_from("<Q", cubin, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", cubin, 0x3A)
+    heads = [struct.unpack_from("<IIQQQQ", cubin, shoff + k * shentsize) for k in range(shnum)]
+    stro = heads[shstrndx][4]
+    for k, (name_off, _typ, _flags, _addr, off, size) in enumerate(heads):
+        name = cubin[stro + name_off: cubin.index(b"\0", stro + name_off)]
+        yield k, shoff + k * shentsize, name, off, size
 
 
-# --- building ------------------------------------------------------------------------------------------------------
+def code_sections(cubin: bytes) -> dict[str, str]:
+    """{kernel name: hash of its code section (.text.<name>)}: two kernels with the same hash on targets of one SASS
+    family have the same SASS, control bits included (they are part of the encoding)."""
+    return {name[6:].decode(): hashlib.sha256(cubin[off:off + size]).hexdigest()[:32]
+            for _k, _h, name, off, size in _section_headers(cubin) if name.startswith(b".text.")}
 
-ROW_VERSION = "1"   # bump when _row's reading of the schedule changes: rows are recomputed from cached SASS
+
+def keep_code_of(cubin: bytes, names: set[str]) -> bytes:
+    """The cubin with every code section but those of `names` emptied (section size 0), so that the disassembler
+    reads only those kernels; their disassembly is unchanged (tests/test_static_variants.py checks it)."""
+    buf = bytearray(cubin)
+    for _k, head, name, _off, _size in _section_headers(cubin):
+        if name.startswith(b".text.") and name[6:].decode() not in names:
+            struct.pack_into("<Q", buf, head + 0x20, 0)   # sh_size of an Elf64_Shdr
+    return bytes(buf)
+
+
+def sass_family(arch: str) -> str:
+    """Targets whose identical code bytes disassemble alike: one SASS generation (sm_75, sm_8x, sm_90, sm_10x, ...)."""
+    number, _ = toolchain.arch_key(arch)
+    return f"sm_{number // 10}x"
+
+
+# --- caches --------------------------------------------------------------------------------------------------------
+
+ROW_VERSION = "2"   # bump when _row's reading of the schedule changes: rows are recomputed from cached SASS
+CACHE_VERSION = "2"
 
 
 def _variant_key(v: variants.Variant, kernels: dict) -> str:
@@ -360,64 +390,170 @@ def _variant_key(v: variants.Variant, kernels: dict) -> str:
     return hashlib.sha256("\0".join(k.text for k in kernels.values()).encode()).hexdigest()[:24]
 
 
-def _cache_file(kind: str, arch: str) -> Path:
-    key = hashlib.sha256("\0".join(["variant-atlas", kind, arch, toolchain.tool_version("ptxas"),
-                                    toolchain.tool_version("cuobjdump"), toolchain.ptx_isa_version(),
-                                    ROW_VERSION if kind == "rows" else ""]).encode()).hexdigest()[:24]
-    return toolchain.cache_dir() / "variant-atlas" / f"{kind}-{arch}-{key}.json.gz"
+def _kernel_keys(ks: dict) -> dict:
+    return {shape: hashlib.sha256(k.text.encode()).hexdigest()[:24] for shape, k in ks.items()}
 
 
-def _load(kind: str, arch: str) -> dict:
-    import gzip
-    p = _cache_file(kind, arch)
-    try:
-        return json.loads(gzip.decompress(p.read_bytes())) if p.is_file() else {}
-    except (OSError, ValueError, EOFError):
-        return {}
+class _Named:
+    """A kernel known by its name only (what reading a schedule needs of it)."""
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
 
 
-def _save(kind: str, arch: str, data: dict) -> None:
-    import gzip
-    p = _cache_file(kind, arch)
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(gzip.compress(json.dumps(data, sort_keys=True).encode(), compresslevel=3, mtime=0))
-        os.replace(tmp, p)
-    except OSError:
-        pass   # a read-only cache only costs speed
+@functools.cache
+def _kernel_code_version() -> str:
+    """Hash of the source that turns a variant into kernel texts (this module and the Variant/Operand classes;
+    each variant's parsed operands go into its own key)."""
+    import inspect
+    parts = [Path(__file__).read_text(), inspect.getsource(variants.Variant), inspect.getsource(variants.Operand),
+             repr(variants.CLASSES)]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]
 
 
-def assemble_arch(arch: str, todo: list[variants.Variant]) -> tuple[list[tuple[bytes, list]], dict[str, str]]:
-    """Assemble the kernels of `todo` for `arch` in modules of about MODULE_KERNELS kernels: [(cubin, variants in
-    it)], {variant name: ptxas message} for the rejected ones (a variant is rejected if any of its kernels is;
-    its other kernels stay in the cubin, harmlessly)."""
+class _Cache:
+    """One SQLite file per toolchain, in the shared cache folder (content-keyed; safe for concurrent builds):
+    kernels (target, kernel text hash) -> code-section hash or ptxas's message; sass (SASS family, code hash) ->
+    instructions; cells (target, variant key) -> row key, error, assembled_as; rows (row key, ROW_VERSION) -> row.
+    A row key is the variant with the code hashes of its kernels in one SASS family, so a target whose code is
+    byte-identical to another's (sm_88, sm_89 = sm_86) reuses the row without reading the schedule again."""
+
+    def __init__(self):
+        import sqlite3
+        key = hashlib.sha256("\0".join(["variant-atlas", CACHE_VERSION, toolchain.tool_version("ptxas"),
+                                        toolchain.tool_version("cuobjdump"), toolchain.ptx_isa_version()]
+                                       ).encode()).hexdigest()[:24]
+        path = toolchain.cache_dir() / "variant-atlas" / f"atlas-{key}.sqlite"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(str(path), timeout=120)
+            self.db.execute("PRAGMA journal_mode=WAL")
+        except (OSError, sqlite3.Error):
+            self.db = sqlite3.connect(":memory:")   # a read-only cache only costs speed
+        self.db.executescript("""
+            CREATE TABLE IF NOT EXISTS kernels (arch TEXT, kkey TEXT, code TEXT, msg TEXT, PRIMARY KEY (arch, kkey));
+            CREATE TABLE IF NOT EXISTS sass (fam TEXT, code TEXT, data BLOB, PRIMARY KEY (fam, code));
+            CREATE TABLE IF NOT EXISTS cells (arch TEXT, vkey TEXT, rkey TEXT, msg TEXT, assembled_as TEXT,
+                                              PRIMARY KEY (arch, vkey));
+            CREATE TABLE IF NOT EXISTS rows (rkey TEXT, ver TEXT, data TEXT, PRIMARY KEY (rkey, ver));
+            CREATE TABLE IF NOT EXISTS meta (sig TEXT PRIMARY KEY, data TEXT);""")
+
+    def meta(self, table) -> dict:
+        """{variant name: {"v": variant key, "k": {shape: (kernel name, kernel key)}}}: generating the kernel texts
+        of the whole table costs seconds, so what a build needs of them is cached, keyed by the variant's fields
+        and the source of the code that writes them."""
+        sigs = {v.name: hashlib.sha256("\0".join([_kernel_code_version(), v.name, v.group, v.template, str(v.chain),
+                                                   v.setup, repr(v.operands)]).encode()).hexdigest()[:32]
+                for v in table}
+        got: dict[str, str] = {}
+        keys = list(set(sigs.values()))
+        for i in range(0, len(keys), 900):
+            part = keys[i:i + 900]
+            got.update(self.db.execute(f"SELECT sig, data FROM meta WHERE sig IN ({','.join('?' * len(part))})",
+                                       part).fetchall())
+        out, new = {}, []
+        for v in table:
+            if sigs[v.name] in got:
+                out[v.name] = json.loads(got[sigs[v.name]])
+                continue
+            ks = kernels_for(v)
+            m = {"v": _variant_key(v, ks), "k": {shape: (k.name, kk) for (shape, k), kk in
+                                                  zip(ks.items(), _kernel_keys(ks).values())}}
+            out[v.name] = m
+            new.append((sigs[v.name], json.dumps(m)))
+        self.put("meta", new)
+        return out
+
+    def cells(self, arch: str) -> dict:
+        return {vk: (rk, msg, asm) for vk, rk, msg, asm in
+                self.db.execute("SELECT vkey, rkey, msg, assembled_as FROM cells WHERE arch=?", (arch,))}
+
+    def rows(self, rkeys) -> dict:
+        out = {}
+        rkeys = list(rkeys)
+        for i in range(0, len(rkeys), 900):
+            part = rkeys[i:i + 900]
+            q = f"SELECT rkey, data FROM rows WHERE ver=? AND rkey IN ({','.join('?' * len(part))})"
+            out.update({rk: json.loads(d) for rk, d in self.db.execute(q, (ROW_VERSION, *part))})
+        return out
+
+    def kernels(self, arch: str) -> dict:
+        return {kk: (code, msg) for kk, code, msg in
+                self.db.execute("SELECT kkey, code, msg FROM kernels WHERE arch=?", (arch,))}
+
+    def known_codes(self, fam: str, codes) -> set:
+        out, codes = set(), list(codes)
+        for i in range(0, len(codes), 900):
+            part = codes[i:i + 900]
+            q = f"SELECT code FROM sass WHERE fam=? AND code IN ({','.join('?' * len(part))})"
+            out.update(c for c, in self.db.execute(q, (fam, *part)))
+        return out
+
+    def sass(self, fam: str, codes) -> dict:
+
+        out, codes = {}, list(codes)
+        for i in range(0, len(codes), 900):
+            part = codes[i:i + 900]
+            q = f"SELECT code, data FROM sass WHERE fam=? AND code IN ({','.join('?' * len(part))})"
+            out.update({c: json.loads(zlib.decompress(d)) for c, d in self.db.execute(q, (fam, *part))})
+        return out
+
+    def put(self, table: str, rows: list[tuple]) -> None:
+        if rows:
+            with self.db:
+                self.db.executemany(f"INSERT OR REPLACE INTO {table} VALUES ({','.join('?' * len(rows[0]))})", rows)
+
+
+# --- workers (forked: they read the build's inputs from module globals, never from the cache file) ---------------
+
+_JOB: dict = {}
+LAST_STATS = {"modules": 0, "disassembled": 0, "schedules": 0, "kernels": 0}   # of the last build(): what it had to do
+
+
+def assemble_arch(arch: str, todo: list[variants.Variant] | None = None, kernels: dict | None = None,
+                  only: list[toolchain.PtxKernel] | None = None) -> tuple[list[tuple[bytes, dict]], dict[str, str]]:
+    """Assemble every distinct kernel of `todo` (or the kernels `only`) for `arch` in modules of about
+    MODULE_KERNELS kernels (shared baselines once): [(cubin, {kernel name: code hash})], {kernel name: ptxas
+    message} for the rejected ones."""
+    distinct: dict[str, toolchain.PtxKernel] = {k.name: k for k in only or []}
+    for v in todo or []:
+        for k in (kernels[v.name] if kernels else kernels_for(v)).values():
+            distinct.setdefault(k.name, k)
+    # baselines first and together: a module is then mostly kernels of one operand shape
+    order = sorted(distinct.values(), key=lambda k: (not k.name.endswith(("_bi", "_bc")), k.name))
     out, rejected = [], {}
-    chunks, chunk, n = [], [], 0
-    for v in todo:
-        ks = kernels_for(v)
-        chunk.append((v, ks))
-        n += len(ks)
-        if n >= MODULE_KERNELS:
-            chunks.append(chunk)
-            chunk, n = [], 0
-    if chunk:
-        chunks.append(chunk)
-    for chunk in chunks:
-        allk = list({k.name: k for _, ks in chunk for k in ks.values()}.values())   # shared baselines once
-        cubin, rej = toolchain.assemble_many(allk, arch, prelude=PRELUDE)
-        bad = {}
-        for v, ks in chunk:
-            msgs = [rej[k.name] for k in ks.values() if k.name in rej]
-            if msgs:
-                bad[v.name] = re.sub(r"^(error|fatal)\s*:\s*", "", msgs[0])
-        rejected.update(bad)
-        kept = [(v, ks) for v, ks in chunk if v.name not in bad]
-        if kept:
-            if cubin is None:
-                raise toolchain.ToolchainError(f"ptxas produced no cubin for {arch}")
-            out.append((cubin, kept))
+    for i in range(0, len(order), MODULE_KERNELS):
+        cubin, rej = toolchain.assemble_many(order[i:i + MODULE_KERNELS], arch, prelude=PRELUDE, cache=False)
+        rejected.update({n: re.sub(r"^(error|fatal)\s*:\s*", "", m) for n, m in rej.items()})
+        if cubin is not None:
+            out.append((cubin, code_sections(cubin)))
     return out, rejected
+
+
+def _assemble_job(arch: str, names: list[str]) -> tuple[str, list, dict]:
+    mods, rejected = assemble_arch(arch, only=[_JOB["by_kernel"][n] for n in names])
+    return arch, mods, rejected
+
+
+def _disassemble_job(cubin: bytes, wanted: dict[str, str]) -> dict:
+    """{code hash: packed instructions} of the kernels `wanted` ({kernel name: code hash}) lists."""
+    text = toolchain.cuobjdump_sass(keep_code_of(cubin, set(wanted)), cache=False)
+    funcs = parse_cuobjdump(text)
+    return {code: [_pack(i) for i in funcs[name]] for name, code in wanted.items() if name in funcs}
+
+
+def _rows_job(items: list[tuple[str, str, str]]) -> list[tuple[str, dict]]:
+    """[(row key, row)] for [(row key, variant name, target)] from the SASS in _JOB['sass'][family]."""
+    out = []
+    for rkey, name, arch in items:
+        v = _JOB["table"][name]
+        ks, kkeys = _JOB["knames"][name], _JOB["kkeys"][name]
+        codes = _JOB["codes"][arch]
+        sass = _JOB["sass"][sass_family(arch)]
+        funcs = {ks[shape].name: [_unpack(i) for i in sass[codes[kkeys[shape]]]] for shape in ks}
+        out.append((rkey, _row(v, arch, funcs, ks)))
+    return out
 
 
 def _pack(ins: Instruction) -> list:
@@ -429,34 +565,11 @@ def _unpack(item: list) -> Instruction:
     return Instruction(a, text, pred, op, tuple(ops), lo, hi)
 
 
-def _assemble_job(arch: str, todo: list[variants.Variant]) -> tuple[dict, list]:
-    """Worker: {variant key: rejection message}, [(code digest, cubin, {kernel name: kernel key})]."""
-    mods, rejected = assemble_arch(arch, todo)
-    by_name = {v.name: v for v in todo}
-    rej = {_variant_key(by_name[n], kernels_for(by_name[n])): msg for n, msg in rejected.items()}
-    packs = []
-    for cubin, kept in mods:
-        names = {k.name: hashlib.sha256(k.text.encode()).hexdigest()[:24] for _, ks in kept for k in ks.values()}
-        packs.append((code_digest(cubin), cubin, names))
-    return rej, packs
+# The targets `make static` builds the variant atlas for: None = every target ptxas accepts and cuobjdump reads.
+TARGETS: tuple[str, ...] | None = None
 
-
-def _disassemble_job(cubin: bytes, names: dict) -> dict:
-    """Worker: {kernel key: packed instructions} of the kernels `names` lists."""
-    funcs = parse_cuobjdump(toolchain.cuobjdump_sass(cubin))
-    return {key: [_pack(i) for i in funcs[name]] for name, key in names.items() if name in funcs}
-
-
-def _kernel_keys(ks: dict) -> dict:
-    return {shape: hashlib.sha256(k.text.encode()).hexdigest()[:24] for shape, k in ks.items()}
-
-
-# The targets `make static` builds the variant atlas for. Every target ptxas accepts is supported (pass archs);
-# the committed atlas covers these because one target costs about 25 minutes cold on the shared 2-core build
-# machine (reports/static/README.md records the figures). Widen to toolchain.supported_archs() where CPU allows.
-TARGETS = ("sm_75", "sm_80", "sm_90", "sm_90a")
-
-VERIFY = 60   # variants an `a`/`f` target assembles to check that it lowers like its base target
+VERIFY_EVERY = 48   # an `a`/`f` target assembles what its base rejects and every VERIFY_EVERY-th variant (by hash)
+VERIFY = 60         # ... but at least this many, to check that it lowers like its base target
 
 
 def _base_of(arch: str, archs: list[str]) -> str | None:
@@ -470,80 +583,168 @@ def _comparable(row: dict) -> tuple:
                                                 "fixed_latency_cycles", "issue_interval_cycles"))
 
 
-class _Store:
-    """The two caches of one target: SASS per kernel (and ptxas's rejections per variant), rows per variant."""
+def _sample(vkeys: dict[str, str], names: list[str]) -> list[str]:
+    """The verification sample of an a/f target among `names` (accepted by its base): a fixed share chosen by the
+    variant's hash, so a cold and an incremental build sample the same variants."""
+    ranked = sorted(names, key=lambda n: vkeys[n])
+    picked = [n for n in ranked if int(vkeys[n][:8], 16) % VERIFY_EVERY == 0]
+    return picked if len(picked) >= VERIFY else ranked[:VERIFY]
 
-    def __init__(self, arch: str):
-        self.arch = arch
-        self.rows = _load("rows", arch)    # variant key -> row
-        self._asm: dict | None = None      # kernel key -> packed SASS; 'rej:' + variant key -> message (lazy: large)
-        self.dirty = False
 
-    @property
-    def asm(self) -> dict:
-        if self._asm is None:
-            self._asm = _load("asm", self.arch)
-        return self._asm
+class _Builder:
+    def __init__(self, table, archs, workers, say):
+        self.table, self.archs, self.workers, self.say = table, archs, workers, say
+        self.cache = _Cache()
+        self.by_name = {v.name: v for v in table}
+        self._kernels: dict[str, dict] = {}
+        meta = self.cache.meta(table)                  # the kernels' names and keys, without writing their texts
+        self.knames = {n: {shape: _Named(kn) for shape, (kn, _kk) in m["k"].items()} for n, m in meta.items()}
+        self.kkeys = {n: {shape: kk for shape, (_kn, kk) in m["k"].items()} for n, m in meta.items()}
+        self.vkeys = {n: m["v"] for n, m in meta.items()}
+        self.kk_of = {kn.name: self.kkeys[n][shape] for n, ks in self.knames.items() for shape, kn in ks.items()}
+        self.cells = {a: self.cache.cells(a) for a in archs}        # arch -> vkey -> (rkey, msg, assembled_as)
+        self.codes: dict[str, dict] = {}                              # arch -> kernel key -> (code, msg)
 
-    def row(self, v: variants.Variant, ks: dict, vkey: str) -> dict | None:
-        if vkey in self.rows:
-            return self.rows[vkey]
-        if "rej:" + vkey in self.asm:
-            row = {"variant": v.name, "arch": self.arch, "status": "rejected", "error": self.asm["rej:" + vkey]}
+    def kernels(self, name: str) -> dict:
+        if name not in self._kernels:
+            self._kernels[name] = kernels_for(self.by_name[name])
+        return self._kernels[name]
+
+    def _codes(self, arch: str) -> dict:
+        if arch not in self.codes:
+            self.codes[arch] = self.cache.kernels(arch)
+        return self.codes[arch]
+
+    def missing(self, arch: str, names) -> list[str]:
+        cells = self.cells[arch]
+        return [n for n in names if self.vkeys[n] not in cells]
+
+    def run(self, todo: dict[str, list[str]]) -> None:
+        """Fill the cells of todo[arch] (variant names): assemble what the kernel cache lacks, disassemble each new
+        code section once per SASS family, read the schedule of each new (variant, code) pair once."""
+        by_name = {v.name: v for v in self.table}
+        need_asm, by_kernel = {}, {}
+        for a, names in todo.items():
+            codes, missing = self._codes(a), {}
+            # a code whose SASS never reached the cache (a build stopped between the two) counts as not assembled
+            have = self.cache.known_codes(sass_family(a), {codes[kk][0] for n in names for kk in self.kkeys[n].values()
+                                                          if kk in codes and codes[kk][0]})
+            for n in names:
+                lacks = [shape for shape, kk in self.kkeys[n].items()
+                         if kk not in codes or (codes[kk][0] and codes[kk][0] not in have)]
+                for shape in lacks:      # the cache is per kernel: only the kernels `a` lacks are written
+                    k = self.kernels(n)[shape]
+                    missing.setdefault(k.name, k)
+            by_kernel.update(missing)
+            if missing:
+                need_asm[a] = sorted(missing)
+        _JOB.clear()
+        _JOB.update(table=by_name, knames=self.knames, kkeys=self.kkeys, by_kernel=by_kernel)
+        tasks = []
+        for a, names in need_asm.items():
+            per = max(1, -(-len(names) // max(1, -(-self.workers // max(1, len(need_asm))))))
+            tasks += [(a, names[i:i + per]) for i in range(0, len(names), per)]
+        seen = {fam: set() for fam in {sass_family(a) for a in todo}}
+        sass_new: dict[str, dict] = {fam: {} for fam in seen}
+        n_mod = n_dis = 0
+        if tasks:
+            with concurrent.futures.ProcessPoolExecutor(max_workers=min(self.workers, len(tasks))) as pool:
+                asm = {pool.submit(_assemble_job, a, names): k for k, (a, names) in enumerate(tasks)}
+                done = {}
+                for fut in concurrent.futures.as_completed(asm):
+                    a, mods, rejected = fut.result()
+                    done[asm[fut]] = (a, mods)
+                    codes = self._codes(a)
+                    new_k = [(a, self.kk_of[n], None, m) for n, m in rejected.items()]
+                    new_k += [(a, self.kk_of[name], code, None) for _c, sections in mods
+                              for name, code in sections.items()]
+                    self.cache.put("kernels", new_k)
+                    codes.update({kk: (code, msg) for _a, kk, code, msg in new_k})
+                    self.say(f"{a}: {sum(len(s) for _c, s in mods)} kernels assembled, {len(rejected)} rejected")
+                    LAST_STATS["kernels"] += sum(len(s) for _c, s in mods) + len(rejected)
+                # Which module a code shared by several targets is read from is fixed (task order, then module
+                # order), not left to which assembly finished first: cuobjdump prints relocated immediates (e.g.
+                # a return address) as placed in the module it reads, so the choice must be reproducible.
+                dis = {}
+                for k in sorted(done):
+                    a, mods = done[k]
+                    fam = sass_family(a)
+                    for cubin, sections in mods:
+                        n_mod += 1
+                        known = self.cache.known_codes(fam, set(sections.values()) - seen[fam])
+                        seen[fam] |= known
+                        wanted = {}
+                        for name, code in sections.items():
+                            if code not in seen[fam]:
+                                seen[fam].add(code)
+                                wanted[name] = code
+                        if wanted:
+                            n_dis += 1
+                            dis[pool.submit(_disassemble_job, cubin, wanted)] = fam
+                    done[k] = None
+                for fut in concurrent.futures.as_completed(dis):
+                    fam = dis[fut]
+                    got = fut.result()
+                    sass_new[fam].update(got)
+
+                    self.cache.put("sass", [(fam, c, zlib.compress(json.dumps(p, separators=(",", ":")).encode(), 3))
+                                            for c, p in got.items()])
+            self.say(f"{n_mod} modules assembled, {n_dis} disassembled (only code not seen before in its family)")
+        LAST_STATS["modules"] += n_mod
+        LAST_STATS["disassembled"] += n_dis
+        # cells: rejected, or a row key (variant + its code hashes in the family)
+        new_cells, want_rows = [], {}
+        for a, names in todo.items():
+            codes, fam = self._codes(a), sass_family(a)
+            for n in names:
+                lost = [kk for kk in self.kkeys[n].values() if kk not in codes]
+                if lost:
+                    raise toolchain.ToolchainError(f"{a}: ptxas neither compiled nor rejected a kernel of {n}")
+                got = [codes[kk] for kk in self.kkeys[n].values()]
+                msgs = [m for _c, m in got if m]
+                if msgs:
+                    cell = ("", msgs[0], "")
+                else:
+                    rkey = hashlib.sha256("\0".join([self.vkeys[n], fam, *(c for c, _m in got)]).encode()
+                                          ).hexdigest()[:32]
+                    cell = (rkey, "", "")
+                    want_rows.setdefault(rkey, (n, a))
+                self.cells[a][self.vkeys[n]] = cell
+                new_cells.append((a, self.vkeys[n], *cell))
+        have = self.cache.rows(want_rows)
+        items = [(rk, n, a) for rk, (n, a) in want_rows.items() if rk not in have]
+        if items:
+            sass = {}
+            for fam in {sass_family(a) for _rk, _n, a in items}:
+                need = {self._codes(a)[kk][0] for _rk, n, a in items if sass_family(a) == fam
+                        for kk in self.kkeys[n].values()}
+                sass[fam] = dict(sass_new.get(fam, {}))
+                sass[fam].update(self.cache.sass(fam, need - set(sass[fam])))
+            _JOB.update(sass=sass, codes={a: {kk: c for kk, (c, _m) in self._codes(a).items()}
+                                          for a in {a for _rk, _n, a in items}})
+            chunks = [items[i::max(1, self.workers * 4)] for i in range(max(1, self.workers * 4))]
+            with concurrent.futures.ProcessPoolExecutor(max_workers=self.workers) as pool:
+                for part in pool.map(_rows_job, [c for c in chunks if c]):
+                    self.cache.put("rows", [(rk, ROW_VERSION, json.dumps(r, sort_keys=True)) for rk, r in part])
+            self.say(f"{len(items)} schedules read")
+            LAST_STATS["schedules"] += len(items)
+        self.cache.put("cells", new_cells)
+        _JOB.clear()
+
+    def row(self, arch: str, name: str, rows: dict) -> dict:
+        rkey, msg, assembled_as = self.cells[arch][self.vkeys[name]]
+        if not rkey:
+            row = {"status": "rejected", "error": msg}
         else:
-            kk = _kernel_keys(ks)
-            if not all(k in self.asm for k in kk.values()):
-                return None
-            funcs = {ks[shape].name: [_unpack(i) for i in self.asm[key]] for shape, key in kk.items()}
-            row = _row(v, self.arch, funcs, ks)
-        row.update(assembler_version=toolchain.tool_version("ptxas"), assembled_as="")
-        self.rows[vkey] = row
-        self.dirty = True
+            row = dict(rows[rkey])
+        row.update(assembler_version=toolchain.tool_version("ptxas"), assembled_as=assembled_as)
         return row
-
-    def save(self) -> None:
-        if self.dirty:
-            if self._asm is not None:
-                _save("asm", self.arch, self._asm)
-            _save("rows", self.arch, self.rows)
-
-
-def _assemble(archs: list[str], todo: dict, stores: dict, workers: int, say) -> None:
-    """Assemble todo[a] on each a, disassemble each distinct code (compared by code sections) once, cache SASS."""
-    jobs = [a for a in archs if todo.get(a)]
-    if not jobs:
-        return
-    packs: list = []
-    # one job per (target, share of its variants): a single target's table is spread over every worker too
-    parts = max(1, -(-workers // len(jobs)))
-    tasks = [(a, todo[a][k::parts]) for a in jobs for k in range(parts) if todo[a][k::parts]]
-    with concurrent.futures.ProcessPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
-        futs = {pool.submit(_assemble_job, a, part): (a, len(part)) for a, part in tasks}
-        for fut in concurrent.futures.as_completed(futs):
-            a, n = futs[fut]
-            rej, mods = fut.result()
-            stores[a].asm.update({"rej:" + k: m for k, m in rej.items()})
-            stores[a].dirty = True
-            packs += [(a, d, c, names) for d, c, names in mods]
-            say(f"{a}: {n} variants assembled")
-    by_digest: dict[str, list] = {}
-    for a, d, c, names in sorted(packs, key=lambda m: toolchain.arch_key(m[0])):
-        by_digest.setdefault(d, []).append((a, c, names))
-    say(f"{len(packs)} modules, {len(by_digest)} distinct after comparing code sections")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
-        futs = {pool.submit(_disassemble_job, entries[0][1], entries[0][2]): d for d, entries in by_digest.items()}
-        for fut in concurrent.futures.as_completed(futs):
-            sass_of = fut.result()
-            for a, _c, names in by_digest[futs[fut]]:
-                stores[a].asm.update({key: sass_of[key] for key in names.values() if key in sass_of})
-                stores[a].dirty = True
-    say("disassembled")
 
 
 def build(out_dir: Path | None, archs: list[str] | None = None, progress: bool = True, workers: int | None = None,
           names: list[str] | None = None) -> pd.DataFrame:
     """Build the variant atlas for `archs` (default every target ptxas accepts and cuobjdump reads) and write
-    out_dir/variants-sass.csv atomically (out_dir None: only return the table)."""
+    out_dir/variants-sass.csv.gz atomically (out_dir None: only return the table)."""
     table = variants.table() if names is None else tuple(variants.by_name()[n] for n in names)
     for tool in ("ptxas", "cuobjdump"):
         toolchain.find_tool(tool)
@@ -557,70 +758,55 @@ def build(out_dir: Path | None, archs: list[str] | None = None, progress: bool =
             print(f"variant atlas: {msg} ({time.perf_counter() - start:.1f} s)", file=sys.stderr)
 
     workers = workers or max(1, os.cpu_count() or 1)
-    kernels = {v.name: kernels_for(v) for v in table}
-    vkeys = {v.name: _variant_key(v, kernels[v.name]) for v in table}
-    stores = {a: _Store(a) for a in archs}
-    result: dict[str, dict[str, dict]] = {a: {} for a in archs}
-
-    def fill(a: str) -> list[variants.Variant]:
-        missing = []
-        for v in table:
-            if v.name in result[a]:
-                continue
-            row = stores[a].row(v, kernels[v.name], vkeys[v.name])
-            if row is None:
-                missing.append(v)
-            else:
-                result[a][v.name] = row
-        return missing
-
+    LAST_STATS.update(modules=0, disassembled=0, schedules=0, kernels=0)
+    b = _Builder(table, archs, workers, say)
+    allnames = [v.name for v in table]
     bases = {a: _base_of(a, archs) for a in archs}
     first = [a for a in archs if not bases[a]]
-    todo = {a: fill(a) for a in first}
-    say(f"{sum(len(t) for t in todo.values())} (variant, target) cells to assemble on {len(first)} base targets")
-    _assemble(first, todo, stores, workers, say)
-    for a in first:
-        fill(a)
-    # `a`/`f` targets: assembled only for what their base rejects, plus a sample of what it accepts to check that
-    # they lower alike; rows of the rest are the base target's (column assembled_as). A sample that differs makes
-    # the whole table be assembled for that target.
+    todo = {a: b.missing(a, allnames) for a in first}
+    say(f"{sum(len(t) for t in todo.values())} (variant, target) cells to build on {len(first)} base targets")
+    b.run({a: t for a, t in todo.items() if t})
+    # `a`/`f` targets: assembled for what their base rejects, plus a sample of what it accepts to check that they
+    # lower alike; rows of the rest are the base target's (column assembled_as). A sample that differs makes the
+    # whole table be assembled for that target.
     second = [a for a in archs if bases[a]]
     todo, sample = {}, {}
     for a in second:
-        missing = fill(a)
-        ok_on_base = [v for v in missing if result[bases[a]][v.name]["status"] == "ok"]
-        sample[a] = ok_on_base[:VERIFY]
-        todo[a] = [v for v in missing if result[bases[a]][v.name]["status"] != "ok"] + sample[a]
-    say(f"{sum(len(t) for t in todo.values())} cells to assemble on {len(second)} a/f targets")
-    _assemble(second, todo, stores, workers, say)
-    redo = {}
+        base_cells = b.cells[bases[a]]
+        missing = b.missing(a, allnames)
+        ok_on_base = [n for n in missing if base_cells[b.vkeys[n]][0]]
+        sample[a] = _sample(b.vkeys, [n for n in allnames if base_cells[b.vkeys[n]][0]])
+        todo[a] = [n for n in missing if not base_cells[b.vkeys[n]][0]] + \
+            [n for n in ok_on_base if n in set(sample[a])]
+    say(f"{sum(len(t) for t in todo.values())} cells to build on {len(second)} a/f targets")
+    b.run({a: t for a, t in todo.items() if t})
+    redo, copied = {}, []
     for a in second:
-        fill(a)
         base = bases[a]
-        differs = [v.name for v in sample[a] if _comparable(result[a][v.name]) != _comparable(result[base][v.name])]
-        rest = [v for v in table if v.name not in result[a]]
+        rest = b.missing(a, allnames)
+        if not rest:
+            continue
+        check = b.cache.rows({b.cells[x][b.vkeys[n]][0] for n in sample[a] for x in (a, base)})
+        differs = [n for n in sample[a] if _comparable(b.row(a, n, check)) != _comparable(b.row(base, n, check))]
         if differs:
             say(f"{a}: {len(differs)} of {len(sample[a])} sampled variants lower unlike {base} (e.g. {differs[0]}): "
                 f"assembling all {len(rest)}")
-            redo[a] = rest
+            redo[a] = rest + [n for n in allnames if b.cells[a].get(b.vkeys[n], ("", "", ""))[2] == base]
             continue
-        for v in rest:
-            row = dict(result[base][v.name])
-            row.update(arch=a, assembled_as=base)
-            result[a][v.name] = row
-            stores[a].rows[vkeys[v.name]] = row
-            stores[a].dirty = True
+        for n in rest:
+            rkey = b.cells[base][b.vkeys[n]][0]
+            b.cells[a][b.vkeys[n]] = (rkey, "", base)
+            copied.append((a, b.vkeys[n], rkey, "", base))
+    b.cache.put("cells", copied)
     if redo:
-        _assemble(list(redo), redo, stores, workers, say)
-        for a in redo:
-            fill(a)
-    for a in archs:
-        stores[a].save()
+        b.run(redo)
+    rows_of = b.cache.rows({c[0] for a in archs for c in b.cells[a].values() if c[0]})
     rows = []
+    ptx_of = {v.name: v.ptx for v in table}
     for a in archs:
         for v in table:
-            r = dict(result[a][v.name])
-            r.update(variant=v.name, group=v.group, ptx=v.ptx, arch=a)
+            r = b.row(a, v.name, rows_of)
+            r.update(variant=v.name, group=v.group, ptx=ptx_of[v.name], arch=a)
             rows.append(r)
     df = pd.DataFrame(rows).reindex(columns=COLUMNS)
     for col in ("fixed_latency_cycles", "latency_min", "latency_max", "issue_interval_cycles"):
@@ -632,6 +818,7 @@ def build(out_dir: Path | None, archs: list[str] | None = None, progress: bool =
     return df
 
 
+
 def write_csv(df: pd.DataFrame, out_dir: Path) -> Path:
     """out_dir/variants-sass.csv.gz, gzip with a fixed timestamp (byte-identical for the same table)."""
     import gzip
@@ -641,7 +828,7 @@ def write_csv(df: pd.DataFrame, out_dir: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_bytes(gzip.compress(buf.getvalue().encode(), compresslevel=9, mtime=0))
+        tmp.write_bytes(gzip.compress(buf.getvalue().encode(), compresslevel=6, mtime=0))
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -18,6 +18,16 @@ def _schema_lines() -> list[str]:
     return [ln.rstrip() for ln in doc.strip().splitlines()]
 
 
+def _verify_every() -> int:
+    from probes.static import variant_atlas
+    return variant_atlas.VERIFY_EVERY
+
+
+def _verify() -> int:
+    from probes.static import variant_atlas
+    return variant_atlas.VERIFY
+
+
 def readme_section(df: pd.DataFrame, csv_name: str) -> str:
     universe = _archs(df)
     ok = df[df["status"] == "ok"]
@@ -27,18 +37,20 @@ def readme_section(df: pd.DataFrame, csv_name: str) -> str:
          f"templates with typed operands, a grammar multiplying types × modifiers), assembled for {len(universe)} "
          f"targets: **{accepted} variants are accepted by at least one target** ({len(ok)} of {len(df)} cells). "
          "ptxas decides what is legal; its message is kept for every rejected cell. Targets of this build: "
-         f"{', '.join(universe)} (`variant_atlas.TARGETS`; the builder takes any target ptxas accepts, but one "
-         "target costs about 25 minutes cold on the shared 2-core build machine, so the committed atlas covers "
-         "these and the two atlases above cover every target). Browse them in "
+         f"{arch_ranges(universe)} (every target the installed ptxas accepts and cuobjdump reads). "
+         "Browse them in "
          "[`atlas.html`](atlas.html) (filters, permalinks, SASS on hover or click); data: "
          f"[`{csv_name}`]({csv_name}) (gzip CSV) and [`atlas.json`](atlas.json).", "",
          "Per cell: the SASS lowering (opcodes per PTX instruction: 8 independent copies, or 8 interleaved chains of "
          "3 links where the result can feed its own source, minus a baseline with the same loads), the issue "
          "interval (stall field between back-to-back copies), and for chainable variants a chain of 6 links read "
          "for the fixed latency ptxas assumes (`SB`: the result comes back through a scoreboard, variable "
-         "latency). `a`/`f` targets are assembled for what their base target rejects "
-         "plus a 60-variant sample of the rest; where the sample lowers exactly as on the base target, the base "
-         "target's rows are used (column `assembled_as`).", "",
+         "latency). Every base target (sm_75 … sm_121) is assembled in full; a kernel whose code bytes are identical "
+         "to one already read on a target of the same SASS generation (e.g. sm_88, sm_89 = sm_86) is not "
+         "disassembled again, its row is the same. `a`/`f` targets are assembled for what their base target "
+         f"rejects plus a sample of the rest (every {_verify_every()}th variant by hash, at least {_verify()}); "
+         "where the sample lowers exactly as on the base target, the base target's rows are used (column "
+         "`assembled_as`), otherwise the whole table is assembled for that target.", "",
          "`atlas.json` schema (also in `probes/static/web.py`):", "", "```", *_schema_lines(), "```", "",
          "| group | variants | accepted somewhere | accepted on | software sequences | variable latency |",
          "|---|---|---|---|---|---|"]

@@ -680,7 +680,7 @@ def _wgmma() -> list[Variant]:
                 continue   # keep the table smaller: odd multiples of 8 only for the 16-bit types
             regs = n // 2 if dt == "f32" else n // 4
             acc = "{" + ", ".join(f"{{dx{i}:b32}}" for i in range(regs)) + "}"
-            scale = ", 1, 1" if ty in ("f16.f16", "bf16.bf16") else ""
+            scale = ", 1, 1"   # imm-scale-a/b: every floating-point wgmma takes them (PTX ISA 9.7.15.5.2)
             trans = ", 0, 0" if ty in ("f16.f16", "bf16.bf16") else ""
             out.append(Variant(f"wgmma.mma_async.sync.aligned.m64n{n}k{k}.{dt}.{ty}", "wgmma",
                                f"wgmma.mma_async.sync.aligned.m64n{n}k{k}.{dt}.{ty} {acc}, {{da:b64}}, {{db:b64}}, "
@@ -754,12 +754,59 @@ def _dynamic_aliases() -> list[Variant]:
 
 
 @functools.cache
+def _async_hint_rows() -> list[Variant]:
+    """Hint qualifiers of cp.async, cp.async.bulk, cp.async.bulk.tensor and cp.reduce.async.bulk that the rows
+    above leave out (issue 24 section 3: every cache qualifier incl. .L2::cache_hint, with the prefetch sizes), and
+    the instructions of the hand-written PTX kernels (ptx/atlas-instructions.csv) that no row had."""
+    out = []
+    for cop, sizes in (("ca", (4, 8, 16)), ("cg", (16,))):
+        for n in sizes:
+            for pf in (".L2::64B", ".L2::128B", ".L2::256B"):
+                q = f".L2::cache_hint{pf}"
+                out.append(Variant(f"cp.async.{cop}.shared.global{q} [{n}]", "cp.async",
+                                   f"cp.async.{cop}.shared.global{q} [{{sa_}}], [{{ga_}}], {n}, {{pol:b64}};", False))
+        out.append(Variant(f"cp.async.{cop}.shared.global.L2::cache_hint [src-size]", "cp.async",
+                           f"cp.async.{cop}.shared.global.L2::cache_hint [{{sa_}}], [{{ga_}}], 16, {{a:b32}}, "
+                           "{pol:b64};", False))
+    mc = "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster"
+    out.append(Variant(mc, "cp.async.bulk", f"{mc} [{{sa_}}], [{{ga_}}], 256, [{{sb_}}], {{m:b16}};", False))
+    out.append(Variant(mc + ".L2::cache_hint", "cp.async.bulk",
+                       f"{mc}.L2::cache_hint [{{sa_}}], [{{ga_}}], 256, [{{sb_}}], {{m:b16}}, {{pol:b64}};", False))
+    for op, ty in (("add", "u32"), ("add", "f32"), ("min", "u32"), ("max", "s32"), ("and", "b32")):
+        name = f"cp.reduce.async.bulk.global.shared::cta.bulk_group.L2::cache_hint.{op}.{ty}"
+        out.append(Variant(name, "cp.async.bulk", f"{name} [{{ga_}}], [{{sa_}}], 256, {{pol:b64}};", False))
+    coords = ["{a:b32}", "{b:b32}", "{c:b32}", "{e:b32}", "{f:b32}"]
+    for dim in range(1, 6):
+        c = ", ".join(coords[:dim])
+        st = f"cp.async.bulk.tensor.{dim}d.global.shared::cta.tile.bulk_group.L2::cache_hint"
+        out.append(Variant(st, "cp.async.bulk.tensor", f"{st} [{{ga_}}, {{{c}}}], [{{sa_}}], {{pol:b64}};", False))
+        pf = f"cp.async.bulk.prefetch.tensor.{dim}d.L2.global.tile.L2::cache_hint"
+        out.append(Variant(pf, "cp.async.bulk.tensor", f"{pf} [{{ga_}}, {{{c}}}], {{pol:b64}};", False))
+    for t in ("barrier.cluster.arrive.release", "barrier.cluster.arrive.release.aligned",
+              "barrier.cluster.arrive.relaxed.aligned", "barrier.cluster.wait.acquire",
+              "barrier.cluster.wait.acquire.aligned", "barrier.cluster.wait.aligned"):
+        out.append(Variant(t, "barrier", t + ";", False))
+    out.append(Variant("ld.shared::cluster.u32", "ld", "ld.shared::cluster.u32 {d:b32}, [{sa_}];", False))
+    out.append(Variant("st.shared::cluster.u32", "st", "st.shared::cluster.u32 [{sa_}], {a:b32};", False))
+    for name, tpl in (("mbarrier.init.shared::cta.b64", "[{sa_}], {a:b32}"),
+                      ("mbarrier.arrive.shared::cta.b64", "{d:b64}, [{sa_}]"),
+                      ("mbarrier.complete_tx.shared::cta.b64", "[{sa_}], {a:b32}"),
+                      ("mbarrier.test_wait.parity.shared::cta.b64", "{dp:pred}, [{sa_}], {a:b32}")):
+        out.append(Variant(name, "mbarrier", f"{name} {tpl};", False))
+    for n in range(16, 257, 16):
+        acc = "{" + ", ".join(f"{{dx{i}:b32}}" for i in range(n // 2)) + "}"
+        for ty in ("e5m2.e5m2", "e4m3.e5m2"):
+            name = f"wgmma.mma_async.sync.aligned.m64n{n}k32.f32.{ty}"
+            out.append(Variant(name, "wgmma", f"{name} {acc}, {{da:b64}}, {{db:b64}}, {{p:pred}}, 1, 1;", False))
+    return out
+
+
 def table() -> tuple[Variant, ...]:
     """Every variant, in report order; names are unique (the first of two identical names wins)."""
     # rows of the instruction table that bring their own `template` (none needs one today), after the grammar's
     from . import instruction_table
     rows = [*_dynamic_aliases(), *_integer(), *_float(), *_setp(), *_cvt(), *_memory(), *_sync(), *_video(),
-            *_mma_rows(), *_wgmma(), *_tcgen05(), *instruction_table.variants()]
+            *_mma_rows(), *_wgmma(), *_tcgen05(), *_async_hint_rows(), *instruction_table.variants()]
     seen: dict[str, Variant] = {}
     for v in rows:
         seen.setdefault(v.name, v)

@@ -5,11 +5,18 @@ atlas.json (schema "gpu-probes/static-atlas/1"), every string interned once:
      "strings": [str, ...],
      "cells": [[status, sass, kind, lowerings, latency_class, fixed, min, max, interval, error, assembled_as], ...],
      "variants": [[name, group, ptx, [cell index per arch in `archs` order]], ...],
-     "history": [[step, atlas, row, arch, field, old, new], ...]}
+     "history": [[step, atlas, row, arch, field, old, new], ...],
+     "hcells": [[atlas, row, arch, status, sass, detail, latency_class, fixed, interval], ...],
+     "releases": [[release, ptxas, [arch, ...], [hcell index, ...]], ...]}
 In `cells`, status/sass/kind/lowerings/latency_class/error/assembled_as are indices into `strings`; fixed, min,
 max (fixed latency in cycles, mode and range over the dependent links) and interval (issue interval in cycles) are
 numbers or null. status is 'ok' or 'rejected' (error then holds ptxas's message). The anchor of a variant in
 atlas.html is `#v-` + its name with every character outside [A-Za-z0-9._-] replaced by '_'.
+`releases` is the committed history (reports/static/history/snapshots/, oldest first): per CUDA release, the
+cells of the instruction and cache-hint atlases built with that release's ptxas, as indices into `hcells` (a cell
+unchanged between releases is stored once; in hcells atlas/row/arch/status/sass/detail/latency_class are indices
+into `strings`, fixed and interval numbers or null). atlas.html's release selector shows them (`?release=12.8`),
+marking each cell that differs from the release before: a change of the compiler's model, not of the hardware.
 """
 from __future__ import annotations
 
@@ -29,7 +36,26 @@ def anchor(name: str) -> str:
     return "v-" + re.sub(r"[^A-Za-z0-9._-]", "_", name)
 
 
-def atlas_data(df: pd.DataFrame, toolchain_versions: dict, history: pd.DataFrame | None = None) -> dict:
+def history_snapshots(history_dir: Path) -> list[tuple[str, str, pd.DataFrame]]:
+    """[(release, ptxas version, snapshot)] of the committed history, in the order of releases.csv."""
+    history_dir = Path(history_dir)
+    index = history_dir / "releases.csv"
+    if not index.is_file():
+        return []
+    out = []
+    for r in pd.read_csv(index, keep_default_na=False, dtype=str).to_dict("records"):
+        p = history_dir / "snapshots" / f"{r['release']}.csv.gz"
+        if p.is_file():
+            out.append((r["release"], r["ptxas"], pd.read_csv(p, keep_default_na=False, dtype=str)))
+    return out
+
+
+_HFIELDS = ["atlas", "row", "arch", "status", "sass", "detail", "latency_class", "fixed_latency_cycles",
+            "issue_interval_cycles"]
+
+
+def atlas_data(df: pd.DataFrame, toolchain_versions: dict, history: pd.DataFrame | None = None,
+               snapshots: list[tuple[str, str, pd.DataFrame]] | None = None) -> dict:
     from probes.static.toolchain import arch_key
     archs = sorted(df["arch"].unique(), key=arch_key)
     strings: dict[str, int] = {}
@@ -54,8 +80,22 @@ def atlas_data(df: pd.DataFrame, toolchain_versions: dict, history: pd.DataFrame
     groups = list(dict.fromkeys(df["group"]))
     hist = [] if history is None else history[["step", "atlas", "row", "arch", "field", "old", "new"]] \
         .astype(str).values.tolist()
+    hcells: dict[tuple, int] = {}
+    releases = []
+
+    def hnum(v):
+        return None if v in ("", None) else float(v) if "." in str(v) and float(v) != int(float(v)) \
+            else int(float(v))
+
+    for release, ptxas, snap in snapshots or []:
+        idx = []
+        for r in snap[_HFIELDS].itertuples(index=False):
+            cell = tuple(hnum(v) if k >= 7 else s(v) for k, v in enumerate(r))
+            idx.append(hcells.setdefault(cell, len(hcells)))
+        releases.append([release, ptxas, sorted(snap["arch"].unique(), key=arch_key), idx])
     return {"schema": SCHEMA, "toolchain": toolchain_versions, "archs": archs, "groups": groups,
-            "strings": list(strings), "cells": [list(c) for c in cells], "variants": variants, "history": hist}
+            "strings": list(strings), "cells": [list(c) for c in cells], "variants": variants, "history": hist,
+            "hcells": [list(c) for c in hcells], "releases": releases}
 
 
 def write(out_dir: Path, data: dict) -> tuple[Path, Path]:
@@ -79,12 +119,13 @@ header input,header select{font:inherit;margin-right:8px}
 #count{color:#555}
 table{border-collapse:collapse;margin:0 12px 40px 12px}
 th,td{border:1px solid #ddd;padding:2px 4px;white-space:nowrap}
-th{background:#fafafa;position:sticky;top:44px;z-index:2;font-weight:600}
+th{background:#fafafa;position:sticky;top:var(--head,44px);z-index:2;font-weight:600}
 td.n{font-family:ui-monospace,monospace;max-width:38em;overflow:hidden;text-overflow:ellipsis}
 td.c{text-align:center;cursor:pointer;font-family:ui-monospace,monospace}
 td.rej{color:#bbb}
 td.fixed{background:#e8f5e9}td.variable{background:#fff3e0}td.mixed{background:#ede7f6}
 td.seq{background:#e3f2fd}td.none{background:#f5f5f5}
+td.chg{outline:2px solid #d32f2f;outline-offset:-2px}
 tr.open td.n{background:#ffeb3b}
 tr.g th{text-align:left;background:#eee;top:auto;position:static}
 #detail{position:fixed;right:12px;bottom:12px;width:36em;max-height:45vh;overflow:auto;background:#fff;
@@ -98,6 +139,7 @@ a{color:#1559b0}
 <select id="group"><option value="">all groups</option></select>
 <select id="arch"><option value="">accepted on any target</option></select>
 <label><input type="checkbox" id="rejected"> show never-accepted</label>
+<select id="release" title="the committed history: both smaller atlases built with each CUDA release's ptxas"></select>
 <span id="count"></span>
 </header>
 <div id="detail"></div>
@@ -113,7 +155,15 @@ const q = document.getElementById("q"), gsel = document.getElementById("group"),
       asel = document.getElementById("arch"), rej = document.getElementById("rejected");
 for (const g of D.groups) gsel.add(new Option(g, g));
 for (const a of A) asel.add(new Option("accepted on " + a, a));
-document.querySelector("thead").innerHTML = "<tr><th>variant</th>" + A.map(a => "<th>" + a + "</th>").join("") + "</tr>";
+const R = D.releases || [], H = D.hcells || [], rsel = document.getElementById("release");
+rsel.add(new Option("release " + String(D.toolchain.ptxas || "").split(" ")[0] + ": every variant (this build)", ""));
+for (let k = R.length - 1; k >= 0; k--) rsel.add(new Option("release " + R[k][0] + " (ptxas " + R[k][1] +
+  "): instruction + cache-hint atlases", R[k][0]));
+if (!R.length) rsel.style.display = "none";
+for (const a of new Set(R.flatMap(r => r[2]))) if (A.indexOf(a) < 0) asel.add(new Option("accepted on " + a, a));
+const HF = ["status", "sass", "detail", "latency class", "fixed latency", "issue interval"];
+const hval = (c, f) => f < 4 ? S[c[f + 3]] : c[f + 3] === null ? "" : String(c[f + 3]);
+function hkey(c) { return c[0] + "," + c[1] + "," + c[2]; }
 function ok(i) { return i !== null && S[C[i][F.status]] === "ok"; }
 function label(i) {
   if (i === null) return ["", "none"];
@@ -139,7 +189,63 @@ function describe(v, ai) {
   return lines.join("");
 }
 function esc(s) { return String(s).replace(/[&<>]/g, ch => ({"&":"&amp;","<":"&lt;",">":"&gt;"}[ch])); }
+function hlabel(c) {
+  if (S[c[3]] !== "ok") return ["\u2014", "rej"];
+  if (S[c[0]] === "cache-hints") return [S[c[4]].split(" ")[0], "none"];
+  const cls = S[c[6]];
+  return [(cls === "variable" ? "SB" : c[7] !== null ? String(c[7]) : "F") + (c[8] !== null ? "/" + c[8] : ""),
+          cls === "variable" ? "variable" : "fixed"];
+}
+function hdescribe(i, p) {
+  const c = H[i], rel = rsel.value;
+  const lines = ["<b>" + esc(S[c[1]]) + "</b> (" + esc(S[c[0]]) + " atlas) on <b>" + esc(S[c[2]]) + "</b>, ptxas of CUDA " + esc(rel)];
+  for (let f = 0; f < HF.length; f++) {
+    const now = hval(c, f), before = p !== undefined ? hval(H[p], f) : now;
+    lines.push("<br>" + HF[f] + ": " + (before !== now ? "<b>" + esc(before || "(empty)") + " \u2192 " + esc(now || "(empty)") + "</b>" : esc(now || "\u2014")));
+  }
+  if (p !== undefined && p !== i) lines.push("<br><i>changed from the release before: a change of the compiler's model, not of the hardware</i>");
+  return lines.join("");
+}
+function renderHistory() {
+  const k = R.findIndex(r => r[0] === rsel.value), rel = R[k], archs = rel[2];
+  const text = q.value.trim().toLowerCase(), a = asel.value;
+  const prev = k > 0 ? new Map(R[k - 1][3].map(i => [hkey(H[i]), i])) : new Map();
+  const rows = new Map();
+  for (const i of rel[3]) {
+    const c = H[i], key = c[0] + "," + c[1];
+    if (!rows.has(key)) rows.set(key, {atlas: S[c[0]], name: S[c[1]], cells: {}});
+    rows.get(key).cells[S[c[2]]] = i;
+  }
+  document.querySelector("thead").innerHTML = "<tr><th>" + esc(rel[0]) + ": atlas row</th>" + archs.map(x => "<th>" + x + "</th>").join("") + "</tr>";
+  const out = [];
+  let shown = 0, matched = 0, changed = 0, group = null;
+  const order = [...new Set([...rows.values()].map(r => r.atlas))];
+  for (const r of [...rows.values()].sort((x, y) => order.indexOf(x.atlas) - order.indexOf(y.atlas))) {
+    if (text && r.name.toLowerCase().indexOf(text) < 0) continue;
+    if (a && !(r.cells[a] !== undefined && S[H[r.cells[a]][3]] === "ok")) continue;
+    matched++;
+    if (shown >= LIMIT) continue;
+    shown++;
+    if (r.atlas !== group) { group = r.atlas; out.push("<tr class='g'><th colspan='" + (archs.length + 1) + "'>" + esc(group) + " atlas</th></tr>"); }
+    out.push("<tr><td class='n'>" + esc(r.name) + "</td>" + archs.map(x => {
+      const i = r.cells[x]; if (i === undefined) return "<td class='c none'></td>";
+      const p = prev.get(hkey(H[i])), [t, css] = hlabel(H[i]), chg = p !== undefined && p !== i;
+      changed += chg;
+      return "<td class='c " + css + (chg ? " chg" : "") + "' data-h='" + i + "'" + (p !== undefined ? " data-p='" + p + "'" : "") + ">" + esc(t) + "</td>";
+    }).join("") + "</tr>");
+  }
+  document.querySelector("tbody").innerHTML = out.join("");
+  document.getElementById("count").textContent = matched + " rows of CUDA " + rel[0] + "'s atlases, " + changed +
+    " cells changed since " + (k > 0 ? R[k - 1][0] : "(first release)") + (matched > shown ? " (first " + shown + " shown)" : "");
+  document.body.dataset.rows = String(shown);
+  document.body.dataset.changed = String(changed);
+  document.body.dataset.release = rel[0];
+}
 function render() {
+  gsel.disabled = rej.disabled = !!rsel.value;
+  if (rsel.value) return renderHistory();
+  document.body.dataset.release = "";
+  document.querySelector("thead").innerHTML = "<tr><th>variant</th>" + A.map(a => "<th>" + a + "</th>").join("") + "</tr>";
   const text = q.value.trim().toLowerCase(), g = gsel.value, a = asel.value, ai = A.indexOf(a);
   const rows = [];
   let shown = 0, matched = 0, group = null;
@@ -162,11 +268,22 @@ function render() {
 const tbody = document.querySelector("tbody"), detail = document.getElementById("detail");
 tbody.addEventListener("click", e => {
   const td = e.target.closest("td.c"); if (!td) return;
+  if (td.dataset.h !== undefined) {
+    detail.innerHTML = hdescribe(+td.dataset.h, td.dataset.p !== undefined ? +td.dataset.p : undefined);
+    detail.style.display = "block"; return;
+  }
+  if (td.parentNode.dataset.v === undefined) return;
   const v = D.variants[+td.parentNode.dataset.v];
   detail.innerHTML = describe(v, +td.dataset.a); detail.style.display = "block";
 });
 tbody.addEventListener("mouseover", e => {
   const td = e.target.closest("td.c"); if (!td || td.title) return;
+  if (td.dataset.h !== undefined) {
+    const c = H[+td.dataset.h], p = td.dataset.p !== undefined ? H[+td.dataset.p] : c;
+    td.title = HF.map((f, k) => f + ": " + (hval(p, k) !== hval(c, k) ? hval(p, k) + " \u2192 " : "") + hval(c, k)).join("\n");
+    return;
+  }
+  if (td.parentNode.dataset.v === undefined) return;
   const c = C[D.variants[+td.parentNode.dataset.v][3][+td.dataset.a]];
   if (c) td.title = S[c[F.status]] === "ok" ? S[c[F.sass]] + "\n" + S[c[F.cls]] +
     (c[F.lat] !== null ? ", " + c[F.lat] + " cycles [" + c[F.min] + "\u2013" + c[F.max] + "]" : "") +
@@ -178,7 +295,8 @@ function openHash() {
   if (!row) {
     const v = D.variants.find(v => anchor(v[0]) === id);
     if (!v) return;
-    q.value = v[0]; gsel.value = ""; asel.value = ""; rej.checked = true; render(); row = document.getElementById(id);
+    q.value = v[0]; gsel.value = ""; asel.value = ""; rsel.value = ""; rej.checked = true; render();
+    row = document.getElementById(id);
   }
   document.querySelectorAll("tr.open").forEach(r => r.classList.remove("open"));
   row.classList.add("open"); row.scrollIntoView({block: "center"});
@@ -190,9 +308,11 @@ const params = new URLSearchParams(location.search);
 if (params.get("q")) q.value = params.get("q");
 if (params.get("group")) gsel.value = params.get("group");
 if (params.get("arch")) asel.value = params.get("arch");
-for (const el of [q, gsel, asel, rej]) el.addEventListener("input", render);
+if (params.get("release") && R.some(r => r[0] === params.get("release"))) rsel.value = params.get("release");
+for (const el of [q, gsel, asel, rej, rsel]) el.addEventListener("input", render);
 window.addEventListener("hashchange", openHash);
 render(); openHash();
+document.body.style.setProperty("--head", document.querySelector("header").offsetHeight + "px");
 document.body.dataset.ready = "1";
 </script></body></html>
 """
