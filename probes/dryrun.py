@@ -15,8 +15,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from probes.kernel.compile import cached_kernels, ptx_to_cubin_sass
-from probes.static import sass as sasslib
 from probes.spec import GiB, KiB, MiB
+from probes.static import sass as sasslib
 
 _A100 = "NVIDIA A100 Tensor Core GPU Architecture whitepaper (2020), A100 SXM4 40GB column"
 _H100 = "NVIDIA H100 Tensor Core GPU Architecture whitepaper (2022), H100 SXM5 column"
@@ -132,11 +132,11 @@ def kernel_checks(probe, arch: str, compiled: dict, env: dict) -> dict[str, tupl
     cc = tuple(nominal_device(arch)["compute_capability"])
     expect_of = _declared(probe, "KERNEL_CHECKS")
     where = f"FAIL {probe.name} {arch}"
-    for name, (cubin, _, funcs) in compiled.items():
+    for name, (_cubin, _, funcs) in compiled.items():
         expect = expect_of(name) if callable(expect_of) else expect_of
         if expect is None:
             continue
-        for fname, insts in funcs.items():
+        for _fname, insts in funcs.items():
             if expect.clock and K.clock_reads(insts):
                 out["clock discipline"][0] += 1
                 out["clock discipline"][1] += [f"{where} kernel {name}: clock discipline: {p}"

@@ -11,7 +11,6 @@ Under the simulator everything is a rehearsal: nothing is published, the report 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 

@@ -277,7 +277,7 @@ def store(checks: list[Check], obs: dict, env: dict, path: Path) -> None:
 
 
 def main(out: Path | None, timeout: float, atlas_csv: Path, echo=print) -> int:
-    from probes.engine.campaign import capture_environment, campaign_lock
+    from probes.engine.campaign import campaign_lock, capture_environment
     from probes.engine.environment import driver_status
     reason = driver_status()
     if reason:

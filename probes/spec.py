@@ -17,9 +17,10 @@ import inspect
 import itertools
 import math
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")

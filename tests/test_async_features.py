@@ -32,7 +32,7 @@ def ladder(name, levels):
     """levels: [(last footprint of the level, latency)], the last one open-ended."""
     pts = []
     for fp in geometric(1 * KiB, 1024 * MiB, per_octave=4, multiple_of=64):
-        lat = next(l for edge, l in levels if fp <= edge)
+        lat = next(lv for edge, lv in levels if fp <= edge)
         pts.append(point({"footprint_bytes": fp}, lat))
     return doc(name, pts)
 

@@ -4,10 +4,10 @@ import errno
 import os
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from probes.cli import main
 from probes.results import io

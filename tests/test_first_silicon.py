@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 from probes.engine import clocks as clocklib
-from probes.kernel.context import Context, PointSkipped, stable_hash
 from probes.engine.measure import kernel_records, run_probe
-from probes.stats import make_rule
+from probes.kernel.context import Context, PointSkipped, stable_hash
 from probes.spec import Probe
 from probes.static import kernel_checks as K
+from probes.stats import make_rule
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -168,7 +168,7 @@ def test_contended_memory_ops_give_the_same_results_in_any_lane_order(name):
     racy = O.Op("racy", "atomic", "u32", "", "", None, (1, 3, 5, 7), memop=lambda w, x, b, c: (b if w == x else w, w),
                 mem_init=1)
     word, seen = 1, set()
-    for lane in range(32):
+    for _lane in range(32):
         word, got = racy.memop(word, 1, 3, 5)
         seen.add(got)
     assert len(seen) > 1                              # the property above is not vacuous

@@ -5,7 +5,7 @@ import re
 
 import numba.cuda.cache_hints as ch
 import pytest
-from numba import cuda, types
+from numba import types
 
 from probes.kernel import intrinsics as X
 from probes.kernel.compile import kernel_ptx

@@ -13,8 +13,8 @@ import pytest
 from probes import catalogue
 from probes.kernel import chase as chaselib
 from probes.kernel.compile import kernel_ptx, ptx_to_sass
-from probes.static import kernel_checks as K
 from probes.spec import GiB, KiB, MiB
+from probes.static import kernel_checks as K
 
 CHASES = ["latency.ladder.global", "latency.ladder.global.cg", "latency.tlb", "latency.shared", "latency.constant",
           "latency.local", "latency.l2.nearfar"]

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import probes
-from probes.analysis import ladder_args, ladder_cmd
+from probes.analysis import ladder_args
 
 DATA = Path(__file__).parent / "data" / "peer_formats"
 

@@ -127,8 +127,7 @@ def test_monotone_steps_found_when_well_separated(lats, noise, seed):
 # Each ladder below is built so that the old rule (first point past 15 % of the log step) gives a narrow interval that
 # excludes the true size, or invents a capacity, or hides a plateau.
 
-from probes.analysis.levels import (LadderTooLarge, decimation, describe_sublevels,  # noqa: E402
-                                    describe_transition, pelt_l2)
+from probes.analysis.levels import LadderTooLarge, decimation, describe_sublevels, describe_transition, pelt_l2  # noqa: E402
 
 
 def gradual_ladder(flat_until, full_at, lat=(32.0, 300.0, 650.0), l1=192 * KiB, per_octave=16, noise=0.0, seed=0):

@@ -1,8 +1,8 @@
 """Issue 26, item 6: make passes user paths as one word (mt4g's own file names have spaces) and keeps the stdout of
 data recipes clean (`make analyze ... ARGS=--json | python -m json.tool`)."""
 import json
-import shutil
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path

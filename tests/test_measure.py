@@ -40,8 +40,8 @@ def test_per_row_headline_counts_every_row(tmp_path):
 
 def test_per_op_gives_the_numbers_the_probes_computed_before():
     """One function writes (t(2n) - t(n)) / steps; the chase, cache-hint and prefetch samples are what they were."""
-    from probes.kernel import chase
     from probes.catalogue.cache_hints import host
+    from probes.kernel import chase
     from probes.kernel import timed_pass as T
     c1, n1, c2, n2, steps = 10_337, 5_011, 20_913, 10_200, 48
     assert chase.per_load_sample(c1, n1, c2, n2, steps) == {

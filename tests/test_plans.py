@@ -1,6 +1,5 @@
 """Campaign controls: plan files, --param PROBE:k=v, per-point and total budgets, the deadline, the quick plan's
 upper bound, the self-test's batch worker, optional dependencies, the driver check and the carry kit (no GPU)."""
-import json
 import os
 import subprocess
 import sys
@@ -190,7 +189,7 @@ def test_lazy_module_raises_missing_extra_on_first_use(monkeypatch):
     monkeypatch.setitem(optional.EXTRAS, "no_such_pkg_xyz", ("fleet", "testing"))
     mod = optional.lazy("no_such_pkg_xyz")
     with pytest.raises(optional.MissingExtra, match=r"pip install 'gpu-probes\[fleet\]'"):
-        mod.anything
+        mod.anything  # noqa: B018  (the attribute access is what raises)
     assert optional.explain(ModuleNotFoundError("x", name="jinja2")).endswith("'gpu-probes[report]'")
     assert optional.explain(ModuleNotFoundError("x", name="probes_typo")) is None
     assert optional.available("json")

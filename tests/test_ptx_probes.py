@@ -12,9 +12,8 @@ import struct
 import numpy as np
 import pytest
 
-from probes import catalogue
+from probes import catalogue, ptx_dryrun
 from probes.kernel import ptx
-from probes import ptx_dryrun
 from probes.kernel.context import Context
 from probes.spec import KernelCheckError, KiB, ProbeSpecError
 from probes.static.sass import Instruction

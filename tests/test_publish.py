@@ -1,5 +1,4 @@
 """Publishing moves finished GPU measurements from results/ into reports/<gpu>/data/, and nothing else."""
-import copy
 
 import pytest
 

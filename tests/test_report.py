@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from probes.report import build, compare, sections
-from probes.report.sections import Finding, Paragraph, Section, Table
 from probes.report.sections import Figure as FigureBlock
+from probes.report.sections import Finding, Paragraph, Section, Table
 from probes.results import io
 from probes.results.schema import SCHEMA_VERSION
 

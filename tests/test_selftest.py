@@ -1,7 +1,6 @@
 """GPU self-test (issue 12): the PASS/FAIL decision on recorded synthetic observations (a good card, a throttled card,
 a card whose clock disagrees), its storage, the clock probe it launches, and the one-line refusal without a GPU."""
 import copy
-import os
 
 import pytest
 

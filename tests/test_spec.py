@@ -1,7 +1,8 @@
 """Probe declarations: sweeps stay inside their bounds; a probe's version covers the helper code its kernels use."""
 import inspect
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from probes import catalogue
 from probes.spec import geometric, helper_files

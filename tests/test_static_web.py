@@ -14,7 +14,7 @@ from probes.static import web
 
 def _frame():
     rows = []
-    for i, (name, group) in enumerate([("fma.rn.f32", "fp"), ("add.rn.f32", "fp"), ("setp.lt.s32", "setp"),
+    for _i, (name, group) in enumerate([("fma.rn.f32", "fp"), ("add.rn.f32", "fp"), ("setp.lt.s32", "setp"),
                                        ("wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16", "wgmma")]):
         for arch in ("sm_90", "sm_90a"):
             ok = group != "wgmma" or arch == "sm_90a"
@@ -55,7 +55,7 @@ def test_releases_store_each_unchanged_cell_once(tmp_path):
     changed = data["hcells"][next(iter(new - old - {data["releases"][1][3][-1]}))]
     assert data["strings"][changed[6]] == "variable" and changed[7] is None
     (tmp_path / "snapshots").mkdir()
-    for rel, ptxas, snap in _snapshots():
+    for rel, _ptxas, snap in _snapshots():
         snap.to_csv(tmp_path / "snapshots" / f"{rel}.csv.gz", index=False)
     pd.DataFrame({"release": ["12.9", "13.3"], "ptxas": ["12.9.86", "13.3.73"]}).to_csv(tmp_path / "releases.csv",
                                                                                         index=False)

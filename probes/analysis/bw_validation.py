@@ -14,11 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from probes import verdicts as V
 from probes.analysis import bw_importers, bw_plots
+from probes.analysis.bandwidth import BandwidthLevel, BandwidthParams, detect_levels
 from probes.analysis.formatting import fmt_bytes, md_table, slug
 from probes.analysis.validation import tally
-from probes.analysis.bandwidth import BandwidthLevel, BandwidthParams, detect_levels
 from probes.results.io import write_atomic
 
 FILE = "bw_ladder_gpubenches_l2cache.csv"

@@ -19,9 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from probes import verdicts
+from probes import stats, verdicts
 from probes.analysis import claims as claimslib
-from probes import stats
 from probes.static import instruction_table as itable
 from probes.static import variant_atlas
 

@@ -13,8 +13,14 @@ import pandas as pd
 
 from probes.analysis import importers
 from probes.analysis.formatting import analysis_document, fmt_bytes, json_safe
-from probes.analysis.levels import (DetectionParams, LadderTooLarge, decimation, describe_sublevels,
-                                    describe_transition, detect_levels)
+from probes.analysis.levels import (
+    DetectionParams,
+    LadderTooLarge,
+    decimation,
+    describe_sublevels,
+    describe_transition,
+    detect_levels,
+)
 from probes.stats import median_ci
 
 

@@ -45,8 +45,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import ndimage, stats
 
-from probes.stats import median_ci
 from probes.optional import lazy
+from probes.stats import median_ci
 
 ruptures = lazy("ruptures")  # the [report] extra: needed when a ladder is analysed, not to import this module
 

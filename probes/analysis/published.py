@@ -8,7 +8,6 @@ re-tabulated from the sources (repository@commit:path, or paper and table) as co
 from __future__ import annotations
 
 import re
-
 from dataclasses import asdict, dataclass
 
 MT4G = "caps-tum/mt4g@4cc55662a9541a40e91909c61d543c524ae04fcb"

@@ -18,8 +18,8 @@ from probes.analysis import importers, plots
 from probes.analysis.formatting import md_table, slug
 from probes.analysis.levels import DetectionParams, Level, describe_sublevels, describe_transition, detect_levels
 from probes.analysis.published import GPU_BENCHES_LATENCY, GPU_BENCHES_README, HOPPER_BENCH, LUO_2025
-from probes.stats import FixedCount, MedianCI, StdRel, median_ci
 from probes.results.io import write_atomic
+from probes.stats import FixedCount, MedianCI, StdRel, median_ci
 
 LADDER_FILES = ("ladder_gpubenches_2023.csv", "ladder_hopperbench_random_latency.csv")
 ASYNC_FILE = "ladder_kimbochen_async.csv"

@@ -28,8 +28,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from probes.spec import (GiB, KernelCheckError, KiB, MiB, Param, Probe, ProbeSpecError, fits_in_free_memory,
-                         geometric, min_cc, multiple_of, positive)
+from probes.spec import (
+    GiB,
+    KernelCheckError,
+    KiB,
+    MiB,
+    Param,
+    Probe,
+    ProbeSpecError,
+    fits_in_free_memory,
+    geometric,
+    min_cc,
+    multiple_of,
+    positive,
+)
 
 VEC = 16                       # bytes per vector access
 LADDER_OPS = ("read", "write", "copy")

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from probes.kernel.chase import Chain, ChainCache, page_positions, per_load_sample, sattolo_cycle
 from probes.catalogue.latency_ladder import PARAMS, footprints
 from probes.kernel import ptx
+from probes.kernel.chase import Chain, ChainCache, page_positions, per_load_sample, sattolo_cycle
 from probes.spec import KernelCheckError, Probe, ProbeSpecError, fits_in_free_memory, min_cc
 
 SIM_CYCLES_PER_STEP, SIM_NS_PER_STEP, SIM_OVERHEAD = 4, 2, 10   # the emulator's made-up clock (simulator only)

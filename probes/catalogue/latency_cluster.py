@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from probes.kernel.chase import per_load_sample, sattolo_cycle, walk
 from probes.kernel import ptx
+from probes.kernel.chase import per_load_sample, sattolo_cycle, walk
 from probes.spec import KernelCheckError, KiB, Param, Probe, ProbeSpecError, min_cc, multiple_of, positive
 
 TEMPLATE = "ptx/dsmem.ptx"

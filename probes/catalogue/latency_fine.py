@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from probes.spec import KiB, Axis, KernelCheckError, Param, Probe, ProbeSpecError, Requirement, Sweep, min_cc
+from probes.spec import Axis, KernelCheckError, KiB, Param, Probe, ProbeSpecError, Requirement, Sweep, min_cc
 
 TRACE_LEN = 4096                         # must equal fine_ops.TRACE_LEN (kept here so listing needs no numba)
 ASSUMED_L1_BYTES = 256 * KiB             # largest L1/shared array per SM on Volta..Hopper, when env lacks it
@@ -173,7 +173,7 @@ def check_sass(name: str, insts) -> list[str]:
     if not triples:
         return ["no %clock64 read pair brackets exactly one LDG: the per-access timing is gone"]
     problems = []
-    for a, ld, b in triples:
+    for _a, ld, b in triples:
         sb = insts[ld].control.write_barrier
         if sb is None or not any(i.control.waits_on(sb) for i in insts[ld + 1:b + 1]):
             problems.append(f"stop clock at {insts[b].address:#x} does not wait for the load at "

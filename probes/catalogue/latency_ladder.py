@@ -22,12 +22,37 @@ ladder has no L1 plateau; `.nc` goes through the read-only (texture) path.
 """
 from __future__ import annotations
 
-from probes.kernel.chase import (Chain, ChainCache, chase_kernels, chase_plan, chase_step, cycle_of,
-                                     page_positions, pass_steps, run_chase, sattolo_cycle, sattolo_order, warm_lap)
 from probes.kernel import timed_pass as T
+from probes.kernel.chase import (
+    Chain,
+    ChainCache,
+    chase_kernels,
+    chase_plan,
+    chase_step,
+    cycle_of,
+    page_positions,
+    pass_steps,
+    run_chase,
+    sattolo_cycle,
+    sattolo_order,
+    warm_lap,
+)
+from probes.spec import (
+    Axis,
+    GiB,
+    KiB,
+    MiB,
+    Param,
+    Probe,
+    ProbeSpecError,
+    Sweep,
+    fits_in_free_memory,
+    geometric,
+    min_cc,
+    multiple_of,
+    positive,
+)
 from probes.static.kernel_checks import Expect
-from probes.spec import GiB, KiB, MiB, Axis, Param, Probe, ProbeSpecError, Sweep, fits_in_free_memory, geometric, \
-    min_cc, multiple_of, positive
 
 __all__ = ["sattolo_cycle", "measure", "PROBES"]
 

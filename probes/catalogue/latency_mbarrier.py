@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from probes.kernel.chase import per_load_sample
 from probes.kernel import ptx
+from probes.kernel.chase import per_load_sample
 from probes.spec import KernelCheckError, Param, Probe, min_cc, positive
 
 TEMPLATE = "ptx/mbarrier.ptx"

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from probes.static.kernel_checks import Expect
 from probes.spec import Axis, KernelCheckError, Param, Probe, ProbeSpecError, min_cc, multiple_of, positive
+from probes.static.kernel_checks import Expect
 
 LINE_BYTES = 128
 

@@ -19,13 +19,30 @@ from __future__ import annotations
 import numpy as np
 from numba import cuda, types
 
-from probes.kernel.chase import (chase_plan, chase_step, make_timed_passes, pass_steps, per_load_sample,
-                                     sattolo_cycle, walk)
 from probes.kernel import intrinsics as X
 from probes.kernel import timed_pass as T
+from probes.kernel.chase import (
+    chase_plan,
+    chase_step,
+    make_timed_passes,
+    pass_steps,
+    per_load_sample,
+    sattolo_cycle,
+    walk,
+)
+from probes.spec import (
+    Axis,
+    KernelCheckError,
+    KiB,
+    Param,
+    Probe,
+    ProbeSpecError,
+    geometric,
+    min_cc,
+    multiple_of,
+    positive,
+)
 from probes.static.kernel_checks import Expect
-from probes.spec import KiB, Axis, KernelCheckError, Param, Probe, ProbeSpecError, geometric, min_cc, multiple_of, \
-    positive
 
 SCALE = 1 if X.SIMULATOR else 4   # chain entries are element indices in the simulator, byte addresses on a GPU
 

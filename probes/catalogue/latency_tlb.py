@@ -14,12 +14,33 @@ latency leaves its plateau; its miss cost is the latency step to the next platea
 """
 from __future__ import annotations
 
-from probes.kernel.chase import (Chain, ChainCache, chase_kernels, chase_plan, chase_step, cycle_of,
-                                     page_positions, pass_steps, run_chase, sattolo_order)
 from probes.kernel import timed_pass as T
+from probes.kernel.chase import (
+    Chain,
+    ChainCache,
+    chase_kernels,
+    chase_plan,
+    chase_step,
+    cycle_of,
+    page_positions,
+    pass_steps,
+    run_chase,
+    sattolo_order,
+)
+from probes.spec import (
+    Axis,
+    KiB,
+    MiB,
+    Param,
+    Probe,
+    ProbeSpecError,
+    fits_in_free_memory,
+    geometric,
+    min_cc,
+    multiple_of,
+    positive,
+)
 from probes.static.kernel_checks import Expect
-from probes.spec import KiB, MiB, Axis, Param, Probe, ProbeSpecError, fits_in_free_memory, geometric, min_cc, \
-    multiple_of, positive
 
 _STEP = chase_step(".cg")   # L2 only: with L1-cacheable loads (one 128-B line per page, ~2k lines in L1) a false
 #                             ~220-cycle step appeared at 3.5-4 GiB, inside the L2-TLB range (issue 20 defect 6)

@@ -21,8 +21,8 @@ import struct
 
 import numpy as np
 
-from probes.kernel.chase import per_load_sample
 from probes.kernel import ptx
+from probes.kernel.chase import per_load_sample
 from probes.spec import KernelCheckError, Param, Probe, Requirement, positive
 
 WGMMA, TCGEN05 = "ptx/wgmma.ptx", "ptx/tcgen05.ptx"

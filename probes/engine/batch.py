@@ -17,9 +17,10 @@ def main(argv=None) -> int:
         print("usage: python -m probes.engine.batch SPEC.json", file=sys.stderr)
         return 2
     spec = json.loads(open(argv[0]).read())
+    import os
+
     from probes.engine import worker as W
     from probes.results.io import write_atomic
-    import os
     W.die_with_parent()  # once for the batch; its items then see no parent to arm again
     os.environ.pop(W.PARENT_ENV, None)
     codes = []

@@ -7,10 +7,10 @@ import numpy as np
 
 from probes.engine import clocks as clocklib
 from probes.kernel.context import Context, PointSkipped
-from probes.stats import make_rule, median_ci
 from probes.kernel.timed_pass import per_op
 from probes.results import io
 from probes.results.schema import SCHEMA_VERSION, ResultsError
+from probes.stats import make_rule, median_ci
 
 
 def now() -> str:

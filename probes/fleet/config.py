@@ -57,7 +57,7 @@ class FleetConfig:
         return d
 
     @classmethod
-    def from_json(cls, d: dict) -> "FleetConfig":
+    def from_json(cls, d: dict) -> FleetConfig:
         d = dict(d)
         d["out"] = Path(d["out"])
         d["targets"] = tuple(Target(**t) for t in d["targets"])

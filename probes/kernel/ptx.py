@@ -18,9 +18,10 @@ import contextlib
 import functools
 import re
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -232,7 +233,8 @@ class CoreLauncher:
         return self._kernels[key]
 
     def __call__(self, ctx, k: PtxKernel, cfg: LaunchConfig, args: list) -> None:
-        from cuda.core import LaunchConfig as CoreConfig, launch
+        from cuda.core import LaunchConfig as CoreConfig
+        from cuda.core import launch
         fn = self._kernel(k, cfg, target_for(ctx.cc))
         ctx.synchronize()   # Numba's writes (chains, buffers) land before the PTX kernel reads them
         launch(self.stream, CoreConfig(**cfg.core_kwargs()), fn, *[kernel_argument(ctx, a) for a in args])

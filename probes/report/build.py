@@ -18,8 +18,23 @@ from pathlib import Path
 
 from probes.analysis.published import PUBLISHED, for_gpu
 from probes.report import compare, figures, html, provenance, sections
-from probes.report.render import (Bullets, Code, Em, FigureRef, Grid, Heading, Image, Link, Strong, Text,
-                                  fmt_number, fmt_quantity, grid_from_frame, markdown, text_with_code)
+from probes.report.render import (
+    Bullets,
+    Code,
+    Em,
+    FigureRef,
+    Grid,
+    Heading,
+    Image,
+    Link,
+    Strong,
+    Text,
+    fmt_number,
+    fmt_quantity,
+    grid_from_frame,
+    markdown,
+    text_with_code,
+)
 from probes.results import io
 from probes.results.schema import ResultsError
 

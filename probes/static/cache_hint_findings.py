@@ -113,7 +113,7 @@ def policy_fields(df: pd.DataFrame) -> list[dict]:
     mask: dict = defaultdict(int)
     archs: dict = defaultdict(set)
     words: list = []
-    for (op, arch), g in rows.groupby(["op", "arch"], sort=False):
+    for (_op, arch), g in rows.groupby(["op", "arch"], sort=False):
         word = {q: int(d, 16) for q, d in zip(g.qualifier, g.descriptor)}
         words.append(word)
         for a in word:
@@ -181,7 +181,7 @@ def availability(df: pd.DataFrame) -> list[tuple[str, str, str, str, str]]:
         first = min(acc.arch, key=arch_key) if len(acc) else "never"
         last_rej = rej.loc[rej.arch.map(arch_key).idxmax()] if first == "never" else \
             rej[rej.arch.map(arch_key) < arch_key(first)].pipe(lambda r: r.loc[r.arch.map(arch_key).idxmax()]
-                                                              if len(r) else rej.iloc[0])
+                                                              if len(r) else rej.iloc[0])  # noqa: B023
         out.append((op, q, w, first, last_rej["error"]))
     return out
 
@@ -251,7 +251,7 @@ def readme_section(df: pd.DataFrame) -> str:
     lines = line_equivalences(df)
     if lines:
         L.append("**Equivalent line operations** (identical SASS on every architecture accepting both):")
-        L += [f"- " + " = ".join(f"`{q}`" for q in qs) + f" → `{s}`" for (op, s), qs in lines.items()]
+        L += ["- " + " = ".join(f"`{q}`" for q in qs) + f" → `{s}`" for (op, s), qs in lines.items()]
         L.append("")
     from probes.static.cache_hints import POLICIES
     from probes.static.qualifiers import LOAD_QUALIFIERS

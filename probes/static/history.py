@@ -118,7 +118,6 @@ def build_snapshot(release: str, workdir: Path, progress: bool = False) -> tuple
 
 
 def _write_gz(path: Path, df: pd.DataFrame) -> None:
-    from probes.results.io import write_atomic
     buf = io.StringIO()
     df.to_csv(buf, index=False, lineterminator="\n")
     data = gzip.compress(buf.getvalue().encode(), compresslevel=9, mtime=0)

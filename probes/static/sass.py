@@ -27,7 +27,7 @@ class Control:
     reuse: int
 
     @classmethod
-    def decode(cls, hi: int) -> "Control":
+    def decode(cls, hi: int) -> Control:
         c = hi >> 41
         if c >> 21:
             raise SassFormatError(f"control bits 126-127 are not zero in 0x{hi:016x}: not a Volta+ encoding")

@@ -60,8 +60,8 @@ def test_a_wrong_read_expectation_is_caught(ctx, monkeypatch):
 
 
 def test_wrong_written_data_is_caught(ctx, monkeypatch):
-    from probes.kernel import bw_kernels as K
     from probes.catalogue import bandwidth as B
+    from probes.kernel import bw_kernels as K
     from probes.spec import KernelCheckError
     probe, params = _smoke("bandwidth.ladder")
     B._VERIFIED.clear()
@@ -104,10 +104,10 @@ def test_nearfar_map_has_one_cell_per_sm_and_window(ctx):
 
 
 def test_end_to_end_through_the_engine(tmp_path):
+    from probes import catalogue
     from probes.engine import environment
     from probes.engine.measure import run_probe
     from probes.report.sections import bandwidth as section
-    from probes import catalogue
     probe = catalogue.get("bandwidth.shared")
     params = probe.parse_params(list(probe.smoke) + ["accesses=b32", "strides=1"])
     env = environment.capture("simulator")

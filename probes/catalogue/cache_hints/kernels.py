@@ -370,7 +370,7 @@ def merge_ptx(modules: list[str]) -> str:
     return head + "\n\n" + "\n\n".join(chunks) + "\n"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def module_ptx(kind: str, cc: tuple[int, int], hints: tuple[str, ...] | None = None) -> str:
     """All hint variants of one kernel kind (or the helpers) for cc, merged into one PTX module."""
     from importlib import metadata

@@ -40,8 +40,8 @@ def analyse_ladders(docs) -> list[tuple[str, str, dict, list[dict], list]]:
 
 def _latency_overlay(ax, docs) -> bool:
     doc = latest_run(docs, "latency.ladder.global")
-    pts = sorted(((p["axes"]["footprint_bytes"], p["summary"]["median"]) for p in (doc or {}).get("points", [])
-                  if "footprint_bytes" in p.get("axes", {}) and (p.get("summary") or {}).get("median")))
+    pts = sorted((p["axes"]["footprint_bytes"], p["summary"]["median"]) for p in (doc or {}).get("points", [])
+                  if "footprint_bytes" in p.get("axes", {}) and (p.get("summary") or {}).get("median"))
     if not pts:
         return False
     twin = ax.twinx()

@@ -71,7 +71,7 @@ def tlb_table(runs) -> Table:
 
 def findings_of(runs) -> list[Finding]:
     out = []
-    for name, doc, _pts, res in runs:
+    for _name, doc, _pts, res in runs:
         for lv in res.levels:
             if lv.reach_bytes_low is None:
                 continue
