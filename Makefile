@@ -23,7 +23,7 @@ ifdef GPU
 endif
 
 .DEFAULT_GOAL := all
-.PHONY: all help lint test static static-history probe publish report compare campaign analyze validate selftest clean env bench \
+.PHONY: all help lint format test static static-history probe publish report compare campaign analyze validate selftest clean env bench \
 	quick \
 	fleet fleet-status fleet-collect
 
@@ -40,8 +40,14 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install -q -e '.[test]'
 	touch $@
 
-lint: $(ENV_STAMP) ## import floors: the import-linter contracts of pyproject.toml (no import runs back up a floor)
+lint: $(ENV_STAMP) ## ruff (lint + format check) and the import floors (import-linter contracts of pyproject.toml)
+	$(PY) -m ruff check --quiet .
+	$(PY) -m ruff format --check --quiet .
 	$(PY) -c 'import sys; from importlinter.cli import lint_imports; sys.exit(lint_imports(no_cache=True, no_logo=True))'
+
+format: $(ENV_STAMP) ## ruff: fix what it can and format the tree (what make lint then checks)
+	$(PY) -m ruff check --fix --quiet .
+	$(PY) -m ruff format --quiet .
 
 # pytest-xdist workers for `make test` (auto: one per core; TEST_WORKERS=0 runs in one process)
 TEST_WORKERS ?= auto

@@ -5,6 +5,7 @@ nvidia-ml-py, filelock, tqdm and pandas. Analysis, reports and fleets need more;
 they are used (`lazy()` defers a module-level import to its first use), and a missing one surfaces as
 `MissingExtra`, an ImportError whose message is one line naming the extra (`pip install 'gpu-probes[report]'`).
 """
+
 from __future__ import annotations
 
 import importlib

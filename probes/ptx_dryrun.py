@@ -5,6 +5,7 @@ list of async/cluster/tensor instructions the static instruction atlas puts besi
 `python -m probes.ptx_dryrun [--arch sm_90a ...] [--write-atlas-list]`. It reads the catalogue, so it sits above it;
 the PTX loader and launcher it uses (probes.kernel.ptx) is kernel toolkit, below the catalogue.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,6 +19,7 @@ DRY_RUN_ARCHS = ("sm_80", "sm_90a", "sm_100a")
 
 def ptx_probes(probes=None) -> list:
     from probes import catalogue
+
     return [p for p in (probes if probes is not None else catalogue.all_probes().values()) if p.ptx]
 
 
@@ -32,6 +34,7 @@ def dry_run(archs=DRY_RUN_ARCHS, probes=None) -> tuple[int, list[str], list[str]
     """(kernels checked, failures, skipped-lines): assemble every PTX probe for each arch where its requirements
     allow it (ptxas + cuobjdump, cached), then run its SASS check (opcodes + clock discipline)."""
     from probes.static import sass, toolchain
+
     checked, failures, skipped = 0, [], []
     for arch in archs:
         for probe in ptx_probes(probes):
@@ -48,8 +51,9 @@ def dry_run(archs=DRY_RUN_ARCHS, probes=None) -> tuple[int, list[str], list[str]
                 try:
                     funcs = sass.parse_cuobjdump(toolchain.cuobjdump_sass(toolchain.assemble(text, arch)))
                 except Exception as err:
-                    failures.append(f"FAIL {probe.name} {arch} kernel {name}: does not assemble: "
-                                    f"{str(err).splitlines()[0][:200]}")
+                    failures.append(
+                        f"FAIL {probe.name} {arch} kernel {name}: does not assemble: {str(err).splitlines()[0][:200]}"
+                    )
                     continue
                 checked += 1
                 for problem in probe.check_sass(name, funcs.get(name, [])) if probe.check_sass else []:
@@ -60,8 +64,10 @@ def dry_run(archs=DRY_RUN_ARCHS, probes=None) -> tuple[int, list[str], list[str]
 # --- the list the static instruction atlas reads (probes/static is another module's: it reads this file) ---------
 
 ATLAS_LIST = PTX_DIR / "atlas-instructions.csv"
-_ATLAS_OPS = re.compile(r"^\s*(?:@!?%p\d+\s+)?((?:cp\.async|mbarrier|mapa|ld\.shared::cluster|barrier\.cluster|wgmma|"
-                        r"createpolicy|tcgen05|fence\.proxy|fence\.mbarrier_init)[\w.:]*)")
+_ATLAS_OPS = re.compile(
+    r"^\s*(?:@!?%p\d+\s+)?((?:cp\.async|mbarrier|mapa|ld\.shared::cluster|barrier\.cluster|wgmma|"
+    r"createpolicy|tcgen05|fence\.proxy|fence\.mbarrier_init)[\w.:]*)"
+)
 
 
 def atlas_rows(probes=None) -> list[dict]:
@@ -75,14 +81,17 @@ def atlas_rows(probes=None) -> list[dict]:
                 continue
             for name, text in probe.kernels(cc_of(arch)):
                 ops = sorted({m.group(1) for line in text.splitlines() if (m := _ATLAS_OPS.match(line))})
-                rows += [{"probe": probe.name, "kernel": name, "template": probe.ptx, "target": arch,
-                          "ptx_instruction": op} for op in ops]
+                rows += [
+                    {"probe": probe.name, "kernel": name, "template": probe.ptx, "target": arch, "ptx_instruction": op}
+                    for op in ops
+                ]
     return rows
 
 
 def atlas_csv(probes=None) -> str:
     import csv
     import io as _io
+
     buf = _io.StringIO()
     w = csv.DictWriter(buf, ["probe", "kernel", "template", "target", "ptx_instruction"], lineterminator="\n")
     w.writeheader()
@@ -93,14 +102,20 @@ def atlas_csv(probes=None) -> str:
 def main(argv=None) -> int:
     import argparse
     import sys
-    ap = argparse.ArgumentParser(prog="python -m probes.ptx_dryrun",
-                                 description="assemble and SASS-check every PTX probe (no GPU needed)")
+
+    ap = argparse.ArgumentParser(
+        prog="python -m probes.ptx_dryrun", description="assemble and SASS-check every PTX probe (no GPU needed)"
+    )
     ap.add_argument("--arch", action="append", help=f"architecture (default: {' '.join(DRY_RUN_ARCHS)})")
-    ap.add_argument("--write-atlas-list", action="store_true",
-                    help=f"rewrite {ATLAS_LIST.relative_to(ROOT)} (the static atlas's list of these instructions)")
+    ap.add_argument(
+        "--write-atlas-list",
+        action="store_true",
+        help=f"rewrite {ATLAS_LIST.relative_to(ROOT)} (the static atlas's list of these instructions)",
+    )
     args = ap.parse_args(argv)
     if args.write_atlas_list:
         from probes.results.io import write_atomic
+
         write_atomic(ATLAS_LIST, atlas_csv())
         print(f"wrote {ATLAS_LIST.relative_to(ROOT)}")
         return 0
@@ -114,8 +129,10 @@ def main(argv=None) -> int:
         return 2
     for line in skipped + failures:
         print(line)
-    print(f"PTX dry run {' '.join(archs)}: {len(ptx_probes())} probes, {checked} kernels assembled and "
-          f"SASS-checked, {len(failures)} failures")
+    print(
+        f"PTX dry run {' '.join(archs)}: {len(ptx_probes())} probes, {checked} kernels assembled and "
+        f"SASS-checked, {len(failures)} failures"
+    )
     return 1 if failures else 0
 
 

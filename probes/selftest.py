@@ -7,6 +7,7 @@ decision logic is tested on recorded synthetic inputs without a GPU (tests/test_
 with the environment as a schema-valid results document (probe `selftest.card`, written atomically).
 Without a GPU: one line saying so, exit status 2.
 """
+
 from __future__ import annotations
 
 import csv
@@ -17,18 +18,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 PASS, FAIL, SKIP, UNAVAILABLE = "PASS", "FAIL", "SKIP", "UNAVAILABLE"
-CLOCK_TOLERANCE = 0.02                   # %clock64/%globaltimer vs NVML SM clock (issue 12)
+CLOCK_TOLERANCE = 0.02  # %clock64/%globaltimer vs NVML SM clock (issue 12)
 CHAIN_OPS = {"ffma": "FFMA", "imad": "IMAD", "dfma": "DFMA"}
-CHAIN_SLACK_CYCLES = 0.25                # the CI is widened by this: cycle counts are quantised
+CHAIN_SLACK_CYCLES = 0.25  # the CI is widened by this: cycle counts are quantised
 # A 4 KiB chase is L1-resident on every Volta+ part: published L1 hit latencies are ~20-40 cycles (e.g. Jia et al.,
 # "Dissecting the NVIDIA Volta GPU Architecture via Microbenchmarking", 2018; Chips and Cheese's A100/H100 articles).
 # The bounds are deliberately generous: they catch a broken timer or chain, not a slow cache.
 CHASE_RANGE_CYCLES = (8.0, 200.0)
-CHASE_SAME_LEVEL = (0.8, 1.25)           # 1 KiB..4 KiB points: one cache level, so within this ratio of the first
+CHASE_SAME_LEVEL = (0.8, 1.25)  # 1 KiB..4 KiB points: one cache level, so within this ratio of the first
 CLOCK_PROBE_MODULE = "probes.engine.selftest_clock"
 EXIT_NO_GPU = 2
-RUN_MAX_SECONDS = 5.0                    # per point of the clock, chase and chain runs (10 samples each)
-SMOKE_MAX_SECONDS = 1.0                  # per point of a smoke run (1 sample of a tiny kernel; a backstop)
+RUN_MAX_SECONDS = 5.0  # per point of the clock, chase and chain runs (10 samples each)
+SMOKE_MAX_SECONDS = 1.0  # per point of a smoke run (1 sample of a tiny kernel; a backstop)
 CHASE_PARAMS = ("max_footprint_bytes=4096", "min_footprint_bytes=1024", "points_per_octave=1")
 
 
@@ -42,8 +43,13 @@ class Check:
 # ----------------------------------------------------------------------------------------------- decision logic
 def decide(obs: dict) -> list[Check]:
     """PASS/FAIL/SKIP/UNAVAILABLE per check from recorded observations (see gather() for their shape)."""
-    return ([_clock_check(obs)] + _nvml_checks(obs.get("nvml") or {}) + _chain_checks(obs)
-            + [_chase_check(obs.get("chase") or {})] + _smoke_checks(obs.get("smoke") or {}))
+    return (
+        [_clock_check(obs)]
+        + _nvml_checks(obs.get("nvml") or {})
+        + _chain_checks(obs)
+        + [_chase_check(obs.get("chase") or {})]
+        + _smoke_checks(obs.get("smoke") or {})
+    )
 
 
 def _clock_check(obs: dict) -> Check:
@@ -64,12 +70,22 @@ def _nvml_checks(nvml: dict) -> list[Check]:
     if not readable:
         why = nvml.get("error") or nvml.get("why_not") or "no value"
         return [Check("clocks and throttle reasons readable (NVML)", FAIL, why)]
-    out = [Check("clocks and throttle reasons readable (NVML)", PASS,
-                 f"SM {nvml['sm_mhz']} MHz, memory {nvml.get('mem_mhz')} MHz, {nvml.get('temp_c')} C, "
-                 f"{nvml.get('power_w')} W")]
+    out = [
+        Check(
+            "clocks and throttle reasons readable (NVML)",
+            PASS,
+            f"SM {nvml['sm_mhz']} MHz, memory {nvml.get('mem_mhz')} MHz, {nvml.get('temp_c')} C, "
+            f"{nvml.get('power_w')} W",
+        )
+    ]
     reasons = nvml["throttle"]
-    out.append(Check("no throttle reason active", FAIL if reasons else PASS,
-                     f"throttled now: {reasons}; measurements would be flagged" if reasons else "none"))
+    out.append(
+        Check(
+            "no throttle reason active",
+            FAIL if reasons else PASS,
+            f"throttled now: {reasons}; measurements would be flagged" if reasons else "none",
+        )
+    )
     return out
 
 
@@ -81,19 +97,30 @@ def _chain_checks(obs: dict) -> list[Check]:
         expected = atlas.get(op)
         measured = (chains.get("ops") or {}).get(op)
         if chains.get("status") not in (None, "ok"):
-            out.append(Check(name, UNAVAILABLE if chains["status"] == "unavailable" else FAIL,
-                             chains.get("detail", "")))
+            out.append(
+                Check(name, UNAVAILABLE if chains["status"] == "unavailable" else FAIL, chains.get("detail", ""))
+            )
         elif not isinstance(expected, (int, float)):
-            out.append(Check(name, UNAVAILABLE, f"atlas gives no fixed latency for {opcode} on {obs.get('arch')}"
-                                                f" ({expected or 'no row'})"))
+            out.append(
+                Check(
+                    name,
+                    UNAVAILABLE,
+                    f"atlas gives no fixed latency for {opcode} on {obs.get('arch')} ({expected or 'no row'})",
+                )
+            )
         elif not measured:
             out.append(Check(name, UNAVAILABLE, f"instructions.latency returned no point for op={op}"))
         else:
             lo, hi = measured["ci_low"] - CHAIN_SLACK_CYCLES, measured["ci_high"] + CHAIN_SLACK_CYCLES
             ok = lo <= expected <= hi
-            out.append(Check(name, PASS if ok else FAIL,
-                             f"measured {measured['median']:.2f} cycles (CI {measured['ci_low']:.2f}-"
-                             f"{measured['ci_high']:.2f}), ptxas schedule {expected} cycles"))
+            out.append(
+                Check(
+                    name,
+                    PASS if ok else FAIL,
+                    f"measured {measured['median']:.2f} cycles (CI {measured['ci_low']:.2f}-"
+                    f"{measured['ci_high']:.2f}), ptxas schedule {expected} cycles",
+                )
+            )
     return out
 
 
@@ -108,9 +135,12 @@ def _chase_check(chase: dict) -> Check:
     first, last = medians[0], medians[-1]
     ratio = last / first if first else float("inf")
     ok = lo <= first <= hi and CHASE_SAME_LEVEL[0] <= ratio <= CHASE_SAME_LEVEL[1]
-    return Check(name, PASS if ok else FAIL,
-                 f"final index verified; first point {first:.1f} cycles (expected {lo:g}-{hi:g}), 4 KiB "
-                 f"{last:.1f} cycles ({ratio:.2f}x the first; expected {CHASE_SAME_LEVEL[0]}-{CHASE_SAME_LEVEL[1]})")
+    return Check(
+        name,
+        PASS if ok else FAIL,
+        f"final index verified; first point {first:.1f} cycles (expected {lo:g}-{hi:g}), 4 KiB "
+        f"{last:.1f} cycles ({ratio:.2f}x the first; expected {CHASE_SAME_LEVEL[0]}-{CHASE_SAME_LEVEL[1]})",
+    )
 
 
 def _smoke_checks(smoke: dict) -> list[Check]:
@@ -144,6 +174,7 @@ def atlas_latencies(arch: str, path: Path, variant_csv: Path | None = None) -> d
     atlas (`variant_csv`, default the committed one), as the instruction analysis does."""
     from probes.static import instruction_table as T
     from probes.static import variant_atlas
+
     if not path.is_file():
         return {op: f"{path} missing (make static)" for op in CHAIN_OPS}
     with open(path, newline="") as f:
@@ -164,6 +195,7 @@ def atlas_latencies(arch: str, path: Path, variant_csv: Path | None = None) -> d
 def _outcome_summary(outcome) -> dict:
     from probes.results import io
     from probes.results.schema import ResultsError
+
     r = {"outcome": outcome.outcome, "detail": outcome.detail}
     try:
         doc = io.load(outcome.path)
@@ -171,10 +203,14 @@ def _outcome_summary(outcome) -> dict:
         return r
     err = doc.get("error") or {}
     r.update(error_type=err.get("type"), detail=err.get("message") or err.get("reason") or outcome.detail)
-    r["points"] = [{**p["axes"], **{k: p["summary"][k] for k in ("median", "ci_low", "ci_high")}}
-                   for p in doc["points"] if p.get("summary")]
-    r["clock_check"] = next((p["summary"].get("clock_check") for p in doc["points"]
-                             if (p.get("summary") or {}).get("clock_check")), None)
+    r["points"] = [
+        {**p["axes"], **{k: p["summary"][k] for k in ("median", "ci_low", "ci_high")}}
+        for p in doc["points"]
+        if p.get("summary")
+    ]
+    r["clock_check"] = next(
+        (p["summary"].get("clock_check") for p in doc["points"] if (p.get("summary") or {}).get("clock_check")), None
+    )
     return r
 
 
@@ -189,17 +225,32 @@ def gather(env: dict, timeout: float, atlas_csv: Path, backend: str = "gpu", smo
 
     arch = f"sm_{env['compute_capability'][0]}{env['compute_capability'][1]}"
     sampler = ClockSampler(backend == "gpu", uuid=env.get("uuid") or None)
-    obs = {"arch": arch, "nvml": {**sampler.sample(), "why_not": sampler.why_not},
-           "atlas": atlas_latencies(arch, atlas_csv)}
+    obs = {
+        "arch": arch,
+        "nvml": {**sampler.sample(), "why_not": sampler.why_not},
+        "atlas": atlas_latencies(arch, atlas_csv),
+    }
+
     def run(probe, params, d, count=10):
         rule_params = {"count": count, "min_samples": count, "max_seconds": RUN_MAX_SECONDS}
-        return run_one(probe, params, Path(d), backend, timeout, resume=False, progress=False, rule="fixed-count",
-                       rule_params=rule_params)
+        return run_one(
+            probe,
+            params,
+            Path(d),
+            backend,
+            timeout,
+            resume=False,
+            progress=False,
+            rule="fixed-count",
+            rule_params=rule_params,
+        )
 
     with tempfile.TemporaryDirectory(prefix="gpu-probes-selftest-") as d:
         clock = _outcome_summary(run(catalogue.get("selftest.clock"), {"iterations": 1 << 17}, d))
-        obs["clock"] = {**(clock.get("clock_check") or {}),
-                        "detail": clock.get("detail") or "NVML or %globaltimer gave no value"}
+        obs["clock"] = {
+            **(clock.get("clock_check") or {}),
+            "detail": clock.get("detail") or "NVML or %globaltimer gave no value",
+        }
         ladder = catalogue.get("latency.ladder.global")
         params = ladder.parse_params(CHASE_PARAMS)
         obs["chase"] = _outcome_summary(run(ladder, params, d))
@@ -210,8 +261,11 @@ def gather(env: dict, timeout: float, atlas_csv: Path, backend: str = "gpu", smo
             obs["chains"] = {"status": "unavailable", "detail": str(err)}
         else:
             r = _outcome_summary(run(chain_probe, chain_params, d))
-            obs["chains"] = {"status": "ok" if r["outcome"] == "ok" else "error", "detail": r.get("detail", ""),
-                             "ops": {p["op"]: p for p in r.get("points", []) if "op" in p}}
+            obs["chains"] = {
+                "status": "ok" if r["outcome"] == "ok" else "error",
+                "detail": r.get("detail", ""),
+                "ops": {p["op"]: p for p in r.get("points", []) if "op" in p},
+            }
         obs["smoke"], jobs = {}, []
         for probe in catalogue.all_probes().values():
             if probe.name == "selftest.clock":
@@ -233,9 +287,13 @@ def upper_bound_seconds(env: dict, worker_start_seconds: float) -> float:
     point plus one worker start per launch (clock, chase, chains, and one batch for every probe's smoke run)."""
     from probes import catalogue
     from probes.spec import ProbeSpecError
+
     seconds = 4 * worker_start_seconds + RUN_MAX_SECONDS * (1 + len(CHAIN_OPS))  # clock: 1 point; chains: 1 per op
-    seconds += RUN_MAX_SECONDS * len(catalogue.get("latency.ladder.global").points(
-        env, catalogue.get("latency.ladder.global").parse_params(CHASE_PARAMS)))
+    seconds += RUN_MAX_SECONDS * len(
+        catalogue.get("latency.ladder.global").points(
+            env, catalogue.get("latency.ladder.global").parse_params(CHASE_PARAMS)
+        )
+    )
     for probe in catalogue.all_probes().values():
         if probe.name == "selftest.clock":
             continue
@@ -250,6 +308,7 @@ def rehearse(atlas_csv: Path, timeout: float = 120) -> list[Check]:
     """gather() + decide() under Numba's simulator (the orchestration of a GPU self-test; timings decide nothing)."""
     from probes import catalogue
     from probes.engine.environment import capture
+
     extra = os.environ.get("GPU_PROBES_EXTRA_CATALOGUE", "")
     os.environ["GPU_PROBES_EXTRA_CATALOGUE"] = ",".join(filter(None, [extra, CLOCK_PROBE_MODULE]))
     catalogue.all_probes.cache_clear()
@@ -265,20 +324,37 @@ def store(checks: list[Check], obs: dict, env: dict, path: Path) -> None:
     from probes.engine.measure import now
     from probes.results import io
     from probes.results.schema import SCHEMA_VERSION
+
     failed = [c.name for c in checks if c.status == FAIL]
-    doc = {"schema_version": SCHEMA_VERSION,
-           "probe": {"name": "selftest.card", "version": "1", "params": {}, "unit": "", "method": __doc__.split(
-               "\n\n")[0].replace("\n", " "), "value_key": ""},
-           "backend": "gpu", "outcome": "error" if failed else "ok", "environment": env, "started_at": now(),
-           "finished_at": now(), "points": [], "clocks": [obs.get("nvml") or {}], "kernels": [], "stopping": {},
-           "error": {"reason": f"failed: {', '.join(failed)}"} if failed else None,
-           "analysis": {"selftest": [asdict(c) for c in checks], "observations": obs}}
+    doc = {
+        "schema_version": SCHEMA_VERSION,
+        "probe": {
+            "name": "selftest.card",
+            "version": "1",
+            "params": {},
+            "unit": "",
+            "method": __doc__.split("\n\n")[0].replace("\n", " "),
+            "value_key": "",
+        },
+        "backend": "gpu",
+        "outcome": "error" if failed else "ok",
+        "environment": env,
+        "started_at": now(),
+        "finished_at": now(),
+        "points": [],
+        "clocks": [obs.get("nvml") or {}],
+        "kernels": [],
+        "stopping": {},
+        "error": {"reason": f"failed: {', '.join(failed)}"} if failed else None,
+        "analysis": {"selftest": [asdict(c) for c in checks], "observations": obs},
+    }
     io.save(doc, path)
 
 
 def main(out: Path | None, timeout: float, atlas_csv: Path, echo=print) -> int:
     from probes.engine.campaign import campaign_lock, capture_environment
     from probes.engine.environment import driver_status
+
     reason = driver_status()
     if reason:
         print(f"error: selftest needs a GPU: {reason}", file=sys.stderr)
@@ -287,6 +363,7 @@ def main(out: Path | None, timeout: float, atlas_csv: Path, echo=print) -> int:
     if CLOCK_PROBE_MODULE not in extra.split(","):
         os.environ["GPU_PROBES_EXTRA_CATALOGUE"] = ",".join(filter(None, [extra, CLOCK_PROBE_MODULE]))
         from probes import catalogue
+
         catalogue.all_probes.cache_clear()
     try:
         env = capture_environment("gpu")
@@ -300,6 +377,8 @@ def main(out: Path | None, timeout: float, atlas_csv: Path, echo=print) -> int:
     for line in format_table(checks):
         echo(line)
     store(checks, obs, env, out / "selftest.json")
-    echo(f"selftest {'PASSED' if passed(checks) else 'FAILED'} on {env['gpu_name']} ({env.get('uuid')}); "
-         f"table stored in {out / 'selftest.json'}")
+    echo(
+        f"selftest {'PASSED' if passed(checks) else 'FAILED'} on {env['gpu_name']} ({env.get('uuid')}); "
+        f"table stored in {out / 'selftest.json'}"
+    )
     return 0 if passed(checks) else 1

@@ -10,6 +10,7 @@ parameters, requirements and smoke size, and what its compiled kernels must look
 steps per loop trip, the issue-cycle budget between steps), which the dry run and the compile tests check. Code is
 left for what is not data: the kernel, `measure`, and axes derived from the device.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -44,15 +45,21 @@ def geometric(lo: int, hi: int, per_octave: int = 4, multiple_of: int = 1) -> tu
         raise ProbeSpecError(f"geometric({lo}, {hi}): need 0 < lo <= hi")
     n = int(round(math.log2(hi / lo) * per_octave))
     top = hi - hi % multiple_of or multiple_of
-    vals = sorted({v for i in range(n + 1)
-                   if (v := max(multiple_of, int(round(lo * 2 ** (i / per_octave) / multiple_of)) * multiple_of)) <= top}
-                  | {top})
+    vals = sorted(
+        {
+            v
+            for i in range(n + 1)
+            if (v := max(multiple_of, int(round(lo * 2 ** (i / per_octave) / multiple_of)) * multiple_of)) <= top
+        }
+        | {top}
+    )
     return tuple(vals)
 
 
 @dataclass(frozen=True)
 class Param:
     """A user-settable parameter (`--param name=value`): typed, with a default and a validity check."""
+
     name: str
     type: type
     default: Any
@@ -95,12 +102,14 @@ def multiple_of(n: int) -> Callable[[Any], str | None]:
             return "must be > 0"
         bad = [v for v in vals if v % n]
         return f"must be a multiple of {n} bytes (got {bad[0]})" if bad else None
+
     return check
 
 
 @dataclass(frozen=True)
 class Requirement:
     """A condition on the device; unmet -> the probe is skipped and the reason stored."""
+
     description: str
     unmet: Callable[[dict, dict], str | None]  # (environment, params) -> reason or None
 
@@ -108,7 +117,10 @@ class Requirement:
 def min_cc(major: int, minor: int = 0) -> Requirement:
     def unmet(env: dict, params: dict) -> str | None:
         cc = tuple(env.get("compute_capability") or (0, 0))
-        return None if cc >= (major, minor) else f"needs compute capability >= {major}.{minor}, device has {cc[0]}.{cc[1]}"
+        return (
+            None if cc >= (major, minor) else f"needs compute capability >= {major}.{minor}, device has {cc[0]}.{cc[1]}"
+        )
+
     return Requirement(f"cc >= {major}.{minor}", unmet)
 
 
@@ -118,8 +130,12 @@ def fits_in_free_memory(fraction: float, bytes_of: Callable[[dict], int]) -> Req
         need = bytes_of(params)
         if free is None:
             return None
-        return None if need <= fraction * free else (
-            f"working set {need} B exceeds {fraction:.0%} of free device memory ({free} B)")
+        return (
+            None
+            if need <= fraction * free
+            else (f"working set {need} B exceeds {fraction:.0%} of free device memory ({free} B)")
+        )
+
     return Requirement(f"working set <= {fraction:.0%} of free memory", unmet)
 
 
@@ -136,6 +152,7 @@ class Axis:
     around its L2) or on several parameters; `param` takes the values of the parameter of that name (a `tuple`
     parameter: `--param stride_bytes=4,64`). `unit` defaults to the unit the name's suffix carries (`_bytes`...);
     `category=True` marks an axis of names (ops, qualifiers) that has no unit."""
+
     name: str
     values: tuple | Callable[[dict, dict], Iterable] | None = None
     param: str = ""
@@ -148,8 +165,10 @@ class Axis:
         if not self.unit and not self.category:
             suffix = next((u for s, u in UNIT_SUFFIXES.items() if self.name.endswith(s)), None)
             if suffix is None:
-                raise ProbeSpecError(f"axis {self.name!r}: its name carries no unit ({', '.join(UNIT_SUFFIXES)}); "
-                                     "declare unit= or category=True")
+                raise ProbeSpecError(
+                    f"axis {self.name!r}: its name carries no unit ({', '.join(UNIT_SUFFIXES)}); "
+                    "declare unit= or category=True"
+                )
             object.__setattr__(self, "unit", suffix)
 
     def resolve(self, env: dict, params: dict) -> tuple:
@@ -162,6 +181,7 @@ class Axis:
 @dataclass(frozen=True)
 class Sweep:
     """Declared axes as the `(env, params) -> {axis name: values}` callable the engine calls (`Probe.axes`)."""
+
     axes: tuple[Axis, ...]
 
     def __call__(self, env: dict, params: dict) -> dict[str, tuple]:
@@ -171,6 +191,7 @@ class Sweep:
 @dataclass(frozen=True)
 class Point:
     """One point of a probe's sweep: its axis values."""
+
     values: tuple[tuple[str, Any], ...]
 
     def as_dict(self) -> dict:
@@ -179,7 +200,7 @@ class Point:
 
 PACKAGE = Path(__file__).resolve().parent
 INTRINSICS = PACKAGE / "kernel" / "intrinsics.py"
-KERNEL_PACKAGE = "kernel"   # probes/kernel/: the kernel toolkit the probes call (chase, timed pass, PTX launcher, ...)
+KERNEL_PACKAGE = "kernel"  # probes/kernel/: the kernel toolkit the probes call (chase, timed pass, PTX launcher, ...)
 # `probes.kernel.NAME` or `from probes.kernel import NAME[ as X], ...` (parenthesised lists included)
 _KERNEL_IMPORT = re.compile(r"\bprobes\.kernel(?:\.(\w+)|\s+import\s+(?:\(([^)]*)\)|([^\n#]*)))")
 
@@ -224,7 +245,7 @@ def helper_files(module) -> list[Path]:
         pending = [inspect.getsource(module)] if module else []
     except (OSError, TypeError):
         pending = []
-    family = _family_files(module)   # a probe in a family package: the package's shared modules are helpers too
+    family = _family_files(module)  # a probe in a family package: the package's shared modules are helpers too
     pending += [p.read_text() for p in family]
     used: set[str] = set()
     while pending:
@@ -245,32 +266,35 @@ def _family_files(module) -> list[Path]:
     path = Path(source).resolve()
     if path.parent.parent.name != "catalogue" or path.parent.name == "catalogue":
         return []
-    return [p for p in sorted(path.parent.glob("*.py")) if p != path and p.name != "__init__.py"
-            and not re.search(r"^PROBE\s*=", p.read_text(), re.MULTILINE)]
+    return [
+        p
+        for p in sorted(path.parent.glob("*.py"))
+        if p != path and p.name != "__init__.py" and not re.search(r"^PROBE\s*=", p.read_text(), re.MULTILINE)
+    ]
 
 
 @dataclass(frozen=True)
 class Probe:
-    name: str                                   # family.probe[.variant]: stable, dotted, lower-case
+    name: str  # family.probe[.variant]: stable, dotted, lower-case
     summary: str
-    measure: Callable[..., dict]                # (ctx, point: dict, params: dict) -> {"cycles": [...], "ns": [...], ...}
+    measure: Callable[..., dict]  # (ctx, point: dict, params: dict) -> {"cycles": [...], "ns": [...], ...}
     axes: Callable[[dict, dict], dict[str, tuple]]  # (Axis, ...), or (environment, params) -> {axis name: values}
-    unit: str                                   # unit of the headline value, e.g. "cycles/load"
-    method: str                                 # one paragraph: how the number is obtained
+    unit: str  # unit of the headline value, e.g. "cycles/load"
+    method: str  # one paragraph: how the number is obtained
     params: tuple[Param, ...] = ()
     requires: tuple[Requirement, ...] = ()
-    kernels: Callable[[tuple[int, int]], list] | None = None   # cc -> [(kernel name, PTX text)] for SASS checks
-    check_sass: Callable[[str, list], list[str]] | None = None # (kernel name, instructions) -> problems found
-    budget_seconds: float = 20.0                # per point; the stopping rule's backstop
-    value_key: str = "cycles_per_op"            # sample field the stopping rule watches
-    smoke: tuple[str, ...] = ()                 # "name=value" params for the smallest run that still launches
-                                                # every kernel: simulator suite, GPU self-test, dry-run plan
-    ptx: str | None = None                      # "ptx/<name>.ptx": a hand-written PTX probe (probes/kernel/ptx.py)
-    expect: Any = None                          # probes.static.kernel_checks.Expect: what the compiled kernels must
-                                                # show (dry-run schedule checks; with `opcode`, also the SASS check)
-    plan: Callable[..., dict] | None = None     # (env, point, params, launches) -> what a chase visits (coverage)
+    kernels: Callable[[tuple[int, int]], list] | None = None  # cc -> [(kernel name, PTX text)] for SASS checks
+    check_sass: Callable[[str, list], list[str]] | None = None  # (kernel name, instructions) -> problems found
+    budget_seconds: float = 20.0  # per point; the stopping rule's backstop
+    value_key: str = "cycles_per_op"  # sample field the stopping rule watches
+    smoke: tuple[str, ...] = ()  # "name=value" params for the smallest run that still launches
+    # every kernel: simulator suite, GPU self-test, dry-run plan
+    ptx: str | None = None  # "ptx/<name>.ptx": a hand-written PTX probe (probes/kernel/ptx.py)
+    expect: Any = None  # probes.static.kernel_checks.Expect: what the compiled kernels must
+    # show (dry-run schedule checks; with `opcode`, also the SASS check)
+    plan: Callable[..., dict] | None = None  # (env, point, params, launches) -> what a chase visits (coverage)
     occupancy: Callable[[dict, dict], list] | None = None  # (env, params) -> [(function, threads, blocks per SM)]
-    module: str = ""                            # filled by the catalogue loader
+    module: str = ""  # filled by the catalogue loader
 
     def __post_init__(self):
         if not self.name or set(self.name) - NAME_CHARS or "." not in self.name:
@@ -280,7 +304,7 @@ class Probe:
                 raise ProbeSpecError(f"probe {self.name}: axes must be Axis declarations or one function")
             object.__setattr__(self, "axes", Sweep(tuple(self.axes)))
         if self.check_sass is None and getattr(self.expect, "opcode", ""):
-            object.__setattr__(self, "check_sass", self.expect.check_sass)   # the declared SASS is the check
+            object.__setattr__(self, "check_sass", self.expect.check_sass)  # the declared SASS is the check
 
     def parse_params(self, pairs: Iterable[str]) -> dict:
         known = {p.name: p for p in self.params}

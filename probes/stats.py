@@ -9,6 +9,7 @@ Stopping rules are small plug-ins that decide when a probe has enough samples (t
 bootstrap 95 % CI half-width of the median <= 1 % of the median, with a floor on the sample count and a time budget
 as the backstop (nvbench's `stdrel` stops on relative std-dev instead; `StdRel` is here for comparison).
 """
+
 from __future__ import annotations
 
 import time
@@ -53,7 +54,7 @@ class StoppingRule:
     min_samples: int = 10
     max_samples: int = 100_000
     max_seconds: float = 30.0
-    max_flagged: int = 50       # flagged samples (throttle, clock change) that end a point early: see `flagged`
+    max_flagged: int = 50  # flagged samples (throttle, clock change) that end a point early: see `flagged`
     reason: str = ""
     samples: list = field(default_factory=list)
     n_flagged: int = 0
@@ -79,8 +80,10 @@ class StoppingRule:
     def done(self) -> bool:
         n = len(self.samples)
         if self.n_flagged >= self.max_flagged and n < self.min_samples:
-            self.reason = (f"flagged-cap: {self.n_flagged} flagged samples (throttle or clock change) and only {n} "
-                           f"clean; stopped early, the summary says whether it had to use flagged samples")
+            self.reason = (
+                f"flagged-cap: {self.n_flagged} flagged samples (throttle or clock change) and only {n} "
+                f"clean; stopped early, the summary says whether it had to use flagged samples"
+            )
             return True
         if n >= self.max_samples:
             self.reason = f"sample-count: reached max_samples={self.max_samples}"
@@ -97,13 +100,19 @@ class StoppingRule:
         return False
 
     def describe(self) -> dict:
-        return {"rule": self.name, "min_samples": self.min_samples, "max_samples": self.max_samples,
-                "max_seconds": self.max_seconds, "max_flagged": self.max_flagged}
+        return {
+            "rule": self.name,
+            "min_samples": self.min_samples,
+            "max_samples": self.max_samples,
+            "max_seconds": self.max_seconds,
+            "max_flagged": self.max_flagged,
+        }
 
 
 @dataclass
 class MedianCI(StoppingRule):
     """Stop when the bootstrap CI half-width of the median is <= `rel_halfwidth` of the median."""
+
     rel_halfwidth: float = 0.01
     confidence: float = 0.95
     n_resamples: int = 500
@@ -128,6 +137,7 @@ class MedianCI(StoppingRule):
 @dataclass
 class StdRel(StoppingRule):
     """nvbench-style: stop when std/mean <= `max_noise` (a rule kept for comparison benchmarks)."""
+
     max_noise: float = 0.005
 
     name = "stdrel"
@@ -147,6 +157,7 @@ class StdRel(StoppingRule):
 @dataclass
 class FixedCount(StoppingRule):
     """Baseline: stop after exactly `count` samples."""
+
     count: int = 100
 
     name = "fixed-count"

@@ -8,36 +8,37 @@ every stored finding. README's vocabulary table is `markdown_table()` (tests/tes
 Ambiguous cases stay ambiguous: where the data cannot decide (no plateau, a CI that straddles the threshold, nothing
 to compare with), the verdict is `INCONCLUSIVE` with a reason beside it, never the nearer of two answers.
 """
+
 from __future__ import annotations
 
 # --- a value against a documented figure (CUDA Programming Guide, datasheet) -----------------------------------------
-DOCUMENTED_MATCHES = "documented & matches"   # the documented value lies in our CI (widened by the stated tolerance)
-DOCUMENTED_DIFFERS = "documented & differs"   # it lies outside; the signed difference is reported beside it
-UNDOCUMENTED = "undocumented"                 # nothing documented to compare with: the number is new
+DOCUMENTED_MATCHES = "documented & matches"  # the documented value lies in our CI (widened by the stated tolerance)
+DOCUMENTED_DIFFERS = "documented & differs"  # it lies outside; the signed difference is reported beside it
+UNDOCUMENTED = "undocumented"  # nothing documented to compare with: the number is new
 
 # --- a value against a peer's published figure ------------------------------------------------------------------------
-MATCHES = "matches"                           # the published value is within the stated tolerance of ours
-DIFFERS = "differs"                           # it is not
-WITHIN_GRADUAL_SPAN = "within gradual span"   # a gradual transition: the published size lies inside its span
+MATCHES = "matches"  # the published value is within the stated tolerance of ours
+DIFFERS = "differs"  # it is not
+WITHIN_GRADUAL_SPAN = "within gradual span"  # a gradual transition: the published size lies inside its span
 
 # --- what a cache hint or qualifier does ------------------------------------------------------------------------------
-DROPPED = "dropped at compile time"                          # ptxas emits the same SASS as the plain access
-NO_EFFECT = "kept in SASS but no measurable effect"          # in SASS, but no measurement tells it from plain
-EFFECT = "measurable effect"                                 # in SASS and a measurement differs from plain
-NOT_MEASURED = "not measured"                                # in SASS, and no result for it yet
-REFERENCE = "reference (plain access)"                       # the plain access the others are compared with
+DROPPED = "dropped at compile time"  # ptxas emits the same SASS as the plain access
+NO_EFFECT = "kept in SASS but no measurable effect"  # in SASS, but no measurement tells it from plain
+EFFECT = "measurable effect"  # in SASS and a measurement differs from plain
+NOT_MEASURED = "not measured"  # in SASS, and no result for it yet
+REFERENCE = "reference (plain access)"  # the plain access the others are compared with
 
 # --- a swept ladder: does it cross a level boundary (TLB reach) ---------------------------------------------------
-NO_TRANSITION = "no transition"               # one plateau over the whole sweep
-TRANSITIONS = "transitions"                   # at least one level boundary; the count is stated beside it
+NO_TRANSITION = "no transition"  # one plateau over the whole sweep
+TRANSITIONS = "transitions"  # at least one level boundary; the count is stated beside it
 
 # --- a check of our analysis on a peer's published data (peer validation) ---------------------------------------------
-PASS = "pass"                                 # the check (or every check of a dataset) holds within its tolerance
-FAIL = "FAIL"                                 # it does not (upper case: a failure must stand out in a table)
-NOT_APPLICABLE = "n/a"                        # the check does not apply (the path has no such level)
+PASS = "pass"  # the check (or every check of a dataset) holds within its tolerance
+FAIL = "FAIL"  # it does not (upper case: a failure must stand out in a table)
+NOT_APPLICABLE = "n/a"  # the check does not apply (the path has no such level)
 
 # --- either kind --------------------------------------------------------------------------------------------------
-INCONCLUSIVE = "inconclusive"                 # the data cannot decide; the reason is stated beside it
+INCONCLUSIVE = "inconclusive"  # the data cannot decide; the reason is stated beside it
 
 MEANING = {
     DOCUMENTED_MATCHES: "a documented value exists and lies within our confidence interval (widened by the tolerance)",

@@ -11,6 +11,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 def _driver_reason():
     from probes.engine.environment import driver_status
+
     return driver_status()
 
 
@@ -32,6 +33,7 @@ def one_gpu_test_at_a_time(request, tmp_path_factory):
         yield
         return
     import filelock
+
     with filelock.FileLock(str(tmp_path_factory.getbasetemp().parent / "gpu-tests.lock")):
         yield
 
@@ -48,6 +50,7 @@ def fault_catalogue(monkeypatch):
     monkeypatch.setenv("GPU_PROBES_EXTRA_CATALOGUE", "fault_probes")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]))
     from probes import catalogue
+
     catalogue.all_probes.cache_clear()
     yield
     catalogue.all_probes.cache_clear()

@@ -1,4 +1,5 @@
 """Probes that misbehave on purpose, loaded via GPU_PROBES_EXTRA_CATALOGUE by the isolation tests."""
+
 import os
 import signal
 import time
@@ -37,17 +38,30 @@ def _exit_mid_write(ctx, point, params):
 
         def die(*a, **k):
             os._exit(9)
+
         rio.os.replace = die
     return {"cycles_per_op": 1.0}
 
 
 def _probe(name, measure):
-    return Probe(name=name, summary=f"test probe {name}", measure=measure, axes=_axes, unit="cycles",
-                 method="injected fault for the isolation tests", budget_seconds=5)
+    return Probe(
+        name=name,
+        summary=f"test probe {name}",
+        measure=measure,
+        axes=_axes,
+        unit="cycles",
+        method="injected fault for the isolation tests",
+        budget_seconds=5,
+    )
 
 
-PROBES = (_probe("fault.ok", _ok), _probe("fault.crash", _crash_after_first), _probe("fault.hang", _hang),
-          _probe("fault.raise", _raise), _probe("fault.exit-mid-write", _exit_mid_write))
+PROBES = (
+    _probe("fault.ok", _ok),
+    _probe("fault.crash", _crash_after_first),
+    _probe("fault.hang", _hang),
+    _probe("fault.raise", _raise),
+    _probe("fault.exit-mid-write", _exit_mid_write),
+)
 
 
 def _hold(ctx, point, params):
@@ -76,13 +90,45 @@ def _no_kernels(cc):
 
 PROBES += (
     _probe("fault.hold", _hold),
-    Probe(name="okfam.scaled", summary="family member with a parameter", measure=_scaled, axes=_axes,
-          unit="cycles", method="test", params=(Param("scale", int, 1, "multiplier", positive),), budget_seconds=5),
+    Probe(
+        name="okfam.scaled",
+        summary="family member with a parameter",
+        measure=_scaled,
+        axes=_axes,
+        unit="cycles",
+        method="test",
+        params=(Param("scale", int, 1, "multiplier", positive),),
+        budget_seconds=5,
+    ),
     _probe("okfam.plain", _ok),
-    Probe(name="faultsass.bad", summary="SASS check always fails", measure=_ok, axes=_axes, unit="cycles",
-          method="test", kernels=_tiny_kernels, check_sass=lambda name, insts: ["injected SASS problem"]),
-    Probe(name="faultsass.nocompile", summary="kernels() raises", measure=_ok, axes=_axes, unit="cycles",
-          method="test", kernels=_no_kernels, check_sass=lambda name, insts: []),
-    Probe(name="faultsass.good", summary="tiny kernel, clean SASS", measure=_ok, axes=_axes, unit="cycles",
-          method="test", kernels=_tiny_kernels, check_sass=lambda name, insts: []),
+    Probe(
+        name="faultsass.bad",
+        summary="SASS check always fails",
+        measure=_ok,
+        axes=_axes,
+        unit="cycles",
+        method="test",
+        kernels=_tiny_kernels,
+        check_sass=lambda name, insts: ["injected SASS problem"],
+    ),
+    Probe(
+        name="faultsass.nocompile",
+        summary="kernels() raises",
+        measure=_ok,
+        axes=_axes,
+        unit="cycles",
+        method="test",
+        kernels=_no_kernels,
+        check_sass=lambda name, insts: [],
+    ),
+    Probe(
+        name="faultsass.good",
+        summary="tiny kernel, clean SASS",
+        measure=_ok,
+        axes=_axes,
+        unit="cycles",
+        method="test",
+        kernels=_tiny_kernels,
+        check_sass=lambda name, insts: [],
+    ),
 )

@@ -1,5 +1,6 @@
 """Analysis and report section of the PTX-probe family on synthetic result documents (made up, with known answers:
 nothing here is a measurement)."""
+
 from __future__ import annotations
 
 import math
@@ -15,17 +16,41 @@ from probes.spec import KiB, MiB, geometric
 
 
 def doc(name, points, gpu="NVIDIA H200", started="2026-11-25T00:00:00+00:00"):
-    return {"schema_version": 1, "probe": {"name": name, "version": "x", "params": {}, "unit": "cycles",
-                                           "method": "m", "value_key": "cycles_per_op"},
-            "backend": "gpu", "outcome": "ok", "environment": {"gpu_name": gpu, "compute_capability": [9, 0]},
-            "started_at": started, "finished_at": started, "_file": f"data/{name}.json", "points": points}
+    return {
+        "schema_version": 1,
+        "probe": {
+            "name": name,
+            "version": "x",
+            "params": {},
+            "unit": "cycles",
+            "method": "m",
+            "value_key": "cycles_per_op",
+        },
+        "backend": "gpu",
+        "outcome": "ok",
+        "environment": {"gpu_name": gpu, "compute_capability": [9, 0]},
+        "started_at": started,
+        "finished_at": started,
+        "_file": f"data/{name}.json",
+        "points": points,
+    }
 
 
 def point(axes, value, extra=None, spread=0.0):
-    samples = [{"cycles_per_op": value * (1 + spread * (k - 2)), "ns_per_op": value / 1.98, "throttled": False,
-                **(extra or {})} for k in range(5)]
-    return {"axes": axes, "samples": samples,
-            "summary": {"median": value, "ci_low": value * 0.99, "ci_high": value * 1.01, "n": 5}}
+    samples = [
+        {
+            "cycles_per_op": value * (1 + spread * (k - 2)),
+            "ns_per_op": value / 1.98,
+            "throttled": False,
+            **(extra or {}),
+        }
+        for k in range(5)
+    ]
+    return {
+        "axes": axes,
+        "samples": samples,
+        "summary": {"median": value, "ci_low": value * 0.99, "ci_high": value * 1.01, "n": 5},
+    }
 
 
 def ladder(name, levels):
@@ -43,14 +68,19 @@ TMA = [(20 * MiB, 385.0), (float("inf"), 760.0)]
 
 
 def test_path_levels_put_ldg_cp_async_and_tma_side_by_side_per_level():
-    frame = A.path_levels([ladder("latency.ladder.global", LDG), ladder("latency.ladder.cp-async.ca", CPA),
-                           ladder("latency.ladder.tma", TMA)])
+    frame = A.path_levels(
+        [
+            ladder("latency.ladder.global", LDG),
+            ladder("latency.ladder.cp-async.ca", CPA),
+            ladder("latency.ladder.tma", TMA),
+        ]
+    )
     got = {(r["path"], r["level (inferred)"]): r for r in frame.to_dict("records")}
     assert got[("cp.async.ca", "L1")]["latency [cycles]"] == pytest.approx(75.0, rel=0.02)
     assert got[("cp.async.ca", "L1")]["minus LDG [cycles]"] == pytest.approx(43.0, abs=2)
     assert got[("LDG (default)", "DRAM")]["latency [cycles]"] == pytest.approx(700.0, rel=0.02)
     tma = [r for r in frame.to_dict("records") if r["probe"] == "latency.ladder.tma"]
-    assert [r["latency [cycles]"] for r in tma] == pytest.approx([385.0, 760.0], rel=0.02)   # no L1 level via TMA
+    assert [r["latency [cycles]"] for r in tma] == pytest.approx([385.0, 760.0], rel=0.02)  # no L1 level via TMA
 
 
 def test_published_ladder_values_appear_only_for_their_gpu_and_carry_their_source():
@@ -89,15 +119,22 @@ def wgmma_docs():
             for ops in ("ss", "rs"):
                 lat.append(point({"dtype": dtype, "n": n, "operands": ops}, 100.0 + n / 4))
                 cycles = 2 * 2 * 64 * n * k / (A.PEAK_FLOP_PER_CLK_SM[dtype] * (0.95 if ops == "ss" else 0.5))
-                tput.append(point({"dtype": dtype, "n": n, "operands": ops}, cycles,
-                                  {"flop_per_clk_sm": 2 * 2 * 64 * n * k / cycles}))
+                tput.append(
+                    point(
+                        {"dtype": dtype, "n": n, "operands": ops},
+                        cycles,
+                        {"flop_per_clk_sm": 2 * 2 * 64 * n * k / cycles},
+                    )
+                )
     return [doc("tensor.wgmma.latency", lat), doc("tensor.wgmma.throughput", tput)]
 
 
 def test_wgmma_table_reports_flop_per_clock_against_the_documented_peak():
     docs = wgmma_docs()
-    frame = A.wgmma_table(A.point_table(docs, "tensor.wgmma.latency"),
-                          A.point_table(docs, "tensor.wgmma.throughput", medians=("flop_per_clk_sm",)))
+    frame = A.wgmma_table(
+        A.point_table(docs, "tensor.wgmma.latency"),
+        A.point_table(docs, "tensor.wgmma.throughput", medians=("flop_per_clk_sm",)),
+    )
     row = frame[(frame["dtype"] == "f16") & (frame["n"] == 256) & (frame["operands"] == "ss")].iloc[0]
     assert row["latency [cycles]"] == 164.0 and row["% of peak"] == pytest.approx(95.0)
     rs = frame[(frame["dtype"] == "e4m3") & (frame["operands"] == "rs")]
@@ -116,11 +153,17 @@ def render(docs):
 
 
 def test_section_findings_cite_their_data_and_published_values_keep_their_source():
-    docs = ([ladder("latency.ladder.global", LDG), ladder("latency.ladder.tma", TMA), dsmem_doc()] + wgmma_docs()
-            + [doc("latency.mbarrier", [point({"op": op}, v) for op, v in
-                                        (("arrive-test", 40.0), ("arrive-try", 44.0), ("expect-tx", 60.0))]),
-               doc("latency.cluster-barrier", [point({"cluster_size": 2, "relaxed": r}, 190.0 - 20 * r)
-                                               for r in (0, 1)])])
+    docs = (
+        [ladder("latency.ladder.global", LDG), ladder("latency.ladder.tma", TMA), dsmem_doc()]
+        + wgmma_docs()
+        + [
+            doc(
+                "latency.mbarrier",
+                [point({"op": op}, v) for op, v in (("arrive-test", 40.0), ("arrive-try", 44.0), ("expect-tx", 60.0))],
+            ),
+            doc("latency.cluster-barrier", [point({"cluster_size": 2, "relaxed": r}, 190.0 - 20 * r) for r in (0, 1)]),
+        ]
+    )
     sec, figures = render(docs)
     titles = {f.title: f for f in sec.findings}
     remote = titles["DSMEM remote load latency, cluster of 4"]
@@ -142,8 +185,18 @@ def test_section_with_only_the_ldg_baseline_claims_nothing():
     assert sec.findings == [] and "only the LDG baseline" in sec.blocks[-1].text
 
 
-@pytest.mark.parametrize("name", ["latency.dsmem", "latency.mbarrier", "tensor.wgmma.latency", "bandwidth.dsmem",
-                                  "tensor.wgmma.throughput", "latency.cluster-barrier", "latency.ladder.tma"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "latency.dsmem",
+        "latency.mbarrier",
+        "tensor.wgmma.latency",
+        "bandwidth.dsmem",
+        "tensor.wgmma.throughput",
+        "latency.cluster-barrier",
+        "latency.ladder.tma",
+    ],
+)
 def test_section_survives_a_result_with_axes_it_does_not_know(name):
     sec, _ = render([doc(name, [point({"unrelated": 1}, 4.0)])])
     assert all(math.isfinite(f.value) for f in sec.findings)
@@ -151,9 +204,16 @@ def test_section_survives_a_result_with_axes_it_does_not_know(name):
 
 
 def test_bulk_bandwidth_is_shown_against_the_same_runs_copy_ceiling():
-    pts = [point({"mode": m, "bytes": b, "depth": d}, v) for m, b, d, v in
-           (("copy", 4096, 2, 2000.0), ("copy", 8192, 2, 2500.0), ("tma", 4096, 2, 2400.0), ("tma", 8192, 4, 3000.0),
-            ("ldgsts", 4096, 2, 1000.0))]
+    pts = [
+        point({"mode": m, "bytes": b, "depth": d}, v)
+        for m, b, d, v in (
+            ("copy", 4096, 2, 2000.0),
+            ("copy", 8192, 2, 2500.0),
+            ("tma", 4096, 2, 2400.0),
+            ("tma", 8192, 4, 3000.0),
+            ("ldgsts", 4096, 2, 1000.0),
+        )
+    ]
     frame = A.bulk_table(A.point_table([doc("bandwidth.bulk", pts)], "bandwidth.bulk"))
     pct = {(r["mode"], r["bytes"], r["depth"]): r["% of copy ceiling"] for r in frame.to_dict("records")}
     assert pct[("tma", 8192, 4)] == 120.0 and pct[("ldgsts", 4096, 2)] == 40.0 and pct[("copy", 8192, 2)] == 100.0
@@ -163,17 +223,28 @@ def test_bulk_bandwidth_is_shown_against_the_same_runs_copy_ceiling():
 
 
 def test_cache_hinted_and_2d_bulk_points_are_compared_with_the_same_point_without_a_hint():
-    pts = [point({"mode": m, "hint": h, "bytes": 4096, "depth": 2}, v) for m, h, v in
-           (("copy", "none", 2000.0), ("tma", "none", 2400.0), ("tma", "evict_first", 1800.0),
-            ("tma2d", "none", 2200.0), ("tma2d", "evict_last", 2420.0), ("ldgsts", "evict_last", 900.0))]
+    pts = [
+        point({"mode": m, "hint": h, "bytes": 4096, "depth": 2}, v)
+        for m, h, v in (
+            ("copy", "none", 2000.0),
+            ("tma", "none", 2400.0),
+            ("tma", "evict_first", 1800.0),
+            ("tma2d", "none", 2200.0),
+            ("tma2d", "evict_last", 2420.0),
+            ("ldgsts", "evict_last", 900.0),
+        )
+    ]
     frame = A.bulk_table(A.point_table([doc("bandwidth.bulk", pts)], "bandwidth.bulk"))
     got = {(r["mode"], r["hint"]): r for r in frame.to_dict("records")}
     assert got[("tma", "evict_first")]["vs no hint"] == 0.75 and got[("tma2d", "evict_last")]["vs no hint"] == 1.1
     assert math.isnan(got[("tma", "none")]["vs no hint"]) and math.isnan(got[("ldgsts", "evict_last")]["vs no hint"])
     assert got[("tma2d", "none")]["% of copy ceiling"] == 110.0
-    old = A.bulk_table(A.point_table([doc("bandwidth.bulk", [point({"mode": "tma", "bytes": 4096, "depth": 2},
-                                                                   1.0)])], "bandwidth.bulk"))
-    assert list(old["hint"]) == ["none"]                      # results from before the hint axis
+    old = A.bulk_table(
+        A.point_table(
+            [doc("bandwidth.bulk", [point({"mode": "tma", "bytes": 4096, "depth": 2}, 1.0)])], "bandwidth.bulk"
+        )
+    )
+    assert list(old["hint"]) == ["none"]  # results from before the hint axis
     sec, _ = render([doc("bandwidth.bulk", pts)])
     titles = {f.title: f for f in sec.findings}
     hinted = titles["bulk global->shared bandwidth, tma, L2 evict_first"]
@@ -190,10 +261,16 @@ def dsmem_placed_doc():
         for base, ids in ((0, (0, 1, 14, 15)), (20, (20, 21, 22, 23))):
             d = abs(ids[peer] - base)
             v = 33.0 if peer == 0 else 190.0 + d
-            samples += [{"cycles_per_op": v, "sm_self": base, "sm_peer": ids[peer], "nsmid": 132,
-                         "throttled": False}] * 3
-        pts.append({"axes": {"cluster_size": 4, "peer": peer}, "samples": samples,
-                    "summary": {"median": samples[0]["cycles_per_op"], "ci_low": 1.0, "ci_high": 2.0, "n": 6}})
+            samples += [
+                {"cycles_per_op": v, "sm_self": base, "sm_peer": ids[peer], "nsmid": 132, "throttled": False}
+            ] * 3
+        pts.append(
+            {
+                "axes": {"cluster_size": 4, "peer": peer},
+                "samples": samples,
+                "summary": {"median": samples[0]["cycles_per_op"], "ci_low": 1.0, "ci_high": 2.0, "n": 6},
+            }
+        )
     return doc("latency.dsmem", pts)
 
 
@@ -201,7 +278,7 @@ def test_dsmem_latency_is_grouped_by_peer_sm_distance_per_sample():
     table = A.dsmem_distance_table([dsmem_placed_doc()])
     got = {(r["peer"], r["|Δ smid|"]): r for r in table.to_dict("records")}
     assert set(got) == {("local", 0), ("remote", 1), ("remote", 2), ("remote", 3), ("remote", 14), ("remote", 15)}
-    assert got[("remote", 1)]["samples"] == 6 and got[("remote", 1)]["SM pairs"] == 2     # (0,1) and (20,21)
+    assert got[("remote", 1)]["samples"] == 6 and got[("remote", 1)]["SM pairs"] == 2  # (0,1) and (20,21)
     assert got[("remote", 15)]["median [cycles]"] == 205.0 and got[("local", 0)]["median [cycles]"] == 33.0
     assert got[("remote", 14)]["%nsmid"] == "132" and got[("remote", 14)]["cluster sizes"] == "4"
     assert A.dsmem_distance_table([doc("latency.dsmem", [point({"unrelated": 1}, 4.0)])]).empty
@@ -216,8 +293,10 @@ def test_dsmem_distance_section_has_its_table_figure_and_spread_finding():
 
 
 def test_dsmem_bandwidth_is_shown_against_the_local_read_of_the_same_cluster_size():
-    pts = [point({"cluster_size": cs, "peer_shift": sh}, v, {"bytes_per_clk_cta": v / 100, "clusters": 66 // cs})
-           for cs, sh, v in ((2, 0, 4000.0), (2, 1, 3000.0), (4, 0, 4200.0), (4, 1, 2100.0), (8, 1, 1000.0))]
+    pts = [
+        point({"cluster_size": cs, "peer_shift": sh}, v, {"bytes_per_clk_cta": v / 100, "clusters": 66 // cs})
+        for cs, sh, v in ((2, 0, 4000.0), (2, 1, 3000.0), (4, 0, 4200.0), (4, 1, 2100.0), (8, 1, 1000.0))
+    ]
     docs = [doc("bandwidth.dsmem", pts)]
     frame = A.dsmem_bandwidth_table(A.point_table(docs, "bandwidth.dsmem", medians=("bytes_per_clk_cta",)))
     got = {(r["cluster_size"], r["peer_shift"]): r for r in frame.to_dict("records")}

@@ -1,5 +1,6 @@
 """Every bad input and fault in tests/data/bad_inputs.toml: its exit code, one `error:` line per problem naming it,
 no traceback, no temporary file left, nothing it must not touch touched. The next bad input is one row there."""
+
 import errno
 import os
 import subprocess
@@ -17,27 +18,59 @@ TABLE = ROOT / "tests" / "data" / "bad_inputs.toml"
 PEER = ROOT / "tests" / "data" / "peer_formats"
 CASES = tomllib.loads(TABLE.read_text())["case"]
 
-SIM_ENV = {"backend": "simulator", "gpu_name": "Numba CUDA simulator", "gpu_slug": "simulator",
-           "compute_capability": [9, 0], "cuda_driver_version": None, "driver_version": None,
-           "versions": {"numba": "0.0", "gpu-probes": "0.1.0"}}
+SIM_ENV = {
+    "backend": "simulator",
+    "gpu_name": "Numba CUDA simulator",
+    "gpu_slug": "simulator",
+    "compute_capability": [9, 0],
+    "cuda_driver_version": None,
+    "driver_version": None,
+    "versions": {"numba": "0.0", "gpu-probes": "0.1.0"},
+}
 
 
 def gpu_env(name: str, slug: str) -> dict:
-    return {"backend": "gpu", "gpu_name": name, "gpu_slug": slug, "compute_capability": [9, 0], "sm_count": 132,
-            "uuid": f"GPU-{slug}", "clock_rate_khz": 1755000, "cuda_driver_version": "13.0",
-            "versions": {"numba": "0.0", "gpu-probes": "0.1.0"}}
+    return {
+        "backend": "gpu",
+        "gpu_name": name,
+        "gpu_slug": slug,
+        "compute_capability": [9, 0],
+        "sm_count": 132,
+        "uuid": f"GPU-{slug}",
+        "clock_rate_khz": 1755000,
+        "cuda_driver_version": "13.0",
+        "versions": {"numba": "0.0", "gpu-probes": "0.1.0"},
+    }
 
 
 def doc(env: dict, backend: str = "gpu", name: str = "other.thing") -> dict:
-    return {"schema_version": 1, "probe": {"name": name, "version": "x", "params": {}, "unit": "cycles",
-                                           "method": "m", "value_key": "cycles_per_op"},
-            "backend": backend, "outcome": "ok", "environment": env,
-            "started_at": "2026-11-25T00:00:00+00:00", "finished_at": "2026-11-25T00:01:00+00:00",
-            "points": [{"axes": {"x": 1}, "samples": [{"cycles_per_op": 4.0, "throttled": False}],
-                        "summary": {"median": 4.0, "ci_low": 4.0, "ci_high": 4.0, "n": 1}}]}
+    return {
+        "schema_version": 1,
+        "probe": {
+            "name": name,
+            "version": "x",
+            "params": {},
+            "unit": "cycles",
+            "method": "m",
+            "value_key": "cycles_per_op",
+        },
+        "backend": backend,
+        "outcome": "ok",
+        "environment": env,
+        "started_at": "2026-11-25T00:00:00+00:00",
+        "finished_at": "2026-11-25T00:01:00+00:00",
+        "points": [
+            {
+                "axes": {"x": 1},
+                "samples": [{"cycles_per_op": 4.0, "throttled": False}],
+                "summary": {"median": 4.0, "ci_low": 4.0, "ci_high": 4.0, "n": 1},
+            }
+        ],
+    }
 
 
 # ---- set-ups named by the table ------------------------------------------------------------------------------------
+
 
 def _fault(tmp, request, monkeypatch, arg):
     request.getfixturevalue("fault_catalogue")
@@ -45,6 +78,7 @@ def _fault(tmp, request, monkeypatch, arg):
 
 def _no_gpu(tmp, request, monkeypatch, arg):
     from probes.engine.environment import driver_status
+
     if driver_status() is None:
         pytest.skip("a GPU is present")
 
@@ -53,6 +87,7 @@ def _fail_writes_under(tmp, monkeypatch, arg, code):
     """Writes of write_atomic under {tmp}/<arg> fail like a read-only filesystem (EROFS) or a full disk (ENOSPC);
     the tests run as root, where chmod does not stop a write."""
     import tempfile
+
     root = (tmp / arg).resolve()
     real_mkstemp, real_fsync = tempfile.mkstemp, os.fsync
     doomed = set()
@@ -70,6 +105,7 @@ def _fail_writes_under(tmp, monkeypatch, arg, code):
         if fd in doomed:
             raise OSError(code, os.strerror(code))
         return real_fsync(fd)
+
     monkeypatch.setattr(io.tempfile, "mkstemp", mkstemp)
     monkeypatch.setattr(io.os, "fsync", fsync)
 
@@ -132,14 +168,19 @@ def _ctrl_c_in_analysis(tmp, request, monkeypatch, arg):
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt
+
     monkeypatch.setattr(ladder_cmd, "build_document", interrupted)
 
 
-SETUPS = {name[1:]: f for name, f in globals().items() if name.startswith("_") and callable(f)
-          and name not in ("_fail_writes_under",)}
+SETUPS = {
+    name[1:]: f
+    for name, f in globals().items()
+    if name.startswith("_") and callable(f) and name not in ("_fail_writes_under",)
+}
 
 
 # ---- the walk ------------------------------------------------------------------------------------------------------
+
 
 def _fill(value: str, tmp: Path) -> str:
     return value.replace("{tmp}", str(tmp)).replace("{peer}", str(PEER))
@@ -151,10 +192,18 @@ OUTER_MAKE = ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")
 def _run(case, tmp, capsys, monkeypatch):
     argv = [_fill(a, tmp) for a in case["argv"]]
     if case.get("via") == "make":
-        env = {**{k: v for k, v in os.environ.items() if k not in OUTER_MAKE},   # as typed, not a sub-make of `make test`
-               "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
-        r = subprocess.run(["make", "-s", *argv, f"PYTHON={sys.executable}"], capture_output=True, text=True,
-                           cwd=ROOT, env=env, timeout=120)
+        env = {
+            **{k: v for k, v in os.environ.items() if k not in OUTER_MAKE},  # as typed, not a sub-make of `make test`
+            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]),
+        }
+        r = subprocess.run(
+            ["make", "-s", *argv, f"PYTHON={sys.executable}"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=env,
+            timeout=120,
+        )
         return r.returncode, r.stdout, r.stderr
     code = main(argv)
     out = capsys.readouterr()

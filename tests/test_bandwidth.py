@@ -3,6 +3,7 @@ peak, the importers and `analyze bandwidth`, the report section on synthetic doc
 
 Nothing here is a measurement: the ladders are made up, with known levels, to check that the code recovers them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,6 +31,7 @@ def ladder(levels, ends, lo=16 * KiB, hi=1 * GiB, noise=0.005, seed=0, ramp=1.25
 
 # ---- detection -----------------------------------------------------------------------------------------------------
 
+
 def test_three_levels_with_their_values_and_where_they_end():
     ws, b = ladder([14000, 6000, 2000], [192 * KiB, 40 * MiB])
     levels = bw.detect_levels(ws, b)
@@ -38,15 +40,15 @@ def test_three_levels_with_their_values_and_where_they_end():
         assert abs(lv.bandwidth_GBps / want - 1) < 0.01
         assert lv.bandwidth_ci_low <= lv.bandwidth_GBps <= lv.bandwidth_ci_high
     for lv, end in zip(levels, (192 * KiB, 40 * MiB)):
-        assert end <= lv.end_bytes_high and lv.end_bytes_low <= end * 1.25   # bracket at the start of the drop
-        assert lv.end_bytes_high / lv.end_bytes_low < 1.3                      # adjacent points, not a wide span
+        assert end <= lv.end_bytes_high and lv.end_bytes_low <= end * 1.25  # bracket at the start of the drop
+        assert lv.end_bytes_high / lv.end_bytes_low < 1.3  # adjacent points, not a wide span
     assert levels[-1].end_bytes_low is None and "end_bytes_low" not in levels[-1].to_dict()
 
 
 def test_a_slow_decline_inside_dram_is_one_level_and_a_lone_low_edge_point_is_ignored():
     ws, b = ladder([5400, 1750], [28 * MiB], lo=1 * MiB, hi=4 * GiB)
-    b = b * np.where(ws > 64 * MiB, (ws / (64 * MiB)) ** -0.02, 1.0)   # -2 % per octave past 64 MiB
-    b[0] *= 0.8                                                        # a cold first point
+    b = b * np.where(ws > 64 * MiB, (ws / (64 * MiB)) ** -0.02, 1.0)  # -2 % per octave past 64 MiB
+    b[0] *= 0.8  # a cold first point
     levels = bw.detect_levels(ws, b)
     assert [lv.name for lv in levels] == ["L2", "DRAM"]
     assert abs(levels[0].bandwidth_GBps / 5400 - 1) < 0.01
@@ -54,7 +56,7 @@ def test_a_slow_decline_inside_dram_is_one_level_and_a_lone_low_edge_point_is_ig
 
 def test_noise_only_or_too_few_points_gives_no_invented_levels():
     assert bw.detect_levels([], []) == []
-    assert len(bw.detect_levels([1024, 2048], [5.0, 5.0])) <= 1          # two points: never two levels
+    assert len(bw.detect_levels([1024, 2048], [5.0, 5.0])) <= 1  # two points: never two levels
     rng = np.random.default_rng(3)
     ws = np.array(geometric(16 * KiB, 1 * GiB, 6), dtype=float)
     levels = bw.detect_levels(ws, 3000 * np.exp(0.3 * rng.standard_normal(ws.size)))
@@ -64,7 +66,7 @@ def test_noise_only_or_too_few_points_gives_no_invented_levels():
 
 
 def test_documented_peak_and_verdict():
-    peak = bw.documented_peak_gbps(1_215_000, 5120)              # A100 40GB: 1215 MHz HBM2, 5120-bit
+    peak = bw.documented_peak_gbps(1_215_000, 5120)  # A100 40GB: 1215 MHz HBM2, 5120-bit
     assert peak == pytest.approx(1555.2)
     assert bw.documented_peak_gbps(None, 5120) is None and bw.documented_peak_gbps(0, 5120) is None
     lv = bw.BandwidthLevel("DRAM", 1400.0, 1390.0, 1410.0, None, None, 10, 1, 2, 1, 2)
@@ -77,8 +79,8 @@ def test_documented_peak_and_verdict():
 
 def test_littles_law_finds_the_bytes_in_flight_for_90_percent():
     f = np.array([512, 1024, 2048, 4096, 8192, 16384, 32768, 65536], dtype=float)
-    knee = 32768.0                                     # b ~ f below the knee: log-log exact
-    b = 3000 * np.minimum(1, f / knee)                 # latency-bound until `knee` bytes in flight per SM
+    knee = 32768.0  # b ~ f below the knee: log-log exact
+    b = 3000 * np.minimum(1, f / knee)  # latency-bound until `knee` bytes in flight per SM
     res = bw.littles_law(f, b, sms=100)
     assert res.plateau_GBps == pytest.approx(3000)
     assert res.bracket == (16384, 32768)
@@ -111,11 +113,15 @@ def test_nearfar_bandwidth_splits_cells_by_their_latency():
 
 L2CACHE = "     data set   exec time     spread       Eff. bw\n" + "".join(
     f"       512 kB {k:>10} kB         7ms       0.1%  {v:8.1f} GB/s        0 GB/s      0 GB/s \n"
-    for k, v in [(1024 * i, 7000.0 - i) for i in range(1, 30)] + [(40960, 4000.0), (49152, 2600.0)]
-    + [(65536 * i, 2000.0 + (i % 3)) for i in range(1, 40)])
-GPUCACHE = ("     data set   exec time     spread        Eff. bw       DRAM read\n"
-            "         2 kB         5ms       0.4%   13646.3 GB/s         0 GB/s\n"
-            "         4 kB         5ms       0.1%   13874.2 GB/s         0 GB/s\n")
+    for k, v in [(1024 * i, 7000.0 - i) for i in range(1, 30)]
+    + [(40960, 4000.0), (49152, 2600.0)]
+    + [(65536 * i, 2000.0 + (i % 3)) for i in range(1, 40)]
+)
+GPUCACHE = (
+    "     data set   exec time     spread        Eff. bw       DRAM read\n"
+    "         2 kB         5ms       0.4%   13646.3 GB/s         0 GB/s\n"
+    "         4 kB         5ms       0.1%   13874.2 GB/s         0 GB/s\n"
+)
 
 
 def cli(argv, capsys):
@@ -146,8 +152,11 @@ def test_gpu_benches_l2_cache_and_gpu_cache_formats(tmp_path):
 
 def test_json_document_levels_and_gpu_filter(tmp_path, capsys):
     ws, b = ladder([14000, 6000, 2000], [192 * KiB, 40 * MiB])
-    rows = ["gpu,working_set_bytes,bandwidth_GBps,extra"] + [f"A,{w:.0f},{v:.3f},x" for w, v in zip(ws, b)] + \
-        [f"B,{w:.0f},{v / 2:.3f},y" for w, v in zip(ws, b)]
+    rows = (
+        ["gpu,working_set_bytes,bandwidth_GBps,extra"]
+        + [f"A,{w:.0f},{v:.3f},x" for w, v in zip(ws, b)]
+        + [f"B,{w:.0f},{v / 2:.3f},y" for w, v in zip(ws, b)]
+    )
     p = tmp_path / "two.csv"
     p.write_text("\n".join(rows) + "\n")
     rc, out, err = cli(["analyze", "bandwidth", str(p), "--json", "--gpu", "B"], capsys)
@@ -159,18 +168,21 @@ def test_json_document_levels_and_gpu_filter(tmp_path, capsys):
         assert key in first
     assert first["bandwidth_GBps"] == pytest.approx(7000, rel=0.01)
     rc, out, _ = cli(["analyze", "bandwidth", str(p), "--plot", str(tmp_path / "x.png")], capsys)
-    assert rc == 2                                   # two GPUs: the plot needs one
+    assert rc == 2  # two GPUs: the plot needs one
     rc, out, _ = cli(["analyze", "bandwidth", str(p), "--gpu", "A", "--plot", str(tmp_path / "a.png")], capsys)
     assert rc == 0 and (tmp_path / "a.png").stat().st_size > 1000 and "A [read]: 3 level(s)" in out
 
 
-@pytest.mark.parametrize("text, expect", [
-    ("working_set_bytes,bandwidth_GBps\n", "at least one data row"),
-    ("working_set_bytes,bandwidth_GBps\n1024,fast\n", ":2: expected bandwidth_GBps as a positive number"),
-    ("footprint_bytes,latency_cycles\n1,2\n", "unrecognised format"),
-    ("     data set   exec time     spread       Eff. bw\n   nonsense\n", ":2: expected '<KiB> kB"),
-    ('{"schema_version": 1}', "expected a valid results document"),
-])
+@pytest.mark.parametrize(
+    "text, expect",
+    [
+        ("working_set_bytes,bandwidth_GBps\n", "at least one data row"),
+        ("working_set_bytes,bandwidth_GBps\n1024,fast\n", ":2: expected bandwidth_GBps as a positive number"),
+        ("footprint_bytes,latency_cycles\n1,2\n", "unrecognised format"),
+        ("     data set   exec time     spread       Eff. bw\n   nonsense\n", ":2: expected '<KiB> kB"),
+        ('{"schema_version": 1}', "expected a valid results document"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, text, expect):
     p = tmp_path / "bad.txt"
     p.write_text(text)
@@ -179,24 +191,47 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, text, expect):
 
 
 def _doc(name, points, backend="gpu", env=None):
-    return {"schema_version": 1, "probe": {"name": name, "version": "v", "params": {}, "unit": "GB/s",
-                                           "method": "m", "value_key": "bandwidth_gbps"},
-            "backend": backend, "outcome": "ok",
-            "environment": {"gpu_name": "Fake GPU", "compute_capability": [9, 0], "sm_count": 100, **(env or {})},
-            "started_at": "2026-11-25T00:00:00+00:00", "finished_at": "2026-11-25T00:01:00+00:00",
-            "_file": "data/x.json", "points": points}
+    return {
+        "schema_version": 1,
+        "probe": {
+            "name": name,
+            "version": "v",
+            "params": {},
+            "unit": "GB/s",
+            "method": "m",
+            "value_key": "bandwidth_gbps",
+        },
+        "backend": backend,
+        "outcome": "ok",
+        "environment": {"gpu_name": "Fake GPU", "compute_capability": [9, 0], "sm_count": 100, **(env or {})},
+        "started_at": "2026-11-25T00:00:00+00:00",
+        "finished_at": "2026-11-25T00:01:00+00:00",
+        "_file": "data/x.json",
+        "points": points,
+    }
 
 
 def _pt(axes, value, **sample):
-    return {"axes": axes, "summary": {"median": value, "ci_low": value * 0.99, "ci_high": value * 1.01, "n": 10},
-            "samples": [{"bandwidth_gbps": value, "throttled": False, **sample}]}
+    return {
+        "axes": axes,
+        "summary": {"median": value, "ci_low": value * 0.99, "ci_high": value * 1.01, "n": 10},
+        "samples": [{"bandwidth_gbps": value, "throttled": False, **sample}],
+    }
 
 
 def _ladder_doc(scale=1.0):
     ws, b = ladder([14000, 6000, 2000], [192 * KiB, 40 * MiB])
-    pts = [_pt({"op": op, "working_set_bytes": int(w)}, v * scale * (1.6 if op == "copy" else 1),
-               memory_clock_khz=1_593_000, memory_bus_width_bits=5120, bytes_per_clk_per_sm=v / 180)
-           for op in ("read", "copy") for w, v in zip(ws, b)]
+    pts = [
+        _pt(
+            {"op": op, "working_set_bytes": int(w)},
+            v * scale * (1.6 if op == "copy" else 1),
+            memory_clock_khz=1_593_000,
+            memory_bus_width_bits=5120,
+            bytes_per_clk_per_sm=v / 180,
+        )
+        for op in ("read", "copy")
+        for w, v in zip(ws, b)
+    ]
     return _doc("bandwidth.ladder", pts)
 
 
@@ -216,22 +251,34 @@ def test_results_document_one_ladder_per_op(tmp_path, capsys):
 
 # ---- report section --------------------------------------------------------------------------------------------------
 
+
 def test_section_levels_peak_verdict_occupancy_shared_and_latency_overlay():
     import matplotlib.pyplot as plt
 
     from probes.report.figures import style
     from probes.report.sections import bandwidth as sec_mod
-    occ = _doc("bandwidth.occupancy", [
-        _pt({"op": "read", "warps_per_sm": w, "unroll": u}, 3000 * min(1, w * 32 * 16 * u / 20000),
-            bytes_in_flight_per_sm=w * 32 * 16 * u) for w in (1, 4, 16, 64) for u in (1, 4)])
+
+    occ = _doc(
+        "bandwidth.occupancy",
+        [
+            _pt(
+                {"op": "read", "warps_per_sm": w, "unroll": u},
+                3000 * min(1, w * 32 * 16 * u / 20000),
+                bytes_in_flight_per_sm=w * 32 * 16 * u,
+            )
+            for w in (1, 4, 16, 64)
+            for u in (1, 4)
+        ],
+    )
     shared = _doc("bandwidth.shared", [_pt({"access": "b32", "stride": s}, 128 / s) for s in (1, 2, 4)])
-    lat = _doc("latency.ladder.global", [_pt({"footprint_bytes": 2 ** k}, 30.0 if k < 17 else 600.0)
-                                         for k in range(10, 30)])
+    lat = _doc(
+        "latency.ladder.global", [_pt({"footprint_bytes": 2**k}, 30.0 if k < 17 else 600.0) for k in range(10, 30)]
+    )
     with style():
         sec = sec_mod.section([_ladder_doc(), occ, shared, lat])
     plt.close("all")
     titles = {f.title: f for f in sec.findings}
-    peak = bw.documented_peak_gbps(1_593_000, 5120)            # 2039 GB/s
+    peak = bw.documented_peak_gbps(1_593_000, 5120)  # 2039 GB/s
     dram = titles["HBM read bandwidth vs documented peak"]
     assert dram.label == "documented & matches" and abs(dram.value / 2000 - 1) < 0.01
     assert f"{peak:.1f} GB/s" in dram.documented
@@ -240,20 +287,23 @@ def test_section_levels_peak_verdict_occupancy_shared_and_latency_overlay():
     assert "shared-memory b32 bandwidth (stride 1)" in titles
     figs = [b for b in sec.blocks if type(b).__name__ == "Figure"]
     assert {f.name for f in figs} == {"bandwidth-ladder", "bandwidth-occupancy"}
-    assert "latency ladder" in figs[0].caption                 # overlaid on the same footprint axis
+    assert "latency ladder" in figs[0].caption  # overlaid on the same footprint axis
 
 
 def test_section_with_only_a_latency_ladder_says_not_measured():
     from probes.report.sections import bandwidth as sec_mod
+
     sec = sec_mod.section([_doc("latency.ladder.global", [_pt({"footprint_bytes": 1024}, 30.0)])])
     assert sec.findings == [] and "Not measured" in sec.blocks[0].text
 
 
 # ---- probes: parameters, axes, SASS ---------------------------------------------------------------------------------
 
+
 def test_axes_on_a_nominal_h100():
     from probes import catalogue
     from probes.dryrun import nominal_environment
+
     env = nominal_environment("sm_90")
     lad = catalogue.get("bandwidth.ladder")
     ax = lad.axes(env, {p.name: p.default for p in lad.params})
@@ -268,6 +318,7 @@ def test_axes_on_a_nominal_h100():
 
 def test_host_checksums():
     from probes.catalogue import bandwidth as B
+
     assert B.vec_sum_prefix(1000) == sum(v % 251 for v in range(1000))
     region = [sum(4 * (v % 251) for v in range(10 * r, 10 * r + 10)) for r in range(3)]
     # 3 regions of 10 vectors, 4 blocks: slots 0..3 read regions 0, 1, 2, 0; twice
@@ -280,25 +331,39 @@ def test_host_checksums():
 def sass_sm90():
     from probes import catalogue
     from probes.kernel.compile import cached_kernels, ptx_to_sass
+
     out = {}
-    for name, kernel in (("bandwidth.ladder", "region_read"), ("bandwidth.ladder", "region_copy"),
-                         ("bandwidth.shared", "shared_ldmatrix"), ("bandwidth.shared", "shared_b32"),
-                         ("bandwidth.l2.nearfar", "nearfar")):
+    for name, kernel in (
+        ("bandwidth.ladder", "region_read"),
+        ("bandwidth.ladder", "region_copy"),
+        ("bandwidth.shared", "shared_ldmatrix"),
+        ("bandwidth.shared", "shared_b32"),
+        ("bandwidth.l2.nearfar", "nearfar"),
+    ):
         ptx = dict(cached_kernels(catalogue.get(name), (9, 0)))[kernel]
         out[kernel] = next(iter(ptx_to_sass(ptx, "sm_90").values()))
     return out
 
 
-@pytest.mark.parametrize("probe, kernel", [("bandwidth.ladder", "region_read"), ("bandwidth.ladder", "region_copy"),
-                                           ("bandwidth.shared", "shared_ldmatrix"),
-                                           ("bandwidth.shared", "shared_b32"), ("bandwidth.l2.nearfar", "nearfar")])
+@pytest.mark.parametrize(
+    "probe, kernel",
+    [
+        ("bandwidth.ladder", "region_read"),
+        ("bandwidth.ladder", "region_copy"),
+        ("bandwidth.shared", "shared_ldmatrix"),
+        ("bandwidth.shared", "shared_b32"),
+        ("bandwidth.l2.nearfar", "nearfar"),
+    ],
+)
 def test_kernel_sass_is_clean(probe, kernel, sass_sm90):
     from probes import catalogue
+
     assert catalogue.get(probe).check_sass(kernel, sass_sm90[kernel]) == []
 
 
 def test_sass_checks_catch_a_wrong_width_or_a_missing_access(sass_sm90):
     from probes.catalogue import bandwidth as B
+
     # the read kernel checked as a write: no STG.E.128 in any loop
     assert any("STG.E.128" in p for p in B.check_global("region_write", sass_sm90["region_read"]))
     # 4-byte LDS checked as ldmatrix: wrong instruction, and narrower accesses in the loop
@@ -317,6 +382,7 @@ def sass_sm100():
     one access per trip until the kernels wrote their accesses out."""
     from probes import catalogue
     from probes.kernel.compile import cached_kernels, ptx_to_sass
+
     out = {}
     for name in ("bandwidth.occupancy", "bandwidth.shared"):
         probe = catalogue.get(name)
@@ -325,8 +391,9 @@ def sass_sm100():
     return out
 
 
-@pytest.mark.parametrize("kernel", ["stream_read_u4", "stream_copy_u4", "shared_b32", "shared_v2", "shared_v4",
-                                    "shared_ldmatrix"])
+@pytest.mark.parametrize(
+    "kernel", ["stream_read_u4", "stream_copy_u4", "shared_b32", "shared_v2", "shared_v4", "shared_ldmatrix"]
+)
 def test_every_unrolled_access_is_in_the_loop_on_sm_100(kernel, sass_sm100):
     probe, insts = sass_sm100[kernel]
     assert probe.check_sass(kernel, insts) == []
@@ -335,9 +402,12 @@ def test_every_unrolled_access_is_in_the_loop_on_sm_100(kernel, sass_sm100):
 def test_analysis_and_report_import_no_cuda():
     import subprocess
     import sys
-    code = ("import sys, probes.analysis.bandwidth, probes.analysis.bw_cmd, probes.analysis.bw_importers, "
-            "probes.analysis.bw_validation, probes.analysis.bw_plots, probes.report.sections.bandwidth; "
-            "bad=[m for m in sys.modules if m.split('.')[0] in ('numba','cuda','pynvml')]; print(bad); "
-            "sys.exit(1 if bad else 0)")
+
+    code = (
+        "import sys, probes.analysis.bandwidth, probes.analysis.bw_cmd, probes.analysis.bw_importers, "
+        "probes.analysis.bw_validation, probes.analysis.bw_plots, probes.report.sections.bandwidth; "
+        "bad=[m for m in sys.modules if m.split('.')[0] in ('numba','cuda','pynvml')]; print(bad); "
+        "sys.exit(1 if bad else 0)"
+    )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr

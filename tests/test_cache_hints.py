@@ -1,4 +1,5 @@
 """The static cache-hint atlas: a representative subset assembled for real; invariants, not the whole table."""
+
 import pandas as pd
 import pytest
 
@@ -6,9 +7,25 @@ from probes.static import cache_hint_findings as F
 from probes.static import cache_hints as C
 from probes.static import toolchain
 
-SUBSET = [c for c in C.cases() if c.width in ("b32", "v8.b32", "-") and c.qualifier in (
-    "plain", ".nc", ".cg", ".relaxed.gpu", ".L1::evict_normal", ".L2::256B", ".nc.L1::no_allocate.L2::256B (DeepEP)",
-    ".L2::evict_last", ".acquire.gpu", "prefetch.global.L2", "discard.global.L2")]
+SUBSET = [
+    c
+    for c in C.cases()
+    if c.width in ("b32", "v8.b32", "-")
+    and c.qualifier
+    in (
+        "plain",
+        ".nc",
+        ".cg",
+        ".relaxed.gpu",
+        ".L1::evict_normal",
+        ".L2::256B",
+        ".nc.L1::no_allocate.L2::256B (DeepEP)",
+        ".L2::evict_last",
+        ".acquire.gpu",
+        "prefetch.global.L2",
+        "discard.global.L2",
+    )
+]
 
 
 @pytest.fixture(scope="module")
@@ -39,14 +56,14 @@ def test_every_accepted_load_lowers_to_an_ldg(table):
 def test_rejected_entries_carry_ptxas_text(table):
     rej = table[table.status == "rejected"]
     assert len(rej) > 0 and (rej.error.str.len() > 10).all() and (rej.sass == "").all()
-    assert cell(table, "ld", ".L2::256B", "b32", "sm_75").status == "rejected"   # sm_80+ modifier
-    assert cell(table, "ld", "plain", "v8.b32", "sm_90").status == "rejected"    # 256-bit loads: sm_100+
+    assert cell(table, "ld", ".L2::256B", "b32", "sm_75").status == "rejected"  # sm_80+ modifier
+    assert cell(table, "ld", "plain", "v8.b32", "sm_90").status == "rejected"  # 256-bit loads: sm_100+
     assert cell(table, "ld", "plain", "v8.b32", "sm_100").status == "ok"
 
 
 def test_findings_are_computed_from_the_table(table):
     drops = F.dropped(table)
-    assert ("ld", ".L1::evict_normal") in drops            # identical to plain wherever accepted
+    assert ("ld", ".L1::evict_normal") in drops  # identical to plain wherever accepted
     merges = F.merged(table)
     assert any({".cg", ".relaxed.gpu"} <= set(qs) for qs in merges.values())
     text = F.readme_section(table)
@@ -55,9 +72,22 @@ def test_findings_are_computed_from_the_table(table):
 
 def test_a_synthetic_table_drives_the_findings():
     """Findings follow the data: flip one cell and the 'dropped' finding appears or disappears."""
-    rows = [dict(op="ld", qualifier=q, width="b32", ptx="", arch="sm_90", status="ok", sass=s, sass_text=s,
-                 error="", assembler="ptxas", assembler_version="x") for q, s in
-            (("plain", "LDG.E"), (".x", "LDG.E"), (".y", "LDG.E.Y"))]
+    rows = [
+        dict(
+            op="ld",
+            qualifier=q,
+            width="b32",
+            ptx="",
+            arch="sm_90",
+            status="ok",
+            sass=s,
+            sass_text=s,
+            error="",
+            assembler="ptxas",
+            assembler_version="x",
+        )
+        for q, s in (("plain", "LDG.E"), (".x", "LDG.E"), (".y", "LDG.E.Y"))
+    ]
     df = pd.DataFrame(rows)
     assert F.dropped(df) == {("ld", ".x"): ["sm_90"]}
     df.loc[1, "sass"] = "LDG.E.X"

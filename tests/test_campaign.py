@@ -1,4 +1,5 @@
 """Worker isolation: a probe that crashes, hangs, raises or dies mid-write costs itself, never the campaign."""
+
 import json
 
 import pytest
@@ -12,8 +13,17 @@ from probes.results import io
 def run(tmp_path, fault_catalogue):
     def _run(name, timeout=60):
         probe = catalogue.get(name)
-        return run_one(probe, {}, tmp_path, "simulator", timeout, progress=False, rule="fixed-count",
-                       rule_params={"count": 3, "min_samples": 3})
+        return run_one(
+            probe,
+            {},
+            tmp_path,
+            "simulator",
+            timeout,
+            progress=False,
+            rule="fixed-count",
+            rule_params={"count": 3, "min_samples": 3},
+        )
+
     return _run
 
 
@@ -67,8 +77,16 @@ def test_truncated_result_is_quarantined_not_loaded(tmp_path, fault_catalogue, c
     probe = catalogue.get("fault.ok")
     path = result_path(tmp_path, probe, {})
     path.write_text('{"schema_version": 1, "probe": {"na')
-    o = run_one(probe, {}, tmp_path, "simulator", 60, progress=False, rule="fixed-count",
-                rule_params={"count": 3, "min_samples": 3})
+    o = run_one(
+        probe,
+        {},
+        tmp_path,
+        "simulator",
+        60,
+        progress=False,
+        rule="fixed-count",
+        rule_params={"count": 3, "min_samples": 3},
+    )
     assert o.outcome == "ok"
     assert path.with_suffix(".json.corrupt").exists()
     assert "truncated" in capsys.readouterr().err

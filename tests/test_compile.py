@@ -1,4 +1,5 @@
 """Probe kernels compile for sm_80 and sm_90 with no driver, and their SASS is what the method needs."""
+
 import pytest
 
 from probes import catalogue
@@ -24,7 +25,7 @@ def test_probe_kernels_compile_and_pass_their_sass_check(name, cc):
 
 def test_ladder_chain_is_pure_loads_and_stop_clock_waits_for_the_last_one():
     probe = catalogue.get("latency.ladder.global")
-    (_, ptx), = probe.kernels((9, 0))
+    ((_, ptx),) = probe.kernels((9, 0))
     insts = next(iter(ptx_to_sass(ptx, "sm_90").values()))
     loads = [i for i in insts if i.base == "LDG"]
     assert loads and all(".64" in i.opcode for i in loads)
@@ -33,7 +34,7 @@ def test_ladder_chain_is_pure_loads_and_stop_clock_waits_for_the_last_one():
     for n in clocks[1:]:
         last_load = max(k for k, i in enumerate(insts[:n]) if i.base == "LDG")
         sb = insts[last_load].control.write_barrier
-        assert any(i.control.waits_on(sb) for i in insts[last_load + 1:n + 1]), "stop clock races the last load"
+        assert any(i.control.waits_on(sb) for i in insts[last_load + 1 : n + 1]), "stop clock races the last load"
 
 
 def test_sass_check_catches_a_broken_chain():

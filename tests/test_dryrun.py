@@ -1,5 +1,6 @@
 """Campaign dry run (issue 12): every catalogue kernel compiles and passes its SASS check for sm_80 and sm_90 with no
 GPU, and the plan is printed on a nominal device; failures are one line each and make the exit status 1."""
+
 import pytest
 
 from probes import catalogue, dryrun
@@ -18,8 +19,8 @@ def test_dry_run_passes_for_sm80_and_sm90_and_plans_every_probe():
     for name in catalogue.all_probes():
         assert f"  {name} " in text
     assert "total <=" in text
-    for arch in ("sm_80", "sm_90"):   # issue 20: the five schedule checks, each with its failure count
-        block = text[text.index(f"kernel checks {arch}"):]
+    for arch in ("sm_80", "sm_90"):  # issue 20: the five schedule checks, each with its failure count
+        block = text[text.index(f"kernel checks {arch}") :]
         for check in ("clock discipline", "step overhead", "occupancy", "loop-resident loads", "coverage"):
             line = next(ln for ln in block.splitlines() if ln.strip().startswith(check))
             checked = int(line.split()[len(check.split())])
@@ -28,13 +29,16 @@ def test_dry_run_passes_for_sm80_and_sm90_and_plans_every_probe():
 
 def test_dry_run_checks_the_chase_kernels_for_sm100_and_emits_their_sass(tmp_path):
     lines = []
-    rc = dryrun.dry_run(["sm_100"], ["latency.shared", "latency.ladder.global"], echo=lines.append,
-                        emit_sass=tmp_path)
+    rc = dryrun.dry_run(["sm_100"], ["latency.shared", "latency.ladder.global"], echo=lines.append, emit_sass=tmp_path)
     assert rc == 0, "\n".join(ln for ln in lines if ln.startswith("FAIL"))
     files = sorted(p.name for p in tmp_path.glob("*.sass"))
-    assert files == ["latency.ladder.global.ca__chase.ca.sass", "latency.ladder.global.cg__chase.cg.sass",
-                     "latency.ladder.global.nc__chase.nc.sass", "latency.ladder.global__chase.sass",
-                     "latency.shared__shared_chase.sass"]   # the prefix selects the four ladder variants
+    assert files == [
+        "latency.ladder.global.ca__chase.ca.sass",
+        "latency.ladder.global.cg__chase.cg.sass",
+        "latency.ladder.global.nc__chase.nc.sass",
+        "latency.ladder.global__chase.sass",
+        "latency.shared__shared_chase.sass",
+    ]  # the prefix selects the four ladder variants
     assert "LDS" in (tmp_path / "latency.shared__shared_chase.sass").read_text()
     assert any(ln.startswith("  step overhead") and " 0 failures" in ln for ln in lines)
 
@@ -44,7 +48,7 @@ def test_nominal_devices_carry_a_source_for_every_number():
         env = dryrun.nominal_environment(arch)
         assert env["nominal"] and env["compute_capability"] == [int(arch[3:-1]), int(arch[-1])]
         for key in ("sm_count", "l2_cache_bytes", "memory_total_bytes", "shared_memory_per_sm_bytes"):
-            assert env[key] > 0 and len(dev["sources"][key]) > 20   # a named source for every number
+            assert env[key] > 0 and len(dev["sources"][key]) > 20  # a named source for every number
 
 
 def test_architecture_specific_targets_use_their_base_architectures_nominal_device():
@@ -60,8 +64,7 @@ def test_failures_are_one_line_each_and_fail_the_dry_run(fault_catalogue, cache_
     failures = [ln for ln in lines if ln.startswith("FAIL")]
     assert rc == 1
     assert any("faultsass.bad sm_90 kernel tiny: SASS check: injected SASS problem" in ln for ln in failures)
-    assert any("faultsass.nocompile sm_90: kernels do not compile: RuntimeError: NVVM said no" in ln
-               for ln in failures)
+    assert any("faultsass.nocompile sm_90: kernels do not compile: RuntimeError: NVVM said no" in ln for ln in failures)
     assert not any("faultsass.good" in ln for ln in failures) and len(failures) == 2
     assert "dry run sm_90: 3 probes, 2 kernels compiled and SASS-checked, 2 failures" in lines
 
@@ -79,6 +82,7 @@ def test_compiled_kernels_are_cached_on_disk(fault_catalogue, cache_dir):
     def counting(cc):
         calls.append(cc)
         return real(cc)
+
     object.__setattr__(probe, "kernels", counting)
     try:
         first = dryrun.cached_kernels(probe, (9, 0))
@@ -90,10 +94,13 @@ def test_compiled_kernels_are_cached_on_disk(fault_catalogue, cache_dir):
     assert list(cache_dir.glob("dryrun-ptx/*.json"))
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["campaign", "--dry-run", "--arch", "sm_75"], "no nominal device for sm_75"),
-    (["campaign", "--arch", "sm_90"], "--arch only applies to --dry-run"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["campaign", "--dry-run", "--arch", "sm_75"], "no nominal device for sm_75"),
+        (["campaign", "--arch", "sm_90"], "--arch only applies to --dry-run"),
+    ],
+)
 def test_dry_run_bad_input_is_one_error_line(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()

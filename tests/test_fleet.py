@@ -1,5 +1,6 @@
 """Fleet campaigns without Slurm or a GPU: submitit's local executor runs real job processes with the simulator
 backend and the tiny fault probes; the sbatch script is rendered by submitit itself and checked line by line."""
+
 import argparse
 import json
 import os
@@ -32,7 +33,7 @@ def sbatch_flags(text: str) -> dict:
     flags = {}
     for line in text.splitlines():
         if line.startswith("#SBATCH --"):
-            key, _, value = line[len("#SBATCH --"):].partition("=")
+            key, _, value = line[len("#SBATCH --") :].partition("=")
             flags[key] = value.strip("'")
     return flags
 
@@ -66,6 +67,7 @@ def fleet_out(tmp_path, fault_catalogue):
 
 # ---------------------------------------------------------------- sbatch parameters (no Slurm needed)
 
+
 def test_sbatch_script_carries_partition_gres_time_name_and_output_paths(tmp_path):
     targets = config.slurm_targets(partitions=["a100"], gres=["gpu:h100:1"], constraints=["h200&80gb"])
     cfg = config.FleetConfig(out=tmp_path, targets=targets, time_min=45, account="proj7")
@@ -97,16 +99,20 @@ def test_dry_run_prints_the_scripts_on_a_shared_filesystem(tmp_path, capsys, mon
 
 # ---------------------------------------------------------------- bad configuration: one line, exit 2
 
-@pytest.mark.parametrize("argv, expected", [
-    (["--partitions", "gpu:a100", "--assume-shared"], "not a Slurm partition name"),
-    (["--partitions", "a100,h100", "--assume-shared"], "separate words"),
-    (["--gres", "gpu:a100:2", "--assume-shared"], "measures one GPU"),
-    (["--partitions", "a100"], "node-local filesystem"),
-    (["--local", "--gpus", "zero"], "--gpus"),
-    (["--local", "--gpus", "0", "--partitions", "a100"], "drop --local"),
-    (["--local", "--gpus", "0", "--probes", "fault.no-such-probe"], "unknown probe"),
-    (["--assume-shared"], "nothing to submit"),
-])
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["--partitions", "gpu:a100", "--assume-shared"], "not a Slurm partition name"),
+        (["--partitions", "a100,h100", "--assume-shared"], "separate words"),
+        (["--gres", "gpu:a100:2", "--assume-shared"], "measures one GPU"),
+        (["--partitions", "a100"], "node-local filesystem"),
+        (["--local", "--gpus", "zero"], "--gpus"),
+        (["--local", "--gpus", "0", "--partitions", "a100"], "drop --local"),
+        (["--local", "--gpus", "0", "--probes", "fault.no-such-probe"], "unknown probe"),
+        (["--assume-shared"], "nothing to submit"),
+    ],
+)
 def test_bad_configuration_is_one_line_and_exit_2(argv, expected, tmp_path, capsys, fault_catalogue):
     assert cli("submit", "--out", tmp_path / "f", *argv) == 2
     assert expected in one_error_line(capsys)
@@ -122,8 +128,21 @@ def test_missing_submitit_is_one_line(tmp_path, capsys, monkeypatch, fault_catal
     monkeypatch.setitem(sys.modules, "submitit", None)  # `import submitit` now raises ImportError
     assert cli("submit", "--partitions", "a100", "--out", tmp_path, "--assume-shared", "--dry-run") == 2
     assert "submitit is not installed" in one_error_line(capsys)
-    assert cli("submit", "--local", "--gpus", "0", "--probes", "fault.ok", "--out", tmp_path / "l",
-               "--backend", "simulator") == 2
+    assert (
+        cli(
+            "submit",
+            "--local",
+            "--gpus",
+            "0",
+            "--probes",
+            "fault.ok",
+            "--out",
+            tmp_path / "l",
+            "--backend",
+            "simulator",
+        )
+        == 2
+    )
     assert "submitit is not installed" in one_error_line(capsys)
 
 
@@ -132,26 +151,45 @@ def test_status_without_a_fleet_is_one_line(tmp_path, capsys):
     assert "no fleet was submitted" in one_error_line(capsys)
 
 
-@pytest.mark.parametrize("scheduler, status, result, expected", [
-    (None, None, None, "pending"),
-    ("running", {"state": "running"}, None, "running"),
-    ("gone", {"state": "done"}, ("success", {}), "done"),
-    ("gone", {"state": "running"}, None, "lost"),                      # SIGKILL: no result, no final status
-    ("gone", {"state": "interrupted"}, ("error", "tb"), "interrupted"),
-    ("timeout", {"state": "interrupted"}, ("error", "tb"), "timeout"),  # Slurm's word beats our generic one
-    ("preempted", {"state": "running"}, None, "preempted"),
-    ("done", {"state": "running"}, None, "failed"),                    # COMPLETED but the job never finished
-    (None, {"state": "failed"}, ("error", "tb"), "failed"),
-])
+@pytest.mark.parametrize(
+    "scheduler, status, result, expected",
+    [
+        (None, None, None, "pending"),
+        ("running", {"state": "running"}, None, "running"),
+        ("gone", {"state": "done"}, ("success", {}), "done"),
+        ("gone", {"state": "running"}, None, "lost"),  # SIGKILL: no result, no final status
+        ("gone", {"state": "interrupted"}, ("error", "tb"), "interrupted"),
+        ("timeout", {"state": "interrupted"}, ("error", "tb"), "timeout"),  # Slurm's word beats our generic one
+        ("preempted", {"state": "running"}, None, "preempted"),
+        ("done", {"state": "running"}, None, "failed"),  # COMPLETED but the job never finished
+        (None, {"state": "failed"}, ("error", "tb"), "failed"),
+    ],
+)
 def test_job_state_from_scheduler_status_file_and_result(scheduler, status, result, expected):
     assert state.derive_state(scheduler, status, result) == expected
 
 
 # ---------------------------------------------------------------- end to end with submitit's LocalExecutor
 
+
 def test_two_gpu_local_fleet_submit_status_collect_and_compare(fleet_out, tmp_path, capsys):
-    assert cli("submit", "--local", "--gpus", "0,1", "--probes", "fault.ok", "--backend", "simulator",
-               "--out", fleet_out, "--timeout", "60") == 0
+    assert (
+        cli(
+            "submit",
+            "--local",
+            "--gpus",
+            "0,1",
+            "--probes",
+            "fault.ok",
+            "--backend",
+            "simulator",
+            "--out",
+            fleet_out,
+            "--timeout",
+            "60",
+        )
+        == 0
+    )
     assert "2 job(s)" in capsys.readouterr().out
     jobs = wait_for(fleet_out, settled, "both jobs finished")
     assert sorted(j.state for j in jobs) == ["done", "done"]
@@ -184,14 +222,31 @@ def test_two_gpu_local_fleet_submit_status_collect_and_compare(fleet_out, tmp_pa
 
 
 def test_killed_job_is_reported_and_resumed_without_remeasuring(fleet_out, capsys):
-    assert cli("submit", "--local", "--gpus", "0", "--probes", "fault.ok", "fault.hang", "--backend", "simulator",
-               "--out", fleet_out, "--timeout", "60") == 0
+    assert (
+        cli(
+            "submit",
+            "--local",
+            "--gpus",
+            "0",
+            "--probes",
+            "fault.ok",
+            "fault.hang",
+            "--backend",
+            "simulator",
+            "--out",
+            fleet_out,
+            "--timeout",
+            "60",
+        )
+        == 0
+    )
     hang = None
 
     def hanging(jobs):  # fault.ok finished and fault.hang checkpointed its first point: kill it midway
         nonlocal hang
         hang = next(Path(jobs[0].folders[0]).glob("fault.hang*.json"), None) if jobs[0].folders else None
         return hang is not None and any(p.probe == "fault.ok" and p.outcome == "ok" for p in jobs[0].probes)
+
     (job,) = wait_for(fleet_out, hanging, "fault.hang running")
     folder = Path(job.folders[0])
     ok_file = folder / "fault.ok.json"
@@ -219,10 +274,18 @@ def test_killed_job_is_reported_and_resumed_without_remeasuring(fleet_out, capsy
 
 def test_resubmitting_an_existing_fleet_needs_resume(fleet_out, capsys, monkeypatch):
     fleet_out.mkdir()
-    (fleet_out / "fleet.json").write_text(json.dumps({"config": config.FleetConfig(
-        out=fleet_out, targets=config.local_targets("0"), local=True).to_json(), "jobs": []}))
-    assert cli("submit", "--local", "--gpus", "0", "--probes", "fault.ok", "--out", fleet_out,
-               "--backend", "simulator") == 2
+    (fleet_out / "fleet.json").write_text(
+        json.dumps(
+            {
+                "config": config.FleetConfig(out=fleet_out, targets=config.local_targets("0"), local=True).to_json(),
+                "jobs": [],
+            }
+        )
+    )
+    assert (
+        cli("submit", "--local", "--gpus", "0", "--probes", "fault.ok", "--out", fleet_out, "--backend", "simulator")
+        == 2
+    )
     assert "--resume" in one_error_line(capsys)
     with pytest.raises(FleetError, match="nothing to submit"):
         config.slurm_targets()
@@ -233,19 +296,48 @@ def test_throttled_and_busy_gpu_is_flagged_in_status_and_collection(tmp_path, fa
     from probes.engine.measure import new_document
     from probes.fleet import collect
     from probes.results import io
+
     out, reports = tmp_path / "fleet", tmp_path / "reports"
     cfg = config.FleetConfig(out=out, targets=config.slurm_targets(["a100"]))
     out.mkdir()
-    (out / "fleet.json").write_text(json.dumps({"config": cfg.to_json(), "jobs": [
-        {"name": "gpu-probes-a100", "job_id": "77", "executor": "slurm", "submitted_at": "", "log_folder": ""}]}))
+    (out / "fleet.json").write_text(
+        json.dumps(
+            {
+                "config": cfg.to_json(),
+                "jobs": [
+                    {
+                        "name": "gpu-probes-a100",
+                        "job_id": "77",
+                        "executor": "slurm",
+                        "submitted_at": "",
+                        "log_folder": "",
+                    }
+                ],
+            }
+        )
+    )
     folder = out / "gpu-probes-a100" / "n1-GPU-abc"
     folder.mkdir(parents=True)
-    (folder / STATUS_FILE).write_text(json.dumps({
-        "job_id": "77", "node": "n1", "state": "done", "started_at": "2026-11-25T01:00:00+00:00",
-        "finished_at": "2026-11-25T01:02:03+00:00", "gpu": {"id": "GPU-abc", "uuid": "GPU-abc", "busy_processes": 2}}))
+    (folder / STATUS_FILE).write_text(
+        json.dumps(
+            {
+                "job_id": "77",
+                "node": "n1",
+                "state": "done",
+                "started_at": "2026-11-25T01:00:00+00:00",
+                "finished_at": "2026-11-25T01:02:03+00:00",
+                "gpu": {"id": "GPU-abc", "uuid": "GPU-abc", "busy_processes": 2},
+            }
+        )
+    )
     doc = new_document(catalogue.get("fault.ok"), {}, "gpu", {"gpu_slug": "a100-sxm4-80gb"})
-    doc["points"] = [{"axes": {"step": 0}, "summary": None, "samples": [
-        {"cycles_per_op": 10.0, "throttled": True}, {"cycles_per_op": 10.0, "throttled": False}]}]
+    doc["points"] = [
+        {
+            "axes": {"step": 0},
+            "summary": None,
+            "samples": [{"cycles_per_op": 10.0, "throttled": True}, {"cycles_per_op": 10.0, "throttled": False}],
+        }
+    ]
     doc["outcome"] = "ok"
     io.save(doc, folder / "fault.ok.json")
 
@@ -264,6 +356,7 @@ def test_throttled_and_busy_gpu_is_flagged_in_status_and_collection(tmp_path, fa
     manifest["jobs"].append({**manifest["jobs"][0], "name": "gpu-probes-b", "job_id": "78"})
     (out / "fleet.json").write_text(json.dumps(manifest))
     import shutil
+
     shutil.copytree(folder, out / "gpu-probes-b" / folder.name)
     rows, _ = collect.collect(out, reports, rebuild=False)
     assert sorted(r.dest.name for r in rows) == ["fault.ok@n1-GPU-abc-gpu-probes-b.json", "fault.ok@n1-GPU-abc.json"]

@@ -1,6 +1,7 @@
 """On a real GPU only (skipped with the reason when there is none): the PTX probes launch through cuda.core, pass
 their host reference checks on every launch, and order as the hardware must. Orderings only, never a hard-coded
 measurement."""
+
 import pytest
 
 from probes.cli import main
@@ -40,7 +41,7 @@ def test_dsmem_remote_is_slower_than_local_and_every_peer_ran_in_the_cluster(tmp
     for cs in (2, 4):
         assert all(lat[(cs, peer)] > lat[(cs, 0)] for peer in range(1, cs))
     sms = {p["samples"][0]["sm_peer"] for p in doc["points"] if p["axes"]["cluster_size"] == 4}
-    assert len(sms) == 4                          # four CTAs on four SMs
+    assert len(sms) == 4  # four CTAs on four SMs
 
 
 def test_mbarrier_expect_tx_costs_at_least_a_plain_arrive(tmp_path):
@@ -50,10 +51,11 @@ def test_mbarrier_expect_tx_costs_at_least_a_plain_arrive(tmp_path):
 
 def test_wgmma_pipelined_beats_serialised_and_stays_under_the_documented_peak(tmp_path):
     from probes.analysis.async_features import PEAK_FLOP_PER_CLK_SM
+
     params = ("n_values=64,256", "dtypes=f16", "steps=64")
     lat = _run(tmp_path, "tensor.wgmma.latency", *params)
     tput = _run(tmp_path, "tensor.wgmma.throughput", *params)
-    by = lambda d: {(p["axes"]["n"], p["axes"]["operands"]): p for p in d["points"]}   # noqa: E731
+    by = lambda d: {(p["axes"]["n"], p["axes"]["operands"]): p for p in d["points"]}  # noqa: E731
     for key, p in by(tput).items():
         assert p["summary"]["median"] < by(lat)[key]["summary"]["median"]
         flops = [s["flop_per_clk_sm"] for s in p["samples"]]
@@ -72,13 +74,14 @@ def test_bulk_streaming_bandwidth_grows_with_depth_for_tma(tmp_path):
 
 
 def test_tma2d_and_cache_hinted_streams_pass_their_checks_and_pipeline_with_depth(tmp_path):
-    doc = _run(tmp_path, "bandwidth.bulk", "sizes=4096", "depths=1,4", "hints=none,evict_first",
-               "buffer_bytes=268435456")
+    doc = _run(
+        tmp_path, "bandwidth.bulk", "sizes=4096", "depths=1,4", "hints=none,evict_first", "buffer_bytes=268435456"
+    )
     gbps = {(p["axes"]["mode"], p["axes"]["hint"], p["axes"]["depth"]): p["summary"]["median"] for p in doc["points"]}
     assert all(v > 0 for v in gbps.values())
     for hint in ("none", "evict_first"):
         assert gbps[("tma2d", hint, 4)] > gbps[("tma2d", hint, 1)], hint
-    assert ("copy", "evict_first", 1) not in gbps          # the ceiling is measured without a hint only
+    assert ("copy", "evict_first", 1) not in gbps  # the ceiling is measured without a hint only
 
 
 def test_dsmem_bandwidth_of_a_remote_peer_stays_below_the_local_read(tmp_path):
@@ -90,6 +93,7 @@ def test_dsmem_bandwidth_of_a_remote_peer_stays_below_the_local_read(tmp_path):
 
 def test_dsmem_cluster_of_16_runs_or_is_skipped_with_the_drivers_reason(tmp_path):
     from probes.analysis.async_features import dsmem_distance_table
+
     doc = _run(tmp_path, "latency.dsmem", "cluster_sizes=16", "steps=128")
     skipped = [p for p in doc["points"] if p.get("skipped")]
     if skipped:

@@ -3,6 +3,7 @@
 Assertions are orderings, the driver's documented peak and the host checks each launch makes, never a hard-coded
 measurement.
 """
+
 import pytest
 
 from probes.analysis import bandwidth as bw
@@ -31,7 +32,7 @@ def test_read_ladder_falls_from_cache_to_dram_and_stays_below_the_documented_pea
     peak = bw.doc_peak(doc)
     assert peak and levels[-1].bandwidth_GBps <= 1.02 * peak
     l2 = doc["environment"]["l2_cache_bytes"]
-    assert levels[-2].end_bytes_high >= l2 / 4        # the last cache level ends near the L2, not in L1
+    assert levels[-2].end_bytes_high >= l2 / 4  # the last cache level ends near the L2, not in L1
     assert all(s["co_resident"] == 1 for p in doc["points"] for s in p["samples"])
 
 
@@ -44,4 +45,4 @@ def test_occupancy_rises_with_bytes_in_flight(tmp_path):
 def test_shared_bank_conflicts_slow_stride_32(tmp_path):
     doc = _run(tmp_path, "bandwidth.shared", "accesses=b32,ldmatrix", "strides=1,32")
     by = {(p["axes"]["access"], p["axes"]["stride"]): p["summary"]["median"] for p in doc["points"]}
-    assert by[("b32", 32)] < 0.25 * by[("b32", 1)]     # 32-way conflict: far below conflict-free
+    assert by[("b32", 32)] < 0.25 * by[("b32", 1)]  # 32-way conflict: far below conflict-free

@@ -1,4 +1,5 @@
 """On a real GPU only (skipped with the reason when there is none): fine-grained chase and L2 near/far map."""
+
 import pytest
 
 from probes.cli import main
@@ -23,24 +24,31 @@ def _run(tmp_path, name, *params):
 
 def test_l1_fetch_granularity_and_line_size_are_powers_of_two_in_32_to_128_bytes(tmp_path):
     from probes.analysis import finegrained as fg
+
     sweep = _run(tmp_path, "latency.fine.stride", "footprint_bytes=1048576", "stride_bytes=4,8,16,32,64,128,256")
     # stride 64 B keeps a whole steady walk inside the 4096-access trace up to 256 KiB (the L1 upper bound)
-    chase = _run(tmp_path, "latency.fine.chase", "stride_bytes=64", "passes=3",
-                 "footprint_bytes=131072,196608,212992,221184,229376,233472,237568,245760,253952,262144")
+    chase = _run(
+        tmp_path,
+        "latency.fine.chase",
+        "stride_bytes=64",
+        "passes=3",
+        "footprint_bytes=131072,196608,212992,221184,229376,233472,237568,245760,253952,262144",
+    )
     result = fg.infer_all(fg.traces_from_doc(chase), fg.traces_from_doc(sweep))
     got = {i.quantity: i for i in result["inferences"]}
     assert result["threshold"] is not None, result["threshold_evidence"]
     assert got["sector size"].value in POW2_32_TO_128, got["sector size"].evidence
-    if got["line size"].known:                       # needs a footprint that misses partly: reported either way
+    if got["line size"].known:  # needs a footprint that misses partly: reported either way
         assert got["line size"].value in POW2_32_TO_128, got["line size"].evidence
 
 
 def test_l2_near_far_split_is_significant_on_split_l2_parts(tmp_path):
     from probes.analysis import nearfar as nf
+
     doc = _run(tmp_path, "latency.l2.nearfar")
     env = doc["environment"]
     claimed = doc["points"][0]["samples"][0]["sms_claimed"]
-    assert claimed >= 0.9 * env["sm_count"]          # nearly every SM got a block
+    assert claimed >= 0.9 * env["sm_count"]  # nearly every SM got a block
     res = nf.from_doc(doc)
     assert all(c["latency"] > 0 for c in res.cells.values())
     if tuple(env["compute_capability"]) < (8, 0) or not any(p in env["gpu_name"] for p in SPLIT_L2):

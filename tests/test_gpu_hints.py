@@ -1,4 +1,5 @@
 """On a real GPU only (skipped here): the cache-hint probes measure what the hardware is known to do on sm_80+."""
+
 import pytest
 
 from probes.cli import main
@@ -30,8 +31,8 @@ def test_plain_reaccess_hits_l1_faster_than_a_cg_touched_line(tmp_path):
     if tuple(cc) < (8, 0):
         pytest.skip(f"the L1 behaviour asserted here is for sm_80+, device is sm_{cc[0]}{cc[1]}")
     plain, cg = _median(doc, "none"), _median(doc, "cg")
-    assert 0 < plain < cg                                           # .cg does not allocate in L1
-    assert plain < 0.5 * _median(doc, "none", "band_l2_cycles")    # the plain line was an L1 hit
+    assert 0 < plain < cg  # .cg does not allocate in L1
+    assert plain < 0.5 * _median(doc, "none", "band_l2_cycles")  # the plain line was an L1 hit
 
 
 def test_default_hint_bandwidth_reaches_80_percent_of_the_copy_ceiling(tmp_path):

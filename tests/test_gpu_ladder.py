@@ -2,6 +2,7 @@
 
 Assertions are orderings and the driver's own L2 size, never a hard-coded measurement.
 """
+
 import pytest
 
 from probes.analysis.levels import detect_levels
@@ -29,7 +30,7 @@ def _ladder(doc):
 def test_global_ladder_is_monotone_l1_l2_dram_and_l2_matches_the_driver(tmp_path):
     doc = _run(tmp_path, "latency.ladder.global", "points_per_octave=4", "dense_points=8")
     fps, lat = _ladder(doc)
-    for i in range(1, len(lat)):     # monotone within noise: no point 10 % below an earlier one
+    for i in range(1, len(lat)):  # monotone within noise: no point 10 % below an earlier one
         assert lat[i] >= 0.9 * max(lat[:i]), f"latency drops at {fps[i]} B"
     levels = detect_levels(fps, lat)
     names = [lv.name for lv in levels]
@@ -47,7 +48,7 @@ def test_cg_ladder_has_no_l1_plateau(tmp_path):
     params = ("max_footprint_bytes=4194304", "points_per_octave=2", "dense_points=0")
     fps, default = _ladder(_run(tmp_path, "latency.ladder.global", *params))
     _, cg = _ladder(_run(tmp_path, "latency.ladder.global.cg", *params))
-    assert cg[0] > 2 * default[0]                 # at 1 KiB, .cg misses L1 and pays the L2 latency
+    assert cg[0] > 2 * default[0]  # at 1 KiB, .cg misses L1 and pays the L2 latency
     assert "L1" not in [lv.name for lv in detect_levels(fps, cg)]
 
 
@@ -58,24 +59,26 @@ def test_other_paths_measure_and_order(tmp_path):
     _run(tmp_path, "latency.local", *small)
     _run(tmp_path, "latency.ladder.global.nc", "max_footprint_bytes=65536", "points_per_octave=1", "dense_points=0")
     _run(tmp_path, "latency.ladder.global.ca", "max_footprint_bytes=65536", "points_per_octave=1", "dense_points=0")
-    _, l2ish = _ladder(_run(tmp_path, "latency.ladder.global.cg", "max_footprint_bytes=65536",
-                            "points_per_octave=1", "dense_points=0"))
+    _, l2ish = _ladder(
+        _run(tmp_path, "latency.ladder.global.cg", "max_footprint_bytes=65536", "points_per_octave=1", "dense_points=0")
+    )
     _, sh = _ladder(shared)
-    assert max(sh) < min(l2ish)                   # shared memory is faster than an L2 hit
+    assert max(sh) < min(l2ish)  # shared memory is faster than an L2 hit
 
 
 def test_tlb_ladder_runs_to_gibibytes(tmp_path):
     doc = _run(tmp_path, "latency.tlb", "max_footprint_bytes=8589934592", "points_per_octave=2")
     fps, lat = _ladder(doc)
     assert fps[-1] == 8 << 30 and all(v > 0 for v in lat)
-    assert lat[-1] >= 0.9 * lat[0]                # more pages never make a load faster
+    assert lat[-1] >= 0.9 * lat[0]  # more pages never make a load faster
 
 
 def test_ladder_reaches_memory_far_past_l2_and_samples_walk_fresh_stretches(tmp_path):
     """Issue 20 defect 1: a chase restarted at slot 0 re-walked 4n slots, so past ~16 MiB every point was an L2 hit.
     Launches now continue from the previous final slot; far past L2 the latency must be well above an L2 hit."""
-    doc = _run(tmp_path, "latency.ladder.global", "min_footprint_bytes=4194304", "points_per_octave=1",
-               "dense_points=0")
+    doc = _run(
+        tmp_path, "latency.ladder.global", "min_footprint_bytes=4194304", "points_per_octave=1", "dense_points=0"
+    )
     env_l2 = doc["environment"]["l2_cache_bytes"]
     fps, lat = _ladder(doc)
     near = [v for f, v in zip(fps, lat) if f <= env_l2 // 4]

@@ -1,6 +1,7 @@
 """Cache-hint probes without a GPU: hint axis vs the static atlas, SASS modifiers per arch, parameter errors,
 the PTX merge, the staleness counting rule and the split between kernels and host side (tests/test_compile.py
 already runs every check_sass)."""
+
 import numpy as np
 import pytest
 
@@ -26,15 +27,20 @@ def test_hint_axis_is_what_ptxas_accepts_per_the_atlas():
     # The qualifiers left out of the axis are left out because ptxas rejects them for these widths.
     df = H.atlas()
     for q in (".L2::evict_first", ".L2::evict_last", ".L2::evict_normal"):
-        rows = df[(df.op == "ld") & (df.qualifier == q) & (df.width.isin(["b32", "b64"]))
-                  & (df.arch.isin(list(ARCHS.values())))]
+        rows = df[
+            (df.op == "ld")
+            & (df.qualifier == q)
+            & (df.width.isin(["b32", "b64"]))
+            & (df.arch.isin(list(ARCHS.values())))
+        ]
         assert len(rows) and set(rows.status) == {"rejected"}
 
 
 def test_hint_axis_drops_hints_the_atlas_rejects_on_the_device_arch():
     df = H.atlas()
-    rejected = set(df[(df.op == "ld") & (df.width == "b64") & (df.arch == "sm_75") & (df.status == "rejected")]
-                   .qualifier)
+    rejected = set(
+        df[(df.op == "ld") & (df.width == "b64") & (df.arch == "sm_75") & (df.status == "rejected")].qualifier
+    )
     axis = host.selected_hints("residency", {"hints": "all"}, {"compute_capability": [7, 5]})
     assert axis and all(H.LOAD_HINTS[h] not in rejected for h in axis)
     assert set(axis) == {h for h, q in H.LOAD_HINTS.items() if q not in rejected}
@@ -64,15 +70,17 @@ def test_every_hint_kernel_carries_the_atlas_modifier(residency_sass, arch):
         _, dropped = static_lowering(hint, arch)
         assert (main == seen["none"]) == bool(dropped or hint == "none"), hint
     assert seen["nc.L1::no_allocate"] == ("LDG.E.NA.64.CONSTANT",)
-    assert seen["nc.L1::no_allocate.L2::256B"] == ({"sm_80": "LDG.E.NA.LTC128B.64.CONSTANT",
-                                                    "sm_90": "LDG.E.NA.LTC256B.64.CONSTANT"}[arch],)
+    assert seen["nc.L1::no_allocate.L2::256B"] == (
+        {"sm_80": "LDG.E.NA.LTC128B.64.CONSTANT", "sm_90": "LDG.E.NA.LTC256B.64.CONSTANT"}[arch],
+    )
 
 
 def test_check_sass_rejects_a_plain_load_in_place_of_a_hinted_one():
     from numba import types
 
     from probes.kernel import intrinsics as X
-    fake = K.residency_kernel("nc.L1::no_allocate", step=X.ld_u64_addr)   # nc's marker, plain loads
+
+    fake = K.residency_kernel("nc.L1::no_allocate", step=X.ld_u64_addr)  # nc's marker, plain loads
     sig = (types.uint64[::1], types.uint64[::1], types.int64, types.uint64[::1])
     (insts,) = ptx_to_sass(kernel_ptx(fake, sig, (9, 0)), "sm_90").values()
     problems = K.check_sass("residency@sm_90", insts)
@@ -92,12 +100,15 @@ def test_merge_keeps_one_copy_of_shared_declarations():
     assert ".entry a()" in merged and ".entry b()" in merged
 
 
-@pytest.mark.parametrize("name, pair, match", [
-    ("cache-hints.residency", "hints=none,bogus", "unknown hint 'bogus'"),
-    ("cache-hints.store", "hints=nc", "unknown hint 'nc'"),
-    ("cache-hints.residency", "hints=", "comma-separated"),
-    ("cache-hints.residency", "k=0", "must be > 0"),
-])
+@pytest.mark.parametrize(
+    "name, pair, match",
+    [
+        ("cache-hints.residency", "hints=none,bogus", "unknown hint 'bogus'"),
+        ("cache-hints.store", "hints=nc", "unknown hint 'nc'"),
+        ("cache-hints.residency", "hints=", "comma-separated"),
+        ("cache-hints.residency", "k=0", "must be > 0"),
+    ],
+)
 def test_bad_parameters_are_one_line_errors(name, pair, match):
     with pytest.raises(ProbeSpecError, match=match) as err:
         catalogue.get(name).parse_params([pair])
@@ -113,7 +124,7 @@ def test_axes_errors_and_env_derived_sizes():
     with pytest.raises(ProbeSpecError, match="levels"):
         pol.points(env, pol.parse_params(["levels=l3"]))
     bw = catalogue.get("cache-hints.bandwidth")
-    assert bandwidth.bandwidth_bytes(env, bw.parse_params([])) == 400 << 20                # 8x L2
+    assert bandwidth.bandwidth_bytes(env, bw.parse_params([])) == 400 << 20  # 8x L2
     assert bandwidth.bandwidth_bytes({**env, "l2_cache_bytes": 4 << 20}, bw.parse_params([])) == 64 << 20
     with pytest.raises(ProbeSpecError, match="l2_cache_bytes"):
         host.flush_bytes({"l2_cache_bytes": None})
@@ -124,25 +135,26 @@ def test_axes_errors_and_env_derived_sizes():
 def test_k_asks_for_at_least_k_steps_in_whole_trips_and_the_smoke_params_stay_valid():
     """Timed passes are whole trips of the unrolled loop: k = 2 (the smoke value) runs 16 steps, 17 runs 32."""
     from probes.kernel import timed_pass as T
+
     assert [host.steps_of({"k": k}) for k in (1, 2, 16, 17, 32)] == [16, 16, 16, 32, 32]
     assert "at least k" in host.K.help and str(T.UNROLL) in host.K.help
     for probe in C.PROBES:
         params = probe.parse_params(list(probe.smoke))
         assert params.get("k", 16) > 0, probe.name
-    host.check_k(2, 48)                                   # one trip: 3 x 16 lines
+    host.check_k(2, 48)  # one trip: 3 x 16 lines
     with pytest.raises(ProbeSpecError, match="k=2: 16 steps per pass need 48 lines"):
         host.check_k(2, 47)
 
 
 def test_litmus_counts_stale_reads_regressions_and_visibility():
-    wtime = np.array([0, 100, 200, 300])                 # values 1, 2, 3 written at t = 100, 200, 300 ns
+    wtime = np.array([0, 100, 200, 300])  # values 1, 2, 3 written at t = 100, 200, 300 ns
     obs = np.array([0, 0, 1, 1, 1, 3, 2])
     otime = np.array([50, 120, 150, 230, 260, 320, 400])
     c = staleness.litmus_counts(obs, otime, wtime)
     # poll 2 (t=150, previous 120 > write 1) -> 1 ok; poll 1 (prev 50) ok; poll 4 (prev 230 > write 2) -> stale;
     # poll 5 ok (3); poll 6 (prev 320 > write 3) -> 2 stale. poll 3 (prev 150: only write 1 issued) -> ok.
     assert c["stale_reads"] == 2 and c["regressions"] == 1 and c["last_seen"] == 3
-    assert c["visibility_ns"] == 50.0                    # value 1: 150-100, 2: 320-200, 3: 320-300 -> median 50
+    assert c["visibility_ns"] == 50.0  # value 1: 150-100, 2: 320-200, 3: 320-300 -> median 50
     assert c["stale_fraction"] == pytest.approx(2 / 6) and c["fresh_fraction"] == pytest.approx(4 / 6)
 
 
@@ -156,6 +168,7 @@ def test_one_module_per_probe_sharing_public_kernel_code():
     import pkgutil
 
     from probes.spec import helper_files
+
     modules = [i.name for i in pkgutil.iter_modules(C.__path__)]
     probe_modules = [m for m in modules if hasattr(importlib.import_module(f"{C.__name__}.{m}"), "PROBE")]
     assert len(probe_modules) == len(C.PROBES) == 7
@@ -168,10 +181,15 @@ def test_one_module_per_probe_sharing_public_kernel_code():
     for name in modules:
         source = inspect.getsource(importlib.import_module(f"{C.__name__}.{name}"))
         imported = {n.module for n in ast.walk(ast.parse(source)) if isinstance(n, ast.ImportFrom)}
-        imported |= {a.name for n in ast.walk(ast.parse(source)) if isinstance(n, ast.ImportFrom)
-                     for a in n.names if n.module == C.__name__}
+        imported |= {
+            a.name
+            for n in ast.walk(ast.parse(source))
+            if isinstance(n, ast.ImportFrom)
+            for a in n.names
+            if n.module == C.__name__
+        }
         assert not [m for m in imported if m and m.rpartition(".")[2].startswith("_") and m != "__future__"], name
-        if name in ("kernels", "ops"):   # kernels never import a probe or the host side
+        if name in ("kernels", "ops"):  # kernels never import a probe or the host side
             assert not {m for m in imported if m} & {f"{C.__name__}.{p}" for p in [*probe_modules, "host"]}, name
 
 
@@ -179,9 +197,10 @@ def test_the_qualifier_table_is_the_one_source_for_the_atlas_the_probes_and_the_
     from probes.analysis import hints as A
     from probes.catalogue.cache_hints import ops
     from probes.static import cache_hints as atlas
+
     assert atlas.LOAD_QUALIFIERS is H.LOAD_QUALIFIERS and atlas.STORE_QUALIFIERS is H.STORE_QUALIFIERS
     assert A.Q is H
-    for q in H.TABLE:                    # every hint on the axis is spelled in PTX exactly as the atlas row
+    for q in H.TABLE:  # every hint on the axis is spelled in PTX exactly as the atlas row
         if q.hint:
             prefix = ops.load_prefix(q.hint) if q.op == "ld" else ops.store_prefix(q.hint)
             assert prefix == (q.prefix, q.policy) and H.row(q.op, q.hint) is q

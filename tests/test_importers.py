@@ -1,4 +1,5 @@
 """Importers: fixtures in each peer tool's format (made-up values) and malformed input."""
+
 import json
 from pathlib import Path
 
@@ -24,7 +25,7 @@ def test_gpu_benches_text():
     df = importers.load(DATA / "gpu_latency_fake.txt")
     assert importers.detect_format(DATA / "gpu_latency_fake.txt") == "gpu-benches"
     assert df["footprint_bytes"].iloc[0] == 1024 and df["latency_cycles"].iloc[0] == 30.0
-    assert df["latency_ns"].iloc[0] == pytest.approx(20.0)          # time_ms * 1e6 / iters
+    assert df["latency_ns"].iloc[0] == pytest.approx(20.0)  # time_ms * 1e6 / iters
     assert df["clock_mhz"].iloc[0] == 1500 and df["source_line"].iloc[0] == 2
     assert importers.load(DATA / "gpu_latency_fake.txt", gpu="X")["gpu"].iloc[0] == "X"
 
@@ -43,27 +44,34 @@ def test_mt4g_files():
 
 
 def test_results_json_dict_and_file():
-    doc = {"samples": [{"footprint_bytes": 1024, "cycles_per_load": 30.0},
-                       {"footprint_bytes": 2048, "latency_cycles": 31.0, "gpu": "G"}]}
+    doc = {
+        "samples": [
+            {"footprint_bytes": 1024, "cycles_per_load": 30.0},
+            {"footprint_bytes": 2048, "latency_cycles": 31.0, "gpu": "G"},
+        ]
+    }
     df = importers.from_results_json(doc)
     assert df["latency_cycles"].tolist() == [30.0, 31.0] and df["gpu"].tolist() == ["unknown", "G"]
     df = importers.load(DATA / "results_fake.json")
     assert df["gpu"].iloc[0] == "Fake GPU" and len(df) == 24
 
 
-@pytest.mark.parametrize("content, fmt, expect", [
-    ("footprint_bytes,latency_cycles\n1024,30\nabc,31\n", "tidy", ":3: expected footprint_bytes as a number"),
-    ("size,lat\n1,2\n", "tidy", ":1: expected CSV header with footprint_bytes"),
-    ("footprint_bytes,latency_cycles\n", "tidy", ":2: expected at least one data row"),
-    ("clock: 1500\n 1000000 1500 1 20.0\n", "gpu-benches", ":2: expected 5 columns"),
-    ("clock: 1500\n 1000000 1500 x 20.0 30.0\n", "gpu-benches", ":2: expected footprint_KiB as a number"),
-    ("hello\n", "gpu-benches", ":1: expected gpu-benches gpu-latency output"),
-    ("1024,30,x\n", "mt4g", ":1: expected latency as a number"),
-    ("{\"general\": {}}", "mt4g", "expected an mt4g summary"),
-    ("{\"samples\": [{\"footprint_bytes\": \"big\", \"cycles_per_load\": 1}]}", "results", "samples[0].footprint_bytes"),
-    ("{not json", "results", ":1: expected JSON"),
-    ("just words\n", "auto", ":1: unrecognised format"),
-])
+@pytest.mark.parametrize(
+    "content, fmt, expect",
+    [
+        ("footprint_bytes,latency_cycles\n1024,30\nabc,31\n", "tidy", ":3: expected footprint_bytes as a number"),
+        ("size,lat\n1,2\n", "tidy", ":1: expected CSV header with footprint_bytes"),
+        ("footprint_bytes,latency_cycles\n", "tidy", ":2: expected at least one data row"),
+        ("clock: 1500\n 1000000 1500 1 20.0\n", "gpu-benches", ":2: expected 5 columns"),
+        ("clock: 1500\n 1000000 1500 x 20.0 30.0\n", "gpu-benches", ":2: expected footprint_KiB as a number"),
+        ("hello\n", "gpu-benches", ":1: expected gpu-benches gpu-latency output"),
+        ("1024,30,x\n", "mt4g", ":1: expected latency as a number"),
+        ('{"general": {}}', "mt4g", "expected an mt4g summary"),
+        ('{"samples": [{"footprint_bytes": "big", "cycles_per_load": 1}]}', "results", "samples[0].footprint_bytes"),
+        ("{not json", "results", ":1: expected JSON"),
+        ("just words\n", "auto", ":1: unrecognised format"),
+    ],
+)
 def test_malformed_input_is_one_line(tmp_path, content, fmt, expect):
     f = tmp_path / "bad.txt"
     f.write_text(content)
@@ -84,10 +92,13 @@ def test_missing_and_binary_files(tmp_path):
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.one_of(st.binary(max_size=300),
-                 st.text(alphabet="0123456789,.-e \nabc:{}[]\"clockfootprint_byteslatency_cycles", max_size=300)
-                 .map(str.encode)),
-       st.sampled_from(["auto", "tidy", "gpu-benches", "mt4g", "results"]))
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        st.text(alphabet='0123456789,.-e \nabc:{}[]"clockfootprint_byteslatency_cycles', max_size=300).map(str.encode),
+    ),
+    st.sampled_from(["auto", "tidy", "gpu-benches", "mt4g", "results"]),
+)
 def test_random_input_raises_only_the_dedicated_error(tmp_path, data, fmt):
     f = tmp_path / "random.txt"
     f.write_bytes(data)
@@ -101,10 +112,34 @@ def test_random_input_raises_only_the_dedicated_error(tmp_path, data, fmt):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.recursive(st.none() | st.booleans() | st.floats(allow_nan=True) | st.text(max_size=5) | st.integers(),
-                    lambda c: st.lists(c, max_size=3) | st.dictionaries(
-                        st.sampled_from(["samples", "footprint_bytes", "cycles_per_load", "gpu", "memory", "general",
-                                         "run", "l1", "latency", "p50", "name"]), c, max_size=4), max_leaves=12))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.floats(allow_nan=True) | st.text(max_size=5) | st.integers(),
+        lambda c: (
+            st.lists(c, max_size=3)
+            | st.dictionaries(
+                st.sampled_from(
+                    [
+                        "samples",
+                        "footprint_bytes",
+                        "cycles_per_load",
+                        "gpu",
+                        "memory",
+                        "general",
+                        "run",
+                        "l1",
+                        "latency",
+                        "p50",
+                        "name",
+                    ]
+                ),
+                c,
+                max_size=4,
+            )
+        ),
+        max_leaves=12,
+    )
+)
 def test_random_json_documents(tmp_path_factory, doc):
     f = tmp_path_factory.mktemp("j") / "doc.json"
     f.write_text(json.dumps(doc))

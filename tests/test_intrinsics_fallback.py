@@ -1,6 +1,7 @@
 """Our inline-PTX loads take element addresses from numba-cuda's private helper where it exists and build them
 from the public array model where it does not (issue 22: fall back where older releases differ). Both must give
 the same PTX."""
+
 import re
 
 import numba.cuda.cache_hints as ch

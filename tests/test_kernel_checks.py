@@ -5,6 +5,7 @@ The chase and instruction kernels before issue 20 fail these: their start clock 
 chains' initial loads), and Numba's int64 range() put 20-41 issue cycles between chained loads. A hand-built kernel
 of that old shape is kept here so the checks are seen to fail.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,36 +17,48 @@ from probes.kernel.compile import kernel_ptx, ptx_to_sass
 from probes.spec import GiB, KiB, MiB
 from probes.static import kernel_checks as K
 
-CHASES = ["latency.ladder.global", "latency.ladder.global.cg", "latency.tlb", "latency.shared", "latency.constant",
-          "latency.local", "latency.l2.nearfar"]
+CHASES = [
+    "latency.ladder.global",
+    "latency.ladder.global.cg",
+    "latency.tlb",
+    "latency.shared",
+    "latency.constant",
+    "latency.local",
+    "latency.l2.nearfar",
+]
 
 
 def _functions(name: str, cc=(9, 0)):
     from probes.kernel.compile import cached_kernels
+
     arch = f"sm_{cc[0]}{cc[1]}"
-    return [(k, insts) for k, ptx in cached_kernels(catalogue.get(name), cc)
-            for insts in ptx_to_sass(ptx, arch).values()]
+    return [
+        (k, insts) for k, ptx in cached_kernels(catalogue.get(name), cc) for insts in ptx_to_sass(ptx, arch).values()
+    ]
 
 
 @pytest.mark.parametrize("name", CHASES)
 def test_chase_clocks_wait_for_every_load_and_chained_loads_are_back_to_back(name):
-    expect = catalogue.get(name).expect      # declared on the probe: what its compiled kernels must show
+    expect = catalogue.get(name).expect  # declared on the probe: what its compiled kernels must show
     assert expect.unroll == 16
     for kernel, insts in _functions(name):
         assert K.clock_problems(insts) == [], kernel
         over = K.step_overhead(insts, expect.chain)
-        assert over and over["steps_per_trip"] >= 16, over          # 16 chained loads per trip of the loop
+        assert over and over["steps_per_trip"] >= 16, over  # 16 chained loads per trip of the loop
         assert over["max_cycles"] <= expect.step_budget, over
         assert K.step_problems(insts, expect.chain, expect.step_budget, expect.unroll) == []
         # the declared unroll is checked: a kernel rolled up to fewer steps per trip than declared fails
-        assert any("per loop trip, declared" in p
-                   for p in K.step_problems(insts, expect.chain, expect.step_budget, 2 * over["steps_per_trip"]))
+        assert any(
+            "per loop trip, declared" in p
+            for p in K.step_problems(insts, expect.chain, expect.step_budget, 2 * over["steps_per_trip"])
+        )
 
 
 def test_instruction_kernels_start_their_clock_after_the_chains_initial_loads():
     """k_ffma_ilp1 read the start clock while the LDG of xs was in flight: FFMA would read 3.3-3.7 cycles."""
     from probes.catalogue import instructions as I
-    (name, ptx), = I.latency_kernels((9, 0))
+
+    ((name, ptx),) = I.latency_kernels((9, 0))
     funcs = ptx_to_sass(ptx, "sm_90")
     ops = {}
     for insts in funcs.values():
@@ -78,15 +91,18 @@ def _old_timed_passes(step):
         out[0] = t1 - t0
         out[2] = t2 - t1
         return p
+
     return timed
 
 
 def test_the_checks_fail_on_the_old_chase_shape():
     from numba import types
+
     timed = _old_timed_passes(chaselib.chase_step(""))
 
     def chase(memory, start, steps, out):
         out[5] = timed(memory, start, steps, out)
+
     sig = (types.uint64[::1], types.uint64, types.int64, types.uint64[::1])
     (insts,) = ptx_to_sass(kernel_ptx(chase, sig, (9, 0)), "sm_90").values()
     assert any("does not wait for LDG" in p for p in K.clock_problems(insts))
@@ -96,14 +112,20 @@ def test_the_checks_fail_on_the_old_chase_shape():
 
 # ---- the cache-hint chase kernels: the same checks, wired through the probes' KERNEL_CHECKS ----------------------
 
-HINT_CHASES = ["cache-hints.residency", "cache-hints.store", "cache-hints.pollution", "cache-hints.prefetch-size",
-               "cache-hints.persisting"]
+HINT_CHASES = [
+    "cache-hints.residency",
+    "cache-hints.store",
+    "cache-hints.pollution",
+    "cache-hints.prefetch-size",
+    "cache-hints.persisting",
+]
 
 
 @pytest.mark.parametrize("name", HINT_CHASES)
 def test_cache_hint_clocks_wait_for_every_load_and_chained_loads_are_back_to_back(name):
     from probes.catalogue import cache_hints
     from probes.catalogue.cache_hints import host
+
     expect_of = cache_hints.KERNEL_CHECKS[name]
     chased = 0
     for kernel, insts in _functions(name):
@@ -113,9 +135,9 @@ def test_cache_hint_clocks_wait_for_every_load_and_chained_loads_are_back_to_bac
         if expect.chain:
             chased += 1
             over = K.step_overhead(insts, expect.chain)
-            assert over and over["steps_per_trip"] >= 16, (kernel, over)   # warm laps and timed passes alike
+            assert over and over["steps_per_trip"] >= 16, (kernel, over)  # warm laps and timed passes alike
             assert over["max_cycles"] <= expect.step_budget == host.STEP_BUDGET, (kernel, over)
-    assert chased or name == "cache-hints.prefetch-size"   # prefetch times one load past a setup: no chase loop
+    assert chased or name == "cache-hints.prefetch-size"  # prefetch times one load past a setup: no chase loop
 
 
 def _old_hint_walk(step):
@@ -142,6 +164,7 @@ def _old_hint_walk(step):
         out[idx] = t1 - t0
         out[idx + 1] = t2 - t1
         return p
+
     return walk
 
 
@@ -153,11 +176,13 @@ def test_the_dry_run_fails_the_old_cache_hint_walk_and_passes_the_new_one():
     from probes import dryrun
     from probes.catalogue.cache_hints import kernels as HK
     from probes.catalogue.cache_hints import ops
+
     walk = _old_hint_walk(ops.chase_step("cg"))
 
     def timed_cg(mem, start, k, out):
         p = walk(mem, start, k, out, 0)
         out[2] = p
+
     sig = (types.uint64[::1], types.uint64, types.int64, types.uint64[::1])
     old = ptx_to_sass(kernel_ptx(timed_cg, sig, (9, 0)), "sm_90")
     new = ptx_to_sass(HK.module_ptx("timed-cg", (9, 0)), "sm_90")
@@ -169,17 +194,26 @@ def test_the_dry_run_fails_the_old_cache_hint_walk_and_passes_the_new_one():
     n, failures, notes = dryrun.kernel_checks(probe, "sm_90", {"timed-cg@sm_90": (b"", "", new)}, env)["step overhead"]
     assert n == 1 and failures == [] and notes and max(notes) <= 16
     assert dryrun.kernel_checks(probe, "sm_90", {"timed-cg@sm_90": (b"", "", new)}, env)["clock discipline"][:2] == (
-        1, [])
+        1,
+        [],
+    )
 
 
 def test_a_missing_stop_wait_and_a_hoisted_poll_are_caught():
     from probes.static.sass import parse_cuobjdump
+
     hi = lambda stall, wbar=7, wait=0: (stall | (1 << 4) | (wbar << 5) | (7 << 8) | (wait << 11)) << 41  # noqa: E731
-    rows = [(0x00, "CS2R R6, SR_CLOCKLO", hi(1)), (0x10, "LDG.E.64 R2, desc[UR4][R2.64]", hi(1, 0)),
-            (0x20, "CS2R R8, SR_CLOCKLO", hi(1)), (0x30, "CS2R R10, SR_CLOCKLO", hi(1)),
-            (0x40, "STG.E.64 desc[UR4][R4.64], R2", hi(1, wait=1)), (0x50, "EXIT", hi(1))]
+    rows = [
+        (0x00, "CS2R R6, SR_CLOCKLO", hi(1)),
+        (0x10, "LDG.E.64 R2, desc[UR4][R2.64]", hi(1, 0)),
+        (0x20, "CS2R R8, SR_CLOCKLO", hi(1)),
+        (0x30, "CS2R R10, SR_CLOCKLO", hi(1)),
+        (0x40, "STG.E.64 desc[UR4][R4.64], R2", hi(1, wait=1)),
+        (0x50, "EXIT", hi(1)),
+    ]
     text = "code for sm_90\n  Function : k\n" + "".join(
-        f"        /*{a:04x}*/ {t} ;  /* 0x{0:016x} */\n        /* 0x{h:016x} */\n" for a, t, h in rows)
+        f"        /*{a:04x}*/ {t} ;  /* 0x{0:016x} */\n        /* 0x{h:016x} */\n" for a, t, h in rows
+    )
     (insts,) = parse_cuobjdump(text).values()
     assert any("stop clock at 0x20 does not wait" in p for p in K.clock_problems(insts))
     assert K.loop_resident_problems(insts, "LDG") == ["LDG.E.64 at 0x10 is outside every loop: the poll was hoisted"]
@@ -200,16 +234,21 @@ def test_staleness_polls_stay_inside_their_loop_for_every_hint():
 
 # ---- coverage of the ladder plans ----------------------------------------------------------------------------------
 
-H100 = {"l2_cache_bytes": 50 * MiB, "memory_total_bytes": 80 * GiB, "shared_memory_per_sm_bytes": 228 * KiB,
-        "compute_capability": [9, 0]}
+H100 = {
+    "l2_cache_bytes": 50 * MiB,
+    "memory_total_bytes": 80 * GiB,
+    "shared_memory_per_sm_bytes": 228 * KiB,
+    "compute_capability": [9, 0],
+}
 
 
 def test_ladder_plan_covers_small_footprints_and_says_why_not_for_large_ones():
     from probes.catalogue import latency_ladder as L
+
     params = catalogue.get("latency.ladder.global").parse_params([])
     small = L.plan(H100, {"footprint_bytes": 4 * MiB}, params)
     assert small["covers"] and small["launch_fraction"] == 1.0 and not small["warm_lap"]
-    near = L.plan(H100, {"footprint_bytes": 100 * MiB}, params)       # within 4 x L2: one full warm lap first
+    near = L.plan(H100, {"footprint_bytes": 100 * MiB}, params)  # within 4 x L2: one full warm lap first
     assert not near["covers"] and near["warm_lap"] and "warm lap" in near["reason"]
     far = L.plan(H100, {"footprint_bytes": 2 * GiB}, params, launches=11)
     assert not far["covers"] and not far["warm_lap"] and "continue from the previous final slot" in far["reason"]
@@ -220,4 +259,4 @@ def test_chain_order_walk_matches_next():
     order = chaselib.sattolo_order(50, np.random.default_rng(3))
     nxt = chaselib.cycle_of(order)
     assert all(chaselib.walk(nxt, int(order[i]), 7) == int(order[(i + 7) % 50]) for i in range(50))
-    assert np.array_equal(chaselib.sattolo_cycle(50, np.random.default_rng(3)), nxt)   # same chains as before
+    assert np.array_equal(chaselib.sattolo_cycle(50, np.random.default_rng(3)), nxt)  # same chains as before

@@ -1,5 +1,6 @@
 """`analyze ladder` on the issue-27 rules: gradual transitions and sub-levels in the JSON and the table; too many
 points refused with one line."""
+
 import argparse
 import json
 
@@ -9,7 +10,7 @@ import pandas as pd
 from probes.analysis import ladder_args, ladder_cmd
 from probes.analysis.levels import DetectionParams
 
-KiB, MiB = 1024, 1024 ** 2
+KiB, MiB = 1024, 1024**2
 
 
 def cli(argv, capsys):
@@ -23,7 +24,7 @@ def cli(argv, capsys):
 
 def write_gradual(path):
     """Synthetic: flat L1, flat L2 at 280 then 299 cycles (merged plateaus), a ramp 12 -> 50 MiB into DRAM."""
-    fp = np.unique(np.round(np.geomspace(2 * KiB, 2 ** 32, 21 * 12 + 1)))
+    fp = np.unique(np.round(np.geomspace(2 * KiB, 2**32, 21 * 12 + 1)))
     x = np.log2(fp)
     frac = np.clip((x - np.log2(12 * MiB)) / (np.log2(50 * MiB) - np.log2(12 * MiB)), 0, 1)
     lat = np.where(fp <= 192 * KiB, 32.0, np.where(fp <= 6 * MiB, 280.0, 299.0 * (650 / 299) ** frac))

@@ -1,4 +1,5 @@
 """`analyze ladder` end to end through a tiny argparse parser (the lead wires it into `python -m probes`)."""
+
 import argparse
 import json
 from pathlib import Path
@@ -29,15 +30,30 @@ def test_json_document(capsys):
     names = [lv["name"] for lv in doc["levels"]]
     assert names == ["L1", "L2", "DRAM"]
     first, last = doc["levels"][0], doc["levels"][-1]
-    for key in ("latency_cycles", "latency_ci_low", "latency_ci_high", "capacity_bytes_low",
-                "capacity_bytes_high", "n_points"):
+    for key in (
+        "latency_cycles",
+        "latency_ci_low",
+        "latency_ci_high",
+        "capacity_bytes_low",
+        "capacity_bytes_high",
+        "n_points",
+    ):
         assert key in first
     assert "capacity_bytes_low" not in last and "capacity_bytes_high" not in last
     assert first["capacity_bytes_low"] <= 64 * 1024 < first["capacity_bytes_high"]
 
 
-@pytest.mark.parametrize("name", ["tidy_two_gpus.csv", "FakeGPU X1 - L1 Size.txt", "FakeGPU X1 - L2 Latency.txt",
-                                  "fake_mt4g.json", "results_fake.json", "gpu_latency_fake.txt"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "tidy_two_gpus.csv",
+        "FakeGPU X1 - L1 Size.txt",
+        "FakeGPU X1 - L2 Latency.txt",
+        "fake_mt4g.json",
+        "results_fake.json",
+        "gpu_latency_fake.txt",
+    ],
+)
 def test_table_for_every_format(capsys, name):
     rc, out, err = cli(["analyze", "ladder", str(DATA / name)], capsys)
     assert rc == 0 and err == "" and "level" in out
@@ -45,20 +61,24 @@ def test_table_for_every_format(capsys, name):
 
 def test_gpu_filter_and_plot(tmp_path, capsys):
     png = tmp_path / "ladder.png"
-    rc, out, _ = cli(["analyze", "ladder", str(DATA / "tidy_two_gpus.csv"), "--gpu", "Fake B", "--json",
-                      "--plot", str(png)], capsys)
+    rc, out, _ = cli(
+        ["analyze", "ladder", str(DATA / "tidy_two_gpus.csv"), "--gpu", "Fake B", "--json", "--plot", str(png)], capsys
+    )
     assert rc == 0 and json.loads(out)["gpu"] == "Fake B"
     first = png.read_bytes()
     assert first.startswith(b"\x89PNG")
     cli(["analyze", "ladder", str(DATA / "tidy_two_gpus.csv"), "--gpu", "Fake B", "--plot", str(png)], capsys)
-    assert png.read_bytes() == first          # deterministic output
+    assert png.read_bytes() == first  # deterministic output
 
 
-@pytest.mark.parametrize("argv_tail, expect", [
-    (["--gpu", "nope"], "expected GPU 'nope'"),
-    (["--plot", "PLOT"], "expected exactly one ladder to plot"),
-    (["--format", "gpu-benches"], "expected gpu-benches gpu-latency output"),
-])
+@pytest.mark.parametrize(
+    "argv_tail, expect",
+    [
+        (["--gpu", "nope"], "expected GPU 'nope'"),
+        (["--plot", "PLOT"], "expected exactly one ladder to plot"),
+        (["--format", "gpu-benches"], "expected gpu-benches gpu-latency output"),
+    ],
+)
 def test_errors_are_one_line_exit_2(tmp_path, capsys, argv_tail, expect):
     argv_tail = [str(tmp_path / "x.png") if a == "PLOT" else a for a in argv_tail]
     rc, out, err = cli(["analyze", "ladder", str(DATA / "tidy_two_gpus.csv"), *argv_tail], capsys)
@@ -74,7 +94,10 @@ def test_missing_file(capsys, tmp_path):
 def test_analysis_imports_no_cuda():
     import subprocess
     import sys
-    code = ("import sys, probes.analysis.ladder_cmd, probes.analysis.validation, probes.analysis.plots; "
-            "bad=[m for m in sys.modules if m.split('.')[0] in ('numba','cuda','pynvml')]; print(bad); "
-            "sys.exit(1 if bad else 0)")
+
+    code = (
+        "import sys, probes.analysis.ladder_cmd, probes.analysis.validation, probes.analysis.plots; "
+        "bad=[m for m in sys.modules if m.split('.')[0] in ('numba','cuda','pynvml')]; print(bad); "
+        "sys.exit(1 if bad else 0)"
+    )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0

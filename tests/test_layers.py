@@ -7,6 +7,7 @@ failure prints import-linter's report, which names each broken contract and the 
 The same contracts are then run on a package of the same shape with one deliberate bad import each, to show that
 they catch it: a check that cannot fail proves nothing.
 """
+
 from __future__ import annotations
 
 import os
@@ -56,34 +57,57 @@ def same_shape(tmp_path: Path, files: dict[str, str]) -> Path:
 
 
 def test_a_tree_of_the_same_shape_without_bad_imports_passes(tmp_path):
-    rc, out = lint(same_shape(tmp_path, {"kernel/chase.py": "from probes import spec\n",
-                                         "engine/campaign.py": "from probes.kernel import chase\n",
-                                         "analysis/levels.py": "from probes import stats\n"}))
+    rc, out = lint(
+        same_shape(
+            tmp_path,
+            {
+                "kernel/chase.py": "from probes import spec\n",
+                "engine/campaign.py": "from probes.kernel import chase\n",
+                "analysis/levels.py": "from probes import stats\n",
+            },
+        )
+    )
     assert rc == 0, out
 
 
-@pytest.mark.parametrize("files, named", [
-    # the kernel toolkit importing the runner: an arrow back up
-    ({"kernel/chase.py": "\n\nfrom probes.engine import campaign\n", "engine/campaign.py": ""},
-     "probes.kernel.chase -> probes.engine.campaign"),
-    # the statistics on the ground floor importing the engine, lazily inside a function
-    ({"stats.py": "def f():\n    from probes.engine import measure\n", "engine/measure.py": ""},
-     "probes.stats -> probes.engine.measure"),
-    # two modules of one floor importing each other's floor (analysis and the dry run are independent)
-    ({"analysis/levels.py": "import probes.dryrun\n"}, "probes.analysis.levels -> probes.dryrun"),
-    # analysis reaching into a probe's kernels, and into CUDA
-    ({"analysis/hints.py": "from probes.kernel import intrinsics\n", "kernel/intrinsics.py": ""},
-     "probes.analysis.hints -> probes.kernel.intrinsics"),
-    ({"report/build.py": "import numba.cuda\n"}, "probes.report.build -> numba"),
-    # a new top-level module that nobody gave a floor
-    ({"newfloor.py": ""}, "probes.newfloor"),
-    # a circle inside one floor
-    ({"static/sass.py": "from probes.static import schedule\n",
-      "static/schedule.py": "from probes.static import sass\n"}, "No cycles are allowed in probes.static"),
-    # a private module imported from outside its package
-    ({"catalogue/_helpers.py": "", "engine/measure.py": "from probes.catalogue import _helpers\n"},
-     "probes.engine.measure -> probes.catalogue._helpers"),
-])
+@pytest.mark.parametrize(
+    "files, named",
+    [
+        # the kernel toolkit importing the runner: an arrow back up
+        (
+            {"kernel/chase.py": "\n\nfrom probes.engine import campaign\n", "engine/campaign.py": ""},
+            "probes.kernel.chase -> probes.engine.campaign",
+        ),
+        # the statistics on the ground floor importing the engine, lazily inside a function
+        (
+            {"stats.py": "def f():\n    from probes.engine import measure\n", "engine/measure.py": ""},
+            "probes.stats -> probes.engine.measure",
+        ),
+        # two modules of one floor importing each other's floor (analysis and the dry run are independent)
+        ({"analysis/levels.py": "import probes.dryrun\n"}, "probes.analysis.levels -> probes.dryrun"),
+        # analysis reaching into a probe's kernels, and into CUDA
+        (
+            {"analysis/hints.py": "from probes.kernel import intrinsics\n", "kernel/intrinsics.py": ""},
+            "probes.analysis.hints -> probes.kernel.intrinsics",
+        ),
+        ({"report/build.py": "import numba.cuda\n"}, "probes.report.build -> numba"),
+        # a new top-level module that nobody gave a floor
+        ({"newfloor.py": ""}, "probes.newfloor"),
+        # a circle inside one floor
+        (
+            {
+                "static/sass.py": "from probes.static import schedule\n",
+                "static/schedule.py": "from probes.static import sass\n",
+            },
+            "No cycles are allowed in probes.static",
+        ),
+        # a private module imported from outside its package
+        (
+            {"catalogue/_helpers.py": "", "engine/measure.py": "from probes.catalogue import _helpers\n"},
+            "probes.engine.measure -> probes.catalogue._helpers",
+        ),
+    ],
+)
 def test_a_deliberate_bad_import_is_caught_and_named(tmp_path, files, named):
     rc, out = lint(same_shape(tmp_path, files))
     assert rc != 0, out

@@ -1,5 +1,6 @@
 """A worker imports only the module of the probe it runs (the campaign passes it as --module), and no scipy.stats:
 interpreter start is most of a smoke run's cost, and the catalogue stays automatic (any module defining PROBES)."""
+
 import json
 import subprocess
 import sys
@@ -30,12 +31,13 @@ def test_load_without_or_with_a_wrong_module_falls_back_to_the_whole_catalogue()
 
 def test_a_worker_start_imports_one_probe_module_and_no_scipy_stats():
     probe = catalogue.get("latency.shared")
-    code = ("import json, sys; from probes import catalogue; "
-            f"p = catalogue.load({probe.name!r}, {probe.module!r}); "
-            "from probes.engine import environment, measure; "
-            "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('probes.catalogue.', 'scipy.stats')))))")
-    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                       check=False)
+    code = (
+        "import json, sys; from probes import catalogue; "
+        f"p = catalogue.load({probe.name!r}, {probe.module!r}); "
+        "from probes.engine import environment, measure; "
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('probes.catalogue.', 'scipy.stats')))))"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert r.returncode == 0, r.stderr[-2000:]
     loaded = set(json.loads(r.stdout))
     probe_modules = {p.module for p in catalogue.all_probes().values()}
@@ -49,6 +51,7 @@ def test_campaign_and_batch_pass_the_probe_module_to_the_worker(tmp_path, monkey
     def spawn(args, timeout, log, registries=(), module="probes.engine.worker", label=None):
         seen.append(json.loads(Path(args[0]).read_text())["items"] if module == "probes.engine.batch" else [args])
         return 5, "error: stopped here by the test"
+
     monkeypatch.setattr(C, "_spawn", spawn)
     probe = catalogue.get("latency.shared")
     C.run_one(probe, {p.name: p.default for p in probe.params}, tmp_path / "one", "simulator", 5, progress=False)

@@ -1,4 +1,5 @@
 """Level detection on synthetic ladders with known plateaus, capacities, ramps, noise and outliers."""
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -6,10 +7,10 @@ from hypothesis import strategies as st
 
 from probes.analysis.levels import DetectionParams, detect_levels, infer_names
 
-KiB, MiB = 1024, 1024 ** 2
+KiB, MiB = 1024, 1024**2
 
 
-def ladder(levels, capacities, per_octave=8, lo=1 * KiB, hi=2 ** 31, ramp_octaves=0.0, noise=0.0, seed=0):
+def ladder(levels, capacities, per_octave=8, lo=1 * KiB, hi=2**31, ramp_octaves=0.0, noise=0.0, seed=0):
     """Log-spaced footprints; latency steps (or ramps over `ramp_octaves`) at each capacity; relative noise."""
     fp = np.unique(np.round(np.geomspace(lo, hi, int(np.log2(hi / lo) * per_octave) + 1)))
     lat = np.full(fp.size, float(levels[0]))
@@ -49,7 +50,7 @@ def test_far_l2_plateau_and_ramps():
 
 def test_noise_and_outliers():
     fp, lat = ladder([32, 210, 570], [160 * KiB, 20 * MiB], noise=0.01, seed=3)
-    lat[[5, 40, 90]] *= [3.0, 0.5, 2.0]   # isolated spikes and dips
+    lat[[5, 40, 90]] *= [3.0, 0.5, 2.0]  # isolated spikes and dips
     lv = detect_levels(fp, lat)
     assert [v.name for v in lv] == ["L1", "L2", "DRAM"]
     for v, want in zip(lv, [32, 210, 570]):
@@ -66,7 +67,7 @@ def test_flat_ladder_reports_no_transition():
 def test_dram_wobble_is_not_a_level():
     fp, lat = ladder([33, 203, 405, 566], [150 * KiB, 19.5 * MiB, 40 * MiB], ramp_octaves=0.3)
     wobble = (fp > 48 * MiB) & (fp < 128 * MiB)
-    lat[wobble] *= 0.93                    # TLB-like dip inside DRAM, < min_level_ratio
+    lat[wobble] *= 0.93  # TLB-like dip inside DRAM, < min_level_ratio
     lv = detect_levels(fp, lat)
     assert [v.name for v in lv] == ["L1", "L2", "L2-far", "DRAM"]
     assert lv[-1].latency_cycles == pytest.approx(566, rel=0.02)
@@ -74,17 +75,17 @@ def test_dram_wobble_is_not_a_level():
 
 def test_empty_and_tiny_inputs():
     assert detect_levels([], []) == []
-    assert detect_levels([1024], [30.0]) == []          # one point is not a plateau
+    assert detect_levels([1024], [30.0]) == []  # one point is not a plateau
     assert detect_levels([1, 2, 3], [np.nan, -1, np.inf]) == []
     with pytest.raises(ValueError):
         detect_levels([1, 2], [1.0])
 
 
 def test_names_by_relative_latency():
-    assert infer_names([265, 650]) == ["L2", "DRAM"]          # a .cg ladder starts at L2
+    assert infer_names([265, 650]) == ["L2", "DRAM"]  # a .cg ladder starts at L2
     assert infer_names([34, 265]) == ["L1", "L2"]
     assert infer_names([34, 265, 475, 650]) == ["L1", "L2", "L2-far", "DRAM"]
-    assert infer_names([300, 100]) == ["level-1", "level-2"]   # not a hierarchy: no names guessed
+    assert infer_names([300, 100]) == ["level-1", "level-2"]  # not a hierarchy: no names guessed
 
 
 def test_duplicate_footprints_are_pooled():
@@ -94,8 +95,13 @@ def test_duplicate_footprints_are_pooled():
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(st.floats(1, 2 ** 40, allow_nan=False), st.one_of(st.floats(-10, 1e5), st.just(float("nan")))),
-                min_size=0, max_size=80))
+@given(
+    st.lists(
+        st.tuples(st.floats(1, 2**40, allow_nan=False), st.one_of(st.floats(-10, 1e5), st.just(float("nan")))),
+        min_size=0,
+        max_size=80,
+    )
+)
 def test_never_crashes_and_levels_are_ordered(points):
     fp = [p[0] for p in points]
     lat = [p[1] for p in points]
@@ -109,13 +115,16 @@ def test_never_crashes_and_levels_are_ordered(points):
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(st.floats(10, 1000), min_size=2, max_size=4, unique=True).map(sorted),
-       st.floats(0, 0.01), st.integers(0, 10 ** 6))
+@given(
+    st.lists(st.floats(10, 1000), min_size=2, max_size=4, unique=True).map(sorted),
+    st.floats(0, 0.01),
+    st.integers(0, 10**6),
+)
 def test_monotone_steps_found_when_well_separated(lats, noise, seed):
     ratios = [b / a for a, b in zip(lats, lats[1:])]
     if min(ratios) < 1.4:
         return  # below the documented separation detection is allowed to merge
-    caps = [64 * KiB * 16 ** i for i in range(len(lats) - 1)]
+    caps = [64 * KiB * 16**i for i in range(len(lats) - 1)]
     fp, lat = ladder(lats, caps, noise=noise, seed=seed)
     lv = detect_levels(fp, lat)
     assert len(lv) == len(lats)
@@ -132,7 +141,7 @@ from probes.analysis.levels import LadderTooLarge, decimation, describe_sublevel
 
 def gradual_ladder(flat_until, full_at, lat=(32.0, 300.0, 650.0), l1=192 * KiB, per_octave=16, noise=0.0, seed=0):
     """L1 step at `l1`, flat L2 to `flat_until`, then a log-linear ramp reaching DRAM at `full_at`, flat after it."""
-    fp = np.unique(np.round(np.geomspace(2 * KiB, 2 ** 32, int(21 * per_octave) + 1)))
+    fp = np.unique(np.round(np.geomspace(2 * KiB, 2**32, int(21 * per_octave) + 1)))
     x = np.log2(fp)
     frac = np.clip((x - np.log2(flat_until)) / (np.log2(full_at) - np.log2(flat_until)), 0, 1)
     y = np.where(fp <= l1, lat[0], lat[1] * (lat[2] / lat[1]) ** frac)
@@ -141,7 +150,7 @@ def gradual_ladder(flat_until, full_at, lat=(32.0, 300.0, 650.0), l1=192 * KiB, 
 
 
 def test_gradual_transition_interval_starts_at_the_first_rise_and_span_reaches_the_next_level():
-    size = 25 * MiB          # the nominal size: the L2 begins to miss right there and degrades over an octave
+    size = 25 * MiB  # the nominal size: the L2 begins to miss right there and degrades over an octave
     fp, lat = gradual_ladder(size, 55 * MiB)
     lv = detect_levels(fp, lat)
     assert [v.name for v in lv] == ["L1", "L2", "DRAM"]
@@ -163,7 +172,7 @@ def test_sharp_step_has_no_span():
         assert v.transition == "sharp" and v.span_bytes_low is None
         assert "span_bytes_low" not in v.to_dict() and v.to_dict()["transition"] == "sharp"
         assert v.capacity_bytes_low <= cap < v.capacity_bytes_high
-        assert v.capacity_bytes_high / v.capacity_bytes_low <= 2 ** (1 / 8) + 1e-9   # one sweep step
+        assert v.capacity_bytes_high / v.capacity_bytes_low <= 2 ** (1 / 8) + 1e-9  # one sweep step
         assert describe_transition(v).startswith("sharp:")
 
 
@@ -179,7 +188,7 @@ def test_evict_first_ramp_is_not_a_capacity():
 
 def test_ramp_with_no_level_after_it_claims_no_capacity():
     # a ramp steeper than any plateau (0.3 / octave) that runs past the end of the sweep: no DRAM plateau after it
-    fp, lat = gradual_ladder(16 * MiB, 2 ** 33, lat=(32.0, 300.0, 3000.0))
+    fp, lat = gradual_ladder(16 * MiB, 2**33, lat=(32.0, 300.0, 3000.0))
     lv = detect_levels(fp, lat)
     last = lv[-1]
     assert [v.name for v in lv] == ["L1", "L2"]
@@ -195,7 +204,7 @@ def test_sweep_ending_on_the_plateau_is_no_ramp():
 
 def test_two_flat_plateaus_inside_one_level_are_flagged():
     # 280 then 299 cycles (7 % apart, < min_level_ratio): the old rule reported one level whose CI excluded 280
-    fp = np.unique(np.round(np.geomspace(2 * KiB, 2 ** 32, 21 * 12 + 1)))
+    fp = np.unique(np.round(np.geomspace(2 * KiB, 2**32, 21 * 12 + 1)))
     lat = np.select([fp <= 192 * KiB, fp <= 6 * MiB, fp <= 12 * MiB], [32.0, 280.0, 299.0], 650.0)
     lat = lat * (1 + 0.001 * np.random.default_rng(1).standard_normal(fp.size))
     lv = detect_levels(fp, lat)
@@ -257,13 +266,13 @@ def quantised_onset_ladder(size=25 * MiB, q=0.1, seed=5):
     miss that starts +2q above it at the first point past `size`, a far-L2 plateau and DRAM."""
     fp = 2 * KiB * 1.04 ** np.arange(260)
     rng = np.random.default_rng(seed)
-    lat = 385.5 + np.where(rng.random(fp.size) < 0.4, q, 0.0)             # the flat end: 385.5 / 385.6
+    lat = 385.5 + np.where(rng.random(fp.size) < 0.4, q, 0.0)  # the flat end: 385.5 / 385.6
     start = fp < 2 * MiB
     lat[start] += 1.5 * np.sin(np.arange(start.sum()) * 0.9) * np.linspace(1, 0.3, start.sum())
     past = np.flatnonzero(fp > size)
     ramp = [385.5 + 2 * q, 392.3, 398.2, 404.8, 465.1, 536.1, 590.6, 608.1]  # the TMA ladder's own onset
-    lat[past[:len(ramp)]] = ramp
-    lat[past[len(ramp):]] = 614.6 + np.where(rng.random(past.size - len(ramp)) < 0.5, q, 0.0)
+    lat[past[: len(ramp)]] = ramp
+    lat[past[len(ramp) :]] = 614.6 + np.where(rng.random(past.size - len(ramp)) < 0.5, q, 0.0)
     lat[fp > 60 * MiB] = 760.0
     return fp, np.round(lat / q) * q
 
@@ -277,4 +286,4 @@ def test_a_quantised_onset_is_not_taken_for_the_noise_of_a_creeping_start():
     l2 = detect_levels(fp, lat)[0]
     assert l2.name == "L2" and l2.latency_cycles == pytest.approx(385.5, abs=0.2)
     assert l2.capacity_bytes_low <= size < l2.capacity_bytes_high
-    assert l2.capacity_bytes_low >= size / 1.04 - 1      # the last point before the size: no wider than the data say
+    assert l2.capacity_bytes_low >= size / 1.04 - 1  # the last point before the size: no wider than the data say

@@ -1,5 +1,6 @@
 """Issue 26, item 6: make passes user paths as one word (mt4g's own file names have spaces) and keeps the stdout of
 data recipes clean (`make analyze ... ARGS=--json | python -m json.tool`)."""
+
 import json
 import os
 import shutil
@@ -15,8 +16,9 @@ def make(*args):
     # no -s: what make itself echoes must not reach stdout either
     # as a user types it, not as a sub-make of `make test` (which would print "Entering directory" on stdout)
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")}
-    return subprocess.run(["make", *args, f"PYTHON={sys.executable}"], capture_output=True, text=True, cwd=ROOT,
-                          timeout=120, env=env)
+    return subprocess.run(
+        ["make", *args, f"PYTHON={sys.executable}"], capture_output=True, text=True, cwd=ROOT, timeout=120, env=env
+    )
 
 
 def test_analyze_a_file_whose_name_has_spaces_and_quotes_and_pipe_its_json(tmp_path):

@@ -1,12 +1,17 @@
 """Detection on real published ladders (../shared/peer-data) against the issue's tolerances; skips where absent."""
+
 from pathlib import Path
 
 import pytest
 
 PEER = Path(__file__).resolve().parents[1].parent / "shared" / "peer-data"
-pytestmark = [pytest.mark.peer,
-              pytest.mark.skipif(not (PEER / "ladder_gpubenches_2023.csv").exists(),
-                                 reason=f"peer data not found at {PEER} (CI has ../shared/peer-data beside the repo)")]
+pytestmark = [
+    pytest.mark.peer,
+    pytest.mark.skipif(
+        not (PEER / "ladder_gpubenches_2023.csv").exists(),
+        reason=f"peer data not found at {PEER} (CI has ../shared/peer-data beside the repo)",
+    ),
+]
 
 from probes.analysis import validation  # noqa: E402
 
@@ -28,7 +33,7 @@ def test_report_written_atomically(tmp_path):
     text = (tmp_path / "README.md").read_text()
     assert result["all_ok"] and "All tolerances met: **yes**" in text
     assert len(list(tmp_path.glob("*.png"))) == len(validation.READINGS) + len(validation.detect_async(PEER))
-    assert not list(tmp_path.glob(".*"))      # no temporary files left behind
+    assert not list(tmp_path.glob(".*"))  # no temporary files left behind
     assert "published by" in text and "Stopping rules" in text
 
 
@@ -54,7 +59,7 @@ def test_known_sizes_inside_interval_or_gradual_span(async_ladders):
             assert row["ok"] in ("pass", "FAIL", "n/a")
             if row["ok"] == "FAIL":
                 fails.add((gpu, row["level"]))
-            if row["ok"] == "n/a":   # only a path without that level may skip it
+            if row["ok"] == "n/a":  # only a path without that level may skip it
                 assert row["level"] not in [lv.name for lv in levels]
     assert fails == KNOWN_MISSES
 
@@ -63,9 +68,9 @@ def test_evict_first_ramp_is_gradual_not_the_l2_size(async_ladders):
     levels = async_ladders["H200 (ld.global.cs)"]
     l2 = next(lv for lv in levels if lv.name == "L2")
     assert l2.transition == "gradual"
-    assert l2.span_bytes_low <= 50 * 2 ** 20 <= l2.span_bytes_high
+    assert l2.span_bytes_low <= 50 * 2**20 <= l2.span_bytes_high
     # the old rule said 13.7-14.2 MiB for a 50 MiB L2: the interval now marks where the plateau ends, not a size
-    assert l2.capacity_bytes_high < 13.7 * 2 ** 20
+    assert l2.capacity_bytes_high < 13.7 * 2**20
 
 
 def test_merged_l2_plateaus_flagged(async_ladders):
@@ -73,5 +78,5 @@ def test_merged_l2_plateaus_flagged(async_ladders):
     assert l2.merged
     values = sorted(s.latency_cycles for s in l2.sublevels)
     assert values[0] == pytest.approx(280.2, abs=1.0) and values[-1] == pytest.approx(298.9, abs=1.0)
-    lo, hi = sorted(l2.sublevels, key=lambda s: s.latency_cycles)[::len(l2.sublevels) - 1]
+    lo, hi = sorted(l2.sublevels, key=lambda s: s.latency_cycles)[:: len(l2.sublevels) - 1]
     assert lo.latency_ci_high < hi.latency_ci_low

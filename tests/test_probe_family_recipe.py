@@ -9,6 +9,7 @@ the real tree, so nothing else had to be edited: no hand-kept list, dispatch tab
 The toy kernel's one import line of the kernel toolkit (TOOLKIT below) is the only coupling to where that toolkit
 lives: moving it (probes/engine -> probes/kernel) is a one-line change here.
 """
+
 from __future__ import annotations
 
 import filecmp
@@ -114,8 +115,11 @@ def section(docs: list[dict]) -> Section:
                                                    "median over the points", data=(doc["_file"],))])
 '''
 
-NEW_FILES = {"probes/catalogue/toy_add.py": CATALOGUE, "probes/analysis/toy_add.py": ANALYSIS,
-             "probes/report/sections/toy_add.py": SECTION}
+NEW_FILES = {
+    "probes/catalogue/toy_add.py": CATALOGUE,
+    "probes/analysis/toy_add.py": ANALYSIS,
+    "probes/report/sections/toy_add.py": SECTION,
+}
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc")
 
 
@@ -131,8 +135,9 @@ def _differences(a: Path, b: Path, rel: str = "") -> list[str]:
 def _run(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_ENABLE_CUDASIM", "GPU_PROBES_EXTRA_CATALOGUE")}
     env["PYTHONPATH"] = str(cwd)
-    return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, check=False,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=timeout
+    )
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +154,8 @@ def toy_tree(tmp_path_factory):
 
 def test_the_copy_differs_from_the_tree_by_the_three_new_files_only(toy_tree):
     assert sorted(_differences(ROOT / "probes", toy_tree / "probes")) == sorted(
-        rel.removeprefix("probes/") for rel in NEW_FILES)
+        rel.removeprefix("probes/") for rel in NEW_FILES
+    )
     assert _differences(ROOT / "ptx", toy_tree / "ptx") == []
 
 
@@ -159,30 +165,57 @@ def test_a_new_family_of_three_files_is_listed_dry_run_checked_measured_and_repo
     assert any(line.startswith("toy.add ") and "[cycles/add]" in line for line in listed.stdout.splitlines())
     listed = _run(["-m", "probes", "list", "--json"], toy_tree)
     toy = next(p for p in json.loads(listed.stdout) if p["name"] == "toy.add")
-    assert toy["axes"] == {"trips": "loop trips"} and toy["unit"] == "cycles/add"   # declared axes and units
+    assert toy["axes"] == {"trips": "loop trips"} and toy["unit"] == "cycles/add"  # declared axes and units
 
     dry = _run(["-m", "probes", "campaign", "--dry-run", "--probes", "toy", "--arch", "sm_90"], toy_tree)
     assert dry.returncode == 0, (dry.stdout + dry.stderr)[-3000:]
     assert "dry run sm_90: 1 probes, 1 kernels compiled and SASS-checked, 0 failures" in dry.stdout
     clock = next(ln for ln in dry.stdout.splitlines() if ln.strip().startswith("clock discipline"))
-    assert int(clock.split()[2]) >= 1 and " 0 failures" in clock   # its declared Expect() was checked
+    assert int(clock.split()[2]) >= 1 and " 0 failures" in clock  # its declared Expect() was checked
     planned = next(ln for ln in dry.stdout.splitlines() if ln.split()[:1] == ["toy.add"])
-    assert planned.split()[1] == "2" and planned.endswith("trips [loop trips]")   # 2 points, the declared axis
+    assert planned.split()[1] == "2" and planned.endswith("trips [loop trips]")  # 2 points, the declared axis
 
-    plan = _run(["-c", "from probes.engine import campaign as C; "
-                       "print(*[s.probe.name for s in C.resolve_plan(C.load_plan('quick'))])"], toy_tree)
+    plan = _run(
+        [
+            "-c",
+            "from probes.engine import campaign as C; "
+            "print(*[s.probe.name for s in C.resolve_plan(C.load_plan('quick'))])",
+        ],
+        toy_tree,
+    )
     assert plan.returncode == 0, plan.stderr[-2000:]
-    assert "toy.add" in plan.stdout.split()       # the quick campaign touches every family, a new one too
+    assert "toy.add" in plan.stdout.split()  # the quick campaign touches every family, a new one too
 
     reports = toy_tree / "out"
-    run = _run(["-m", "probes", "campaign", "--backend", "simulator", "--probes", "toy", "--out",
-                str(reports / "sim" / "data"), "--quiet", "--no-resume"], toy_tree)
+    run = _run(
+        [
+            "-m",
+            "probes",
+            "campaign",
+            "--backend",
+            "simulator",
+            "--probes",
+            "toy",
+            "--out",
+            str(reports / "sim" / "data"),
+            "--quiet",
+            "--no-resume",
+        ],
+        toy_tree,
+    )
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
     assert "1/1 probes complete" in run.stdout
     assert (reports / "sim" / "data" / "toy.add.json").is_file()
 
-    build = _run(["-c", "import sys; from pathlib import Path; from probes.report.build import build_reports; "
-                        "print(*build_reports(Path(sys.argv[1]), allow_simulated=True))", str(reports)], toy_tree)
+    build = _run(
+        [
+            "-c",
+            "import sys; from pathlib import Path; from probes.report.build import build_reports; "
+            "print(*build_reports(Path(sys.argv[1]), allow_simulated=True))",
+            str(reports),
+        ],
+        toy_tree,
+    )
     assert build.returncode == 0, build.stderr[-3000:]
     readme = (reports / "sim" / "README.md").read_text()
     body = readme.split("## Toy add chain", 1)[1].split("\n## ", 1)[0]
@@ -200,11 +233,32 @@ def test_a_new_probe_is_one_file_and_reported_as_measured_without_a_section(tmp_
     assert _differences(ROOT / "probes", tmp_path / "probes") == ["catalogue/solo_add.py"]
     assert "solo.add" in _run(["-m", "probes", "list"], tmp_path).stdout
     reports = tmp_path / "out"
-    run = _run(["-m", "probes", "campaign", "--backend", "simulator", "--probes", "solo", "--out",
-                str(reports / "sim" / "data"), "--quiet", "--no-resume"], tmp_path)
+    run = _run(
+        [
+            "-m",
+            "probes",
+            "campaign",
+            "--backend",
+            "simulator",
+            "--probes",
+            "solo",
+            "--out",
+            str(reports / "sim" / "data"),
+            "--quiet",
+            "--no-resume",
+        ],
+        tmp_path,
+    )
     assert run.returncode == 0 and "1/1 probes complete" in run.stdout, (run.stdout + run.stderr)[-3000:]
-    build = _run(["-c", "import sys; from pathlib import Path; from probes.report.build import build_reports; "
-                        "build_reports(Path(sys.argv[1]), allow_simulated=True)", str(reports)], tmp_path)
+    build = _run(
+        [
+            "-c",
+            "import sys; from pathlib import Path; from probes.report.build import build_reports; "
+            "build_reports(Path(sys.argv[1]), allow_simulated=True)",
+            str(reports),
+        ],
+        tmp_path,
+    )
     assert build.returncode == 0, build.stderr[-3000:]
     other = (reports / "sim" / "README.md").read_text().split("## Other measurements", 1)[1]
     assert "### solo.add (ok)" in other and "trips=1" in other and "trips=2" in other

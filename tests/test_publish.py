@@ -8,13 +8,29 @@ from probes.results.publish import PublishRefused, publish
 
 
 def _doc(name, outcome="ok", backend="gpu"):
-    return {"schema_version": 1, "probe": {"name": name, "version": "x", "params": {}, "unit": "cycles",
-                                           "method": "m", "value_key": "cycles_per_op"},
-            "backend": backend, "outcome": outcome, "environment": {"gpu_name": "NVIDIA H100 80GB HBM3",
-                                                                  "gpu_slug": "nvidia-h100-80gb-hbm3"},
-            "started_at": "2026-11-25T00:00:00+00:00", "finished_at": "2026-11-25T00:01:00+00:00",
-            "points": [{"axes": {"x": 1}, "samples": [{"cycles_per_op": 4.0, "throttled": False}],
-                        "summary": {"median": 4.0, "ci_low": 4.0, "ci_high": 4.0, "n": 1}}]}
+    return {
+        "schema_version": 1,
+        "probe": {
+            "name": name,
+            "version": "x",
+            "params": {},
+            "unit": "cycles",
+            "method": "m",
+            "value_key": "cycles_per_op",
+        },
+        "backend": backend,
+        "outcome": outcome,
+        "environment": {"gpu_name": "NVIDIA H100 80GB HBM3", "gpu_slug": "nvidia-h100-80gb-hbm3"},
+        "started_at": "2026-11-25T00:00:00+00:00",
+        "finished_at": "2026-11-25T00:01:00+00:00",
+        "points": [
+            {
+                "axes": {"x": 1},
+                "samples": [{"cycles_per_op": 4.0, "throttled": False}],
+                "summary": {"median": 4.0, "ci_low": 4.0, "ci_high": 4.0, "n": 1},
+            }
+        ],
+    }
 
 
 @pytest.fixture

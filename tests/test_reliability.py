@@ -1,5 +1,6 @@
 """Issue 8 gaps: interrupted campaigns resume per point, the campaign lock, GPU choice by UUID, a driver older than the
 toolkit, newer-schema files left alone, throttle/clock flags excluded from summaries, and fuzzed CLI parameters."""
+
 import json
 import os
 import signal
@@ -27,9 +28,27 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # ------------------------------------------------------------------------------------ interruption and resume
 def _start_campaign(out, hold):
     env = {**os.environ, "FAULT_HOLD_FILE": str(hold)}
-    return subprocess.Popen([sys.executable, "-m", "probes", "campaign", "--probes", "fault.hold", "--backend",
-                             "simulator", "--out", str(out), "--quiet", "--rule", "fixed-count"],
-                            cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "probes",
+            "campaign",
+            "--probes",
+            "fault.hold",
+            "--backend",
+            "simulator",
+            "--out",
+            str(out),
+            "--quiet",
+            "--rule",
+            "fixed-count",
+        ],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_for_points(path, n, timeout=60):
@@ -76,6 +95,7 @@ def test_sigterm_records_incomplete_exits_nonzero_and_resume_keeps_finished_poin
 def test_campaign_signals_become_interrupted(sig):
     """Ctrl-C (SIGINT), SIGTERM and SIGHUP all take the recorded-interruption path; the handlers are restored."""
     from probes.engine.campaign import Interrupted, _signals_interrupt
+
     saved = signal.getsignal(sig)
     with pytest.raises(Interrupted) as err:
         with _signals_interrupt():
@@ -93,8 +113,7 @@ def test_second_campaign_on_the_same_folder_is_one_error_line_and_touches_nothin
     try:
         _wait_for_points(path, 1)
         before = path.read_bytes()
-        assert main(["campaign", "--probes", "fault.ok", "--backend", "simulator", "--out", str(out),
-                     "--quiet"]) == 2
+        assert main(["campaign", "--probes", "fault.ok", "--backend", "simulator", "--out", str(out), "--quiet"]) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: another campaign is running on results folder") and "\n" not in err
         assert path.read_bytes() == before and not result_path(out, catalogue.get("fault.ok"), {}).exists()
@@ -129,10 +148,18 @@ def test_results_file_from_a_newer_schema_is_an_error_and_is_left_alone(tmp_path
 
 
 # ------------------------------------------------------------------------------------------ device and driver
-@pytest.mark.parametrize("driver, toolkit, too_old", [
-    ((12, 4), (13, 5), True), ((13, 0), (13, 5), True), ((13, 5), (13, 5), False), ((13, 6), (13, 5), False),
-    ((14, 0), (13, 5), False), (None, (13, 5), False), ((12, 8), None, False),
-])
+@pytest.mark.parametrize(
+    "driver, toolkit, too_old",
+    [
+        ((12, 4), (13, 5), True),
+        ((13, 0), (13, 5), True),
+        ((13, 5), (13, 5), False),
+        ((13, 6), (13, 5), False),
+        ((14, 0), (13, 5), False),
+        (None, (13, 5), False),
+        ((12, 8), None, False),
+    ],
+)
 def test_driver_older_than_the_toolkit(driver, toolkit, too_old):
     why = environment.driver_too_old(driver, toolkit)
     assert bool(why) == too_old
@@ -150,10 +177,14 @@ def _fake_pynvml(calls):
         def f(*args):
             calls.append((name, *args))
             return result
+
         return f
-    return types.SimpleNamespace(nvmlInit=record("init", None),
-                                 nvmlDeviceGetHandleByUUID=record("uuid", "handle-by-uuid"),
-                                 nvmlDeviceGetHandleByIndex=record("index", "handle-0"))
+
+    return types.SimpleNamespace(
+        nvmlInit=record("init", None),
+        nvmlDeviceGetHandleByUUID=record("uuid", "handle-by-uuid"),
+        nvmlDeviceGetHandleByIndex=record("index", "handle-0"),
+    )
 
 
 def test_nvml_samples_the_card_cuda_runs_on(monkeypatch):
@@ -196,6 +227,7 @@ def test_summary_excludes_flagged_samples_and_says_when_all_are_flagged():
 def test_run_probe_flags_throttled_samples_and_keeps_them_out_of_the_median(tmp_path):
     """A fake NVML reports hw_slowdown on every other repetition, when the fake kernel also reads slow."""
     from probes.spec import Probe
+
     state = {"calls": 0}
 
     class Sampler:
@@ -206,11 +238,21 @@ def test_run_probe_flags_throttled_samples_and_keeps_them_out_of_the_median(tmp_
     def measure(ctx, point, params):
         return {"cycles_per_op": 50.0 if ((state["calls"] - 1) // 2) % 2 else 10.0}
 
-    probe = Probe(name="t.throttle", summary="", measure=measure, axes=lambda e, p: {"n": (1,)}, unit="cycles",
-                  method="m")
-    doc = run_probe(probe, {}, "simulator", {"compute_capability": [9, 0]}, tmp_path / "r.json",
-                    rule="fixed-count", rule_params={"count": 10, "min_samples": 10}, progress=False, warmup=0,
-                    sampler=Sampler())
+    probe = Probe(
+        name="t.throttle", summary="", measure=measure, axes=lambda e, p: {"n": (1,)}, unit="cycles", method="m"
+    )
+    doc = run_probe(
+        probe,
+        {},
+        "simulator",
+        {"compute_capability": [9, 0]},
+        tmp_path / "r.json",
+        rule="fixed-count",
+        rule_params={"count": 10, "min_samples": 10},
+        progress=False,
+        warmup=0,
+        sampler=Sampler(),
+    )
     samples = doc["points"][0]["samples"]
     assert any(s["flags"] == "throttle:hw_slowdown" for s in samples)
     assert all(s["throttled"] == (s["cycles_per_op"] == 50.0) for s in samples)
@@ -218,9 +260,14 @@ def test_run_probe_flags_throttled_samples_and_keeps_them_out_of_the_median(tmp_
 
 
 # ---------------------------------------------------------------------------------- fuzzed parameter parsing
-PARAMS = [Param("n", int, 1, check=positive), Param("stride_bytes", int, 64, check=multiple_of(8)),
-          Param("x", float, 1.0), Param("flag", bool, False), Param("sizes", tuple, (1,), check=positive),
-          Param("name", str, "a")]
+PARAMS = [
+    Param("n", int, 1, check=positive),
+    Param("stride_bytes", int, 64, check=multiple_of(8)),
+    Param("x", float, 1.0),
+    Param("flag", bool, False),
+    Param("sizes", tuple, (1,), check=positive),
+    Param("name", str, "a"),
+]
 
 
 @settings(max_examples=300, deadline=None)
@@ -233,9 +280,17 @@ def test_param_parse_raises_only_probe_spec_error(param, text):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.text(max_size=40) | st.builds("{}={}".format, st.sampled_from(
-    ["stride_bytes", "max_steps", "min_footprint_bytes", "points_per_octave", "nope"]), st.text(max_size=20)),
-    max_size=4))
+@given(
+    st.lists(
+        st.text(max_size=40)
+        | st.builds(
+            "{}={}".format,
+            st.sampled_from(["stride_bytes", "max_steps", "min_footprint_bytes", "points_per_octave", "nope"]),
+            st.text(max_size=20),
+        ),
+        max_size=4,
+    )
+)
 def test_catalogue_parse_params_raises_only_probe_spec_error(pairs):
     for probe in catalogue.all_probes().values():
         try:

@@ -2,6 +2,7 @@
 
 Nothing here is a measurement: the fixtures are made-up documents, built into temporary folders only.
 """
+
 from __future__ import annotations
 
 import re
@@ -23,36 +24,90 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # ---- synthetic data and fake sections ----------------------------------------------------------------------------
 
-def make_doc(name: str, gpu: str, medians: dict, backend: str = "gpu", half_ci: float = 1.0, outcome: str = "ok",
-             throttled_every: int = 0) -> dict:
+
+def make_doc(
+    name: str,
+    gpu: str,
+    medians: dict,
+    backend: str = "gpu",
+    half_ci: float = 1.0,
+    outcome: str = "ok",
+    throttled_every: int = 0,
+) -> dict:
     points = []
+
     def flagged(k):
         return bool(throttled_every and k % throttled_every == 0)
 
     for fp, med in medians.items():
-        samples = [{"cycles_per_op": med + d, "sm_mhz_before": 1755 - k, "sm_mhz_after": 1755 + k,
-                    "throttled": flagged(k), "rep": k, "index": 0,
-                    "flags": "throttle:hw_slowdown,clock_change" if flagged(k) else ""}
-                   for k, d in enumerate((-0.5, 0.0, 0.5))]
-        points.append({"axes": {"footprint_bytes": fp}, "samples": samples,
-                       "summary": {"median": med, "ci_low": med - half_ci, "ci_high": med + half_ci, "n": 3,
-                                   "n_throttled": 0, "stop_reason": "ci<=1%"}})
-    return {"schema_version": SCHEMA_VERSION,
-            "probe": {"name": name, "version": "abc", "params": {}, "unit": "cycles", "method": "synthetic `chase`",
-                      "value_key": "cycles_per_op"},
-            "backend": backend, "outcome": outcome,
-            "environment": {"gpu_name": gpu, "compute_capability": [9, 0], "sm_count": 132, "driver_version": "999.1",
-                            "cuda_driver_version": "13.0", "versions": {"numba": "0.68.1", "gpu-probes": "0.1.0"}},
-            "started_at": "2026-11-20T10:00:00+00:00", "finished_at": "2026-11-21T02:00:00+00:00",
-            "points": points if outcome == "ok" else [], "error": None if outcome == "ok" else {"reason": "too big"}}
+        samples = [
+            {
+                "cycles_per_op": med + d,
+                "sm_mhz_before": 1755 - k,
+                "sm_mhz_after": 1755 + k,
+                "throttled": flagged(k),
+                "rep": k,
+                "index": 0,
+                "flags": "throttle:hw_slowdown,clock_change" if flagged(k) else "",
+            }
+            for k, d in enumerate((-0.5, 0.0, 0.5))
+        ]
+        points.append(
+            {
+                "axes": {"footprint_bytes": fp},
+                "samples": samples,
+                "summary": {
+                    "median": med,
+                    "ci_low": med - half_ci,
+                    "ci_high": med + half_ci,
+                    "n": 3,
+                    "n_throttled": 0,
+                    "stop_reason": "ci<=1%",
+                },
+            }
+        )
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "probe": {
+            "name": name,
+            "version": "abc",
+            "params": {},
+            "unit": "cycles",
+            "method": "synthetic `chase`",
+            "value_key": "cycles_per_op",
+        },
+        "backend": backend,
+        "outcome": outcome,
+        "environment": {
+            "gpu_name": gpu,
+            "compute_capability": [9, 0],
+            "sm_count": 132,
+            "driver_version": "999.1",
+            "cuda_driver_version": "13.0",
+            "versions": {"numba": "0.68.1", "gpu-probes": "0.1.0"},
+        },
+        "started_at": "2026-11-20T10:00:00+00:00",
+        "finished_at": "2026-11-21T02:00:00+00:00",
+        "points": points if outcome == "ok" else [],
+        "error": None if outcome == "ok" else {"reason": "too big"},
+    }
 
 
-def write_gpu(reports: Path, slug: str, gpu: str, ladder_medians: dict | None = None, backend: str = "gpu",
-              half_ci: float = 1.0, extra: tuple = ()) -> Path:
+def write_gpu(
+    reports: Path,
+    slug: str,
+    gpu: str,
+    ladder_medians: dict | None = None,
+    backend: str = "gpu",
+    half_ci: float = 1.0,
+    extra: tuple = (),
+) -> Path:
     data = reports / slug / "data"
     medians = ladder_medians or {1024: 30.0, 1 << 20: 250.0}
-    io.save(make_doc("latency.ladder.global", gpu, medians, backend, half_ci, throttled_every=2),
-            data / "latency.ladder.global.json")
+    io.save(
+        make_doc("latency.ladder.global", gpu, medians, backend, half_ci, throttled_every=2),
+        data / "latency.ladder.global.json",
+    )
     for doc in extra:
         io.save(doc, data / f"{doc['probe']['name']}.json")
     return reports / slug
@@ -61,28 +116,54 @@ def write_gpu(reports: Path, slug: str, gpu: str, ladder_medians: dict | None = 
 def _ladder_section(docs):
     import matplotlib.pyplot as plt
     import pandas as pd
+
     doc = docs[0]
-    rows = [{"footprint [bytes]": p["axes"]["footprint_bytes"], "latency [cycles]": p["summary"]["median"],
-             "note": doc["environment"]["gpu_name"]} for p in doc["points"]]
+    rows = [
+        {
+            "footprint [bytes]": p["axes"]["footprint_bytes"],
+            "latency [cycles]": p["summary"]["median"],
+            "note": doc["environment"]["gpu_name"],
+        }
+        for p in doc["points"]
+    ]
     fig, ax = plt.subplots(figsize=(3, 2))
     ax.plot([r["footprint [bytes]"] for r in rows], [r["latency [cycles]"] for r in rows], "o-")
     ax.set_xscale("log", base=2)
     ax.set_title(doc["environment"]["gpu_name"])
     findings = []
-    for p, title, label, surprise in zip(doc["points"], ("L1 latency", f"L2 latency {EVIL}"),
-                                         ("documented & matches", "undocumented"), (0.1, 2.0)):
+    for p, title, label, surprise in zip(
+        doc["points"], ("L1 latency", f"L2 latency {EVIL}"), ("documented & matches", "undocumented"), (0.1, 2.0)
+    ):
         s = p["summary"]
-        findings.append(Finding("fakeladder", title, s["median"], "cycles", label,
-                                "Plateau of the synthetic ladder.", ci=(s["ci_low"], s["ci_high"]),
-                                surprise=surprise, figure="fakeladder-curve", data=(doc["_file"],)))
-    return Section("fakeladder", "Fake ladder", [Paragraph("Walks a `chase` over footprints."),
-                                                 Table(pd.DataFrame(rows), caption="plateaus"),
-                                                 FigureBlock("fakeladder-curve", fig, "latency vs footprint")],
-                   findings)
+        findings.append(
+            Finding(
+                "fakeladder",
+                title,
+                s["median"],
+                "cycles",
+                label,
+                "Plateau of the synthetic ladder.",
+                ci=(s["ci_low"], s["ci_high"]),
+                surprise=surprise,
+                figure="fakeladder-curve",
+                data=(doc["_file"],),
+            )
+        )
+    return Section(
+        "fakeladder",
+        "Fake ladder",
+        [
+            Paragraph("Walks a `chase` over footprints."),
+            Table(pd.DataFrame(rows), caption="plateaus"),
+            FigureBlock("fakeladder-curve", fig, "latency vs footprint"),
+        ],
+        findings,
+    )
 
 
 def _ladder_compare(docs_by_gpu):
     import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(3, 2))
     for gpu, docs in docs_by_gpu.items():
         pts = docs[0]["points"]
@@ -94,10 +175,17 @@ def _unused_section(docs):
     raise AssertionError("a family without data must not be called")
 
 
-LADDER = types.SimpleNamespace(FAMILY="fakeladder", TITLE="Fake ladder", PREFIXES=("latency.ladder.",), ORDER=10,
-                               section=_ladder_section, compare=_ladder_compare)
-HINTS = types.SimpleNamespace(FAMILY="fakehints", TITLE="Fake cache hints", PREFIXES=("cache.hints.",), ORDER=40,
-                              section=_unused_section)
+LADDER = types.SimpleNamespace(
+    FAMILY="fakeladder",
+    TITLE="Fake ladder",
+    PREFIXES=("latency.ladder.",),
+    ORDER=10,
+    section=_ladder_section,
+    compare=_ladder_compare,
+)
+HINTS = types.SimpleNamespace(
+    FAMILY="fakehints", TITLE="Fake cache hints", PREFIXES=("cache.hints.",), ORDER=40, section=_unused_section
+)
 
 
 @pytest.fixture
@@ -126,6 +214,7 @@ def _summary_rows(md: str) -> list[str]:
 
 
 # ---- per-GPU report ----------------------------------------------------------------------------------------------
+
 
 def test_every_summary_finding_links_to_existing_data_and_figure_with_its_ci(tmp_path, fake_families):
     folder = write_gpu(tmp_path, "gpu-a", "GPU A")
@@ -164,8 +253,17 @@ def test_html_is_self_contained_parses_and_escapes_every_input(tmp_path, fake_fa
 def test_summary_puts_documentation_gaps_first_then_the_most_surprising():
     def f(title, label, surprise):
         return Finding("x", title, 1.0, "cycles", label, "e.", ci=(0.5, 1.5), surprise=surprise, data=("data/a.json",))
-    sec = Section("x", "X", [], [f("match", "documented & matches", 9.0), f("small", "undocumented", 0.1),
-                                 f("big", "documented & differs", 3.0)])
+
+    sec = Section(
+        "x",
+        "X",
+        [],
+        [
+            f("match", "documented & matches", 9.0),
+            f("small", "undocumented", 0.1),
+            f("big", "documented & differs", 3.0),
+        ],
+    )
     grid = build.summary_blocks([build.FamilyResult("x", "X", 10, sec)])[-1]
     assert [row[1][0] for row in grid.rows] == ["big", "small", "match"]
 
@@ -207,16 +305,25 @@ def test_building_twice_gives_byte_identical_files(tmp_path, fake_families):
         return {p: p.read_bytes() for p in sorted(tmp_path.rglob("*")) if p.is_file() and "data" not in p.parts}
 
     first = snapshot()
-    assert {folder / "README.md", folder / "index.html", folder / "fakeladder-curve.png",
-            tmp_path / "README.md", tmp_path / "compare" / "fakeladder-overlay.png"} <= set(first)
+    assert {
+        folder / "README.md",
+        folder / "index.html",
+        folder / "fakeladder-curve.png",
+        tmp_path / "README.md",
+        tmp_path / "compare" / "fakeladder-overlay.png",
+    } <= set(first)
     assert snapshot() == first
 
 
 def test_finding_without_data_links_to_every_file_its_section_read(tmp_path, monkeypatch):
     def vague(docs):
         return Section("vague", "Vague", [], [Finding("vague", "x", 1.0, "cycles", "undocumented", "e.")])
-    monkeypatch.setattr(sections, "families", lambda: (types.SimpleNamespace(
-        FAMILY="vague", TITLE="Vague", PREFIXES=("latency.",), ORDER=1, section=vague),))
+
+    monkeypatch.setattr(
+        sections,
+        "families",
+        lambda: (types.SimpleNamespace(FAMILY="vague", TITLE="Vague", PREFIXES=("latency.",), ORDER=1, section=vague),),
+    )
     folder = write_gpu(tmp_path, "gpu-a", "GPU A", extra=(make_doc("latency.tlb", "GPU A", {4096: 500.0}),))
     (row,) = _summary_rows(build.gpu_report(folder))
     assert "(data/latency.ladder.global.json)" in row and "(data/latency.tlb.json)" in row and "| no CI |" in row
@@ -224,10 +331,15 @@ def test_finding_without_data_links_to_every_file_its_section_read(tmp_path, mon
 
 def test_section_citing_missing_data_fails_with_one_line(tmp_path, monkeypatch):
     def bad(docs):
-        return Section("bad", "Bad", [], [Finding("bad", "x", 1.0, "cycles", "undocumented", "e.",
-                                                  data=("data/nope.json",))])
-    monkeypatch.setattr(sections, "families", lambda: (types.SimpleNamespace(
-        FAMILY="bad", TITLE="Bad", PREFIXES=("latency.",), ORDER=1, section=bad),))
+        return Section(
+            "bad", "Bad", [], [Finding("bad", "x", 1.0, "cycles", "undocumented", "e.", data=("data/nope.json",))]
+        )
+
+    monkeypatch.setattr(
+        sections,
+        "families",
+        lambda: (types.SimpleNamespace(FAMILY="bad", TITLE="Bad", PREFIXES=("latency.",), ORDER=1, section=bad),),
+    )
     write_gpu(tmp_path, "gpu-a", "GPU A")
     with pytest.raises(build.ReportError, match=r"cites data/nope\.json, which is not a file") as err:
         build.build_reports(tmp_path)
@@ -235,6 +347,7 @@ def test_section_citing_missing_data_fails_with_one_line(tmp_path, monkeypatch):
 
 
 # ---- simulated results -------------------------------------------------------------------------------------------
+
 
 def test_simulated_results_are_refused_unless_allowed_in_a_temporary_folder(tmp_path, fake_families):
     folder = write_gpu(tmp_path, "sim", "Numba CUDA simulator", backend="simulator")
@@ -250,14 +363,17 @@ def test_simulated_results_are_refused_unless_allowed_in_a_temporary_folder(tmp_
 
 def test_allow_simulated_is_refused_for_the_repository_reports_folder():
     repo = ROOT / "reports"
-    for call in (lambda: build.build_reports(repo, allow_simulated=True),
-                 lambda: build.build_comparison(repo, allow_simulated=True),
-                 lambda: build.load_published(repo / "some-gpu" / "data", allow_simulated=True)):
+    for call in (
+        lambda: build.build_reports(repo, allow_simulated=True),
+        lambda: build.build_comparison(repo, allow_simulated=True),
+        lambda: build.load_published(repo / "some-gpu" / "data", allow_simulated=True),
+    ):
         with pytest.raises(build.PublishError, match="publishes measurements only"):
             call()
 
 
 # ---- comparison --------------------------------------------------------------------------------------------------
+
 
 def test_comparison_flags_a_difference_only_where_cis_are_disjoint(tmp_path, fake_families):
     write_gpu(tmp_path, "gpu-a", "GPU A", {1024: 30.0, 1 << 20: 250.0})
@@ -276,6 +392,7 @@ def test_comparison_flags_a_difference_only_where_cis_are_disjoint(tmp_path, fak
 def test_difference_needs_cis_in_the_same_unit():
     def f(lo, hi, unit="cycles"):
         return Finding("x", "t", 1.0, unit, "undocumented", "e.", ci=(lo, hi) if lo is not None else None)
+
     assert compare.differs([f(1, 2)]) == ""
     assert compare.differs([f(1, 2), f(3, 4)]) == "differs"
     assert compare.differs([f(1, 3), f(2, 4), f(2.5, 5)]) == "–"
@@ -291,13 +408,17 @@ def test_comparison_without_gpu_data_is_the_committed_readme(tmp_path):
 def test_report_builder_imports_no_cuda():
     import subprocess
     import sys
-    code = ("import sys, probes.report.build, probes.report.html; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('numba', 'cuda', 'pynvml')))")
+
+    code = (
+        "import sys, probes.report.build, probes.report.html; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('numba', 'cuda', 'pynvml')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
 
 def test_byte_quantities_keep_the_exact_count_first():
     from probes.report.render import fmt_quantity
+
     assert fmt_quantity(126532, "bytes") == "126532 bytes (123.6 KiB)"
     assert fmt_quantity(30.0, "cycles") == "30 cycles"

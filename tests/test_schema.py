@@ -1,4 +1,5 @@
 """Results schema: round trip, rejection of malformed files, refusal of newer schemas, atomic writes."""
+
 import json
 
 import pytest
@@ -10,11 +11,18 @@ from probes.results.schema import SCHEMA_VERSION, ResultsError
 
 
 def doc():
-    return {"schema_version": SCHEMA_VERSION,
-            "probe": {"name": "x.y", "version": "abc", "params": {"a": 1}, "unit": "cycles", "method": "m"},
-            "backend": "gpu", "outcome": "ok", "environment": {"gpu_name": "G"}, "started_at": "t",
-            "finished_at": "t", "points": [{"axes": {"n": 1}, "samples": [{"cycles_per_op": 3.5, "rep": 0}],
-                                            "summary": {"median": 3.5}}], "clocks": [], "kernels": []}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "probe": {"name": "x.y", "version": "abc", "params": {"a": 1}, "unit": "cycles", "method": "m"},
+        "backend": "gpu",
+        "outcome": "ok",
+        "environment": {"gpu_name": "G"},
+        "started_at": "t",
+        "finished_at": "t",
+        "points": [{"axes": {"n": 1}, "samples": [{"cycles_per_op": 3.5, "rep": 0}], "summary": {"median": 3.5}}],
+        "clocks": [],
+        "kernels": [],
+    }
 
 
 def test_round_trip(tmp_path):
@@ -22,15 +30,18 @@ def test_round_trip(tmp_path):
     assert io.load(tmp_path / "r.json") == doc()
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda d: d.pop("points"), "missing field 'points'"),
-    (lambda d: d.update(backend="fpga"), "backend"),
-    (lambda d: d.update(outcome="great"), "outcome"),
-    (lambda d: d["probe"].pop("name"), "probe.name"),
-    (lambda d: d["points"][0].update(samples=[[1, 2]]), "samples[0]"),
-    (lambda d: d.update(schema_version=SCHEMA_VERSION + 1), "newer"),
-    (lambda d: d.update(schema_version="1"), "schema_version"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda d: d.pop("points"), "missing field 'points'"),
+        (lambda d: d.update(backend="fpga"), "backend"),
+        (lambda d: d.update(outcome="great"), "outcome"),
+        (lambda d: d["probe"].pop("name"), "probe.name"),
+        (lambda d: d["points"][0].update(samples=[[1, 2]]), "samples[0]"),
+        (lambda d: d.update(schema_version=SCHEMA_VERSION + 1), "newer"),
+        (lambda d: d.update(schema_version="1"), "schema_version"),
+    ],
+)
 def test_malformed_documents_are_rejected_with_one_line(tmp_path, mutate, message):
     d = doc()
     mutate(d)
@@ -59,8 +70,13 @@ def test_failed_save_leaves_the_old_file(tmp_path):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-                    lambda c: st.lists(c) | st.dictionaries(st.text(), c), max_leaves=20))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+        lambda c: st.lists(c) | st.dictionaries(st.text(), c),
+        max_leaves=20,
+    )
+)
 def test_random_json_never_crashes_the_loader(tmp_path_factory, value):
     path = tmp_path_factory.mktemp("f") / "x.json"
     path.write_text(json.dumps(value))
@@ -80,9 +96,11 @@ def test_corrupted_bytes_never_crash_the_loader(tmp_path_factory, noise, cut):
         assert "\n" not in str(err)
 
 
-_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-                     lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=3),
-                     max_leaves=6)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=3),
+    max_leaves=6,
+)
 
 
 def _paths(value, prefix=()):
@@ -116,6 +134,7 @@ def test_valid_document_with_one_field_replaced_never_crashes_the_loader(tmp_pat
 
 def test_newer_schema_is_its_own_error_class(tmp_path):
     from probes.results.schema import NewerSchemaError
+
     d = doc()
     d["schema_version"] = SCHEMA_VERSION + 1
     (tmp_path / "n.json").write_text(json.dumps(d))

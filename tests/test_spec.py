@@ -1,4 +1,5 @@
 """Probe declarations: sweeps stay inside their bounds; a probe's version covers the helper code its kernels use."""
+
 import inspect
 
 from hypothesis import given
@@ -19,7 +20,8 @@ def test_geometric_sweep_is_sorted_unique_and_never_passes_its_top(lo, extra, pe
 
 def test_probe_version_covers_private_helper_modules_even_when_imported_lazily(tmp_path, monkeypatch):
     import probes.spec as spec
-    fine = catalogue.get("latency.fine.chase")        # imports its fine_ops kernels inside functions only
+
+    fine = catalogue.get("latency.fine.chase")  # imports its fine_ops kernels inside functions only
     files = helper_files(inspect.getmodule(fine.measure))
     names = {f.name for f in files}
     ops = next(f for f in files if f.stem.lstrip("_") == "fine_ops")
@@ -32,17 +34,20 @@ def test_probe_version_covers_private_helper_modules_even_when_imported_lazily(t
         (fake / f.relative_to(real)).write_text(f.read_text())
     monkeypatch.setattr(spec, "PACKAGE", fake)
     monkeypatch.setattr(spec, "INTRINSICS", fake / spec.INTRINSICS.relative_to(real))
-    assert fine.version() == before                   # the copy alone changes nothing
+    assert fine.version() == before  # the copy alone changes nothing
     (fake / ops.relative_to(real)).write_text("# edited\n" + ops.read_text())
     assert fine.version() != before
 
 
 def test_probe_version_follows_kernel_toolkit_imports():
     import probes.spec as spec
-    text = ("from probes.kernel import chase as C, timed_pass\n"
-            "from probes.kernel.compile import kernel_ptx\n"
-            "from probes.kernel import (\n    ptx,\n    context)\n"
-            "x = probes.kernel.tensormap.encode_tiled\n")
+
+    text = (
+        "from probes.kernel import chase as C, timed_pass\n"
+        "from probes.kernel.compile import kernel_ptx\n"
+        "from probes.kernel import (\n    ptx,\n    context)\n"
+        "x = probes.kernel.tensormap.encode_tiled\n"
+    )
     assert spec.kernel_modules_named(text) == {"chase", "timed_pass", "compile", "ptx", "context", "tensormap"}
     assert spec.kernel_modules_named("from probes.engine import campaign  # probes/kernel/chase.py\n") == set()
 
@@ -57,13 +62,24 @@ def test_declared_axes_carry_units_and_resolve_from_data_functions_and_parameter
 
     from probes.spec import Axis, Probe, ProbeSpecError
 
-    probe = Probe(name="toy.axes", summary="s", measure=lambda ctx, point, params: {}, unit="cycles", method="m",
-                  axes=(Axis("footprint_bytes", lambda env, params: (env["l2"], 2 * env["l2"])),
-                        Axis("stride_bytes", param="strides"), Axis("load", ("ld", "ld.cg"), category=True)))
+    probe = Probe(
+        name="toy.axes",
+        summary="s",
+        measure=lambda ctx, point, params: {},
+        unit="cycles",
+        method="m",
+        axes=(
+            Axis("footprint_bytes", lambda env, params: (env["l2"], 2 * env["l2"])),
+            Axis("stride_bytes", param="strides"),
+            Axis("load", ("ld", "ld.cg"), category=True),
+        ),
+    )
     assert probe.axis_units() == {"footprint_bytes": "bytes", "stride_bytes": "bytes", "load": ""}
-    points = probe.points({"l2": 8}, {"strides": [4, 64]})   # the worker passes tuple parameters as JSON lists
-    assert [p.as_dict() for p in points][:2] == [{"footprint_bytes": 8, "stride_bytes": 4, "load": "ld"},
-                                                 {"footprint_bytes": 8, "stride_bytes": 4, "load": "ld.cg"}]
+    points = probe.points({"l2": 8}, {"strides": [4, 64]})  # the worker passes tuple parameters as JSON lists
+    assert [p.as_dict() for p in points][:2] == [
+        {"footprint_bytes": 8, "stride_bytes": 4, "load": "ld"},
+        {"footprint_bytes": 8, "stride_bytes": 4, "load": "ld.cg"},
+    ]
     assert len(points) == 8
     with pytest.raises(ProbeSpecError, match="carries no unit"):
         Axis("steps", (1, 2))
@@ -77,6 +93,7 @@ def test_converted_probes_declare_their_sweep_and_kernel_expectations_as_data():
     import importlib
 
     from probes.static.kernel_checks import Expect
+
     converted = ("latency_ladder", "latency_tlb", "latency_paths", "latency_nearfar", "latency_fine", "instructions")
     for stem in converted:
         module = importlib.import_module(f"probes.catalogue.{stem}")

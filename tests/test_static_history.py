@@ -1,4 +1,5 @@
 """Static history across CUDA releases: snapshot comparison, known events, the ISA-version fix (no downloads)."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -7,19 +8,39 @@ from probes.static import history, toolchain
 
 
 def _snap(cells):
-    rows = [dict(atlas=a, row=r, arch=arch, status=st, sass=s, detail="", latency_class=lc,
-                 fixed_latency_cycles=fl, issue_interval_cycles=ii) for a, r, arch, st, s, lc, fl, ii in cells]
+    rows = [
+        dict(
+            atlas=a,
+            row=r,
+            arch=arch,
+            status=st,
+            sass=s,
+            detail="",
+            latency_class=lc,
+            fixed_latency_cycles=fl,
+            issue_interval_cycles=ii,
+        )
+        for a, r, arch, st, s, lc, fl, ii in cells
+    ]
     return pd.DataFrame(rows, columns=history.SNAPSHOT_COLUMNS).astype(str)
 
 
 def test_compare_reports_changed_fields_only_on_common_cells():
-    old = _snap([("instructions", "fma.rn.f64", "sm_100", "ok", "DFMA", "fixed", "8", "2"),
-                 ("cache-hints", "ld|plain|v8.b32", "sm_100", "rejected", "", "", "", ""),
-                 ("instructions", "add.rn.f32", "sm_90", "ok", "FADD", "fixed", "4", "1")])
-    new = _snap([("instructions", "fma.rn.f64", "sm_100", "ok", "DFMA", "variable", "", "2"),
-                 ("cache-hints", "ld|plain|v8.b32", "sm_100", "ok", "LDG.E.ENL2.256", "", "", ""),
-                 ("instructions", "add.rn.f32", "sm_90", "ok", "FADD", "fixed", "4", "1"),
-                 ("instructions", "add.rn.f32", "sm_120", "ok", "FADD", "fixed", "4", "1")])   # new target: no change
+    old = _snap(
+        [
+            ("instructions", "fma.rn.f64", "sm_100", "ok", "DFMA", "fixed", "8", "2"),
+            ("cache-hints", "ld|plain|v8.b32", "sm_100", "rejected", "", "", "", ""),
+            ("instructions", "add.rn.f32", "sm_90", "ok", "FADD", "fixed", "4", "1"),
+        ]
+    )
+    new = _snap(
+        [
+            ("instructions", "fma.rn.f64", "sm_100", "ok", "DFMA", "variable", "", "2"),
+            ("cache-hints", "ld|plain|v8.b32", "sm_100", "ok", "LDG.E.ENL2.256", "", "", ""),
+            ("instructions", "add.rn.f32", "sm_90", "ok", "FADD", "fixed", "4", "1"),
+            ("instructions", "add.rn.f32", "sm_120", "ok", "FADD", "fixed", "4", "1"),
+        ]
+    )  # new target: no change
     ch = history.compare(old, new, "13.2→13.3")
     got = {(r.row, r.field, r.old, r.new) for r in ch.itertuples()}
     assert ("fma.rn.f64", "latency_class", "fixed", "variable") in got
@@ -30,18 +51,32 @@ def test_compare_reports_changed_fields_only_on_common_cells():
 
 
 def test_known_events_are_looked_up_in_the_changes():
-    ch = pd.DataFrame([dict(step="13.2→13.3", atlas="instructions", row="fma.rn.f64", arch="sm_100",
-                            field="latency_class", old="fixed", new="variable")])
+    ch = pd.DataFrame(
+        [
+            dict(
+                step="13.2→13.3",
+                atlas="instructions",
+                row="fma.rn.f64",
+                arch="sm_100",
+                field="latency_class",
+                old="fixed",
+                new="variable",
+            )
+        ]
+    )
     ev = dict((t, ok) for t, ok, _ in history.known_events(ch))
     assert ev["DFMA on sm_100 from fixed to scoreboarded (13.2→13.3)"] is True
     assert sum(ev.values()) == 1
 
 
 def test_readme_labels_changes_as_the_compilers_model():
-    ch = pd.DataFrame([dict(step="12.4→12.6", atlas="instructions", row="x", arch="sm_90", field="sass",
-                            old="A", new="B")])
-    metas = [dict(release=r, ptxas=r + ".0", ptx_isa="8.4", archs="sm_80 sm_90", skipped="", cuobjdump="13.5.37")
-             for r in ("12.4", "12.6")]
+    ch = pd.DataFrame(
+        [dict(step="12.4→12.6", atlas="instructions", row="x", arch="sm_90", field="sass", old="A", new="B")]
+    )
+    metas = [
+        dict(release=r, ptxas=r + ".0", ptx_isa="8.4", archs="sm_80 sm_90", skipped="", cuobjdump="13.5.37")
+        for r in ("12.4", "12.6")
+    ]
     text = history.readme(metas, ch)
     assert "change of the compiler's model" in text and "not of the hardware" in text
     assert "`A` → `B`" in text

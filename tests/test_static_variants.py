@@ -1,4 +1,5 @@
 """The PTX variant table (grammar, lookup, join with the dynamic probes) and the variant atlas on a few targets."""
+
 from __future__ import annotations
 
 import re
@@ -9,9 +10,31 @@ import pytest
 
 from probes.static import toolchain, variant_atlas, variants
 
-REQUIRED_GROUPS = {"setp", "set", "atom", "red", "cvt", "cvt-fp8", "int", "fp", "mma", "mma.sp", "wmma", "wgmma",
-                   "ldmatrix", "cp.async", "cp.async.bulk", "cp.async.bulk.tensor", "mbarrier", "fence", "tcgen05",
-                   "video", "ld", "st", "prefetch"}
+REQUIRED_GROUPS = {
+    "setp",
+    "set",
+    "atom",
+    "red",
+    "cvt",
+    "cvt-fp8",
+    "int",
+    "fp",
+    "mma",
+    "mma.sp",
+    "wmma",
+    "wgmma",
+    "ldmatrix",
+    "cp.async",
+    "cp.async.bulk",
+    "cp.async.bulk.tensor",
+    "mbarrier",
+    "fence",
+    "tcgen05",
+    "video",
+    "ld",
+    "st",
+    "prefetch",
+}
 
 
 def test_family_multiplies_axes_and_resolves_register_classes():
@@ -30,10 +53,21 @@ def test_table_is_large_unique_and_covers_the_issue_list():
     groups = Counter(v.group for v in t)
     assert REQUIRED_GROUPS <= set(groups), REQUIRED_GROUPS - set(groups)
     names = {v.name for v in t}
-    for must in ("cvt.rn.satfinite.e4m3x2.f32", "cvt.rn.satfinite.e2m1x2.f32", "cvt.rz.ue8m0x2.f32",
-                 "add.rn.f32x2", "wgmma.mma_async.sync.aligned.m64n256k16.f32.f16.f16", "elect.sync",
-                 "griddepcontrol.wait", "setmaxnreg.inc.sync.aligned.u32", "tcgen05.mma.cta_group::1.kind::f16",
-                 "fence.acq_rel.cluster", "membar.gl", "atom.acq_rel.gpu.global.add.u32", "vadd4.u32.u32.u32.sat"):
+    for must in (
+        "cvt.rn.satfinite.e4m3x2.f32",
+        "cvt.rn.satfinite.e2m1x2.f32",
+        "cvt.rz.ue8m0x2.f32",
+        "add.rn.f32x2",
+        "wgmma.mma_async.sync.aligned.m64n256k16.f32.f16.f16",
+        "elect.sync",
+        "griddepcontrol.wait",
+        "setmaxnreg.inc.sync.aligned.u32",
+        "tcgen05.mma.cta_group::1.kind::f16",
+        "fence.acq_rel.cluster",
+        "membar.gl",
+        "atom.acq_rel.gpu.global.add.u32",
+        "vadd4.u32.u32.u32.sat",
+    ):
         assert must in names, must
 
 
@@ -49,14 +83,22 @@ def test_every_dynamic_instruction_op_finds_its_scheduled_row_by_key():
     variant of the table exactly (no prefix guess), and the committed variant atlas holds ptxas's schedule of that
     variant on sm_80 and sm_90 wherever the op runs (before the one table, 21 of 64 ops found no static row)."""
     from probes.static import instruction_table as T
+
     names = variants.by_name()
     assert [op.name for op in T.OPS if op.variant not in names] == []
-    missing = [(op.name, arch) for op in T.OPS for arch, cc in (("sm_80", (8, 0)), ("sm_90", (9, 0)))
-               if cc >= op.min_cc and ((variant_atlas.scheduled(op.variant, arch) or {}).get("variant"),
-                                       (variant_atlas.scheduled(op.variant, arch) or {}).get("status"))
-               != (op.variant, "ok")]
+    missing = [
+        (op.name, arch)
+        for op in T.OPS
+        for arch, cc in (("sm_80", (8, 0)), ("sm_90", (9, 0)))
+        if cc >= op.min_cc
+        and (
+            (variant_atlas.scheduled(op.variant, arch) or {}).get("variant"),
+            (variant_atlas.scheduled(op.variant, arch) or {}).get("status"),
+        )
+        != (op.variant, "ok")
+    ]
     assert missing == [], missing
-    assert variants.lookup("mma.sync.m16n8k16.f32.f16").chainable   # the accumulator chain of the mma step
+    assert variants.lookup("mma.sync.m16n8k16.f32.f16").chainable  # the accumulator chain of the mma step
 
 
 def test_kernel_text_loads_sources_and_stores_results():
@@ -70,25 +112,32 @@ def test_kernel_text_loads_sources_and_stores_results():
     setp = variant_atlas.kernels_for(variants.by_name()["setp.lt.s32"])
     assert set(setp) == {"indep", "baseline-indep"} and setp["indep"].text.count("setp.lt.s32") == variant_atlas.COPIES
     # the baseline keeps the operands alive with stores the lowering count leaves out
-    offsets = lambda text: [int(m) for m in re.findall(r"\[%aout\+(\d+)\]", text)]   # noqa: E731
+    offsets = lambda text: [int(m) for m in re.findall(r"\[%aout\+(\d+)\]", text)]  # noqa: E731
     assert max(offsets(setp["baseline-indep"].text)) >= variant_atlas.KEEP_OFFSET
     assert max(offsets(setp["indep"].text)) < variant_atlas.KEEP_OFFSET
     other = variant_atlas.kernels_for(variants.by_name()["add.rn.f32"])
     # same operand signature -> the same (shared) baseline kernel
-    assert other["baseline-indep"].name == ks["baseline-indep"].name or \
-        len(variants.by_name()["add.rn.f32"].operands) != len(v.operands)
+    assert other["baseline-indep"].name == ks["baseline-indep"].name or len(
+        variants.by_name()["add.rn.f32"].operands
+    ) != len(v.operands)
 
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
-    names = ["fma.rn.f32", "add.s32", "setp.lt.s32", "wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16",
-             "tcgen05.fence::after_thread_sync", "cvt.rn.satfinite.e4m3x2.f32", "ld.global.nc.b32",
-             "atom.global.add.u32"]
+    names = [
+        "fma.rn.f32",
+        "add.s32",
+        "setp.lt.s32",
+        "wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16",
+        "tcgen05.fence::after_thread_sync",
+        "cvt.rn.satfinite.e4m3x2.f32",
+        "ld.global.nc.b32",
+        "atom.global.add.u32",
+    ]
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GPU_PROBES_CACHE", str(tmp_path_factory.mktemp("vcache")))
         mp.setattr(variant_atlas, "VERIFY", 2)
-        df = variant_atlas.build(None, ["sm_90", "sm_90a", "sm_100", "sm_100a"], progress=False, names=names,
-                                 workers=1)
+        df = variant_atlas.build(None, ["sm_90", "sm_90a", "sm_100", "sm_100a"], progress=False, names=names, workers=1)
         yield df, names
 
 
@@ -121,9 +170,9 @@ def test_second_build_is_served_from_the_cache(small, monkeypatch):
 
     def boom(*a, **k):
         raise AssertionError("ptxas called on a warm cache")
+
     monkeypatch.setattr(toolchain, "assemble_many", boom)
-    again = variant_atlas.build(None, ["sm_90", "sm_90a", "sm_100", "sm_100a"], progress=False, names=names,
-                                workers=1)
+    again = variant_atlas.build(None, ["sm_90", "sm_90a", "sm_100", "sm_100a"], progress=False, names=names, workers=1)
     pd.testing.assert_frame_equal(df.reset_index(drop=True), again.reset_index(drop=True))
 
 
@@ -138,8 +187,12 @@ def test_csv_is_gzip_and_deterministic(small, tmp_path):
 
 def test_emptied_code_sections_disassemble_only_the_kept_kernels_unchanged():
     from probes.static.sass import parse_cuobjdump
-    ks = [k for n in ("fma.rn.f32", "add.s32", "setp.lt.s32")
-          for k in variant_atlas.kernels_for(variants.by_name()[n]).values()]
+
+    ks = [
+        k
+        for n in ("fma.rn.f32", "add.s32", "setp.lt.s32")
+        for k in variant_atlas.kernels_for(variants.by_name()[n]).values()
+    ]
     cubin, rejected = toolchain.assemble_many(ks, "sm_90", prelude=variant_atlas.PRELUDE, cache=False)
     assert not rejected and cubin
     sections = variant_atlas.code_sections(cubin)
@@ -170,7 +223,7 @@ def test_identical_code_on_a_sibling_target_is_not_disassembled_again(tmp_path, 
     a = both[both.arch == "sm_86"].drop(columns="arch").reset_index(drop=True)
     b = both[both.arch == "sm_88"].drop(columns="arch").reset_index(drop=True)
     pd.testing.assert_frame_equal(a, b)
-    assert (b.assembled_as == "").all()     # assembled for real, not copied
+    assert (b.assembled_as == "").all()  # assembled for real, not copied
     pd.testing.assert_frame_equal(one.reset_index(drop=True), a.assign(arch="sm_86")[one.columns])
 
 
@@ -187,26 +240,31 @@ def test_every_instruction_of_the_ptx_kernels_has_a_variant_row():
     """Issue 24 section 3: the hand-written PTX kernels' instructions are in the static atlas."""
     import csv
     from pathlib import Path
+
     listed = Path(__file__).resolve().parents[1] / "ptx" / "atlas-instructions.csv"
     if not listed.is_file():
         pytest.skip("no ptx/atlas-instructions.csv in this tree")
     names = variants.by_name()
     wanted = {r["ptx_instruction"] for r in csv.DictReader(listed.open())}
-    missing = sorted(i for i in wanted if i not in names and not any(n.startswith(i + " [") or n == i + " 0"
-                                                                       for n in names))
+    missing = sorted(
+        i for i in wanted if i not in names and not any(n.startswith(i + " [") or n == i + " 0" for n in names)
+    )
     assert not missing, missing
 
 
 def test_async_copies_carry_every_hint_qualifier():
     names = set(variants.by_name())
-    for must in ("cp.async.ca.shared.global.L2::cache_hint [16]", "cp.async.cg.shared.global.L2::cache_hint.L2::256B [16]",
-                 "cp.async.ca.shared.global.L2::128B [4]",
-                 "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint",
-                 "cp.async.bulk.prefetch.L2.global.L2::cache_hint",
-                 "cp.reduce.async.bulk.global.shared::cta.bulk_group.L2::cache_hint.add.u32",
-                 "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.L2::cache_hint",
-                 "cp.async.bulk.tensor.3d.global.shared::cta.tile.bulk_group.L2::cache_hint",
-                 "cp.async.bulk.prefetch.tensor.5d.L2.global.tile.L2::cache_hint"):
+    for must in (
+        "cp.async.ca.shared.global.L2::cache_hint [16]",
+        "cp.async.cg.shared.global.L2::cache_hint.L2::256B [16]",
+        "cp.async.ca.shared.global.L2::128B [4]",
+        "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint",
+        "cp.async.bulk.prefetch.L2.global.L2::cache_hint",
+        "cp.reduce.async.bulk.global.shared::cta.bulk_group.L2::cache_hint.add.u32",
+        "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.L2::cache_hint",
+        "cp.async.bulk.tensor.3d.global.shared::cta.tile.bulk_group.L2::cache_hint",
+        "cp.async.bulk.prefetch.tensor.5d.L2.global.tile.L2::cache_hint",
+    ):
         assert must in names, must
     # the floating-point wgmma rows take imm-scale-a/b (without them ptxas rejects every one of them)
     assert variants.by_name()["wgmma.mma_async.sync.aligned.m64n64k8.f32.tf32.tf32"].template.endswith(", 1, 1;")

@@ -1,4 +1,5 @@
 """Stopping rules on synthetic samples with known spread."""
+
 import numpy as np
 import pytest
 
@@ -41,19 +42,31 @@ def test_median_ci_is_scipy_bootstrap_percentile_interval():
     """median_ci draws scipy's resamples in scipy's order (numpy only, so a worker never imports scipy.stats): the
     same interval as scipy.stats.bootstrap, for ties, wide and narrow spreads, other confidences and resample counts."""
     from scipy import stats
+
     rng = np.random.default_rng(7)
     for trial in range(120):
         size = int(rng.integers(3, 300))
-        x = [rng.normal(100, 5, size), rng.integers(0, 6, size).astype(float), np.round(rng.lognormal(3, 1, size), 2),
-             rng.exponential(1e-3, size) + 1e6][trial % 4]
+        x = [
+            rng.normal(100, 5, size),
+            rng.integers(0, 6, size).astype(float),
+            np.round(rng.lognormal(3, 1, size), 2),
+            rng.exponential(1e-3, size) + 1e6,
+        ][trial % 4]
         confidence, n_resamples, seed = (0.95, 0.9, 0.99)[trial % 3], (1000, 500, 999, 7)[trial % 4], trial % 5
         med, lo, hi = median_ci(x, confidence, n_resamples, seed)
         if np.ptp(x) == 0:
             assert lo == hi == med
             continue
-        want = stats.bootstrap((x,), np.median, confidence_level=confidence, n_resamples=n_resamples,
-                               method="percentile", random_state=np.random.default_rng(seed), vectorized=True,
-                               axis=-1)
+        want = stats.bootstrap(
+            (x,),
+            np.median,
+            confidence_level=confidence,
+            n_resamples=n_resamples,
+            method="percentile",
+            random_state=np.random.default_rng(seed),
+            vectorized=True,
+            axis=-1,
+        )
         assert med == np.median(x)
         assert (lo, hi) == pytest.approx((want.confidence_interval.low, want.confidence_interval.high), rel=1e-12)
 

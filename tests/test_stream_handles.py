@@ -2,6 +2,7 @@
 numba-cuda and cuda.core >= 0.2 (`__cuda_stream__()`), cuda.core < 0.2 (`__cuda_stream__` attribute), Numba's
 ctypes binding (`.handle` a `ctypes.c_void_p`, which cuda-bindings rejects), a bare cuda-bindings `CUstream`.
 No driver needed: the fakes stand for the streams, and the persisting window is driven against a fake driver."""
+
 import ctypes
 
 import pytest
@@ -9,21 +10,22 @@ import pytest
 from probes.kernel.context import stream_handle
 
 
-class NumbaCuda:                      # numba-cuda >= 0.30: handle is a CUstream, plus the protocol method
+class NumbaCuda:  # numba-cuda >= 0.30: handle is a CUstream, plus the protocol method
     def __init__(self, address):
         from cuda.bindings import driver
+
         self.handle = driver.CUstream(address)
 
     def __cuda_stream__(self):
         return (0, int(self.handle))
 
 
-class CoreBefore02:                   # cuda.core 0.1: the protocol was an attribute, not a method
+class CoreBefore02:  # cuda.core 0.1: the protocol was an attribute, not a method
     def __init__(self, address):
         self.__cuda_stream__ = (0, address)
 
 
-class NumbaCtypes:                    # numba.cuda with the ctypes binding: no protocol, a c_void_p handle
+class NumbaCtypes:  # numba.cuda with the ctypes binding: no protocol, a c_void_p handle
     def __init__(self, address):
         self.handle = ctypes.c_void_p(address)
 
@@ -35,7 +37,8 @@ def test_every_spelling_gives_the_address(make):
 
 def test_default_stream_and_bare_handles():
     from cuda.bindings import driver
-    assert stream_handle(NumbaCtypes(None)) == 0            # c_void_p(0).value is None
+
+    assert stream_handle(NumbaCtypes(None)) == 0  # c_void_p(0).value is None
     assert stream_handle(driver.CUstream(0x5000)) == 0x5000
     assert stream_handle(0x6000) == 0x6000
     with pytest.raises(TypeError, match="not a CUDA stream: object"):
@@ -52,7 +55,7 @@ def test_the_persisting_window_hands_cuda_bindings_an_int(monkeypatch):
     seen = []
 
     def set_attribute(stream, attr, value):
-        seen.append(int(driver.CUstream(stream)))             # the conversion cuda-bindings itself does
+        seen.append(int(driver.CUstream(stream)))  # the conversion cuda-bindings itself does
         return (driver.CUresult.CUDA_SUCCESS,)
 
     def ok(*args):

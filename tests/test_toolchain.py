@@ -1,4 +1,5 @@
 """Toolchain wrapper and SASS parsing: assembly, batching with rejections, control-bit decoding."""
+
 import pytest
 
 from probes.static import sass, toolchain
@@ -20,7 +21,8 @@ def kernel(name, load="ld.global.b32 %r1, [%rd1];"):
 
 def test_assemble_many_drops_only_the_bad_kernel(cache_dir):
     cubin, rejected = toolchain.assemble_many(
-        [kernel("good"), kernel("bad", "ld.global.bogus.b32 %r1, [%rd1];"), kernel("good2")], "sm_90")
+        [kernel("good"), kernel("bad", "ld.global.bogus.b32 %r1, [%rd1];"), kernel("good2")], "sm_90"
+    )
     assert set(rejected) == {"bad"} and "bogus" in rejected["bad"]
     funcs = sass.parse_cuobjdump(toolchain.cuobjdump_sass(cubin))
     assert set(funcs) == {"good", "good2"}
@@ -48,10 +50,12 @@ def test_control_bits_decode_a_hand_checked_encoding():
 
 
 def test_reuse_bits_match_printed_reuse_operands(cache_dir):
-    ptx = (".version 9.0\n.target sm_90\n.address_size 64\n.visible .entry f(.param .u64 p)\n{\n"
-           " .reg .b64 %rd<3>; .reg .f32 %f<9>;\n ld.param.u64 %rd1, [p]; cvta.to.global.u64 %rd1, %rd1;\n"
-           " ld.global.v4.f32 {%f1,%f2,%f3,%f4}, [%rd1];\n fma.rn.f32 %f5, %f1, %f2, %f3;\n"
-           " fma.rn.f32 %f6, %f1, %f2, %f4;\n fma.rn.f32 %f7, %f1, %f5, %f6;\n st.global.f32 [%rd1], %f7;\n ret;\n}\n")
+    ptx = (
+        ".version 9.0\n.target sm_90\n.address_size 64\n.visible .entry f(.param .u64 p)\n{\n"
+        " .reg .b64 %rd<3>; .reg .f32 %f<9>;\n ld.param.u64 %rd1, [p]; cvta.to.global.u64 %rd1, %rd1;\n"
+        " ld.global.v4.f32 {%f1,%f2,%f3,%f4}, [%rd1];\n fma.rn.f32 %f5, %f1, %f2, %f3;\n"
+        " fma.rn.f32 %f6, %f1, %f2, %f4;\n fma.rn.f32 %f7, %f1, %f5, %f6;\n st.global.f32 [%rd1], %f7;\n ret;\n}\n"
+    )
     insts = sass.parse_cuobjdump(toolchain.cuobjdump_sass(toolchain.assemble(ptx, "sm_90")))["f"]
     for i in insts:
         assert bin(i.control.reuse).count("1") == sum(".reuse" in op for op in i.operands), i.text
@@ -70,15 +74,19 @@ def test_two_processes_wanting_one_cache_entry_produce_it_once(cache_dir, tmp_pa
     """pytest-xdist workers compile the same kernels: the second waits for the first's entry instead of redoing it."""
     import subprocess
     import sys
+
     log = tmp_path / "produced"
-    code = ("import sys, time; from probes.static import toolchain\n"
-            "def produce():\n"
-            f"    open({str(log)!r}, 'a').write('x')\n"
-            "    time.sleep(1.5)\n"
-            "    return b'entry'\n"
-            "sys.stdout.write(toolchain.cached('test', ('one key',), produce, '.bin').decode())\n")
+    code = (
+        "import sys, time; from probes.static import toolchain\n"
+        "def produce():\n"
+        f"    open({str(log)!r}, 'a').write('x')\n"
+        "    time.sleep(1.5)\n"
+        "    return b'entry'\n"
+        "sys.stdout.write(toolchain.cached('test', ('one key',), produce, '.bin').decode())\n"
+    )
     procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(2)]
     assert [p.communicate(timeout=120)[0] for p in procs] == ["entry", "entry"]
     assert log.read_text() == "x", "produced twice"
-    assert [p.name for p in (cache_dir / "test").iterdir()] == [next((cache_dir / "test").glob("*.bin")).name], \
+    assert [p.name for p in (cache_dir / "test").iterdir()] == [next((cache_dir / "test").glob("*.bin")).name], (
         "only the entry is left: no lock or temporary file"
+    )

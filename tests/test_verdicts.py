@@ -24,6 +24,7 @@ def test_readme_vocabulary_table_is_the_generated_one():
     """README's verdict table is `markdown_table()` between its markers; after editing MEANING, paste the output of
     `python -c "from probes import verdicts; print(verdicts.markdown_table())"` there."""
     from pathlib import Path
+
     text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     table = text.split("<!-- verdicts:begin -->\n", 1)[1].split("\n<!-- verdicts:end -->", 1)[0]
     assert table == V.markdown_table()
@@ -35,16 +36,22 @@ def test_every_family_writes_only_vocabulary_words():
     from probes.analysis.bandwidth import BandwidthLevel
     from probes.report.sections import LABELS
     from probes.spec import MiB
+
     assert set(hints.VERDICTS) <= V.VOCABULARY and set(LABELS) <= V.VOCABULARY
     assert hints.classify(100.0, {}) == V.INCONCLUSIVE
-    assert {hints.verdict(None, [], True, "none"), hints.verdict(True, [], True, "cg"),
-            hints.verdict(False, [], False, "cg"), hints.verdict(False, ["residency"], True, "cg"),
-            hints.verdict(False, [], True, "cg")} == set(V.HINT_VERDICTS)
-    flat = tlb.analyse_tlb([2 ** k * MiB for k in range(12)], [400.0] * 12, 2 * MiB)
+    assert {
+        hints.verdict(None, [], True, "none"),
+        hints.verdict(True, [], True, "cg"),
+        hints.verdict(False, [], False, "cg"),
+        hints.verdict(False, ["residency"], True, "cg"),
+        hints.verdict(False, [], True, "cg"),
+    } == set(V.HINT_VERDICTS)
+    flat = tlb.analyse_tlb([2**k * MiB for k in range(12)], [400.0] * 12, 2 * MiB)
     assert flat.verdict == V.NO_TRANSITION and tlb.analyse_tlb([], [], 2 * MiB).verdict == V.INCONCLUSIVE
     assert bandwidth.peak_verdict(None, 3000.0)[0] == V.INCONCLUSIVE
     fields = {f: None for f in BandwidthLevel.__dataclass_fields__}
-    level = BandwidthLevel(**{**fields, "bandwidth_GBps": 2900.0, "bandwidth_ci_low": 2850.0,
-                              "bandwidth_ci_high": 2950.0})
+    level = BandwidthLevel(
+        **{**fields, "bandwidth_GBps": 2900.0, "bandwidth_ci_low": 2850.0, "bandwidth_ci_high": 2950.0}
+    )
     assert bandwidth.peak_verdict(level, 3000.0)[0] == V.DOCUMENTED_MATCHES
     assert bandwidth.peak_verdict(level, 5000.0)[0] == V.DOCUMENTED_DIFFERS

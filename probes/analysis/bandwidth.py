@@ -24,6 +24,7 @@ What it does not prove: a plateau's CI covers the spread of the points on it (an
 is the median of repeated launches), not the method's bias: timer placement, clock changes, the access pattern.
 Level names (L1, L2, DRAM) are inferred from their order, not measured.
 """
+
 from __future__ import annotations
 
 import math
@@ -38,15 +39,17 @@ from probes.stats import median_ci
 
 METHOD_NAME = "ruptures-pelt-l2 on ln(bandwidth), plateau cores, geometric end threshold"
 LITTLE_FRACTION = 0.9
-PEAK_MATCH = 0.90            # a DRAM plateau whose CI reaches 90 % of the documented peak "matches" it
-PEAK_SOURCE = ("documented peak = 2 x memory clock x bus width / 8 (double data rate), from the driver's "
-               "CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE and CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH")
+PEAK_MATCH = 0.90  # a DRAM plateau whose CI reaches 90 % of the documented peak "matches" it
+PEAK_SOURCE = (
+    "documented peak = 2 x memory clock x bus width / 8 (double data rate), from the driver's "
+    "CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE and CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH"
+)
 
 
 @dataclass(frozen=True)
 class BandwidthParams:
     min_points: int = 3
-    flat_tolerance: float = 0.12        # p90/p10 - 1 of a plateau candidate
+    flat_tolerance: float = 0.12  # p90/p10 - 1 of a plateau candidate
     max_slope_per_octave: float = 0.10  # |d ln(bandwidth) / d log2(working set)|
     min_level_ratio: float = 1.25
     end_fraction: float = 0.15
@@ -64,8 +67,8 @@ class BandwidthLevel:
     bandwidth_GBps: float
     bandwidth_ci_low: float
     bandwidth_ci_high: float
-    end_bytes_low: float | None         # last working set still served by this level (None for the last level)
-    end_bytes_high: float | None        # first working set measurably served by the next
+    end_bytes_low: float | None  # last working set still served by this level (None for the last level)
+    end_bytes_high: float | None  # first working set measurably served by the next
     n_points: int
     plateau_bytes_low: float
     plateau_bytes_high: float
@@ -103,13 +106,12 @@ def detect_levels(working_set, bandwidth, params: BandwidthParams | None = None)
     smooth = ndimage.median_filter(bw, size=3, mode="mirror") if bw.size >= 3 else bw
     y = np.log(smooth)
     raw = np.log(bw)
-    cands = [(a, b) for a, b in segments(y, p)
-             if is_plateau(x[a:b], y[a:b], p) and is_plateau(x[a:b], raw[a:b], p)]
+    cands = [(a, b) for a, b in segments(y, p) if is_plateau(x[a:b], y[a:b], p) and is_plateau(x[a:b], raw[a:b], p)]
     groups: list[list[tuple[int, int]]] = []
     for c in cands:
         if groups:
             ref = float(np.median(bw[slice(*_core(groups[-1], x))]))
-            here = float(np.median(bw[c[0]:c[1]]))
+            here = float(np.median(bw[c[0] : c[1]]))
             if max(ref, here) / min(ref, here) < p.min_level_ratio:
                 groups[-1].append(c)
                 continue
@@ -122,8 +124,21 @@ def detect_levels(working_set, bandwidth, params: BandwidthParams | None = None)
         end_lo = end_hi = None
         if i + 1 < len(groups):
             end_lo, end_hi = _end(ws, smooth, a, cores[i + 1][0], med, est[i + 1][0], p)
-        levels.append(BandwidthLevel(names[i], med, lo, hi, end_lo, end_hi, b - a, float(ws[a]), float(ws[b - 1]),
-                                     float(ws[g[0][0]]), float(ws[g[-1][1] - 1])))
+        levels.append(
+            BandwidthLevel(
+                names[i],
+                med,
+                lo,
+                hi,
+                end_lo,
+                end_hi,
+                b - a,
+                float(ws[a]),
+                float(ws[b - 1]),
+                float(ws[g[0][0]]),
+                float(ws[g[-1][1] - 1]),
+            )
+        )
     return levels
 
 
@@ -133,7 +148,7 @@ def _core(group, x) -> tuple[int, int]:
 
 def _end(ws, smooth, start, next_start, here, nxt, p: BandwidthParams) -> tuple[float, float]:
     threshold = here * (nxt / here) ** p.end_fraction
-    seg = smooth[start:next_start + 1]
+    seg = smooth[start : next_start + 1]
     past = seg < threshold if nxt < here else seg > threshold
     hits = np.flatnonzero(past)
     first = start + (int(hits[0]) if hits.size else next_start - start)
@@ -142,6 +157,7 @@ def _end(ws, smooth, start, next_start, here, nxt, p: BandwidthParams) -> tuple[
 
 
 # ---- documented peak and verdict ---------------------------------------------------------------------------------
+
 
 def documented_peak_gbps(memory_clock_khz, bus_width_bits) -> float | None:
     """2 x memory clock x bus width / 8 in GB/s (10^9 B/s), or None when either is unknown."""
@@ -168,13 +184,14 @@ def peak_verdict(level: BandwidthLevel | None, peak: float | None) -> tuple[str,
 
 # ---- Little's law ------------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class LittleResult:
     plateau_GBps: float
     target_GBps: float
-    bytes_in_flight_per_sm: float | None      # interpolated (log-log) bytes in flight per SM reaching the target
-    bracket: tuple[float, float] | None       # the measured points either side
-    implied_latency_ns: float | None          # Little: in flight (whole GPU) / bandwidth at the plateau's onset
+    bytes_in_flight_per_sm: float | None  # interpolated (log-log) bytes in flight per SM reaching the target
+    bracket: tuple[float, float] | None  # the measured points either side
+    implied_latency_ns: float | None  # Little: in flight (whole GPU) / bandwidth at the plateau's onset
     reached: bool
 
 
@@ -194,11 +211,12 @@ def littles_law(in_flight_per_sm, bandwidth, sms: int, fraction: float = LITTLE_
         x0, x1, y0, y1 = np.log(f[i - 1]), np.log(f[i]), np.log(b[i - 1]), np.log(b[i])
         need = float(np.exp(x0 + (np.log(target) - y0) * (x1 - x0) / (y1 - y0))) if y1 != y0 else float(f[i])
         bracket = (float(f[i - 1]), float(f[i]))
-    latency = need * sms / target if sms else None        # bytes / (GB/s) = ns
+    latency = need * sms / target if sms else None  # bytes / (GB/s) = ns
     return LittleResult(plateau, target, need, bracket, latency, True)
 
 
 # ---- shared memory and L2 near/far ---------------------------------------------------------------------------------
+
 
 def shared_table(rows: list[dict]) -> list[dict]:
     """Per (access, stride): bytes/clk/SM and the slowdown against stride 1 of the same access (bank conflicts)."""
@@ -227,6 +245,7 @@ def nearfar_bandwidth(sm, window, latency, bytes_per_clk) -> NearFarBandwidth:
     """Near/far cells from their latencies (probes.analysis.nearfar: dip test gate, two-means split), then the
     median bandwidth per SM of near and of far cells with bootstrap CIs."""
     from probes.analysis import nearfar as nf
+
     res = nf.analyse(sm, window, latency)
     bw = nf.cell_medians(sm, window, bytes_per_clk)
     allv = np.array(list(bw.values()), dtype=float)
@@ -243,6 +262,7 @@ def nearfar_bandwidth(sm, window, latency, bytes_per_clk) -> NearFarBandwidth:
 
 # ---- our results documents -------------------------------------------------------------------------------------------
 
+
 def point_rows(doc: dict, x_key: str) -> list[dict]:
     """Per point: its axes, the stored median/CI of the headline value, and medians of useful sample fields."""
     rows = []
@@ -256,11 +276,22 @@ def point_rows(doc: dict, x_key: str) -> list[dict]:
         def med(field):
             v = [r[field] for r in clean_rows if isinstance(r.get(field), (int, float)) and math.isfinite(r[field])]  # noqa: B023  (called at once, in this iteration)
             return float(np.median(v)) if v else None
-        rows.append({**axes, "median": float(s["median"]), "ci_low": s.get("ci_low"), "ci_high": s.get("ci_high"),
-                     "bandwidth_gbps": med("bandwidth_gbps"), "bytes_per_clk_per_sm": med("bytes_per_clk_per_sm"),
-                     "sm_clock_mhz": med("sm_clock_mhz"), "memory_clock_khz": med("memory_clock_khz"),
-                     "memory_bus_width_bits": med("memory_bus_width_bits"),
-                     "bytes_in_flight_per_sm": med("bytes_in_flight_per_sm"), "co_resident": med("co_resident")})
+
+        rows.append(
+            {
+                **axes,
+                "median": float(s["median"]),
+                "ci_low": s.get("ci_low"),
+                "ci_high": s.get("ci_high"),
+                "bandwidth_gbps": med("bandwidth_gbps"),
+                "bytes_per_clk_per_sm": med("bytes_per_clk_per_sm"),
+                "sm_clock_mhz": med("sm_clock_mhz"),
+                "memory_clock_khz": med("memory_clock_khz"),
+                "memory_bus_width_bits": med("memory_bus_width_bits"),
+                "bytes_in_flight_per_sm": med("bytes_in_flight_per_sm"),
+                "co_resident": med("co_resident"),
+            }
+        )
     return sorted(rows, key=lambda r: (str(r.get("op", "")), r[x_key]))
 
 
@@ -269,8 +300,10 @@ def doc_peak(doc: dict) -> float | None:
     env = doc.get("environment") or {}
     for pt in doc.get("points", []):
         for r in pt.get("samples", []):
-            peak = documented_peak_gbps(r.get("memory_clock_khz") or env.get("memory_clock_rate_khz"),
-                                        r.get("memory_bus_width_bits") or env.get("memory_bus_width_bits"))
+            peak = documented_peak_gbps(
+                r.get("memory_clock_khz") or env.get("memory_clock_rate_khz"),
+                r.get("memory_bus_width_bits") or env.get("memory_bus_width_bits"),
+            )
             if peak:
                 return peak
     return None

@@ -14,6 +14,7 @@ Formats:
 
 Every malformed input raises importers.LadderInputError with one line: file, line and what was expected.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -47,8 +48,11 @@ def read_tidy_csv(path) -> pd.DataFrame:
         raise LadderInputError(path, f"expected CSV with a header row ({first[:80]})") from None
     raw.columns = [c.strip() for c in raw.columns]
     if not {"working_set_bytes", "bandwidth_GBps"} <= set(raw.columns):
-        raise LadderInputError(path, "expected CSV header with working_set_bytes and bandwidth_GBps (found "
-                                     f"{', '.join(raw.columns)[:80]})", 1)
+        raise LadderInputError(
+            path,
+            f"expected CSV header with working_set_bytes and bandwidth_GBps (found {', '.join(raw.columns)[:80]})",
+            1,
+        )
     if raw.empty:
         raise LadderInputError(path, "expected at least one data row after the header", 2)
     out = {}
@@ -62,8 +66,10 @@ def read_tidy_csv(path) -> pd.DataFrame:
         out[col] = num.astype(float).to_numpy()
     gpu = raw["gpu"].str.strip().to_numpy() if "gpu" in raw.columns else np.full(len(raw), path.stem)
     series = raw["series"].str.strip().to_numpy() if "series" in raw.columns else np.full(len(raw), "read")
-    rows = [{"working_set_bytes": w, "bandwidth_GBps": b, "gpu": g, "series": s, "source_line": i + 2}
-            for i, (w, b, g, s) in enumerate(zip(out["working_set_bytes"], out["bandwidth_GBps"], gpu, series))]
+    rows = [
+        {"working_set_bytes": w, "bandwidth_GBps": b, "gpu": g, "series": s, "source_line": i + 2}
+        for i, (w, b, g, s) in enumerate(zip(out["working_set_bytes"], out["bandwidth_GBps"], gpu, series))
+    ]
     return _frame(rows, path, "tidy", text)
 
 
@@ -74,10 +80,13 @@ def read_gpu_benches(path, gpu: str | None = None) -> pd.DataFrame:
     lines = text.splitlines()
     first = next((i for i, ln in enumerate(lines) if ln.strip()), None)
     if first is None or "data set" not in lines[first] or "bw" not in lines[first]:
-        raise LadderInputError(path, "expected gpu-benches gpu-l2-cache/gpu-cache output starting with a "
-                                     "'data set ... Eff. bw' header", (first or 0) + 1)
+        raise LadderInputError(
+            path,
+            "expected gpu-benches gpu-l2-cache/gpu-cache output starting with a 'data set ... Eff. bw' header",
+            (first or 0) + 1,
+        )
     rows, tool = [], None
-    for i, ln in enumerate(lines[first + 1:], start=first + 2):
+    for i, ln in enumerate(lines[first + 1 :], start=first + 2):
         if not ln.strip():
             continue
         m = _KB.match(ln)
@@ -92,15 +101,23 @@ def read_gpu_benches(path, gpu: str | None = None) -> pd.DataFrame:
         value = float(bw)
         if kib <= 0 or value <= 0 or not math.isfinite(value):
             raise LadderInputError(path, "expected a positive working set and bandwidth", i)
-        rows.append({"working_set_bytes": kib * 1024, "bandwidth_GBps": value, "gpu": gpu or path.stem,
-                     "series": tool, "source_line": i})
+        rows.append(
+            {
+                "working_set_bytes": kib * 1024,
+                "bandwidth_GBps": value,
+                "gpu": gpu or path.stem,
+                "series": tool,
+                "source_line": i,
+            }
+        )
     if not rows:
         raise LadderInputError(path, "expected data rows after the header", first + 2)
-    method = ("gpu-benches gpu-l2-cache: 512 KiB chunks per block, working set = chunk x blockRun, host timer, "
-              "min of 11" if tool == "gpu-l2-cache" else
-              "gpu-benches gpu-cache: every block re-reads its data set, host timer")
-    return _frame(rows, path, "gpu-benches", text, {"tool": tool, "footprint_resolution_bytes": 1024,
-                                                     "method": method})
+    method = (
+        "gpu-benches gpu-l2-cache: 512 KiB chunks per block, working set = chunk x blockRun, host timer, min of 11"
+        if tool == "gpu-l2-cache"
+        else "gpu-benches gpu-cache: every block re-reads its data set, host timer"
+    )
+    return _frame(rows, path, "gpu-benches", text, {"tool": tool, "footprint_resolution_bytes": 1024, "method": method})
 
 
 def from_results(source) -> pd.DataFrame:
@@ -115,9 +132,17 @@ def from_results(source) -> pd.DataFrame:
         ws, summary = pt["axes"].get("working_set_bytes"), pt.get("summary") or {}
         if not isinstance(ws, (int, float)) or not isinstance(summary.get("median"), (int, float)):
             raise LadderInputError(label, f"expected points[{i}] with axes.working_set_bytes and summary.median")
-        rows.append({"working_set_bytes": float(ws), "bandwidth_GBps": float(summary["median"]), "gpu": gpu,
-                     "series": str(pt["axes"].get("op", "read")), "source_line": np.nan,
-                     "ci_low": summary.get("ci_low"), "ci_high": summary.get("ci_high")})
+        rows.append(
+            {
+                "working_set_bytes": float(ws),
+                "bandwidth_GBps": float(summary["median"]),
+                "gpu": gpu,
+                "series": str(pt["axes"].get("op", "read")),
+                "source_line": np.nan,
+                "ci_low": summary.get("ci_low"),
+                "ci_high": summary.get("ci_high"),
+            }
+        )
     if not rows:
         raise LadderInputError(label, "expected at least one point in 'points'")
     return _frame(rows, label, "results", text, {"probe": doc["probe"]["name"]})
@@ -134,9 +159,13 @@ def detect_format(path) -> str:
         return "gpu-benches"
     if "working_set_bytes" in first:
         return "tidy"
-    raise LadderInputError(path, "unrecognised format: expected a tidy CSV header (working_set_bytes,"
-                                 "bandwidth_GBps), gpu-benches gpu-l2-cache/gpu-cache output or a results "
-                                 "JSON document; pass --format", 1)
+    raise LadderInputError(
+        path,
+        "unrecognised format: expected a tidy CSV header (working_set_bytes,"
+        "bandwidth_GBps), gpu-benches gpu-l2-cache/gpu-cache output or a results "
+        "JSON document; pass --format",
+        1,
+    )
 
 
 def load(path, fmt: str = "auto", gpu: str | None = None) -> pd.DataFrame:

@@ -3,6 +3,7 @@
 Byte-for-byte reproducible for a given matplotlib version: Agg backend, no software metadata, fixed size and dpi,
 written atomically (probes.results.io.write_atomic).
 """
+
 from __future__ import annotations
 
 import io
@@ -27,22 +28,41 @@ def bytes_label(x: float, _pos=None, fmt: str = "g") -> str:
 def draw_levels(ax, levels, colours) -> None:
     for lv, c in zip(levels, colours):
         ax.hlines(lv.bandwidth_GBps, lv.zone_bytes_low, lv.zone_bytes_high, colors=[c], lw=1, ls=":")
-        ax.hlines(lv.bandwidth_GBps, lv.plateau_bytes_low, lv.plateau_bytes_high, colors=[c], lw=2.2, zorder=4,
-                  label=f"{lv.name}: {lv.bandwidth_GBps:.0f} [{lv.bandwidth_ci_low:.0f}, {lv.bandwidth_ci_high:.0f}]"
-                        f" GB/s, {lv.n_points} points")
-        ax.fill_between([lv.plateau_bytes_low, lv.plateau_bytes_high], lv.bandwidth_ci_low, lv.bandwidth_ci_high,
-                        color=c, alpha=0.25, lw=0)
+        ax.hlines(
+            lv.bandwidth_GBps,
+            lv.plateau_bytes_low,
+            lv.plateau_bytes_high,
+            colors=[c],
+            lw=2.2,
+            zorder=4,
+            label=f"{lv.name}: {lv.bandwidth_GBps:.0f} [{lv.bandwidth_ci_low:.0f}, {lv.bandwidth_ci_high:.0f}]"
+            f" GB/s, {lv.n_points} points",
+        )
+        ax.fill_between(
+            [lv.plateau_bytes_low, lv.plateau_bytes_high],
+            lv.bandwidth_ci_low,
+            lv.bandwidth_ci_high,
+            color=c,
+            alpha=0.25,
+            lw=0,
+        )
         if lv.end_bytes_low is not None:
             ax.axvspan(lv.end_bytes_low, lv.end_bytes_high, color=c, alpha=0.15, lw=0)
-            ax.annotate(f"{lv.name} ends\n{bytes_label(lv.end_bytes_low, fmt='.1f')} - "
-                        f"{bytes_label(lv.end_bytes_high, fmt='.1f')}",
-                        (np.sqrt(lv.end_bytes_low * lv.end_bytes_high), lv.bandwidth_GBps), xytext=(4, -24),
-                        textcoords="offset points", fontsize=7, color=c)
+            ax.annotate(
+                f"{lv.name} ends\n{bytes_label(lv.end_bytes_low, fmt='.1f')} - "
+                f"{bytes_label(lv.end_bytes_high, fmt='.1f')}",
+                (np.sqrt(lv.end_bytes_low * lv.end_bytes_high), lv.bandwidth_GBps),
+                xytext=(4, -24),
+                textcoords="offset points",
+                fontsize=7,
+                color=c,
+            )
 
 
 def plot_bandwidth(working_set, bandwidth, levels, out_path, title: str = "", reference=None) -> Path:
     """`reference`: optional [(label, value, (x0, x1))] hand readings drawn as grey dashes."""
     import seaborn as sns
+
     ws = np.asarray(working_set, dtype=float)
     bw = np.asarray(bandwidth, dtype=float)
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.9):

@@ -3,6 +3,7 @@
 Every row must name its source (document, version, section, table row, url, how it was transcribed); a row without
 one is an error, never a silent default. Values are kept apart from measurements: analysis only compares.
 """
+
 from __future__ import annotations
 
 import csv
@@ -22,8 +23,8 @@ class ClaimsError(ValueError):
 @dataclass(frozen=True)
 class Claim:
     claim: str
-    compute_capability: str      # "9.0"
-    value: float                 # results per clock per SM
+    compute_capability: str  # "9.0"
+    value: float  # results per clock per SM
     table_row: str
     document: str
     version: str
@@ -34,8 +35,10 @@ class Claim:
     @property
     def source(self) -> str:
         """One line: where the number comes from."""
-        return (f"{self.document} {self.version}, {self.section.split(':')[0]}, row \"{self.table_row}\", "
-                f"cc {self.compute_capability} ({self.transcribed_via.split(':')[0]})")
+        return (
+            f'{self.document} {self.version}, {self.section.split(":")[0]}, row "{self.table_row}", '
+            f"cc {self.compute_capability} ({self.transcribed_via.split(':')[0]})"
+        )
 
 
 def load(path: Path | str = DEFAULT_PATH) -> list[Claim]:
@@ -59,8 +62,10 @@ def load(path: Path | str = DEFAULT_PATH) -> list[Claim]:
         try:
             value = float(row["results_per_clk_per_sm"])
         except ValueError:
-            raise ClaimsError(f"{path}:{line}: results_per_clk_per_sm {row['results_per_clk_per_sm']!r} is not a "
-                              "number (leave the row out where the Guide prints no number)") from None
+            raise ClaimsError(
+                f"{path}:{line}: results_per_clk_per_sm {row['results_per_clk_per_sm']!r} is not a "
+                "number (leave the row out where the Guide prints no number)"
+            ) from None
         if value <= 0:
             raise ClaimsError(f"{path}:{line}: results_per_clk_per_sm must be > 0")
         key = (row["claim"].strip(), cc)

@@ -15,6 +15,7 @@ only when the two groups are clearly apart; otherwise everything below is "unkno
 What this does not prove: hashed set indexing (as in NVIDIA's L2) breaks the sequential-mapping model; the
 inference then says "unknown" rather than guessing.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -27,9 +28,9 @@ import numpy as np
 class Trace:
     footprint_bytes: int
     stride_bytes: int
-    offset_bytes: np.ndarray      # byte offset of each access, in access order
-    pass_index: np.ndarray        # which walk over the footprint each access belongs to
-    latency: np.ndarray           # cycles
+    offset_bytes: np.ndarray  # byte offset of each access, in access order
+    pass_index: np.ndarray  # which walk over the footprint each access belongs to
+    latency: np.ndarray  # cycles
 
     @property
     def slots(self) -> int:
@@ -38,8 +39,8 @@ class Trace:
 
 @dataclass(frozen=True)
 class Inference:
-    quantity: str                 # "sector size", "line size", "associativity", "capacity", "replacement"
-    value: object                 # number or policy name; None when unknown
+    quantity: str  # "sector size", "line size", "associativity", "capacity", "replacement"
+    value: object  # number or policy name; None when unknown
     unit: str
     evidence: str
 
@@ -62,8 +63,10 @@ def hit_miss_threshold(latency, min_ratio: float = 1.2, min_separation: float = 
     spread = 1.4826 * max(np.median(np.abs(lo - m_lo)), np.median(np.abs(hi - m_hi)), 0.5)
     ok = min(lo.size, hi.size) >= 3 and m_hi >= min_ratio * m_lo and (m_hi - m_lo) >= min_separation * spread
     threshold = (lo[-1] + hi[0]) / 2
-    why = (f"Otsu split at {threshold:.1f} cycles: hits median {m_lo:.1f} (n={lo.size}), misses median {m_hi:.1f} "
-           f"(n={hi.size}), separation {(m_hi - m_lo) / spread:.1f} robust spreads")
+    why = (
+        f"Otsu split at {threshold:.1f} cycles: hits median {m_lo:.1f} (n={lo.size}), misses median {m_hi:.1f} "
+        f"(n={hi.size}), separation {(m_hi - m_lo) / spread:.1f} robust spreads"
+    )
     return (threshold if ok else None), why if ok else f"no clear hit/miss split ({why})"
 
 
@@ -75,7 +78,7 @@ def otsu_cut(sorted_x: np.ndarray) -> int:
     csum = np.cumsum(x)[:-1]
     mean_lo, mean_hi = csum / k, (x.sum() - csum) / (n - k)
     between = k * (n - k) * (mean_lo - mean_hi) ** 2
-    between[x[1:] == x[:-1]] = -1          # never split between equal values
+    between[x[1:] == x[:-1]] = -1  # never split between equal values
     return int(np.argmax(between)) + 1
 
 
@@ -86,7 +89,7 @@ def infer_sector_size(traces: list[Trace], threshold: float) -> Inference:
         miss = t.latency > threshold
         off = t.offset_bytes[miss]
         gaps = np.diff(off)
-        gaps = gaps[gaps > 0]                       # a wrap to the footprint's start is no gap
+        gaps = gaps[gaps > 0]  # a wrap to the footprint's start is no gap
         if gaps.size < 3:
             continue
         gap, count = Counter(gaps.tolist()).most_common(1)[0]
@@ -101,12 +104,20 @@ def infer_sector_size(traces: list[Trace], threshold: float) -> Inference:
     if found:
         value, count = Counter(found).most_common(1)[0]
         if count == len(found) and all(b >= value for b in bounds):
-            return Inference("sector size", value, "B", "; ".join(notes[:4]) + (
-                f"; strides >= {min(bounds)} B miss on every access" if bounds else ""))
+            return Inference(
+                "sector size",
+                value,
+                "B",
+                "; ".join(notes[:4]) + (f"; strides >= {min(bounds)} B miss on every access" if bounds else ""),
+            )
         return Inference("sector size", None, "B", f"strides disagree: {sorted(set(found))} B")
     if bounds:
-        return Inference("sector size", None, "B", f"every stride tried misses on every access: sector <= "
-                                                   f"{min(bounds)} B; try smaller strides")
+        return Inference(
+            "sector size",
+            None,
+            "B",
+            f"every stride tried misses on every access: sector <= {min(bounds)} B; try smaller strides",
+        )
     return Inference("sector size", None, "B", "no trace with enough misses")
 
 
@@ -118,15 +129,16 @@ def _steady_passes(t: Trace):
             yield int(p), t.offset_bytes[sel], sel
 
 
-def infer_line_size(traces: list[Trace], threshold: float, sector: int | None = None,
-                    max_line: int = 64 * 1024) -> Inference:
+def infer_line_size(
+    traces: list[Trace], threshold: float, sector: int | None = None, max_line: int = 64 * 1024
+) -> Inference:
     """Largest aligned block that is missed whole in partly-missing steady passes."""
     found, notes = [], []
     for t in traces:
         unit = max(t.stride_bytes, sector or 0)
         for p, off, sel in _steady_passes(t):
             miss = t.latency[sel] > threshold
-            first = off % unit == 0                 # first access to each sector: later ones hit by design
+            first = off % unit == 0  # first access to each sector: later ones hit by design
             off, miss = off[first], miss[first]
             if not 0 < miss.mean() < 0.5:
                 continue
@@ -141,16 +153,27 @@ def infer_line_size(traces: list[Trace], threshold: float, sector: int | None = 
                 size *= 2
             if line:
                 found.append(line)
-                notes.append(f"footprint {t.footprint_bytes} B pass {p}: {miss.sum()} of {miss.size} "
-                             f"{unit}-B units miss, in whole {line}-B blocks; {2 * line}-B blocks only partly")
+                notes.append(
+                    f"footprint {t.footprint_bytes} B pass {p}: {miss.sum()} of {miss.size} "
+                    f"{unit}-B units miss, in whole {line}-B blocks; {2 * line}-B blocks only partly"
+                )
     if not found:
-        return Inference("line size", None, "B", "no steady pass that misses partly at a stride below the line "
-                                                 "size (footprints just above capacity, strides < line, needed)")
+        return Inference(
+            "line size",
+            None,
+            "B",
+            "no steady pass that misses partly at a stride below the line "
+            "size (footprints just above capacity, strides < line, needed)",
+        )
     # Misses are unions of whole lines, so each pass gives an upper bound (neighbouring lines can be missed
     # together by coincidence): the smallest bound is the line size.
     value = min(found)
-    return Inference("line size", value, "B", notes[found.index(value)] + (
-        f" (per pass: {dict(sorted(Counter(found).items()))})" if len(found) > 1 else ""))
+    return Inference(
+        "line size",
+        value,
+        "B",
+        notes[found.index(value)] + (f" (per pass: {dict(sorted(Counter(found).items()))})" if len(found) > 1 else ""),
+    )
 
 
 def _line_misses(traces: list[Trace], threshold: float, line: int):
@@ -159,8 +182,7 @@ def _line_misses(traces: list[Trace], threshold: float, line: int):
     for t in sorted(traces, key=lambda t: t.footprint_bytes):
         if t.stride_bytes > line:
             continue
-        sets = [frozenset((off[t.latency[sel] > threshold] // line).tolist())
-                for _, off, sel in _steady_passes(t)]
+        sets = [frozenset((off[t.latency[sel] > threshold] // line).tolist()) for _, off, sel in _steady_passes(t)]
         if sets:
             out[t.footprint_bytes] = (-(-t.slots * t.stride_bytes // line), sets)
     return out
@@ -171,8 +193,10 @@ def infer_associativity(traces: list[Trace], threshold: float, line: int) -> tup
     data = _line_misses(traces, threshold, line)
     partial = [(n, len(sets[-1])) for n, sets in data.values() if 0 < len(sets[-1]) < n]
     if len(partial) < 2:
-        why = f"{len(partial)} footprint(s) miss partly in a steady pass; two are needed (footprints between " \
-              "capacity and capacity + sets x line)"
+        why = (
+            f"{len(partial)} footprint(s) miss partly in a steady pass; two are needed (footprints between "
+            "capacity and capacity + sets x line)"
+        )
         return Inference("associativity", None, "ways", why), Inference("capacity", None, "B", why)
     fits = []
     for (n1, m1), (n2, m2) in zip(partial, partial[1:]):
@@ -185,8 +209,10 @@ def infer_associativity(traces: list[Trace], threshold: float, line: int) -> tup
         return Inference("associativity", None, "ways", why), Inference("capacity", None, "B", why)
     lines = [n - m / w1 for n, m in partial]
     n_cap = round(float(np.median(lines)))
-    ev = (f"steady passes miss on {', '.join(f'{m} of {n}' for n, m in partial)} lines: each extra line adds "
-          f"{w1} missed lines (W + 1), so W = {w1 - 1}")
+    ev = (
+        f"steady passes miss on {', '.join(f'{m} of {n}' for n, m in partial)} lines: each extra line adds "
+        f"{w1} missed lines (W + 1), so W = {w1 - 1}"
+    )
     cap_ev = f"N = n - m/(W+1) = {n_cap} lines of {line} B from the same passes"
     if any(abs(v - n_cap) > 0.5 for v in lines):
         cap_ev += f" (per footprint: {np.round(lines, 1).tolist()})"
@@ -209,10 +235,19 @@ def infer_replacement(traces: list[Trace], threshold: float, line: int, assoc: I
     if changed:
         return Inference("replacement", "not LRU", "", changed[0] + " (LRU would repeat them exactly)")
     if compared and assoc.known:
-        return Inference("replacement", "LRU", "", f"{compared} partly-missing footprint(s) miss on the same lines in "
-                         "every steady pass, as the LRU thrash model predicts (FIFO gives the same on a cyclic sweep)")
-    return Inference("replacement", None, "", "needs two complete steady passes of a partly-missing footprint "
-                                              "(more passes or a larger stride)")
+        return Inference(
+            "replacement",
+            "LRU",
+            "",
+            f"{compared} partly-missing footprint(s) miss on the same lines in "
+            "every steady pass, as the LRU thrash model predicts (FIFO gives the same on a cyclic sweep)",
+        )
+    return Inference(
+        "replacement",
+        None,
+        "",
+        "needs two complete steady passes of a partly-missing footprint (more passes or a larger stride)",
+    )
 
 
 def infer_all(chase: list[Trace], sweep: list[Trace]) -> dict:
@@ -225,8 +260,11 @@ def infer_all(chase: list[Trace], sweep: list[Trace]) -> dict:
         threshold, why = hit_miss_threshold(pooled)
     names = ("sector size", "line size", "associativity", "capacity", "replacement")
     if threshold is None:
-        return {"threshold": None, "threshold_evidence": why,
-                "inferences": [Inference(q, None, "", why) for q in names]}
+        return {
+            "threshold": None,
+            "threshold_evidence": why,
+            "inferences": [Inference(q, None, "", why) for q in names],
+        }
     sector = infer_sector_size(sweep or [t for t in chase if t.pass_index.max() == 0], threshold)
     line = infer_line_size(chase, threshold, sector.value if sector.known else None)
     if line.known:
@@ -248,10 +286,15 @@ def traces_from_doc(doc: dict) -> list[Trace]:
             continue
         rep = min(r["rep"] for r in rows)
         rows = sorted((r for r in rows if r["rep"] == rep), key=lambda r: r["index"])
-        out.append(Trace(int(point["axes"]["footprint_bytes"]), int(point["axes"]["stride_bytes"]),
-                         np.array([r["offset_bytes"] for r in rows], dtype=np.int64),
-                         np.array([r["pass_index"] for r in rows], dtype=np.int64),
-                         np.array([r["latency_cycles"] for r in rows], dtype=float)))
+        out.append(
+            Trace(
+                int(point["axes"]["footprint_bytes"]),
+                int(point["axes"]["stride_bytes"]),
+                np.array([r["offset_bytes"] for r in rows], dtype=np.int64),
+                np.array([r["pass_index"] for r in rows], dtype=np.int64),
+                np.array([r["latency_cycles"] for r in rows], dtype=float),
+            )
+        )
     return out
 
 

@@ -1,16 +1,18 @@
 """Small output helpers shared by the analyze commands and the validation reports: JSON-safe documents, byte sizes,
 Markdown tables, file-name slugs. No CUDA, no pandas."""
+
 from __future__ import annotations
 
 import math
 
-SIZES = (("GiB", 2 ** 30), ("MiB", 2 ** 20), ("KiB", 2 ** 10))
+SIZES = (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10))
 
 
 def json_safe(obj):
     """A document for json.dumps: numpy scalars to Python, NaN and infinities to None, keys starting with "_"
     (frames and objects kept for plots) dropped, tuples to lists."""
     import numpy as np
+
     if isinstance(obj, dict):
         return {k: json_safe(v) for k, v in obj.items() if not k.startswith("_")}
     if isinstance(obj, (list, tuple)):
@@ -48,8 +50,15 @@ def analysis_document(provenance: dict, method: dict, ladders: list[dict], **fie
     """The document `analyze ladder|bandwidth --json` prints: tool, version, input, `fields` (unit or kind), method,
     one entry per ladder, and, for a single ladder, its gpu and levels at the top."""
     import probes
-    doc = {"tool": "gpu-probes", "tool_version": probes.__version__, "input": provenance, **fields, "method": method,
-           "ladders": ladders}
+
+    doc = {
+        "tool": "gpu-probes",
+        "tool_version": probes.__version__,
+        "input": provenance,
+        **fields,
+        "method": method,
+        "ladders": ladders,
+    }
     if len(ladders) == 1:
         doc["gpu"], doc["levels"] = ladders[0]["gpu"], ladders[0]["levels"]
     return doc

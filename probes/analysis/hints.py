@@ -18,6 +18,7 @@ Method, step by step:
 What it does not prove: a test that finds no difference bounds the effect only at this run's sample size and these
 sizes (a victim set, a stream length); a latency band says where a line was served from, not why.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from probes.static import qualifiers as Q  # the one qualifier table and its atl
 CONTROL = "none"
 ALPHA = 0.05
 MIN_DELTA = 0.33
-VERDICTS = V.HINT_VERDICTS   # dropped / kept but no effect / effect / not measured / reference (probes/verdicts.py)
+VERDICTS = V.HINT_VERDICTS  # dropped / kept but no effect / effect / not measured / reference (probes/verdicts.py)
 
 
 # ---------------------------------------------------------------------------------------------------- the PTX ISA
@@ -48,9 +49,9 @@ NOT_FOUND = "not found in the PTX ISA text we could read"
 
 @dataclass(frozen=True)
 class Section:
-    number: str          # "9.7.9.1"
-    title: str           # "Cache Operators"
-    anchor: str          # docs anchor of the section
+    number: str  # "9.7.9.1"
+    title: str  # "Cache Operators"
+    anchor: str  # docs anchor of the section
 
     def __str__(self) -> str:
         return f"§{self.number} {self.title}"
@@ -63,13 +64,16 @@ SECTIONS = {
     "ld": Section("9.7.9.8", "Data Movement and Conversion Instructions: ld", f"{_DM}-ld"),
     "nc": Section("9.7.9.9", "Data Movement and Conversion Instructions: ld.global.nc", f"{_DM}-ld-global-nc"),
     "st": Section("9.7.9.11", "Data Movement and Conversion Instructions: st", f"{_DM}-st"),
-    "prefetch": Section("9.7.9.15", "Data Movement and Conversion Instructions: prefetch, prefetchu",
-                        f"{_DM}-prefetch-prefetchu"),
-    "applypriority": Section("9.7.9.16", "Data Movement and Conversion Instructions: applypriority",
-                             f"{_DM}-applypriority"),
+    "prefetch": Section(
+        "9.7.9.15", "Data Movement and Conversion Instructions: prefetch, prefetchu", f"{_DM}-prefetch-prefetchu"
+    ),
+    "applypriority": Section(
+        "9.7.9.16", "Data Movement and Conversion Instructions: applypriority", f"{_DM}-applypriority"
+    ),
     "discard": Section("9.7.9.17", "Data Movement and Conversion Instructions: discard", f"{_DM}-discard"),
-    "createpolicy": Section("9.7.9.18", "Data Movement and Conversion Instructions: createpolicy",
-                            f"{_DM}-createpolicy"),
+    "createpolicy": Section(
+        "9.7.9.18", "Data Movement and Conversion Instructions: createpolicy", f"{_DM}-createpolicy"
+    ),
     "mcm-scope": Section("8.1", "Scope and applicability of the model", "scope-and-applicability"),
     "volatile": Section("8.4.2", "volatile Operation", "volatile-operation"),
     "acq-rel": Section("8.8", "Release and Acquire Patterns", "release-acquire-patterns"),
@@ -80,9 +84,10 @@ SECTIONS = {
 class IsaStatement:
     """One hint as the PTX ISA describes it. `l1_allocates`: does the text say the accessed line is allocated in L1
     (True/False), or does it not say (None)? Only a True/False is ever compared with a measurement."""
+
     l1_allocates: bool | None
-    statement: str                       # a short paraphrase, not a quote
-    sections: tuple[str, ...]            # keys of SECTIONS, the first one primary
+    statement: str  # a short paraphrase, not a quote
+    sections: tuple[str, ...]  # keys of SECTIONS, the first one primary
     version: str = ISA_VERSION
 
     @property
@@ -100,100 +105,209 @@ _NO_CACHING = f"How it is cached: {NOT_FOUND}."
 _EVICT_HINT = "Eviction priorities are performance hints (sm_70+)."
 # load hint (the probes' `hint` axis) -> what the ISA says
 ISA = {
-    "none": IsaStatement(True, "No cache operator given: the default load is ld.ca, which allocates lines in all "
-                               "levels (L1 and L2) with normal eviction policy.", ("cop",)),
-    "ca": IsaStatement(True, "Cache at all levels, likely to be accessed again: allocates in L1 and L2 with normal "
-                             "eviction policy; L1 caches are not coherent for global data.", ("cop",)),
+    "none": IsaStatement(
+        True,
+        "No cache operator given: the default load is ld.ca, which allocates lines in all "
+        "levels (L1 and L2) with normal eviction policy.",
+        ("cop",),
+    ),
+    "ca": IsaStatement(
+        True,
+        "Cache at all levels, likely to be accessed again: allocates in L1 and L2 with normal "
+        "eviction policy; L1 caches are not coherent for global data.",
+        ("cop",),
+    ),
     "cg": IsaStatement(False, "Cache at global level: cache in L2 and below, bypassing L1.", ("cop",)),
-    "cs": IsaStatement(True, "Cache streaming, likely accessed once: allocates global lines with evict-first policy "
-                             "in L1 and L2 to limit pollution.", ("cop",)),
-    "lu": IsaStatement(True, "Last use; on global addresses it performs ld.cs (evict-first allocation in L1 and L2).",
-                       ("cop",)),
-    "cv": IsaStatement(False, "Don't cache and fetch again; on a global System Memory address it invalidates a "
-                              "matching L2 line and re-fetches it on every load.", ("cop",)),
-    "nc": IsaStatement(None, "Load from global memory, optionally cached in the non-coherent read-only cache (which "
-                             f"cache level that is: {NOT_FOUND}); the memory consistency model does not apply to "
-                             "ld.global.nc.", ("nc", "mcm-scope")),
-    "nc.L1::no_allocate": IsaStatement(False, "ld.global.nc with the L1 eviction priority no_allocate: do not "
-                                              "allocate the data in L1.", ("nc", "evict")),
-    "L1::evict_first": IsaStatement(True, "Data cached with evict_first is first in the eviction order and likely "
-                                          f"evicted when space is needed; suited to streaming data. {_EVICT_HINT}",
-                                    ("evict", "ld")),
-    "L1::evict_last": IsaStatement(True, "Data cached with evict_last is last in the eviction order, evicted only "
-                                         "after evict_normal and evict_first data; suited to data that should persist. "
-                                         f"{_EVICT_HINT}", ("evict", "ld")),
-    "L1::evict_normal": IsaStatement(True, f"Cache data with normal eviction priority (the default). {_EVICT_HINT}",
-                                     ("evict", "ld")),
-    "L1::evict_unchanged": IsaStatement(None, "Do not change the eviction priority order as part of this operation; "
-                                              f"whether the line is allocated in L1: {NOT_FOUND}. {_EVICT_HINT}",
-                                        ("evict", "ld")),
-    "L1::no_allocate": IsaStatement(False, f"Do not allocate data in L1; suited to streaming data. {_EVICT_HINT}",
-                                    ("evict", "ld")),
-    **{f"L2::{n}B": IsaStatement(True, f"Prefetch-size hint: fetch {n} bytes of additional data into L2, treated "
-                                       f"as a performance hint only (sm_75+; 256B sm_80+). {_DEFAULT_CA}",
-                                 ("ld", "cop")) for n in (64, 128, 256)},
-    "nc.L1::no_allocate.L2::256B": IsaStatement(False, "Non-coherent load (ld.global.nc) that does not allocate in "
-                                                       "L1 (no_allocate) and hints a 256-byte fetch into L2.",
-                                                ("nc", "evict")),
-    "L2::cache_hint": IsaStatement(True, "The 64-bit cache-policy operand (here createpolicy.fractional."
-                                         "L2::evict_last, fraction 1.0: every access gets evict_last in L2) is a hint "
-                                         "that may not be respected and does not change memory consistency (sm_80+). "
-                                         f"{_DEFAULT_CA}", ("ld", "createpolicy", "cop")),
-    "volatile": IsaStatement(None, "Equivalent to a relaxed load at system scope, plus: the number of volatile "
-                                   "instructions is preserved and they are not reordered around each other; cache "
-                                   f"operators are not allowed. {_NO_CACHING}", ("volatile", "ld")),
-    "relaxed.gpu": IsaStatement(None, "A relaxed load: it can directly synchronize with the threads of its scope "
-                                      "(gpu) as the memory consistency model describes; cache operators are not "
-                                      f"allowed. {_NO_CACHING}", ("ld",)),
-    "acquire.gpu": IsaStatement(None, "An acquire load (gpu scope): it makes some operations of other threads "
-                                      "visible to this thread's later operations; cache operators are not allowed. "
-                                      f"{_NO_CACHING}", ("acq-rel", "ld")),
+    "cs": IsaStatement(
+        True,
+        "Cache streaming, likely accessed once: allocates global lines with evict-first policy "
+        "in L1 and L2 to limit pollution.",
+        ("cop",),
+    ),
+    "lu": IsaStatement(
+        True, "Last use; on global addresses it performs ld.cs (evict-first allocation in L1 and L2).", ("cop",)
+    ),
+    "cv": IsaStatement(
+        False,
+        "Don't cache and fetch again; on a global System Memory address it invalidates a "
+        "matching L2 line and re-fetches it on every load.",
+        ("cop",),
+    ),
+    "nc": IsaStatement(
+        None,
+        "Load from global memory, optionally cached in the non-coherent read-only cache (which "
+        f"cache level that is: {NOT_FOUND}); the memory consistency model does not apply to "
+        "ld.global.nc.",
+        ("nc", "mcm-scope"),
+    ),
+    "nc.L1::no_allocate": IsaStatement(
+        False,
+        "ld.global.nc with the L1 eviction priority no_allocate: do not allocate the data in L1.",
+        ("nc", "evict"),
+    ),
+    "L1::evict_first": IsaStatement(
+        True,
+        "Data cached with evict_first is first in the eviction order and likely "
+        f"evicted when space is needed; suited to streaming data. {_EVICT_HINT}",
+        ("evict", "ld"),
+    ),
+    "L1::evict_last": IsaStatement(
+        True,
+        "Data cached with evict_last is last in the eviction order, evicted only "
+        "after evict_normal and evict_first data; suited to data that should persist. "
+        f"{_EVICT_HINT}",
+        ("evict", "ld"),
+    ),
+    "L1::evict_normal": IsaStatement(
+        True, f"Cache data with normal eviction priority (the default). {_EVICT_HINT}", ("evict", "ld")
+    ),
+    "L1::evict_unchanged": IsaStatement(
+        None,
+        "Do not change the eviction priority order as part of this operation; "
+        f"whether the line is allocated in L1: {NOT_FOUND}. {_EVICT_HINT}",
+        ("evict", "ld"),
+    ),
+    "L1::no_allocate": IsaStatement(
+        False, f"Do not allocate data in L1; suited to streaming data. {_EVICT_HINT}", ("evict", "ld")
+    ),
+    **{
+        f"L2::{n}B": IsaStatement(
+            True,
+            f"Prefetch-size hint: fetch {n} bytes of additional data into L2, treated "
+            f"as a performance hint only (sm_75+; 256B sm_80+). {_DEFAULT_CA}",
+            ("ld", "cop"),
+        )
+        for n in (64, 128, 256)
+    },
+    "nc.L1::no_allocate.L2::256B": IsaStatement(
+        False,
+        "Non-coherent load (ld.global.nc) that does not allocate in "
+        "L1 (no_allocate) and hints a 256-byte fetch into L2.",
+        ("nc", "evict"),
+    ),
+    "L2::cache_hint": IsaStatement(
+        True,
+        "The 64-bit cache-policy operand (here createpolicy.fractional."
+        "L2::evict_last, fraction 1.0: every access gets evict_last in L2) is a hint "
+        "that may not be respected and does not change memory consistency (sm_80+). "
+        f"{_DEFAULT_CA}",
+        ("ld", "createpolicy", "cop"),
+    ),
+    "volatile": IsaStatement(
+        None,
+        "Equivalent to a relaxed load at system scope, plus: the number of volatile "
+        "instructions is preserved and they are not reordered around each other; cache "
+        f"operators are not allowed. {_NO_CACHING}",
+        ("volatile", "ld"),
+    ),
+    "relaxed.gpu": IsaStatement(
+        None,
+        "A relaxed load: it can directly synchronize with the threads of its scope "
+        "(gpu) as the memory consistency model describes; cache operators are not "
+        f"allowed. {_NO_CACHING}",
+        ("ld",),
+    ),
+    "acquire.gpu": IsaStatement(
+        None,
+        "An acquire load (gpu scope): it makes some operations of other threads "
+        "visible to this thread's later operations; cache operators are not allowed. "
+        f"{_NO_CACHING}",
+        ("acq-rel", "ld"),
+    ),
 }
 # store hint -> what the ISA says (l1_allocates: is the stored line allocated in L1?)
 STORE_ISA = {
-    "none": IsaStatement(None, "No cache operator given: the default store is st.wb (write back the coherent cache "
-                               f"levels with normal eviction policy). Whether L1 keeps the line: {NOT_FOUND}.",
-                         ("cop",)),
-    "wb": IsaStatement(None, "Cache write-back all coherent levels with normal eviction policy; another SM reading "
-                             "through its L1 with ld.ca may hit stale data. Whether L1 keeps the line: "
-                             f"{NOT_FOUND}.", ("cop",)),
+    "none": IsaStatement(
+        None,
+        "No cache operator given: the default store is st.wb (write back the coherent cache "
+        f"levels with normal eviction policy). Whether L1 keeps the line: {NOT_FOUND}.",
+        ("cop",),
+    ),
+    "wb": IsaStatement(
+        None,
+        "Cache write-back all coherent levels with normal eviction policy; another SM reading "
+        "through its L1 with ld.ca may hit stale data. Whether L1 keeps the line: "
+        f"{NOT_FOUND}.",
+        ("cop",),
+    ),
     "cg": IsaStatement(False, "Cache at global level: the store is cached in L2 and below, bypassing L1.", ("cop",)),
-    "cs": IsaStatement(None, "Cache streaming, likely accessed once: allocates lines with evict-first policy to limit "
-                             f"pollution by streaming output (which levels: {NOT_FOUND}).", ("cop",)),
-    "wt": IsaStatement(None, "Cache write-through to system memory: on a global System Memory address the store "
-                             f"writes through the L2. For device memory: {NOT_FOUND}.", ("cop",)),
+    "cs": IsaStatement(
+        None,
+        "Cache streaming, likely accessed once: allocates lines with evict-first policy to limit "
+        f"pollution by streaming output (which levels: {NOT_FOUND}).",
+        ("cop",),
+    ),
+    "wt": IsaStatement(
+        None,
+        "Cache write-through to system memory: on a global System Memory address the store "
+        f"writes through the L2. For device memory: {NOT_FOUND}.",
+        ("cop",),
+    ),
     "L1::no_allocate": IsaStatement(False, f"Do not allocate the data in L1. {_EVICT_HINT}", ("evict", "st")),
-    "L1::evict_first": IsaStatement(True, f"Cache in L1 first in the eviction order. {_EVICT_HINT}",
-                                    ("evict", "st")),
+    "L1::evict_first": IsaStatement(True, f"Cache in L1 first in the eviction order. {_EVICT_HINT}", ("evict", "st")),
     "L1::evict_last": IsaStatement(True, f"Cache in L1 last in the eviction order. {_EVICT_HINT}", ("evict", "st")),
-    "L2::cache_hint": IsaStatement(None, "The cache-policy operand (here createpolicy evict_last) is an L2 hint that "
-                                         "may not be respected and does not change memory consistency (sm_80+). "
-                                         f"L1: {NOT_FOUND}.", ("st", "createpolicy")),
-    "volatile": IsaStatement(None, "Equivalent to a relaxed store at system scope, plus: the number of volatile "
-                                   "instructions is preserved and they are not reordered around each other; cache "
-                                   f"operators are not allowed. {_NO_CACHING}", ("volatile", "st")),
-    "relaxed.gpu": IsaStatement(None, "A relaxed store: it can directly synchronize with the threads of its scope "
-                                      f"(gpu); cache operators are not allowed. {_NO_CACHING}", ("st",)),
-    "release.gpu": IsaStatement(None, "A release store (gpu scope): it makes this thread's earlier operations "
-                                      "visible to some operations of other threads; cache operators are not allowed. "
-                                      f"{_NO_CACHING}", ("acq-rel", "st")),
+    "L2::cache_hint": IsaStatement(
+        None,
+        "The cache-policy operand (here createpolicy evict_last) is an L2 hint that "
+        "may not be respected and does not change memory consistency (sm_80+). "
+        f"L1: {NOT_FOUND}.",
+        ("st", "createpolicy"),
+    ),
+    "volatile": IsaStatement(
+        None,
+        "Equivalent to a relaxed store at system scope, plus: the number of volatile "
+        "instructions is preserved and they are not reordered around each other; cache "
+        f"operators are not allowed. {_NO_CACHING}",
+        ("volatile", "st"),
+    ),
+    "relaxed.gpu": IsaStatement(
+        None,
+        "A relaxed store: it can directly synchronize with the threads of its scope "
+        f"(gpu); cache operators are not allowed. {_NO_CACHING}",
+        ("st",),
+    ),
+    "release.gpu": IsaStatement(
+        None,
+        "A release store (gpu scope): it makes this thread's earlier operations "
+        "visible to some operations of other threads; cache operators are not allowed. "
+        f"{_NO_CACHING}",
+        ("acq-rel", "st"),
+    ),
 }
 # Related instructions and qualifiers the probes do not put on their hint axis, for the report's citation table.
 ISA_RELATED = {
-    "ld .L2::evict_first/last/normal": IsaStatement(None, "ld and ld.global.nc accept an L2 eviction priority only "
-                                                          "on 256-bit vectors (.v8.b32, .v4.b64), sm_100+: why the "
-                                                          "hint axis leaves them out.", ("ld", "nc")),
-    "prefetch": IsaStatement(None, "Brings the line holding a global or local address into L1 or L2; "
-                                   "prefetch.global.L2::evict_last/evict_normal also sets its L2 eviction priority "
-                                   "(sm_80+).", ("prefetch",)),
-    "applypriority": IsaStatement(None, "Applies the L2 evict_normal priority to a 128-byte, 128-byte-aligned range "
-                                        "in L2 (sm_80+).", ("applypriority",)),
-    "discard": IsaStatement(None, "Acts as a weak write of unstable indeterminate values to a 128-byte range and "
-                                  "hints that the L2 copy may be dropped without write-back (sm_80+).", ("discard",)),
-    "createpolicy": IsaStatement(None, "Builds an opaque 64-bit L2 eviction policy for .L2::cache_hint accesses: "
-                                       "range-based (primary and secondary ranges) or fraction-based (the primary "
-                                       "priority applies to that fraction of accesses, default 1.0); sm_80+.",
-                                 ("createpolicy",)),
+    "ld .L2::evict_first/last/normal": IsaStatement(
+        None,
+        "ld and ld.global.nc accept an L2 eviction priority only "
+        "on 256-bit vectors (.v8.b32, .v4.b64), sm_100+: why the "
+        "hint axis leaves them out.",
+        ("ld", "nc"),
+    ),
+    "prefetch": IsaStatement(
+        None,
+        "Brings the line holding a global or local address into L1 or L2; "
+        "prefetch.global.L2::evict_last/evict_normal also sets its L2 eviction priority "
+        "(sm_80+).",
+        ("prefetch",),
+    ),
+    "applypriority": IsaStatement(
+        None,
+        "Applies the L2 evict_normal priority to a 128-byte, 128-byte-aligned range in L2 (sm_80+).",
+        ("applypriority",),
+    ),
+    "discard": IsaStatement(
+        None,
+        "Acts as a weak write of unstable indeterminate values to a 128-byte range and "
+        "hints that the L2 copy may be dropped without write-back (sm_80+).",
+        ("discard",),
+    ),
+    "createpolicy": IsaStatement(
+        None,
+        "Builds an opaque 64-bit L2 eviction policy for .L2::cache_hint accesses: "
+        "range-based (primary and secondary ranges) or fraction-based (the primary "
+        "priority applies to that fraction of accesses, default 1.0); sm_80+.",
+        ("createpolicy",),
+    ),
 }
 
 
@@ -203,13 +317,22 @@ def isa_table() -> pd.DataFrame:
     for kind, table in (("load", ISA), ("store", STORE_ISA), ("related", ISA_RELATED)):
         for name, s in table.items():
             l1 = {True: "allocates", False: "does not allocate", None: "not stated"}[s.l1_allocates]
-            rows.append({"access": kind, "hint": name, "L1 (per the ISA)": l1, "ISA says": s.statement,
-                         "PTX ISA": s.version, "section": s.section,
-                         "url": f"{_PTX}#{SECTIONS[s.sections[0]].anchor}"})
+            rows.append(
+                {
+                    "access": kind,
+                    "hint": name,
+                    "L1 (per the ISA)": l1,
+                    "ISA says": s.statement,
+                    "PTX ISA": s.version,
+                    "section": s.section,
+                    "url": f"{_PTX}#{SECTIONS[s.sections[0]].anchor}",
+                }
+            )
     return pd.DataFrame(rows)
 
 
 # ---------------------------------------------------------------------------------------------------- samples
+
 
 def samples(docs: list[dict]) -> pd.DataFrame:
     """One row per stored sample with the probe name, GPU, arch and axis values as columns."""
@@ -218,8 +341,12 @@ def samples(docs: list[dict]) -> pd.DataFrame:
         if doc.get("outcome") != "ok":
             continue
         cc = doc["environment"].get("compute_capability") or [0, 0]
-        common = {"probe": doc["probe"]["name"], "gpu": doc["environment"].get("gpu_name", "?"),
-                  "arch": f"sm_{cc[0]}{cc[1]}", "file": doc.get("_file", "")}
+        common = {
+            "probe": doc["probe"]["name"],
+            "gpu": doc["environment"].get("gpu_name", "?"),
+            "arch": f"sm_{cc[0]}{cc[1]}",
+            "file": doc.get("_file", ""),
+        }
         for point in doc["points"]:
             for s in point["samples"]:
                 if s.get("throttled"):
@@ -229,6 +356,7 @@ def samples(docs: list[dict]) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------------- bands
+
 
 def bands(df: pd.DataFrame) -> dict[str, float]:
     """Median L1 / L2 / HBM latency of the run's controls present in `df` (band_*_cycles columns)."""
@@ -251,7 +379,7 @@ def classify(latency: float, band: dict[str, float], margin: float = 0.25) -> st
     for j in (i - 1, i + 1):
         if 0 <= j < len(logs):
             gap = abs(logs[j] - logs[i])
-            if gap < np.log(1.2):                      # bands closer than 1.2x: they cannot be told apart
+            if gap < np.log(1.2):  # bands closer than 1.2x: they cannot be told apart
                 return V.INCONCLUSIVE
             if abs(x - logs[i]) > (0.5 - margin / 2) * gap and (x - logs[i]) * (logs[j] - logs[i]) > 0:
                 return V.INCONCLUSIVE
@@ -267,6 +395,7 @@ def survived(after: float, resident: float, evicted: float) -> float | None:
 
 # ---------------------------------------------------------------------------------------------------- statistics
 
+
 def holm(pvalues: dict) -> dict:
     """Holm-Bonferroni step-down adjusted p-values (family-wise error control over the given tests)."""
     keys = sorted(pvalues, key=lambda k: pvalues[k])
@@ -279,13 +408,18 @@ def holm(pvalues: dict) -> dict:
 
 def _median_ratio_ci(x, y, seed: int = 0) -> tuple[float, float, float]:
     if np.median(y) == 0 or np.any(np.asarray(y) == 0):
-        return float("nan"), float("nan"), float("nan")   # a ratio to zero (e.g. no stale reads) is undefined
+        return float("nan"), float("nan"), float("nan")  # a ratio to zero (e.g. no stale reads) is undefined
     ratio = float(np.median(x) / np.median(y))
     if len(x) < 3 or len(y) < 3 or np.ptp(np.concatenate([x, y])) == 0:
         return ratio, ratio, ratio
-    res = stats.bootstrap((x, y), lambda a, b, axis=-1: np.median(a, axis=axis) / np.median(b, axis=axis),
-                          n_resamples=999, method="percentile", vectorized=True,
-                          random_state=np.random.default_rng(seed))
+    res = stats.bootstrap(
+        (x, y),
+        lambda a, b, axis=-1: np.median(a, axis=axis) / np.median(b, axis=axis),
+        n_resamples=999,
+        method="percentile",
+        vectorized=True,
+        random_state=np.random.default_rng(seed),
+    )
     return ratio, float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
@@ -302,24 +436,42 @@ def compare(groups: dict[str, np.ndarray], control: str = CONTROL) -> pd.DataFra
         if len(x) == 0 or len(y) == 0:
             continue
         if np.ptp(np.concatenate([x, y])) == 0:
-            u, p = len(x) * len(y) / 2, 1.0        # all values equal: no evidence of a difference
+            u, p = len(x) * len(y) / 2, 1.0  # all values equal: no evidence of a difference
         else:
             u, p = stats.mannwhitneyu(x, y, alternative="two-sided")
         ratio, lo, hi = _median_ratio_ci(x, y)
-        rows[hint] = {"hint": hint, "n": len(x), "n_control": len(y), "p": float(p),
-                      "cliffs_delta": float(2 * u / (len(x) * len(y)) - 1), "median_ratio": ratio,
-                      "ratio_ci_low": lo, "ratio_ci_high": hi}
+        rows[hint] = {
+            "hint": hint,
+            "n": len(x),
+            "n_control": len(y),
+            "p": float(p),
+            "cliffs_delta": float(2 * u / (len(x) * len(y)) - 1),
+            "median_ratio": ratio,
+            "ratio_ci_low": lo,
+            "ratio_ci_high": hi,
+        }
         pvals[hint] = float(p)
     adjusted = holm(pvals)
     for hint, row in rows.items():
         row["p_holm"] = adjusted[hint]
         row["effect"] = bool(adjusted[hint] < ALPHA and abs(row["cliffs_delta"]) >= MIN_DELTA)
-    cols = ["hint", "n", "n_control", "p", "p_holm", "cliffs_delta", "median_ratio", "ratio_ci_low",
-            "ratio_ci_high", "effect"]
+    cols = [
+        "hint",
+        "n",
+        "n_control",
+        "p",
+        "p_holm",
+        "cliffs_delta",
+        "median_ratio",
+        "ratio_ci_low",
+        "ratio_ci_high",
+        "effect",
+    ]
     return pd.DataFrame(list(rows.values()), columns=cols)
 
 
 # ---------------------------------------------------------------------------------------------------- static join
+
 
 def static_lowering(hint: str, arch: str, op: str = "ld", width: str = "b64") -> tuple[str, bool | None]:
     """(SASS as the atlas records it, dropped = same SASS as the plain access) for a hint on arch."""
@@ -353,6 +505,7 @@ def isa_agrees(hint: str, l1_class: str) -> bool | None:
 
 
 # ---------------------------------------------------------------------------------------------------- the table
+
 
 def _metric(df: pd.DataFrame, probe: str, **axes) -> pd.DataFrame:
     sub = df[df.probe == probe] if "probe" in df else df.iloc[0:0]
@@ -397,7 +550,7 @@ def hint_table(docs: list[dict]) -> pd.DataFrame:
             row["SASS"] = sass
             r = res[res.hint == hint]
             row["L1 residency"] = classify(float(r.cycles_per_op.median()), res_bands) if len(r) else "–"
-            row["L2 residency"] = (classify(float(r.l2_reaccess_cycles.median()), res_bands) if len(r) else "–")
+            row["L2 residency"] = classify(float(r.l2_reaccess_cycles.median()), res_bands) if len(r) else "–"
             row["re-access [cycles]"] = float(r.cycles_per_op.median()) if len(r) else None
             for level in ("l1", "l2"):
                 p = _metric(adf, "cache-hints.pollution", level=level, hint=hint)
@@ -411,7 +564,7 @@ def hint_table(docs: list[dict]) -> pd.DataFrame:
             bw = _metric(adf, "cache-hints.bandwidth", hint=hint)
             row["bandwidth [% of copy]"] = float(100 * bw.fraction_of_copy.median()) if len(bw) else None
             st = _metric(adf, "cache-hints.staleness", hint=hint)
-            row["stale reads"] = (f"{int(st.stale_reads.sum())}/{int(st.polls.sum() - len(st))}" if len(st) else None)
+            row["stale reads"] = f"{int(st.stale_reads.sum())}/{int(st.polls.sum() - len(st))}" if len(st) else None
             effects = [name for name, t in tests.items() if not t.empty and bool(t[t.hint == hint].effect.any())]
             measured = any(not t.empty and hint in set(t.hint) for t in tests.values()) or hint == CONTROL
             row["effects"] = ", ".join(effects)
@@ -437,10 +590,18 @@ def store_table(docs: list[dict]) -> pd.DataFrame:
             lat = float(g[g.hint == hint].cycles_per_op.median())
             effect = bool(test[test.hint == hint].effect.any()) if not test.empty else False
             isa = STORE_ISA.get(hint)
-            rows.append({"arch": arch, "hint": hint, "SASS": sass, "re-read [cycles]": lat,
-                         "re-read served from": classify(lat, b),
-                         "verdict": verdict(dropped, ["re-read"] if effect else [], True, hint),
-                         "ISA says": isa.statement if isa else NOT_FOUND, "ISA section": isa.section if isa else ""})
+            rows.append(
+                {
+                    "arch": arch,
+                    "hint": hint,
+                    "SASS": sass,
+                    "re-read [cycles]": lat,
+                    "re-read served from": classify(lat, b),
+                    "verdict": verdict(dropped, ["re-read"] if effect else [], True, hint),
+                    "ISA says": isa.statement if isa else NOT_FOUND,
+                    "ISA section": isa.section if isa else "",
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -471,13 +632,22 @@ def persisting_summary(docs: list[dict]) -> pd.DataFrame:
 def bandwidth_summary(docs: list[dict]) -> pd.DataFrame:
     """Per arch and hint: median read GB/s with its bootstrap CI, and the copy ceiling's median."""
     from probes.stats import median_ci
+
     df = samples(docs)
     bw = _metric(df, "cache-hints.bandwidth")
     rows = []
     for (arch, hint), g in bw.groupby(["arch", "hint"], sort=False):
         med, lo, hi = median_ci(g.read_gbps.to_numpy(float))
-        rows.append({"arch": arch, "hint": hint, "read_gbps": med, "ci_low": lo, "ci_high": hi,
-                     "copy_gbps": float(g.copy_gbps.median())})
+        rows.append(
+            {
+                "arch": arch,
+                "hint": hint,
+                "read_gbps": med,
+                "ci_low": lo,
+                "ci_high": hi,
+                "copy_gbps": float(g.copy_gbps.median()),
+            }
+        )
     return pd.DataFrame(rows)
 
 

@@ -17,6 +17,7 @@ Formats, learned from the tools' public repositories:
 
 Every malformed input raises LadderInputError with one line: file, line and what was expected.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,8 +29,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-COLUMNS = ["footprint_bytes", "latency_cycles", "latency_ns", "gpu", "stride_bytes", "clock_mhz",
-           "source_format", "source_file", "source_line"]
+COLUMNS = [
+    "footprint_bytes",
+    "latency_cycles",
+    "latency_ns",
+    "gpu",
+    "stride_bytes",
+    "clock_mhz",
+    "source_format",
+    "source_file",
+    "source_line",
+]
 FORMATS = ("tidy", "gpu-benches", "mt4g", "results")
 
 
@@ -41,8 +51,15 @@ class LadderInputError(ValueError):
         super().__init__(f"{where}: {expected}")
 
 
-def tidy_frame(rows: list[dict] | pd.DataFrame, columns: list[str], path, fmt: str, extra: dict | None = None,
-               kind: str | None = None, keep_other: bool = True) -> pd.DataFrame:
+def tidy_frame(
+    rows: list[dict] | pd.DataFrame,
+    columns: list[str],
+    path,
+    fmt: str,
+    extra: dict | None = None,
+    kind: str | None = None,
+    keep_other: bool = True,
+) -> pd.DataFrame:
     """`rows` as a frame with `columns` first (missing ones NaN, source_format and source_file set), the rows' other
     columns after them (or dropped), `attrs["kind"]` when given and `attrs["provenance"]` = {file, format, **extra}.
     The one frame builder of the latency and the bandwidth importers."""
@@ -92,6 +109,7 @@ def _number(token: str, path, line: int, what: str) -> float:
 
 # --- tidy CSV -------------------------------------------------------------------------------------------------------
 
+
 def read_tidy_csv(path) -> pd.DataFrame:
     path = Path(path)
     text = read_text(path)
@@ -103,8 +121,11 @@ def read_tidy_csv(path) -> pd.DataFrame:
     cols = [c.strip() for c in raw.columns]
     raw.columns = cols
     if "footprint_bytes" not in cols or not ({"latency_cycles", "latency_ns"} & set(cols)):
-        raise LadderInputError(path, "expected CSV header with footprint_bytes and latency_cycles or latency_ns "
-                                     f"(found {', '.join(cols)[:80]})", 1)
+        raise LadderInputError(
+            path,
+            f"expected CSV header with footprint_bytes and latency_cycles or latency_ns (found {', '.join(cols)[:80]})",
+            1,
+        )
     if raw.empty:
         raise LadderInputError(path, "expected at least one data row after the header", 2)
     out = pd.DataFrame(index=raw.index)
@@ -134,42 +155,71 @@ def read_tidy_csv(path) -> pd.DataFrame:
 
 # --- gpu-benches gpu-latency ----------------------------------------------------------------------------------------
 
+
 def read_gpu_benches(path, gpu: str | None = None) -> pd.DataFrame:
     path = Path(path)
     text = read_text(path)
     lines = text.splitlines()
     first = next((i for i, ln in enumerate(lines) if ln.strip()), None)
     if first is None or not lines[first].lstrip().startswith("clock:"):
-        raise LadderInputError(path, "expected gpu-benches gpu-latency output starting with a 'clock:' line",
-                               (first or 0) + 1)
+        raise LadderInputError(
+            path, "expected gpu-benches gpu-latency output starting with a 'clock:' line", (first or 0) + 1
+        )
     rows = []
-    for i, ln in enumerate(lines[first + 1:], start=first + 2):
+    for i, ln in enumerate(lines[first + 1 :], start=first + 2):
         tokens = ln.split()
         if not tokens:
             continue
         if len(tokens) != 5:
-            raise LadderInputError(path, "expected 5 columns 'iters clock_MHz footprint_KiB time_ms cycles', "
-                                         f"found {len(tokens)}", i)
-        iters, clock, kib, ms, cycles = (_number(t, path, i, w) for t, w in
-                                         zip(tokens, ("iters", "clock_MHz", "footprint_KiB", "time_ms", "cycles")))
+            raise LadderInputError(
+                path, f"expected 5 columns 'iters clock_MHz footprint_KiB time_ms cycles', found {len(tokens)}", i
+            )
+        iters, clock, kib, ms, cycles = (
+            _number(t, path, i, w) for t, w in zip(tokens, ("iters", "clock_MHz", "footprint_KiB", "time_ms", "cycles"))
+        )
         if iters <= 0 or kib < 0:
             raise LadderInputError(path, "expected positive iters and non-negative footprint_KiB", i)
-        rows.append({"footprint_bytes": kib * 1024, "latency_cycles": cycles, "latency_ns": ms * 1e6 / iters,
-                     "gpu": gpu or path.stem, "stride_bytes": 64.0, "clock_mhz": clock, "source_line": i,
-                     "iters": iters})
+        rows.append(
+            {
+                "footprint_bytes": kib * 1024,
+                "latency_cycles": cycles,
+                "latency_ns": ms * 1e6 / iters,
+                "gpu": gpu or path.stem,
+                "stride_bytes": 64.0,
+                "clock_mhz": clock,
+                "source_line": i,
+                "iters": iters,
+            }
+        )
     if not rows:
         raise LadderInputError(path, "expected data rows after the 'clock:' line", first + 2)
     # gpu-latency chases int64 pointers spread 8 slots apart (skip_factor 8): one load per 64 B.
-    return _frame(rows, "ladder", path, "gpu-benches",
-                  {"sha256": _sha256(text), "footprint_resolution_bytes": 1024,
-                   "method": "gpu-benches gpu-latency: one block of 64 threads chasing one random cycle, 64 B stride, "
-                             "host timer, min of 7, cycles from the reported clock"})
+    return _frame(
+        rows,
+        "ladder",
+        path,
+        "gpu-benches",
+        {
+            "sha256": _sha256(text),
+            "footprint_resolution_bytes": 1024,
+            "method": "gpu-benches gpu-latency: one block of 64 threads chasing one random cycle, 64 B stride, "
+            "host timer, min of 7, cycles from the reported clock",
+        },
+    )
 
 
 # --- mt4g -----------------------------------------------------------------------------------------------------------
 
-_MT4G_LEVELS = {"l1": "L1", "l2": "L2", "main": "DRAM", "shared": "shared", "readOnly": "read-only",
-                "texture": "texture", "constant.l1": "constant-L1", "constant.l1.5": "constant-L1.5"}
+_MT4G_LEVELS = {
+    "l1": "L1",
+    "l2": "L2",
+    "main": "DRAM",
+    "shared": "shared",
+    "readOnly": "read-only",
+    "texture": "texture",
+    "constant.l1": "constant-L1",
+    "constant.l1.5": "constant-L1.5",
+}
 
 
 def _bytes(node) -> float:
@@ -192,12 +242,15 @@ def read_mt4g_json(path) -> pd.DataFrame:
     general = doc["general"]
     name = general.get("name") if isinstance(general.get("name"), str) else path.stem
     clock = general.get("clockRate")
-    clock_mhz = (float(clock["value"]) / 1000 if isinstance(clock, dict) and clock.get("unit") == "kHz"
-                 and isinstance(clock.get("value"), (int, float)) else np.nan)
+    clock_mhz = (
+        float(clock["value"]) / 1000
+        if isinstance(clock, dict) and clock.get("unit") == "kHz" and isinstance(clock.get("value"), (int, float))
+        else np.nan
+    )
     rows = []
     for key, label in _MT4G_LEVELS.items():
         node = doc["memory"]
-        for part in (key.split(".", 1) if key.startswith("constant") else [key]):
+        for part in key.split(".", 1) if key.startswith("constant") else [key]:
             node = node.get(part) if isinstance(node, dict) else None
         if not isinstance(node, dict):
             continue
@@ -207,17 +260,33 @@ def read_mt4g_json(path) -> pd.DataFrame:
         p50, mean = lat.get("p50"), lat.get("mean")
         if not isinstance(p50, (int, float)) and not isinstance(mean, (int, float)):
             raise LadderInputError(path, f"expected memory.{key}.latency.p50 or .mean as a number")
-        rows.append({"level": label, "footprint_bytes": np.nan,
-                     "latency_cycles": float(p50 if isinstance(p50, (int, float)) else mean),
-                     "latency_mean_cycles": float(mean) if isinstance(mean, (int, float)) else np.nan,
-                     "n_samples": lat.get("measurements"), "capacity_bytes": _bytes(node.get("size")),
-                     "segment_bytes": _bytes(node.get("segmentSize")),
-                     "method": str(lat.get("method", "")), "gpu": name, "clock_mhz": clock_mhz})
+        rows.append(
+            {
+                "level": label,
+                "footprint_bytes": np.nan,
+                "latency_cycles": float(p50 if isinstance(p50, (int, float)) else mean),
+                "latency_mean_cycles": float(mean) if isinstance(mean, (int, float)) else np.nan,
+                "n_samples": lat.get("measurements"),
+                "capacity_bytes": _bytes(node.get("size")),
+                "segment_bytes": _bytes(node.get("segmentSize")),
+                "method": str(lat.get("method", "")),
+                "gpu": name,
+                "clock_mhz": clock_mhz,
+            }
+        )
     if not rows:
         raise LadderInputError(path, "expected at least one memory.<level>.latency entry in cycles")
-    return _frame(rows, "reported-levels", path, "mt4g",
-                  {"sha256": _sha256(text), "method": "values as reported by mt4g (not re-detected): p50 latency, "
-                                                      "measured sizes; L2 total is a device property"})
+    return _frame(
+        rows,
+        "reported-levels",
+        path,
+        "mt4g",
+        {
+            "sha256": _sha256(text),
+            "method": "values as reported by mt4g (not re-detected): p50 latency, "
+            "measured sizes; L2 total is a device property",
+        },
+    )
 
 
 def read_mt4g_txt(path, gpu: str | None = None) -> pd.DataFrame:
@@ -237,18 +306,30 @@ def read_mt4g_txt(path, gpu: str | None = None) -> pd.DataFrame:
             if len(tokens) < 2:
                 raise LadderInputError(path, "expected 'footprint_bytes,latency,latency,...'", i)
             fp = _number(tokens[0], path, i, "footprint_bytes")
-            rows.extend({"footprint_bytes": fp, "latency_cycles": _number(t, path, i, "latency"),
-                         "source_line": i} for t in tokens[1:] if t != "")
+            rows.extend(
+                {"footprint_bytes": fp, "latency_cycles": _number(t, path, i, "latency"), "source_line": i}
+                for t in tokens[1:]
+                if t != ""
+            )
         else:
             if len(tokens) != 1:
                 raise LadderInputError(path, "expected one latency per line", i)
-            rows.append({"footprint_bytes": np.nan, "latency_cycles": _number(tokens[0], path, i, "latency"),
-                         "source_line": i})
+            rows.append(
+                {"footprint_bytes": np.nan, "latency_cycles": _number(tokens[0], path, i, "latency"), "source_line": i}
+            )
     for r in rows:
         r.update(gpu=gpu_name, benchmark=benchmark)
-    return _frame(rows, "ladder" if windowed else "samples", path, "mt4g",
-                  {"sha256": _sha256(text), "benchmark": benchmark,
-                   "method": "mt4g: one thread, %clock around each load, per-load samples"})
+    return _frame(
+        rows,
+        "ladder" if windowed else "samples",
+        path,
+        "mt4g",
+        {
+            "sha256": _sha256(text),
+            "benchmark": benchmark,
+            "method": "mt4g: one thread, %clock around each load, per-load samples",
+        },
+    )
 
 
 def _optional(value) -> float:
@@ -256,6 +337,7 @@ def _optional(value) -> float:
 
 
 # --- our own results document ---------------------------------------------------------------------------------------
+
 
 def json_document(source) -> tuple[object, object, str | None]:
     """(document, label, text) of a JSON document given as a dict or a path: the label is the path ("<results>" for
@@ -273,13 +355,17 @@ def json_document(source) -> tuple[object, object, str | None]:
 def gpu_results(doc: dict, label) -> dict:
     """A results document upgraded and validated by probes.results.schema, refused unless measured on a GPU."""
     from probes.results.schema import ResultsError, upgrade, validate
+
     try:
         doc = validate(upgrade(doc, str(label)), str(label))
     except ResultsError as err:
         raise LadderInputError(label, f"expected a valid results document ({err})") from None
     if doc["backend"] != "gpu":
-        raise LadderInputError(label, f"expected GPU measurements, got backend {doc['backend']!r} "
-                                      "(simulated results use a test clock and are not analysed)")
+        raise LadderInputError(
+            label,
+            f"expected GPU measurements, got backend {doc['backend']!r} "
+            "(simulated results use a test clock and are not analysed)",
+        )
     return doc
 
 
@@ -302,13 +388,18 @@ def from_results_json(source) -> pd.DataFrame:
         fp = s.get("footprint_bytes")
         for value, what in ((fp, "footprint_bytes"), (cyc, "cycles_per_load or latency_cycles")):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise LadderInputError(label, f"expected samples[{i}].{what.split(' ')[0]} as a number "
-                                              f"(field {what})")
-        rows.append({"footprint_bytes": float(fp), "latency_cycles": float(cyc),
-                     "latency_ns": _optional(s.get("ns_per_load", s.get("latency_ns"))),
-                     "gpu": str(s.get("gpu") or run_gpu or "unknown"),
-                     "stride_bytes": _optional(s.get("stride_bytes")), "clock_mhz": _optional(s.get("clock_mhz")),
-                     "source_line": np.nan})
+                raise LadderInputError(label, f"expected samples[{i}].{what.split(' ')[0]} as a number (field {what})")
+        rows.append(
+            {
+                "footprint_bytes": float(fp),
+                "latency_cycles": float(cyc),
+                "latency_ns": _optional(s.get("ns_per_load", s.get("latency_ns"))),
+                "gpu": str(s.get("gpu") or run_gpu or "unknown"),
+                "stride_bytes": _optional(s.get("stride_bytes")),
+                "clock_mhz": _optional(s.get("clock_mhz")),
+                "source_line": np.nan,
+            }
+        )
     if not rows:
         raise LadderInputError(label, "expected at least one sample in 'samples'")
     extra = {"sha256": _sha256(text)} if text is not None else {}
@@ -326,9 +417,17 @@ def _from_schema(doc: dict, label, text) -> pd.DataFrame:
         if not isinstance(fp, (int, float)) or not isinstance(summary.get("median"), (int, float)):
             raise LadderInputError(label, f"expected points[{i}] with axes.footprint_bytes and summary.median")
         ns = [s.get("ns_per_op") for s in pt["samples"] if isinstance(s.get("ns_per_op"), (int, float))]
-        rows.append({"footprint_bytes": float(fp), "latency_cycles": float(summary["median"]),
-                     "latency_ns": float(np.median(ns)) if ns else np.nan, "gpu": gpu,
-                     "stride_bytes": _optional(stride), "clock_mhz": np.nan, "source_line": np.nan})
+        rows.append(
+            {
+                "footprint_bytes": float(fp),
+                "latency_cycles": float(summary["median"]),
+                "latency_ns": float(np.median(ns)) if ns else np.nan,
+                "gpu": gpu,
+                "stride_bytes": _optional(stride),
+                "clock_mhz": np.nan,
+                "source_line": np.nan,
+            }
+        )
     if not rows:
         raise LadderInputError(label, "expected at least one point in 'points'")
     extra = {"sha256": _sha256(text)} if text is not None else {}
@@ -336,6 +435,7 @@ def _from_schema(doc: dict, label, text) -> pd.DataFrame:
 
 
 # --- dispatch -------------------------------------------------------------------------------------------------------
+
 
 def detect_format(path) -> str:
     path = Path(path)
@@ -358,8 +458,12 @@ def detect_format(path) -> str:
         return "tidy"
     if first and all(tok.strip().replace(".", "", 1).isdigit() for tok in first.split(",")):
         return "mt4g"
-    raise LadderInputError(path, "unrecognised format: expected a tidy CSV header, a gpu-benches 'clock:' line, "
-                                 "mt4g samples or a JSON document; pass --format", 1)
+    raise LadderInputError(
+        path,
+        "unrecognised format: expected a tidy CSV header, a gpu-benches 'clock:' line, "
+        "mt4g samples or a JSON document; pass --format",
+        1,
+    )
 
 
 def load(path, fmt: str = "auto", gpu: str | None = None) -> pd.DataFrame:

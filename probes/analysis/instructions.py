@@ -11,6 +11,7 @@
   variant atlas (reports/static/variants-sass.csv.gz): the join of measured and scheduled is by that key.
 - `instruction_table`: stored result documents -> one row per op (CSV, Markdown, figure).
 """
+
 from __future__ import annotations
 
 import io
@@ -25,8 +26,8 @@ from probes.static import instruction_table as itable
 from probes.static import variant_atlas
 
 LABELS = (verdicts.UNDOCUMENTED, verdicts.DOCUMENTED_DIFFERS, verdicts.DOCUMENTED_MATCHES)
-REL_TOL = 0.03          # clock-rate bias and rounding in the documented table; larger gaps are "differs"
-PLATEAU_TOL = 0.05      # points within 5 % of the best median belong to the plateau
+REL_TOL = 0.03  # clock-rate bias and rounding in the documented table; larger gaps are "differs"
+PLATEAU_TOL = 0.05  # points within 5 % of the best median belong to the plateau
 
 
 @dataclass(frozen=True)
@@ -58,13 +59,13 @@ def two_unroll_estimate(t_n, t_2n, steps: int) -> Estimate:
 
 @dataclass(frozen=True)
 class Saturation:
-    value: float            # plateau results/clk/SM (pooled median of the plateau points)
+    value: float  # plateau results/clk/SM (pooled median of the plateau points)
     ci_low: float
     ci_high: float
-    warps_per_sm: int       # smallest occupancy on the plateau (then smallest ilp)
+    warps_per_sm: int  # smallest occupancy on the plateau (then smallest ilp)
     ilp: int
-    saturated: bool         # the plateau holds >= 2 points: the curve levelled off inside the sweep
-    flat: bool              # the least parallel point is already on the plateau
+    saturated: bool  # the plateau holds >= 2 points: the curve levelled off inside the sweep
+    flat: bool  # the least parallel point is already on the plateau
 
 
 def saturation(points: list[dict], tol: float = PLATEAU_TOL) -> Saturation:
@@ -79,12 +80,20 @@ def saturation(points: list[dict], tol: float = PLATEAU_TOL) -> Saturation:
     first = min(plateau, key=lambda p: (p["warps_per_sm"] * p["ilp"], p["warps_per_sm"], p["ilp"]))
     least = min(pts, key=lambda p: (p["warps_per_sm"] * p["ilp"], p["warps_per_sm"], p["ilp"]))
     est = median_ci(np.concatenate([np.asarray(p["values"], dtype=float) for p in plateau]))
-    return Saturation(est.value, est.ci_low, est.ci_high, int(first["warps_per_sm"]), int(first["ilp"]),
-                      saturated=len(plateau) >= 2, flat=first is least)
+    return Saturation(
+        est.value,
+        est.ci_low,
+        est.ci_high,
+        int(first["warps_per_sm"]),
+        int(first["ilp"]),
+        saturated=len(plateau) >= 2,
+        flat=first is least,
+    )
 
 
-def label(value: float, ci_low: float, ci_high: float, documented: float | None,
-          rel_tol: float = REL_TOL) -> tuple[str, float | None]:
+def label(
+    value: float, ci_low: float, ci_high: float, documented: float | None, rel_tol: float = REL_TOL
+) -> tuple[str, float | None]:
     """(label, measured as % of documented). Matches when the documented value lies in [ci_low, ci_high]
     widened by rel_tol of the documented value; a difference is reported with its sign, never rounded away."""
     verdict = verdicts.against_documented(documented, ci_low, ci_high, rel_tol)
@@ -113,11 +122,15 @@ def scheduled(key: str, arch: str, csv: Path | None = None) -> dict:
     row = variant_atlas.scheduled(key, arch, csv) if key else None
     if not row or row.get("status") != "ok" or row.get("variant") != key:
         return {"latency_class": None, "latency": None, "interval": None}
-    return {"latency_class": row.get("latency_class") or None, "latency": _number(row, "fixed_latency_cycles"),
-            "interval": _number(row, "issue_interval_cycles")}
+    return {
+        "latency_class": row.get("latency_class") or None,
+        "latency": _number(row, "fixed_latency_cycles"),
+        "interval": _number(row, "issue_interval_cycles"),
+    }
 
 
 # --- result documents -> table ------------------------------------------------------------------------------------
+
 
 def _cc(doc: dict) -> tuple[int, int]:
     return tuple(doc["environment"].get("compute_capability") or (0, 0))
@@ -130,8 +143,9 @@ def latency_rows(doc: dict) -> dict:
         samples = [s for s in point["samples"] if not s.get("throttled")] or point["samples"]
         if not samples:
             continue
-        est = two_unroll_estimate([s["cycles_n"] for s in samples], [s["cycles_2n"] for s in samples],
-                                  int(samples[0]["steps"]))
+        est = two_unroll_estimate(
+            [s["cycles_n"] for s in samples], [s["cycles_2n"] for s in samples], int(samples[0]["steps"])
+        )
         out[point["axes"]["op"]] = (est, samples[0])
     return out
 
@@ -144,17 +158,40 @@ def throughput_rows(doc: dict) -> dict:
         if not samples:
             continue
         by_op.setdefault(point["axes"]["op"], []).append(
-            {"warps_per_sm": point["axes"]["warps_per_sm"], "ilp": point["axes"]["ilp"], "sample": samples[0],
-             "values": [s.get("results_per_clk_per_sm", s.get("ops_per_clk_per_sm")) for s in samples]})
+            {
+                "warps_per_sm": point["axes"]["warps_per_sm"],
+                "ilp": point["axes"]["ilp"],
+                "sample": samples[0],
+                "values": [s.get("results_per_clk_per_sm", s.get("ops_per_clk_per_sm")) for s in samples],
+            }
+        )
     return {op: (saturation(pts), pts[0]["sample"]) for op, pts in by_op.items()}
 
 
-TABLE_COLUMNS = ("instruction", "variant", "sass_opcode", "mix", "conditions", "latency [cycles]", "latency CI low",
-                 "latency CI high", "static latency class", "static latency [cycles]", "static differs",
-                 "static issue interval [cycles]", "throughput [results/clk/SM]", "throughput CI low",
-                 "throughput CI high", "result unit",
-                 "saturated at [warps/SM]", "saturated at [ilp]", "documented [results/clk/SM]", "% of documented",
-                 "label", "documented source")
+TABLE_COLUMNS = (
+    "instruction",
+    "variant",
+    "sass_opcode",
+    "mix",
+    "conditions",
+    "latency [cycles]",
+    "latency CI low",
+    "latency CI high",
+    "static latency class",
+    "static latency [cycles]",
+    "static differs",
+    "static issue interval [cycles]",
+    "throughput [results/clk/SM]",
+    "throughput CI low",
+    "throughput CI high",
+    "result unit",
+    "saturated at [warps/SM]",
+    "saturated at [ilp]",
+    "documented [results/clk/SM]",
+    "% of documented",
+    "label",
+    "documented source",
+)
 
 
 def conditions(sample: dict, latency: dict | None = None) -> str:
@@ -188,17 +225,28 @@ def instruction_table(docs: list[dict], claims: list | None = None, variant_csv:
         sample = (latency.get(op) or through.get(op))[1]
         row = {c: None for c in TABLE_COLUMNS}
         key = variant_of(op, sample)
-        row.update({"instruction": op, "variant": key, "sass_opcode": sample.get("sass_opcode"),
-                    "mix": sample.get("mix") or "",
-                    "conditions": conditions(sample, latency[op][1] if op in latency else None),
-                    "result unit": sample.get("result_unit") or "results"})
+        row.update(
+            {
+                "instruction": op,
+                "variant": key,
+                "sass_opcode": sample.get("sass_opcode"),
+                "mix": sample.get("mix") or "",
+                "conditions": conditions(sample, latency[op][1] if op in latency else None),
+                "result unit": sample.get("result_unit") or "results",
+            }
+        )
         if op in latency:
             est = latency[op][0]
             row.update({"latency [cycles]": est.value, "latency CI low": est.ci_low, "latency CI high": est.ci_high})
         sched = scheduled(key, arch, variant_csv)
         static = sched["latency"]
-        row.update({"static latency class": sched["latency_class"], "static latency [cycles]": static,
-                    "static issue interval [cycles]": sched["interval"]})
+        row.update(
+            {
+                "static latency class": sched["latency_class"],
+                "static latency [cycles]": static,
+                "static issue interval [cycles]": sched["interval"],
+            }
+        )
         if static is not None and op in latency and not row["mix"]:
             # ptxas's scheduled latency outside the measured CI (half a cycle of slack for the clock read)
             row["static differs"] = not (row["latency CI low"] - 0.5 <= static <= row["latency CI high"] + 0.5)
@@ -207,11 +255,19 @@ def instruction_table(docs: list[dict], claims: list | None = None, variant_csv:
             sat = through[op][0]
             documented = doc_claim.value if doc_claim else None
             verdict, pct = label(sat.value, sat.ci_low, sat.ci_high, documented)
-            row.update({"throughput [results/clk/SM]": sat.value, "throughput CI low": sat.ci_low,
-                        "throughput CI high": sat.ci_high, "saturated at [warps/SM]": sat.warps_per_sm,
-                        "saturated at [ilp]": sat.ilp, "documented [results/clk/SM]": documented,
-                        "% of documented": pct, "label": verdict,
-                        "documented source": doc_claim.source if doc_claim else ""})
+            row.update(
+                {
+                    "throughput [results/clk/SM]": sat.value,
+                    "throughput CI low": sat.ci_low,
+                    "throughput CI high": sat.ci_high,
+                    "saturated at [warps/SM]": sat.warps_per_sm,
+                    "saturated at [ilp]": sat.ilp,
+                    "documented [results/clk/SM]": documented,
+                    "% of documented": pct,
+                    "label": verdict,
+                    "documented source": doc_claim.source if doc_claim else "",
+                }
+            )
         else:
             row.update({"label": verdicts.UNDOCUMENTED, "documented source": ""})
         rows.append(row)
@@ -236,6 +292,7 @@ def to_markdown(frame) -> str:
 def figure(frame):
     """Two panels: latency [cycles] with CI, and throughput as % of documented (or results/clk/SM if undocumented)."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -245,14 +302,21 @@ def figure(frame):
     lat = f["latency [cycles]"].astype(float)
     err = np.vstack([lat - f["latency CI low"].astype(float), f["latency CI high"].astype(float) - lat])
     ax1.bar(x, lat, yerr=np.nan_to_num(err), color="tab:blue", capsize=2)
-    ax1.scatter(x, f["static latency [cycles]"].astype(float), marker="_", s=200, color="k",
-                label="ptxas scheduled latency (static)")
+    ax1.scatter(
+        x,
+        f["static latency [cycles]"].astype(float),
+        marker="_",
+        s=200,
+        color="k",
+        label="ptxas scheduled latency (static)",
+    )
     ax1.set_ylabel("latency [cycles]")
     ax1.legend(fontsize=7)
     thr = f["throughput [results/clk/SM]"].astype(float)
     ax2.bar(x, thr, color="tab:green")
-    ax2.scatter(x, f["documented [results/clk/SM]"].astype(float), marker="_", s=200, color="k",
-                label="Programming Guide")
+    ax2.scatter(
+        x, f["documented [results/clk/SM]"].astype(float), marker="_", s=200, color="k", label="Programming Guide"
+    )
     ax2.set_ylabel("results / clk / SM")
     ax2.set_yscale("log", base=2)
     ax2.legend(fontsize=7)
@@ -268,6 +332,7 @@ def write_table(frame, folder: Path, stem: str = "instructions") -> list[Path]:
     import matplotlib.pyplot as plt
 
     from probes.results.io import write_atomic
+
     folder = Path(folder)
     paths = [folder / f"{stem}.csv", folder / f"{stem}.md", folder / f"{stem}.png"]
     write_atomic(paths[0], frame.to_csv(index=False))

@@ -7,6 +7,7 @@
 
 Both raise importers.LadderInputError (one line), so `analyze ladder` exits 2 with `error: ...`.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,8 +16,8 @@ from scipy import stats
 
 from probes.analysis.importers import LadderInputError
 
-FALL_RATIO = 0.8        # largest-footprint latency below 80 % of the smallest-footprint latency ...
-FALL_RHO = -0.5         # ... and a clearly negative rank correlation: latency falls with footprint
+FALL_RATIO = 0.8  # largest-footprint latency below 80 % of the smallest-footprint latency ...
+FALL_RHO = -0.5  # ... and a clearly negative rank correlation: latency falls with footprint
 MIN_FOOTPRINTS = 4
 
 
@@ -36,9 +37,13 @@ def check_ladder(df: pd.DataFrame) -> None:
         row = d[bad].iloc[0]
         line = row.get("source_line")
         line = int(line) if isinstance(line, (int, float, np.number)) and np.isfinite(line) else None
-        raise LadderInputError(path, f"expected positive footprint_bytes and {col}, found {row['footprint_bytes']:g} "
-                                     f"and {row[col]:g} ({int(bad.sum())} such row(s) of {len(d)}; a ladder's "
-                                     "points must be > 0 to be analysed)", line)
+        raise LadderInputError(
+            path,
+            f"expected positive footprint_bytes and {col}, found {row['footprint_bytes']:g} "
+            f"and {row[col]:g} ({int(bad.sum())} such row(s) of {len(d)}; a ladder's "
+            "points must be > 0 to be analysed)",
+            line,
+        )
     for gpu, part in d.groupby("gpu", sort=False):
         med = part.groupby("footprint_bytes")[col].median().sort_index()
         if med.size < MIN_FOOTPRINTS:
@@ -48,7 +53,10 @@ def check_ladder(df: pd.DataFrame) -> None:
         rho = stats.spearmanr(med.index.to_numpy(), med.to_numpy()).statistic
         if large < FALL_RATIO * small and rho < FALL_RHO:
             unit = "cycles" if col == "latency_cycles" else "ns"
-            raise LadderInputError(path, f"latency falls as the footprint grows for GPU {gpu!r} ({small:.4g} {unit} "
-                                         f"at the smallest footprints, {large:.4g} at the largest, rank correlation "
-                                         f"{rho:.2f}): not a latency ladder; check the file's columns (footprint "
-                                         "and latency swapped?) or whether it holds bandwidth")
+            raise LadderInputError(
+                path,
+                f"latency falls as the footprint grows for GPU {gpu!r} ({small:.4g} {unit} "
+                f"at the smallest footprints, {large:.4g} at the largest, rank correlation "
+                f"{rho:.2f}): not a latency ladder; check the file's columns (footprint "
+                "and latency swapped?) or whether it holds bandwidth",
+            )

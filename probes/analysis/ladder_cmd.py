@@ -4,6 +4,7 @@
 (this module never imports it back); `run(args)` returns the exit code (2 on bad input, with one
 `error: ...` line on stderr and no traceback).
 """
+
 from __future__ import annotations
 
 import json
@@ -39,12 +40,22 @@ def _analyse_ladder(df: pd.DataFrame, params: DetectionParams) -> dict:
         for lv in out:
             lv["unit"] = "ns"
     n_fp = int(d["footprint_bytes"].nunique())
-    notes = [w for lv, nxt in zip(levels, [*levels[1:], None])
-             for w in (describe_transition(lv, nxt.name if nxt else None, fmt_bytes),
-                       describe_sublevels(lv, fmt_bytes))
-             if w]
-    doc = {"gpu": str(d["gpu"].iloc[0]) if len(d) else "", "unit": unit, "n_points": n_fp,
-           "levels": out, "notes": notes, "_levels": levels, "_frame": d, "_col": col}
+    notes = [
+        w
+        for lv, nxt in zip(levels, [*levels[1:], None])
+        for w in (describe_transition(lv, nxt.name if nxt else None, fmt_bytes), describe_sublevels(lv, fmt_bytes))
+        if w
+    ]
+    doc = {
+        "gpu": str(d["gpu"].iloc[0]) if len(d) else "",
+        "unit": unit,
+        "n_points": n_fp,
+        "levels": out,
+        "notes": notes,
+        "_levels": levels,
+        "_frame": d,
+        "_col": col,
+    }
     if decimation(n_fp, params):
         doc["decimation"] = decimation(n_fp, params)
     return doc
@@ -53,9 +64,20 @@ def _analyse_ladder(df: pd.DataFrame, params: DetectionParams) -> dict:
 def _analyse_samples(df: pd.DataFrame) -> dict:
     med, lo, hi = median_ci(df["latency_cycles"].to_numpy(dtype=float))
     bench = df["benchmark"].iloc[0] if "benchmark" in df.columns else "samples"
-    return {"gpu": str(df["gpu"].iloc[0]), "unit": "cycles", "n_points": int(len(df)),
-            "levels": [{"name": str(bench), "latency_cycles": med, "latency_ci_low": lo, "latency_ci_high": hi,
-                        "n_points": int(len(df))}]}
+    return {
+        "gpu": str(df["gpu"].iloc[0]),
+        "unit": "cycles",
+        "n_points": int(len(df)),
+        "levels": [
+            {
+                "name": str(bench),
+                "latency_cycles": med,
+                "latency_ci_low": lo,
+                "latency_ci_high": hi,
+                "n_points": int(len(df)),
+            }
+        ],
+    }
 
 
 def _reported(df: pd.DataFrame) -> dict:
@@ -84,20 +106,28 @@ def build_document(df: pd.DataFrame, gpu: str | None = None, params: DetectionPa
     if gpu is not None:
         df = df[df["gpu"] == gpu]
         if df.empty:
-            raise importers.LadderInputError(df.attrs.get("provenance", {}).get("file", "input"),
-                                             f"expected GPU {gpu!r} in the file")
+            raise importers.LadderInputError(
+                df.attrs.get("provenance", {}).get("file", "input"), f"expected GPU {gpu!r} in the file"
+            )
     analyses = []
     for name in pd.unique(df["gpu"]):
         part = df[df["gpu"] == name]
         part.attrs = df.attrs
-        analyses.append(_analyse_ladder(part, params) if kind == "ladder" else
-                        _analyse_samples(part) if kind == "samples" else _reported(part))
+        analyses.append(
+            _analyse_ladder(part, params)
+            if kind == "ladder"
+            else _analyse_samples(part)
+            if kind == "samples"
+            else _reported(part)
+        )
     return analysis_document(df.attrs.get("provenance", {}), _method(kind, params), analyses, kind=kind)
 
 
 def format_table(doc: dict) -> str:
-    lines = [f"# {doc['input'].get('file', '')} ({doc['input'].get('format', '')}, {doc['kind']}); "
-             f"method: {doc['method']['name']}; gpu-probes {doc['tool_version']}"]
+    lines = [
+        f"# {doc['input'].get('file', '')} ({doc['input'].get('format', '')}, {doc['kind']}); "
+        f"method: {doc['method']['name']}; gpu-probes {doc['tool_version']}"
+    ]
     for lad in doc["ladders"]:
         lines.append(f"\n{lad['gpu']}: {len(lad['levels'])} level(s) from {lad['n_points']} points ({lad['unit']})")
         if not lad["levels"]:
@@ -105,7 +135,7 @@ def format_table(doc: dict) -> str:
             continue
         lines.append(f"  {'level':<14}{'latency':>10}  {'95 % CI':<20}{'capacity interval':<36}{'points':>6}")
         for lv in lad["levels"]:
-            ci = (f"[{lv['latency_ci_low']:.1f}, {lv['latency_ci_high']:.1f}]" if "latency_ci_low" in lv else "-")
+            ci = f"[{lv['latency_ci_low']:.1f}, {lv['latency_ci_high']:.1f}]" if "latency_ci_low" in lv else "-"
             if "capacity_bytes_low" in lv:
                 cap = f"{fmt_bytes(lv['capacity_bytes_low'])} - {fmt_bytes(lv['capacity_bytes_high'])}"
                 cap += " (gradual)" if lv.get("transition") == "gradual" else ""
@@ -126,6 +156,7 @@ def run(args) -> int:
     try:
         df = importers.load(args.file, getattr(args, "format", "auto"), getattr(args, "gpu", None))
         from probes.analysis.ladder_checks import check_ladder
+
         check_ladder(df)  # non-positive rows and falling ladders: refused, not dropped or misread
         doc = build_document(df, getattr(args, "gpu", None))
         if getattr(args, "plot", None):
@@ -151,10 +182,16 @@ def _plot(doc: dict, out: str) -> None:
 
     ladders = [lad for lad in doc["ladders"] if "_levels" in lad]
     if len(ladders) != 1:
-        raise importers.LadderInputError(doc["input"].get("file", "input"),
-                                         "expected exactly one ladder to plot (pick one with --gpu)")
+        raise importers.LadderInputError(
+            doc["input"].get("file", "input"), "expected exactly one ladder to plot (pick one with --gpu)"
+        )
     lad = ladders[0]
     d = lad["_frame"]
-    plots.plot_ladder(d["footprint_bytes"], d[lad["_col"]], lad["_levels"], out,
-                      title=f"{lad['gpu']} ({doc['input'].get('format', '')}: {doc['input'].get('file', '')})",
-                      unit=lad["unit"])
+    plots.plot_ladder(
+        d["footprint_bytes"],
+        d[lad["_col"]],
+        lad["_levels"],
+        out,
+        title=f"{lad['gpu']} ({doc['input'].get('format', '')}: {doc['input'].get('file', '')})",
+        unit=lad["unit"],
+    )

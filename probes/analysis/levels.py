@@ -37,6 +37,7 @@ What it does not prove: a plateau's CI covers the spread of the points on it, no
 placement, clock conversion, footprint rounding). Names are inferred from order and latency ratios, not measured.
 A gradual transition's span is where the level *degrades*; the nominal size can sit anywhere in it.
 """
+
 from __future__ import annotations
 
 import sys
@@ -50,9 +51,11 @@ from probes.stats import median_ci
 
 ruptures = lazy("ruptures")  # the [report] extra: needed when a ladder is analysed, not to import this module
 
-METHOD_NAME = ("pelt-l2 (ruptures' recursion, vectorised) on ln(latency), plateau cores, capacity from the last "
-               "point in the plateau CI to the first point measurably above it")
-PROGRESS_ABOVE = 100_000   # raw points from which detect_levels shows a progress bar (stderr, terminals only)
+METHOD_NAME = (
+    "pelt-l2 (ruptures' recursion, vectorised) on ln(latency), plateau cores, capacity from the last "
+    "point in the plateau CI to the first point measurably above it"
+)
+PROGRESS_ABOVE = 100_000  # raw points from which detect_levels shows a progress bar (stderr, terminals only)
 
 
 class LadderTooLarge(ValueError):
@@ -61,19 +64,19 @@ class LadderTooLarge(ValueError):
 
 @dataclass(frozen=True)
 class DetectionParams:
-    min_points: int = 3                 # fewer points than this on a flat stretch is a ramp, not a level
-    flat_tolerance: float = 0.10        # p90/p10 - 1 of a plateau candidate
+    min_points: int = 3  # fewer points than this on a flat stretch is a ramp, not a level
+    flat_tolerance: float = 0.10  # p90/p10 - 1 of a plateau candidate
     max_slope_per_octave: float = 0.15  # |d ln(latency) / d log2(footprint)| of a plateau candidate
-    min_level_ratio: float = 1.2        # candidates closer than this in latency are the same level
-    min_step_penalty: float = 0.03      # a step smaller than this (relative) is never a segment by itself
-    noise_penalty_factor: float = 3.0   # multiplies sigma^2 * ln(n) in the PELT penalty
+    min_level_ratio: float = 1.2  # candidates closer than this in latency are the same level
+    min_step_penalty: float = 0.03  # a step smaller than this (relative) is never a segment by itself
+    noise_penalty_factor: float = 3.0  # multiplies sigma^2 * ln(n) in the PELT penalty
     confidence: float = 0.95
-    sharp_ratio: float = 1.10           # next level reached within this factor of the first rise: a sharp transition
-    sublevel_ratio: float = 1.03        # flat regions of one level this far apart (and CIs disjoint): sub-levels
-    sublevel_slope: float = 0.03        # |Theil-Sen slope of ln latency| per octave of a flat region (sub-levels)
-    local_points: int = 5               # points before a candidate edge whose median CI is "the plateau where it ends"
-    bin_above: int = 2048               # more distinct footprints than this are binned into this many log2 bins
-    max_points: int = 5_000_000         # more raw points than this are refused
+    sharp_ratio: float = 1.10  # next level reached within this factor of the first rise: a sharp transition
+    sublevel_ratio: float = 1.03  # flat regions of one level this far apart (and CIs disjoint): sub-levels
+    sublevel_slope: float = 0.03  # |Theil-Sen slope of ln latency| per octave of a flat region (sub-levels)
+    local_points: int = 5  # points before a candidate edge whose median CI is "the plateau where it ends"
+    bin_above: int = 2048  # more distinct footprints than this are binned into this many log2 bins
+    max_points: int = 5_000_000  # more raw points than this are refused
 
     def describe(self) -> dict:
         return {"name": METHOD_NAME, **asdict(self)}
@@ -82,6 +85,7 @@ class DetectionParams:
 @dataclass(frozen=True)
 class SubLevel:
     """One flat region inside a level whose value differs from another one's beyond both CIs."""
+
     latency_cycles: float
     latency_ci_low: float
     latency_ci_high: float
@@ -96,16 +100,16 @@ class Level:
     latency_cycles: float
     latency_ci_low: float
     latency_ci_high: float
-    capacity_bytes_low: float | None    # last footprint still inside the plateau's CI (None: no next level)
-    capacity_bytes_high: float | None   # first footprint measurably above the plateau
-    n_points: int                       # points the latency and its CI come from (the plateau core)
-    plateau_bytes_low: float            # footprint extent of the core
+    capacity_bytes_low: float | None  # last footprint still inside the plateau's CI (None: no next level)
+    capacity_bytes_high: float | None  # first footprint measurably above the plateau
+    n_points: int  # points the latency and its CI come from (the plateau core)
+    plateau_bytes_low: float  # footprint extent of the core
     plateau_bytes_high: float
-    zone_bytes_low: float               # extent of all plateau points assigned to this level
+    zone_bytes_low: float  # extent of all plateau points assigned to this level
     zone_bytes_high: float
     n_zone_points: int
-    transition: str | None = None       # "sharp" | "gradual" to the next level; "ramp": a rise with no level after
-    span_bytes_low: float | None = None   # gradual / ramp: where the latency starts to leave this level ...
+    transition: str | None = None  # "sharp" | "gradual" to the next level; "ramp": a rise with no level after
+    span_bytes_low: float | None = None  # gradual / ramp: where the latency starts to leave this level ...
     span_bytes_high: float | None = None  # ... and where the next level is reached (ramp: the last footprint)
     sublevels: tuple[SubLevel, ...] = ()  # >= 2 when two flat regions of this level differ beyond their CIs
 
@@ -129,7 +133,7 @@ class Level:
 
 @dataclass
 class _Candidate:
-    start: int          # index range [start, stop) into the cleaned ladder
+    start: int  # index range [start, stop) into the cleaned ladder
     stop: int
     median: float
 
@@ -182,7 +186,7 @@ def bin_ladder(fp: np.ndarray, lat: np.ndarray, n_bins: int) -> tuple[np.ndarray
     edges = np.linspace(x[0], x[-1], n_bins + 1)
     idx = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, n_bins - 1)
     keys, med, counts = _group_medians(idx.astype(float), lat)
-    first = np.r_[0, np.cumsum(counts)[:-1]]       # fp is sorted, so each bin is a contiguous run
+    first = np.r_[0, np.cumsum(counts)[:-1]]  # fp is sorted, so each bin is a contiguous run
     last = first + counts - 1
     mid = first + (counts - 1) // 2
     return fp[mid], med, fp[first], fp[last]
@@ -193,7 +197,7 @@ def _penalty(y: np.ndarray, p) -> float:
     if y.size < 3:
         return floor
     sigma = stats.median_abs_deviation(np.diff(y), scale="normal") / np.sqrt(2)
-    return float(max(floor, p.noise_penalty_factor * sigma ** 2 * np.log(y.size)))
+    return float(max(floor, p.noise_penalty_factor * sigma**2 * np.log(y.size)))
 
 
 def pelt_l2(y: np.ndarray, pen: float) -> list[int]:
@@ -294,6 +298,7 @@ class _Progress:
         self.bar = None
         if n_raw >= PROGRESS_ABOVE:
             from tqdm import tqdm
+
             self.bar = tqdm(total=4, desc="ladder", unit="stage", file=sys.stderr, disable=None, leave=False)
 
     def step(self, what: str) -> None:
@@ -313,8 +318,9 @@ def detect_levels(footprint_bytes, latency, params: DetectionParams | None = Non
     p = params or DetectionParams()
     n_raw = int(np.size(footprint_bytes))
     if n_raw > p.max_points:
-        raise LadderTooLarge(f"{n_raw} points is more than the {p.max_points} this analysis accepts "
-                             f"(bin or decimate the sweep first)")
+        raise LadderTooLarge(
+            f"{n_raw} points is more than the {p.max_points} this analysis accepts (bin or decimate the sweep first)"
+        )
     prog = _Progress(n_raw)
     try:
         fp, lat = clean_ladder(footprint_bytes, latency)
@@ -335,8 +341,10 @@ def decimation(n_footprints: int, params: DetectionParams | None = None) -> str 
     p = params or DetectionParams()
     if n_footprints <= p.bin_above:
         return None
-    return (f"{n_footprints} distinct footprints binned into {p.bin_above} equal log2(footprint) bins "
-            "(median per bin); intervals widened to the bins' edges")
+    return (
+        f"{n_footprints} distinct footprints binned into {p.bin_above} equal log2(footprint) bins "
+        "(median per bin); intervals widened to the bins' edges"
+    )
 
 
 def _detect(fp, lat, fp_lo, fp_hi, p: DetectionParams, prog: _Progress) -> list[Level]:
@@ -352,7 +360,7 @@ def _detect(fp, lat, fp_lo, fp_hi, p: DetectionParams, prog: _Progress) -> list[
     groups = _group(cands, log2_fp, p)
 
     cores = [g.core(log2_fp) for g in groups]
-    estimates = [median_ci(lat[c.start:c.stop], confidence=p.confidence) for c in cores]
+    estimates = [median_ci(lat[c.start : c.stop], confidence=p.confidence) for c in cores]
     names = infer_names([e[0] for e in estimates])
 
     levels = []
@@ -360,21 +368,34 @@ def _detect(fp, lat, fp_lo, fp_hi, p: DetectionParams, prog: _Progress) -> list[
     for i, (g, core, (med, lo, hi)) in enumerate(zip(groups, cores, estimates)):
         cap_lo = cap_hi = kind = span_lo = span_hi = None
         if i + 1 < len(groups):
-            cap_lo, cap_hi, kind, span_lo, span_hi = _transition(fp_lo, fp_hi, y_smooth, flats[i][-1],
-                                                                 flats[i + 1][0], p)
+            cap_lo, cap_hi, kind, span_lo, span_hi = _transition(
+                fp_lo, fp_hi, y_smooth, flats[i][-1], flats[i + 1][0], p
+            )
         else:
             ramp = _ramp_after(fp_lo, fp_hi, y_smooth, flats[i][-1], p)
             if ramp is not None:
                 kind, (span_lo, span_hi) = "ramp", ramp
         zone_lo, zone_hi = g.members[0].start, g.members[-1].stop - 1
-        levels.append(Level(
-            name=names[i], latency_cycles=med, latency_ci_low=lo, latency_ci_high=hi,
-            capacity_bytes_low=cap_lo, capacity_bytes_high=cap_hi, n_points=core.stop - core.start,
-            plateau_bytes_low=float(fp_lo[core.start]), plateau_bytes_high=float(fp_hi[core.stop - 1]),
-            zone_bytes_low=float(fp_lo[zone_lo]), zone_bytes_high=float(fp_hi[zone_hi]),
-            n_zone_points=int(sum(c.stop - c.start for c in g.members)),
-            transition=kind, span_bytes_low=span_lo, span_bytes_high=span_hi,
-            sublevels=_sublevels(flats[i], lat, fp_lo, fp_hi, p)))
+        levels.append(
+            Level(
+                name=names[i],
+                latency_cycles=med,
+                latency_ci_low=lo,
+                latency_ci_high=hi,
+                capacity_bytes_low=cap_lo,
+                capacity_bytes_high=cap_hi,
+                n_points=core.stop - core.start,
+                plateau_bytes_low=float(fp_lo[core.start]),
+                plateau_bytes_high=float(fp_hi[core.stop - 1]),
+                zone_bytes_low=float(fp_lo[zone_lo]),
+                zone_bytes_high=float(fp_hi[zone_hi]),
+                n_zone_points=int(sum(c.stop - c.start for c in g.members)),
+                transition=kind,
+                span_bytes_low=span_lo,
+                span_bytes_high=span_hi,
+                sublevels=_sublevels(flats[i], lat, fp_lo, fp_hi, p),
+            )
+        )
     prog.step("levels")
     return levels
 
@@ -382,7 +403,7 @@ def _detect(fp, lat, fp_lo, fp_hi, p: DetectionParams, prog: _Progress) -> list[
 def _flat_stats(s: np.ndarray, c: _Candidate, p: DetectionParams) -> tuple[float, float, float]:
     """(median CI low, CI high, bound) of a flat region of `s` (signed log latency); bound = the higher of the CI's
     top and the region's highest point: a point above it is *measurably above* the plateau."""
-    vals = s[c.start:c.stop]
+    vals = s[c.start : c.stop]
     _, lo, hi = median_ci(vals, confidence=p.confidence)
     return lo, hi, max(hi, float(vals.max()))
 
@@ -397,8 +418,8 @@ def _last_inside(s: np.ndarray, start: int, first: int, p: DetectionParams) -> i
     0.1-cycle-quantised plateau end pass as noise (H200 TMA ladder, 385.8 vs 385.5-385.6 at 25.7 MiB; issue 27)."""
     n_pred = int(np.ceil(2 / (1 - p.confidence))) - 1
     for i in range(first - 1, start, -1):
-        _, _, hi = median_ci(s[max(start, i - p.local_points):i], confidence=p.confidence)
-        if s[i] <= max(hi, float(s[max(start, i - n_pred):i].max())):
+        _, _, hi = median_ci(s[max(start, i - p.local_points) : i], confidence=p.confidence)
+        if s[i] <= max(hi, float(s[max(start, i - n_pred) : i].max())):
             return i
     return start
 
@@ -406,14 +427,14 @@ def _last_inside(s: np.ndarray, start: int, first: int, p: DetectionParams) -> i
 def _transition(fp_lo, fp_hi, y, last: _Candidate, nxt: _Candidate, p: DetectionParams):
     """(capacity low, capacity high, "sharp"|"gradual", span low, span high) between the flat region `last` that ends
     one level and the flat region `nxt` that starts the next one (y: smoothed ln latency). Span None when sharp."""
-    s = y if nxt.median >= last.median else -y         # mirror an odd (falling) ladder onto the rising case
+    s = y if nxt.median >= last.median else -y  # mirror an odd (falling) ladder onto the rising case
     _, _, bound = _flat_stats(s, last, p)
     reach, _, _ = _flat_stats(s, nxt, p)
-    region = np.arange(last.start, nxt.start + 1)      # nxt.start >= last.stop: groups are in sweep order
+    region = np.arange(last.start, nxt.start + 1)  # nxt.start >= last.stop: groups are in sweep order
     below = region[s[region] <= bound]
-    first = int(below[-1]) + 1                         # the run above the plateau that leads to the next level
+    first = int(below[-1]) + 1  # the run above the plateau that leads to the next level
     low = _last_inside(s, last.start, first, p)
-    got = np.flatnonzero(s[first:nxt.stop] >= reach)   # first point inside (or past) the next plateau's CI
+    got = np.flatnonzero(s[first : nxt.stop] >= reach)  # first point inside (or past) the next plateau's CI
     reached = first + int(got[0]) if got.size else nxt.start
     cap_lo, cap_hi = float(fp_lo[low]), float(fp_hi[first])
     if reached <= first or fp_hi[reached] <= fp_lo[first] * p.sharp_ratio:
@@ -431,7 +452,7 @@ def _ramp_after(fp_lo, fp_hi, y, last: _Candidate, p: DetectionParams) -> tuple[
     for s in (y, -y):
         _, _, bound = _flat_stats(s, last, p)
         if s[-1] > bound and s[-2] > bound:
-            above = np.flatnonzero(s[last.stop:] <= bound)
+            above = np.flatnonzero(s[last.stop :] <= bound)
             first = last.stop + (int(above[-1]) + 1 if above.size else 0)
             low = _last_inside(s, last.start, first, p)
             return float(fp_lo[low]), float(fp_hi[n - 1])
@@ -441,8 +462,12 @@ def _ramp_after(fp_lo, fp_hi, y, last: _Candidate, p: DetectionParams) -> tuple[
 def _flat(g: _Group, log2_fp: np.ndarray, y: np.ndarray, p: DetectionParams) -> list[_Candidate]:
     """The level's flat regions (|slope| <= sublevel_slope per octave); all its candidates when none is that flat
     (a level that is all gentle slope is still a level). Slow-ramp pieces that passed as candidates are left out."""
-    flat = [c for c in g.members if np.ptp(log2_fp[c.start:c.stop]) == 0 or
-            abs(stats.theilslopes(y[c.start:c.stop], log2_fp[c.start:c.stop]).slope) <= p.sublevel_slope]
+    flat = [
+        c
+        for c in g.members
+        if np.ptp(log2_fp[c.start : c.stop]) == 0
+        or abs(stats.theilslopes(y[c.start : c.stop], log2_fp[c.start : c.stop]).slope) <= p.sublevel_slope
+    ]
     return flat or list(g.members)
 
 
@@ -452,16 +477,18 @@ def _sublevels(members: list[_Candidate], lat, fp_lo, fp_hi, p: DetectionParams)
         return ()
     subs = []
     for c in members:
-        med, lo, hi = median_ci(lat[c.start:c.stop], confidence=p.confidence)
+        med, lo, hi = median_ci(lat[c.start : c.stop], confidence=p.confidence)
         subs.append(SubLevel(med, lo, hi, float(fp_lo[c.start]), float(fp_hi[c.stop - 1]), c.stop - c.start))
-    split = any((max(a.latency_cycles, b.latency_cycles) / min(a.latency_cycles, b.latency_cycles) >= p.sublevel_ratio)
-                and (a.latency_ci_high < b.latency_ci_low or b.latency_ci_high < a.latency_ci_low)
-                for a, b in zip(subs, subs[1:]))
+    split = any(
+        (max(a.latency_cycles, b.latency_cycles) / min(a.latency_cycles, b.latency_cycles) >= p.sublevel_ratio)
+        and (a.latency_ci_high < b.latency_ci_low or b.latency_ci_high < a.latency_ci_low)
+        for a, b in zip(subs, subs[1:])
+    )
     return tuple(subs) if split else ()
 
 
 def _b(x: float) -> str:
-    for unit, size in (("GiB", 2 ** 30), ("MiB", 2 ** 20), ("KiB", 2 ** 10)):
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if x >= size:
             return f"{x / size:.1f} {unit}"
     return f"{x:.0f} B"
@@ -470,23 +497,30 @@ def _b(x: float) -> str:
 def describe_transition(level: Level, next_name: str | None = None, fmt=_b) -> str:
     """The level's exit in words: a sharp capacity interval, a gradual span, or a ramp with no level after it."""
     if level.transition == "ramp":
-        return (f"ramp, no level: latency leaves {level.name} after {fmt(level.span_bytes_low)} and keeps changing "
-                f"to the end of the sweep ({fmt(level.span_bytes_high)}); no capacity is claimed")
+        return (
+            f"ramp, no level: latency leaves {level.name} after {fmt(level.span_bytes_low)} and keeps changing "
+            f"to the end of the sweep ({fmt(level.span_bytes_high)}); no capacity is claimed"
+        )
     if level.capacity_bytes_low is None:
         return ""
     interval = f"{fmt(level.capacity_bytes_low)} – {fmt(level.capacity_bytes_high)}"
     if level.transition == "gradual":
-        return (f"gradual: {level.name} begins to miss at {interval} and is fully missing "
-                f"({next_name or 'next level'} reached) by {fmt(level.span_bytes_high)}")
+        return (
+            f"gradual: {level.name} begins to miss at {interval} and is fully missing "
+            f"({next_name or 'next level'} reached) by {fmt(level.span_bytes_high)}"
+        )
     return f"sharp: {level.name} capacity {interval}"
 
 
 def describe_sublevels(level: Level, fmt=_b) -> str:
-    """"two plateaus, merged: a [ci] at x–y and b [ci] at ..." when the level holds sub-levels, else ""."""
+    """ "two plateaus, merged: a [ci] at x–y and b [ci] at ..." when the level holds sub-levels, else ""."""
     if not level.merged:
         return ""
     n = len(level.sublevels)
     words = "two" if n == 2 else str(n)
-    parts = [f"{s.latency_cycles:.1f} [{s.latency_ci_low:.1f}, {s.latency_ci_high:.1f}] at {fmt(s.bytes_low)} – "
-             f"{fmt(s.bytes_high)}" for s in level.sublevels]
+    parts = [
+        f"{s.latency_cycles:.1f} [{s.latency_ci_low:.1f}, {s.latency_ci_high:.1f}] at {fmt(s.bytes_low)} – "
+        f"{fmt(s.bytes_high)}"
+        for s in level.sublevels
+    ]
     return f"{words} plateaus, merged into {level.name}: " + " and ".join(parts)

@@ -8,6 +8,7 @@ What this does not prove: Mann-Whitney on groups chosen by a threshold is always
 separate them), so it is reported, not used as the gate; the dip test is the gate. Near/far is a label for the
 lower/higher group; which physical L2 partition each group is cannot be read from latencies alone.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from probes.analysis.finegrained import otsu_cut
 @dataclass
 class NearFar:
     split: bool
-    reason: str                              # one line: why split / why not
+    reason: str  # one line: why split / why not
     n_cells: int
     dip: float
     dip_p: float
@@ -35,7 +36,7 @@ class NearFar:
     difference_ci: tuple[float, float] | None = None
     pooled_median: float | None = None
     pooled_ci: tuple[float, float] | None = None
-    cells: dict = field(default_factory=dict)   # (sm, window) -> {"latency": median, "class": "near"/"far"/None}
+    cells: dict = field(default_factory=dict)  # (sm, window) -> {"latency": median, "class": "near"/"far"/None}
 
 
 def cell_medians(sm, window, latency) -> dict[tuple[int, int], float]:
@@ -59,31 +60,52 @@ def _median_ci(x, seed: int, confidence: float = 0.95) -> tuple[float, float]:
     x = np.asarray(x, dtype=float)
     if x.size < 2 or np.ptp(x) == 0:
         return float(np.median(x)), float(np.median(x))
-    res = stats.bootstrap((x,), np.median, confidence_level=confidence, n_resamples=2000, method="percentile",
-                          random_state=np.random.default_rng(seed))
+    res = stats.bootstrap(
+        (x,),
+        np.median,
+        confidence_level=confidence,
+        n_resamples=2000,
+        method="percentile",
+        random_state=np.random.default_rng(seed),
+    )
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
 def _diff_ci(far, near, seed: int, confidence: float = 0.95) -> tuple[float, float]:
     def diff(a, b, axis=-1):
         return np.median(a, axis=axis) - np.median(b, axis=axis)
-    res = stats.bootstrap((np.asarray(far, float), np.asarray(near, float)), diff, confidence_level=confidence,
-                          n_resamples=2000, method="percentile", random_state=np.random.default_rng(seed))
+
+    res = stats.bootstrap(
+        (np.asarray(far, float), np.asarray(near, float)),
+        diff,
+        confidence_level=confidence,
+        n_resamples=2000,
+        method="percentile",
+        random_state=np.random.default_rng(seed),
+    )
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
 def analyse(sm, window, latency, alpha: float = 0.01, min_fraction: float = 0.05, seed: int = 0) -> NearFar:
     """Near/far split of per-(SM, window) L2 latencies with its tests and bootstrap CIs."""
     import diptest
+
     cells = cell_medians(sm, window, latency)
     x = np.array(list(cells.values()), dtype=float)
     if x.size < 4:
         raise ValueError(f"near/far analysis needs at least 4 (SM, window) cells, got {x.size}")
     dip, dip_p = diptest.diptest(x)
     pooled_ci = _median_ci(x, seed)
-    result = NearFar(split=False, reason="", n_cells=int(x.size), dip=float(dip), dip_p=float(dip_p),
-                     pooled_median=float(np.median(x)), pooled_ci=pooled_ci,
-                     cells={k: {"latency": v, "class": None} for k, v in cells.items()})
+    result = NearFar(
+        split=False,
+        reason="",
+        n_cells=int(x.size),
+        dip=float(dip),
+        dip_p=float(dip_p),
+        pooled_median=float(np.median(x)),
+        pooled_ci=pooled_ci,
+        cells={k: {"latency": v, "class": None} for k, v in cells.items()},
+    )
     order = np.sort(x)
     if order[0] == order[-1]:
         result.reason = "all cells have the same latency: no split"
@@ -100,8 +122,10 @@ def analyse(sm, window, latency, alpha: float = 0.01, min_fraction: float = 0.05
         result.reason = f"bimodal (dip p = {dip_p:.3g}) but one group has only {min(near.size, far.size)} cells"
         return result
     result.split = True
-    result.reason = (f"dip test p = {dip_p:.3g} < {alpha}; threshold {threshold:.1f} cycles; "
-                     f"{near.size} near and {far.size} far cells; Mann-Whitney p = {result.mannwhitney_p:.3g}")
+    result.reason = (
+        f"dip test p = {dip_p:.3g} < {alpha}; threshold {threshold:.1f} cycles; "
+        f"{near.size} near and {far.size} far cells; Mann-Whitney p = {result.mannwhitney_p:.3g}"
+    )
     result.near_median, result.far_median = float(np.median(near)), float(np.median(far))
     result.near_ci, result.far_ci = _median_ci(near, seed), _median_ci(far, seed + 1)
     result.difference = result.far_median - result.near_median

@@ -10,6 +10,7 @@ footprints: either every footprint fits the first TLB level or the sweep never l
 What it does not prove: which hardware structure a plateau belongs to (names are an order, not an identification),
 nor the page size the driver chose (the stride is only an upper bound on it if latency steps at a smaller reach).
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
@@ -23,19 +24,19 @@ NO_TRANSITION = V.NO_TRANSITION
 
 @dataclass(frozen=True)
 class TlbLevel:
-    name: str                           # "TLB-1" ...; the last plateau is "beyond TLB-k"
+    name: str  # "TLB-1" ...; the last plateau is "beyond TLB-k"
     latency_cycles: float
     latency_ci_low: float
     latency_ci_high: float
-    reach_bytes_low: float | None       # last footprint still served at this level's latency (None: last level)
-    reach_bytes_high: float | None      # first footprint measurably slower
+    reach_bytes_low: float | None  # last footprint still served at this level's latency (None: last level)
+    reach_bytes_high: float | None  # first footprint measurably slower
     reach_pages_low: float | None
     reach_pages_high: float | None
-    miss_cost_cycles: float | None      # next plateau's latency minus this one's
-    miss_cost_low: float | None         # from the CIs: next low - this high .. next high - this low
+    miss_cost_cycles: float | None  # next plateau's latency minus this one's
+    miss_cost_low: float | None  # from the CIs: next low - this high .. next high - this low
     miss_cost_high: float | None
     n_points: int
-    transition: str | None = None       # "sharp" | "gradual" | "ramp" (a rise with no plateau after it), as in levels
+    transition: str | None = None  # "sharp" | "gradual" | "ramp" (a rise with no plateau after it), as in levels
     next_reached_bytes: float | None = None  # gradual: where the next plateau is reached; ramp: the last footprint
 
     def to_dict(self) -> dict:
@@ -46,17 +47,23 @@ class TlbLevel:
 class TlbAnalysis:
     stride_bytes: int
     levels: tuple[TlbLevel, ...]
-    verdict: str                        # V.NO_TRANSITION, V.TRANSITIONS (how many: `transitions`) or V.INCONCLUSIVE
+    verdict: str  # V.NO_TRANSITION, V.TRANSITIONS (how many: `transitions`) or V.INCONCLUSIVE
     detection: dict
-    reason: str = ""                    # why INCONCLUSIVE ("no plateau")
+    reason: str = ""  # why INCONCLUSIVE ("no plateau")
 
     @property
     def transitions(self) -> int:
         return max(len(self.levels) - 1, 0)
 
     def to_dict(self) -> dict:
-        return {"stride_bytes": self.stride_bytes, "verdict": self.verdict, "transitions": self.transitions,
-                "reason": self.reason, "detection": self.detection, "levels": [lv.to_dict() for lv in self.levels]}
+        return {
+            "stride_bytes": self.stride_bytes,
+            "verdict": self.verdict,
+            "transitions": self.transitions,
+            "reason": self.reason,
+            "detection": self.detection,
+            "levels": [lv.to_dict() for lv in self.levels],
+        }
 
     def describe(self) -> str:
         """The verdict in words: "no transition", "2 transitions", "inconclusive (no plateau)"."""
@@ -86,9 +93,18 @@ def _tlb_level(i: int, lv: Level, levels: list[Level], stride: int) -> TlbLevel:
         lo, hi = nxt.latency_ci_low - lv.latency_ci_high, nxt.latency_ci_high - lv.latency_ci_low
     cap_lo, cap_hi = lv.capacity_bytes_low, lv.capacity_bytes_high
     return TlbLevel(
-        name=name, latency_cycles=lv.latency_cycles, latency_ci_low=lv.latency_ci_low,
-        latency_ci_high=lv.latency_ci_high, reach_bytes_low=cap_lo, reach_bytes_high=cap_hi,
+        name=name,
+        latency_cycles=lv.latency_cycles,
+        latency_ci_low=lv.latency_ci_low,
+        latency_ci_high=lv.latency_ci_high,
+        reach_bytes_low=cap_lo,
+        reach_bytes_high=cap_hi,
         reach_pages_low=None if cap_lo is None else cap_lo / stride,
         reach_pages_high=None if cap_hi is None else cap_hi / stride,
-        miss_cost_cycles=cost, miss_cost_low=lo, miss_cost_high=hi, n_points=lv.n_points,
-        transition=lv.transition, next_reached_bytes=lv.span_bytes_high)
+        miss_cost_cycles=cost,
+        miss_cost_low=lo,
+        miss_cost_high=hi,
+        n_points=lv.n_points,
+        transition=lv.transition,
+        next_reached_bytes=lv.span_bytes_high,
+    )

@@ -3,6 +3,7 @@
 `GPU_PROBES_EXTRA_CATALOGUE=pkg.mod[,pkg.mod2]` adds probe modules from outside the package (a user's own
 probes, or the fault-injection probes of the test suite).
 """
+
 from __future__ import annotations
 
 import difflib
@@ -21,8 +22,11 @@ class UnknownProbe(ProbeSpecError):
 @functools.cache
 def all_probes() -> dict[str, Probe]:
     found: dict[str, Probe] = {}
-    names = [f"{__name__}.{i.name}" for i in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name)
-             if not i.name.startswith("_")]
+    names = [
+        f"{__name__}.{i.name}"
+        for i in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name)
+        if not i.name.startswith("_")
+    ]
     names += [m.strip() for m in os.environ.get("GPU_PROBES_EXTRA_CATALOGUE", "").split(",") if m.strip()]
     for name in names:
         try:
@@ -31,7 +35,9 @@ def all_probes() -> dict[str, Probe]:
             raise ProbeSpecError(f"cannot import probe module {name}: {err}") from None
         for probe in getattr(module, "PROBES", ()):
             if probe.name in found:
-                raise ProbeSpecError(f"probe {probe.name} declared twice ({found[probe.name].module}, {module.__name__})")
+                raise ProbeSpecError(
+                    f"probe {probe.name} declared twice ({found[probe.name].module}, {module.__name__})"
+                )
             object.__setattr__(probe, "module", module.__name__)
             found[probe.name] = probe
     return found

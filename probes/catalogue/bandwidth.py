@@ -24,6 +24,7 @@ gpu-cache: every block re-reads its own region of `working_set_bytes` (per block
 L2-resident window (latency: near or far) and then reads it with `ld.global.cg.v4` (L1 bypassed), so each (SM,
 window) cell has a latency and a bandwidth; the analysis splits cells near/far by latency (dip test).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -43,17 +44,18 @@ from probes.spec import (
     positive,
 )
 
-VEC = 16                       # bytes per vector access
+VEC = 16  # bytes per vector access
 LADDER_OPS = ("read", "write", "copy")
 STREAM_OPS = ("read", "copy")
-SHARED_ACCESS = {"b32": 4, "v2": 8, "v4": 16, "ldmatrix": 16}   # bytes per lane per instruction
-UNROLLS = (1, 2, 4, 8)         # bytes in flight per thread: 16, 32, 64, 128
+SHARED_ACCESS = {"b32": 4, "v2": 8, "v4": 16, "ldmatrix": 16}  # bytes per lane per instruction
+UNROLLS = (1, 2, 4, 8)  # bytes in flight per thread: 16, 32, 64, 128
 
 
 def _ops_check(allowed):
     def check(value: str) -> str | None:
         bad = [v for v in str(value).split(",") if v not in allowed]
         return f"unknown {', '.join(bad)}; choose from {', '.join(allowed)}" if bad or not value else None
+
     return check
 
 
@@ -100,6 +102,7 @@ def _cached(key, build):
 def _source(ctx, n_words: int):
     """Device buffer of n_words uint32 with word i = (i // 4) % 251, filled on the device."""
     from probes.kernel import bw_kernels as K
+
     d = ctx.device_array(n_words, np.uint32)
     blocks, threads = (2, 32) if ctx.simulator else (min(4096, max(1, n_words // 1024)), 256)
     ctx.kernel("bw-fill", K.fill)[blocks, threads](d, n_words)
@@ -142,6 +145,7 @@ def _memory_props(ctx) -> dict:
     clock, bus = env.get("memory_clock_rate_khz"), env.get("memory_bus_width_bits")
     if not ctx.simulator and (clock is None or bus is None):
         from numba import cuda
+
         dev = cuda.get_current_device()
         clock = clock or getattr(dev, "MEMORY_CLOCK_RATE", None)
         bus = bus or getattr(dev, "GLOBAL_MEMORY_BUS_WIDTH", None)
@@ -155,6 +159,7 @@ class _Events:
         self.on = not ctx.simulator
         if self.on:
             from numba import cuda
+
             self.cuda = cuda
             self.e0, self.e1 = cuda.event(timing=True), cuda.event(timing=True)
 
@@ -183,11 +188,21 @@ def co_resident(times: np.ndarray) -> int:
 def _sample(ctx, nbytes: int, times, events, blocks: int, threads: int, n_sm: int, **extra) -> dict:
     host = times.copy_to_host()
     span, mhz, cycles = _timing(host)
-    return {"bandwidth_gbps": nbytes / span, "bytes": int(nbytes), "ns": span, "cycles": cycles,
-            "co_resident": co_resident(host),
-            "sm_clock_mhz": mhz, "bytes_per_clk_per_sm": nbytes / cycles / n_sm if cycles else None,
-            "event_ns": events.ns(), "blocks": blocks, "threads": threads, "sms": n_sm,
-            **_memory_props(ctx), **extra}
+    return {
+        "bandwidth_gbps": nbytes / span,
+        "bytes": int(nbytes),
+        "ns": span,
+        "cycles": cycles,
+        "co_resident": co_resident(host),
+        "sm_clock_mhz": mhz,
+        "bytes_per_clk_per_sm": nbytes / cycles / n_sm if cycles else None,
+        "event_ns": events.ns(),
+        "blocks": blocks,
+        "threads": threads,
+        "sms": n_sm,
+        **_memory_props(ctx),
+        **extra,
+    }
 
 
 def _check_equal(what: str, got: int, want: int) -> None:
@@ -203,18 +218,21 @@ def _check_written(key, op: str, d_dst, n_vec: int) -> None:
     every 997th vector plus the first and last ones (a full host copy of a GiB per launch would dominate)."""
     if key in _VERIFIED:
         return
-    dst = d_dst.copy_to_host()[:4 * n_vec].reshape(-1, 4)
+    dst = d_dst.copy_to_host()[: 4 * n_vec].reshape(-1, 4)
     idx = np.unique(np.concatenate([np.arange(0, n_vec, 997), [0, n_vec - 1]]))
     got = dst[idx]
     want = (idx & 255) if op == "write" else (idx % 251)
     if not (got == want[:, None].astype(np.uint32)).all():
         bad = int(idx[np.flatnonzero(~(got == want[:, None]).all(axis=1))[0]])
-        raise KernelCheckError(f"{op}: vector {bad} holds {got[list(idx).index(bad)].tolist()}, expected "
-                               f"{int(want[list(idx).index(bad)])} in every lane")
+        raise KernelCheckError(
+            f"{op}: vector {bad} holds {got[list(idx).index(bad)].tolist()}, expected "
+            f"{int(want[list(idx).index(bad)])} in every lane"
+        )
     _VERIFIED.add(key)
 
 
 # ---- bandwidth.ladder / bandwidth.ladder.own ----------------------------------------------------------------------
+
 
 def ladder_layout(ws: int, shape: str, blocks: int, params: dict, cap: int) -> tuple[int, int]:
     """(region vectors, regions) for a working set: chunks shared by blocks (ladder) or one region per block (own)."""
@@ -227,6 +245,7 @@ def ladder_layout(ws: int, shape: str, blocks: int, params: dict, cap: int) -> t
 def measure_ladder_with(shape: str):
     def measure(ctx, point: dict, params: dict) -> dict:
         from probes.kernel import bw_kernels as K
+
         op, ws = point["op"], int(point["working_set_bytes"])
         n_sm, threads = _sm_count(ctx.env), _threads(ctx, params)
         blocks = n_sm * params["blocks_per_sm"]
@@ -246,13 +265,26 @@ def measure_ladder_with(shape: str):
             kernel[blocks, threads](d_src, d_dst, region_vec, n_regions, passes, acc, times)
         ctx.synchronize()
         if op == "read":
-            _check_equal("16-byte read checksum", acc.copy_to_host()[0],
-                         expected_read_sum(region_vec, n_regions, blocks, passes))
+            _check_equal(
+                "16-byte read checksum", acc.copy_to_host()[0], expected_read_sum(region_vec, n_regions, blocks, passes)
+            )
         else:
             _check_written((shape, op, n_words, id(d_dst)), op, d_dst, region_vec * n_regions)
         moved = per_pass * passes * (2 if op == "copy" else 1)
-        return _sample(ctx, moved, times, ev, blocks, threads, n_sm, passes=passes, distinct_bytes=distinct,
-                       region_bytes=region_vec * VEC, regions=n_regions)
+        return _sample(
+            ctx,
+            moved,
+            times,
+            ev,
+            blocks,
+            threads,
+            n_sm,
+            passes=passes,
+            distinct_bytes=distinct,
+            region_bytes=region_vec * VEC,
+            regions=n_regions,
+        )
+
     return measure
 
 
@@ -268,14 +300,19 @@ def ladder_axes_with(shape: str):
             raise ProbeSpecError(f"max working set {hi} B is below min_working_set_bytes={lo}")
         sizes = geometric(lo, hi, per_octave=params["points_per_octave"], multiple_of=4 * KiB)
         return {"op": _choices(params["ops"]), "working_set_bytes": sizes}
+
     return axes
 
 
 # ---- bandwidth.occupancy --------------------------------------------------------------------------------------------
 
+
 def occupancy_axes(env: dict, params: dict) -> dict:
-    return {"op": _choices(params["ops"]), "warps_per_sm": tuple(params["warps_per_sm"]),
-            "unroll": tuple(params["unrolls"])}
+    return {
+        "op": _choices(params["ops"]),
+        "warps_per_sm": tuple(params["warps_per_sm"]),
+        "unroll": tuple(params["unrolls"]),
+    }
 
 
 def _grid_for_warps(warps: int) -> tuple[int, int]:
@@ -297,11 +334,12 @@ def stream_bytes(env: dict, params: dict) -> int:
 
 def measure_occupancy(ctx, point: dict, params: dict) -> dict:
     from probes.kernel import bw_kernels as K
+
     op, warps, unroll = point["op"], int(point["warps_per_sm"]), int(point["unroll"])
     n_sm = _sm_count(ctx.env)
     per_sm, threads = (1, 32) if ctx.simulator else _grid_for_warps(warps)
     blocks = n_sm * per_sm
-    step = blocks * threads * unroll                      # vectors per grid-wide loop trip
+    step = blocks * threads * unroll  # vectors per grid-wide loop trip
     n_vec = max(step, stream_bytes(ctx.env, params) // VEC // step * step)
     d_src = _cached(("stream-src", n_vec), lambda: _source(ctx, 4 * n_vec))
     d_dst = _cached(("stream-dst", n_vec), lambda: ctx.device_array(4 * n_vec, np.uint32)) if op == "copy" else d_src
@@ -317,11 +355,22 @@ def measure_occupancy(ctx, point: dict, params: dict) -> dict:
         _check_written(("stream", n_vec, id(d_dst)), "copy", d_dst, n_vec)
     moved = n_vec * VEC * (2 if op == "copy" else 1)
     in_flight = (threads * per_sm) * unroll * VEC * (2 if op == "copy" else 1)
-    return _sample(ctx, moved, times, ev, blocks, threads, n_sm, warps_per_sm_launched=per_sm * threads // 32,
-                   bytes_in_flight_per_thread=unroll * VEC, bytes_in_flight_per_sm=in_flight)
+    return _sample(
+        ctx,
+        moved,
+        times,
+        ev,
+        blocks,
+        threads,
+        n_sm,
+        warps_per_sm_launched=per_sm * threads // 32,
+        bytes_in_flight_per_thread=unroll * VEC,
+        bytes_in_flight_per_sm=in_flight,
+    )
 
 
 # ---- bandwidth.shared -----------------------------------------------------------------------------------------------
+
 
 def shared_axes(env: dict, params: dict) -> dict:
     return {"access": _choices(params["accesses"]), "stride": tuple(params["strides"])}
@@ -329,11 +378,14 @@ def shared_axes(env: dict, params: dict) -> dict:
 
 def measure_shared(ctx, point: dict, params: dict) -> dict:
     from probes.kernel import bw_kernels as K
+
     kind, stride = point["access"], int(point["stride"])
     unroll, iters = params["unroll"], params["iters"]
     if stride > K.max_shared_stride(kind, unroll):
-        raise ProbeSpecError(f"stride {stride} does not fit the {K.SMEM_WORDS * 4} B shared array for {kind} "
-                             f"(at most {K.max_shared_stride(kind, unroll)})")
+        raise ProbeSpecError(
+            f"stride {stride} does not fit the {K.SMEM_WORDS * 4} B shared array for {kind} "
+            f"(at most {K.max_shared_stride(kind, unroll)})"
+        )
     n_sm, threads = _sm_count(ctx.env), _threads(ctx, params)
     blocks = n_sm
     acc = ctx.to_device(np.zeros(1, dtype=np.uint64))
@@ -343,15 +395,25 @@ def measure_shared(ctx, point: dict, params: dict) -> dict:
         kernel[blocks, threads](stride, iters, acc, times)
     ctx.synchronize()
     warps = threads // 32
-    _check_equal(f"shared {kind} checksum", acc.copy_to_host()[0],
-                 K.shared_expected(kind, unroll, stride, iters, warps, blocks))
+    _check_equal(
+        f"shared {kind} checksum", acc.copy_to_host()[0], K.shared_expected(kind, unroll, stride, iters, warps, blocks)
+    )
     per_block = warps * 32 * SHARED_ACCESS[kind] * unroll * iters
     t = times.copy_to_host().astype(np.int64).reshape(-1, 4)
     cyc = t[:, 3] - t[:, 1]
     if (cyc <= 0).any():
         raise KernelCheckError("non-positive %clock64 interval in a shared-memory block")
-    sample = _sample(ctx, per_block * blocks, times, ev, blocks, threads, n_sm, access_bytes=SHARED_ACCESS[kind],
-                     stride_bytes=stride * SHARED_ACCESS[kind] if kind != "ldmatrix" else stride * 16)
+    sample = _sample(
+        ctx,
+        per_block * blocks,
+        times,
+        ev,
+        blocks,
+        threads,
+        n_sm,
+        access_bytes=SHARED_ACCESS[kind],
+        stride_bytes=stride * SHARED_ACCESS[kind] if kind != "ldmatrix" else stride * 16,
+    )
     # the per-SM figure from each block's own clock interval (one block per SM), median over SMs
     sample["bytes_per_clk_per_sm"] = float(np.median(per_block / cyc))
     return sample
@@ -371,8 +433,10 @@ def nearfar_axes(env: dict, params: dict) -> dict:
     else:
         raise ProbeSpecError("environment has no l2_cache_bytes: set window_stride_bytes explicitly")
     if stride < params["window_bytes"]:
-        raise ProbeSpecError(f"window stride {stride} B is smaller than a window ({params['window_bytes']} B): "
-                             "use fewer windows or a smaller window_bytes")
+        raise ProbeSpecError(
+            f"window stride {stride} B is smaller than a window ({params['window_bytes']} B): "
+            "use fewer windows or a smaller window_bytes"
+        )
     return {"window_stride_bytes": (int(stride),)}
 
 
@@ -395,7 +459,7 @@ def _window_sums(memory: np.ndarray, n_windows: int, stride: int, window: int) -
     words = memory.view(np.uint32)
     out = np.empty(n_windows, dtype=object)
     for w in range(n_windows):
-        v = words[w * stride // 4:(w * stride + window) // 4].reshape(-1, 4).astype(np.uint64)
+        v = words[w * stride // 4 : (w * stride + window) // 4].reshape(-1, 4).astype(np.uint64)
         out[w] = int((v.sum(axis=1) & 0xFFFFFFFF).sum())
     return out
 
@@ -409,6 +473,7 @@ def _walk(memory: np.ndarray, start: int, hops: int, base: int) -> int:
 
 def measure_nearfar(ctx, point: dict, params: dict) -> dict:
     from probes.kernel import bw_kernels as K
+
     stride, windows, window = int(point["window_stride_bytes"]), params["windows"], params["window_bytes"]
     steps, passes, unroll = params["steps"], params["passes"], params["unroll"]
     n_sm, threads = _sm_count(ctx.env), _threads(ctx, params, 256)
@@ -421,15 +486,29 @@ def measure_nearfar(ctx, point: dict, params: dict) -> dict:
         d_words = ctx.to_device(host.view(np.uint32)) if ctx.simulator else d_mem.view(np.uint32)
         ends = np.array([_walk(host, s, 2 * steps, base) for s in starts], dtype=np.uint64)
         return d_mem, d_words, ctx.to_device(starts), ends, _window_sums(host, windows, stride, window)
+
     d_mem, d_words, d_starts, want_end, want_sum = _cached(("nearfar", stride, windows, window, steps), build)
     slots = params["sm_slots_factor"] * n_sm
     claimed = ctx.to_device(np.zeros(slots, dtype=np.int32))
     cells = slots * windows
     lat, cyc, ends, acc = (ctx.to_device(np.zeros(cells, dtype=np.uint64)) for _ in range(4))
     kernel = ctx.kernel(("bw-nearfar", unroll), K.nearfar_kernel(unroll))
-    kernel[params["blocks_per_sm"] * n_sm, threads](d_mem, d_words, d_starts, windows, window // VEC,
-                                                     stride // VEC, steps, passes, n_sm, claimed, lat, cyc, ends,
-                                                     acc)
+    kernel[params["blocks_per_sm"] * n_sm, threads](
+        d_mem,
+        d_words,
+        d_starts,
+        windows,
+        window // VEC,
+        stride // VEC,
+        steps,
+        passes,
+        n_sm,
+        claimed,
+        lat,
+        cyc,
+        ends,
+        acc,
+    )
     ctx.synchronize()
     sms = np.flatnonzero(claimed.copy_to_host())
     if sms.size == 0:
@@ -437,60 +516,82 @@ def measure_nearfar(ctx, point: dict, params: dict) -> dict:
     got_end = ends.copy_to_host().reshape(slots, windows)[sms]
     if not (got_end == want_end[None, :]).all():
         s, w = np.argwhere(got_end != want_end[None, :])[0]
-        raise KernelCheckError(f"near/far bandwidth: SM {sms[s]} window {w} chase ended at {int(got_end[s, w]):#x}, "
-                               f"expected {int(want_end[w]):#x}: chain corrupted")
+        raise KernelCheckError(
+            f"near/far bandwidth: SM {sms[s]} window {w} chase ended at {int(got_end[s, w]):#x}, "
+            f"expected {int(want_end[w]):#x}: chain corrupted"
+        )
     got_sum = acc.copy_to_host().reshape(slots, windows)[sms]
     for s_i, w in np.argwhere(got_sum != np.array([passes * x for x in want_sum], dtype=np.uint64)[None, :]):
-        raise KernelCheckError(f"near/far bandwidth: SM {sms[s_i]} window {w} read checksum {int(got_sum[s_i, w])}, "
-                               f"expected {passes * want_sum[w]}")
+        raise KernelCheckError(
+            f"near/far bandwidth: SM {sms[s_i]} window {w} read checksum {int(got_sum[s_i, w])}, "
+            f"expected {passes * want_sum[w]}"
+        )
     c = cyc.copy_to_host().reshape(slots, windows)[sms].astype(np.float64)
     if (c <= 0).any():
         raise KernelCheckError("near/far bandwidth: non-positive %clock64 interval")
     lat_c = lat.copy_to_host().reshape(slots, windows)[sms].astype(np.float64) / steps
     bpc = window * passes / c
-    return {"sm": np.repeat(sms, windows), "window": np.tile(np.arange(windows), sms.size),
-            "window_offset_bytes": np.tile(np.arange(windows) * stride, sms.size),
-            "cycles_per_op": lat_c.ravel(), "cycles": c.ravel(), "bytes_per_clk": bpc.ravel(),
-            "bytes": window * passes, "steps": steps, "passes": passes, "sms_claimed": sms.size,
-            # one value per launch on every row: the stopping rule treats a whole map as one sample
-            "map_median_bytes_per_clk": float(np.median(bpc))}
+    return {
+        "sm": np.repeat(sms, windows),
+        "window": np.tile(np.arange(windows), sms.size),
+        "window_offset_bytes": np.tile(np.arange(windows) * stride, sms.size),
+        "cycles_per_op": lat_c.ravel(),
+        "cycles": c.ravel(),
+        "bytes_per_clk": bpc.ravel(),
+        "bytes": window * passes,
+        "steps": steps,
+        "passes": passes,
+        "sms_claimed": sms.size,
+        # one value per launch on every row: the stopping rule treats a whole map as one sample
+        "map_median_bytes_per_clk": float(np.median(bpc)),
+    }
 
 
 # ---- kernels for the dry run and the compile tests ----------------------------------------------------------------
 
+
 def _sigs():
     from numba import types
+
     u32, u64, i64 = types.uint32[::1], types.uint64[::1], types.int64
-    return {"region": (u32, u32, i64, i64, i64, u64, u64), "stream": (u32, u32, i64, u64, u64),
-            "shared": (i64, i64, u64, u64),
-            "nearfar": (u64, u32, u64, i64, i64, i64, i64, i64, i64, types.int32[::1], u64, u64, u64, u64)}
+    return {
+        "region": (u32, u32, i64, i64, i64, u64, u64),
+        "stream": (u32, u32, i64, u64, u64),
+        "shared": (i64, i64, u64, u64),
+        "nearfar": (u64, u32, u64, i64, i64, i64, i64, i64, i64, types.int32[::1], u64, u64, u64, u64),
+    }
 
 
 def _compile(pairs, cc):
     from probes.kernel.compile import kernel_ptx
+
     return [(name, kernel_ptx(func, sig, cc)) for name, func, sig in pairs]
 
 
 def ladder_kernels(cc):
     from probes.kernel import bw_kernels as K
+
     sig = _sigs()["region"]
     return _compile([(f"region_{op}", K.region_kernel(op, 4), sig) for op in LADDER_OPS], cc)
 
 
 def occupancy_kernels(cc):
     from probes.kernel import bw_kernels as K
+
     sig = _sigs()["stream"]
     return _compile([(f"stream_{op}_u{u}", K.stream_kernel(op, u), sig) for op in STREAM_OPS for u in (1, 4)], cc)
 
 
 def shared_kernels(cc):
     from probes.kernel import bw_kernels as K
+
     sig = _sigs()["shared"]
     return _compile([(f"shared_{k}", K.shared_kernel(k, 4), sig) for k in SHARED_ACCESS], cc)
 
 
 def nearfar_kernels(cc):
     from probes.kernel import bw_kernels as K
+
     return _compile([("nearfar", K.nearfar_kernel(4), _sigs()["nearfar"])], cc)
 
 
@@ -502,6 +603,7 @@ def check_global(name: str, insts) -> list[str]:
     """Region/stream kernels: >= unroll LDG.E.128 (read), STG.E.128 (write) or both (copy) inside one loop body,
     nothing narrower there, and the %globaltimer/%clock64 stamps."""
     from probes.kernel import bw_kernels as K
+
     u = _unroll_of(name)
     op = name.split("_")[1]
     want = {"read": {"LDG.E.128": u}, "write": {"STG.E.128": u}, "copy": {"LDG.E.128": u, "STG.E.128": u}}[op]
@@ -513,9 +615,11 @@ SHARED_SASS = {"b32": "LDS", "v2": "LDS.64", "v4": "LDS.128", "ldmatrix": "LDSM.
 
 def check_shared(name: str, insts) -> list[str]:
     from probes.kernel import bw_kernels as K
+
     kind = name.split("_", 1)[1]
-    return (K.memory_problems(insts, {SHARED_SASS[kind]: 4}, forbid_narrow=("LDS", "LDSM"))
-            + K.timer_problems(insts, clocks=2, timers=2))
+    return K.memory_problems(insts, {SHARED_SASS[kind]: 4}, forbid_narrow=("LDS", "LDSM")) + K.timer_problems(
+        insts, clocks=2, timers=2
+    )
 
 
 def check_nearfar(name: str, insts) -> list[str]:
@@ -523,6 +627,7 @@ def check_nearfar(name: str, insts) -> list[str]:
     and >= 4 L2-only 16-byte loads (LDG.E.128.STRONG.GPU) inside the bandwidth loop."""
     from probes.kernel import bw_kernels as K
     from probes.kernel.chase import address_from_load
+
     problems = []
     if not any("SR_VIRTUALSMID" in i.text or "SR_SMID" in i.text for i in insts):
         problems.append("no %smid read (S2R/S2UR SR_VIRTUALSMID)")
@@ -540,6 +645,7 @@ def check_nearfar(name: str, insts) -> list[str]:
 
 # ---- declarations ---------------------------------------------------------------------------------------------------
 
+
 def _int_tuple_check(value) -> str | None:
     return None if value and all(v > 0 for v in value) else "must be positive integers"
 
@@ -554,11 +660,15 @@ def _method() -> str:
 
 COMMON = (
     Param("threads", int, 0, "threads per block (0: 1024; 32 in the simulator)"),
-    Param("min_bytes_per_launch", int, 1 * GiB, "passes are added until a launch moves at least this much",
-          positive),
+    Param("min_bytes_per_launch", int, 1 * GiB, "passes are added until a launch moves at least this much", positive),
 )
-UNROLL = Param("unroll", int, 4, f"independent 16-byte accesses per thread per loop trip (one of {UNROLLS})",
-               lambda v: None if v in UNROLLS else f"must be one of {UNROLLS}")
+UNROLL = Param(
+    "unroll",
+    int,
+    4,
+    f"independent 16-byte accesses per thread per loop trip (one of {UNROLLS})",
+    lambda v: None if v in UNROLLS else f"must be one of {UNROLLS}",
+)
 REQ = (min_cc(7, 5),)
 
 
@@ -566,24 +676,49 @@ def _ladder(shape: str) -> Probe:
     own = shape == "own"
     return Probe(
         name="bandwidth.ladder" + (".own" if own else ""),
-        summary=("16-byte read/write/copy bandwidth vs working set, all SMs, "
-                 + ("each block re-reading its own region (L1, L2, DRAM)" if own else
-                    "chunks shared by several SMs (L2 with data in both partitions, then DRAM)")),
-        measure=measure_ladder_with(shape), axes=ladder_axes_with(shape), unit="GB/s", value_key="bandwidth_gbps",
+        summary=(
+            "16-byte read/write/copy bandwidth vs working set, all SMs, "
+            + (
+                "each block re-reading its own region (L1, L2, DRAM)"
+                if own
+                else "chunks shared by several SMs (L2 with data in both partitions, then DRAM)"
+            )
+        ),
+        measure=measure_ladder_with(shape),
+        axes=ladder_axes_with(shape),
+        unit="GB/s",
+        value_key="bandwidth_gbps",
         method=_method(),
-        params=(Param("ops", str, ",".join(LADDER_OPS), "read, write and/or copy", _ops_check(LADDER_OPS)),
-                Param("min_working_set_bytes", int, 16 * KiB, "smallest working set", multiple_of(4 * KiB)),
-                Param("max_working_set_bytes", int, 0, "largest working set (0: " + (
-                    "4 MiB per block)" if own else "max(4x L2, 1 GiB), at most 1/8 of memory)")),
-                Param("points_per_octave", int, 3, "sweep density", positive),
-                Param("chunk_bytes", int, 512 * KiB, "largest chunk one block reads (gpu-l2-cache: 512 KiB)",
-                      multiple_of(VEC)),
-                Param("blocks_per_sm", int, 1, "blocks on every SM (persistent grid)", positive),
-                UNROLL, *COMMON),
+        params=(
+            Param("ops", str, ",".join(LADDER_OPS), "read, write and/or copy", _ops_check(LADDER_OPS)),
+            Param("min_working_set_bytes", int, 16 * KiB, "smallest working set", multiple_of(4 * KiB)),
+            Param(
+                "max_working_set_bytes",
+                int,
+                0,
+                "largest working set (0: "
+                + ("4 MiB per block)" if own else "max(4x L2, 1 GiB), at most 1/8 of memory)"),
+            ),
+            Param("points_per_octave", int, 3, "sweep density", positive),
+            Param(
+                "chunk_bytes", int, 512 * KiB, "largest chunk one block reads (gpu-l2-cache: 512 KiB)", multiple_of(VEC)
+            ),
+            Param("blocks_per_sm", int, 1, "blocks on every SM (persistent grid)", positive),
+            UNROLL,
+            *COMMON,
+        ),
         requires=REQ + (fits_in_free_memory(0.5, lambda p: 2 * (p["max_working_set_bytes"] or 0)),),
-        kernels=ladder_kernels, check_sass=check_global, budget_seconds=10.0,
-        smoke=("ops=read,write,copy", "min_working_set_bytes=8192", "max_working_set_bytes=8192",
-               "points_per_octave=1", "chunk_bytes=4096", "min_bytes_per_launch=8192"),
+        kernels=ladder_kernels,
+        check_sass=check_global,
+        budget_seconds=10.0,
+        smoke=(
+            "ops=read,write,copy",
+            "min_working_set_bytes=8192",
+            "max_working_set_bytes=8192",
+            "points_per_octave=1",
+            "chunk_bytes=4096",
+            "min_bytes_per_launch=8192",
+        ),
     )
 
 
@@ -593,44 +728,84 @@ PROBES = (
     Probe(
         name="bandwidth.occupancy",
         summary="HBM streaming read/copy bandwidth vs warps per SM and 16-byte accesses in flight per thread",
-        measure=measure_occupancy, axes=occupancy_axes, unit="GB/s", value_key="bandwidth_gbps", method=_method(),
-        params=(Param("ops", str, ",".join(STREAM_OPS), "read and/or copy", _ops_check(STREAM_OPS)),
-                Param("warps_per_sm", tuple, (1, 2, 4, 8, 16, 32, 64), "warps on every SM", _int_tuple_check),
-                Param("unrolls", tuple, UNROLLS, "16-byte accesses in flight per thread", _unrolls_check),
-                Param("buffer_bytes", int, 0, "streamed buffer (0: max(8x L2, 512 MiB), at most 1/8 of memory)",
-                      lambda v: None if v >= 0 and v % VEC == 0 else "must be >= 0 and a multiple of 16")),
-        requires=REQ, kernels=occupancy_kernels, check_sass=check_global, budget_seconds=5.0,
+        measure=measure_occupancy,
+        axes=occupancy_axes,
+        unit="GB/s",
+        value_key="bandwidth_gbps",
+        method=_method(),
+        params=(
+            Param("ops", str, ",".join(STREAM_OPS), "read and/or copy", _ops_check(STREAM_OPS)),
+            Param("warps_per_sm", tuple, (1, 2, 4, 8, 16, 32, 64), "warps on every SM", _int_tuple_check),
+            Param("unrolls", tuple, UNROLLS, "16-byte accesses in flight per thread", _unrolls_check),
+            Param(
+                "buffer_bytes",
+                int,
+                0,
+                "streamed buffer (0: max(8x L2, 512 MiB), at most 1/8 of memory)",
+                lambda v: None if v >= 0 and v % VEC == 0 else "must be >= 0 and a multiple of 16",
+            ),
+        ),
+        requires=REQ,
+        kernels=occupancy_kernels,
+        check_sass=check_global,
+        budget_seconds=5.0,
         smoke=("ops=read,copy", "warps_per_sm=1", "unrolls=2", "buffer_bytes=8192"),
     ),
     Probe(
         name="bandwidth.shared",
         summary="shared-memory load bandwidth per SM vs access width (4/8/16 B, ldmatrix) and lane stride",
-        measure=measure_shared, axes=shared_axes, unit="bytes/clk/SM", value_key="bytes_per_clk_per_sm",
+        measure=measure_shared,
+        axes=shared_axes,
+        unit="bytes/clk/SM",
+        value_key="bytes_per_clk_per_sm",
         method=_method(),
-        params=(Param("accesses", str, ",".join(SHARED_ACCESS), "b32, v2, v4 (ld.shared) and/or ldmatrix",
-                      _ops_check(tuple(SHARED_ACCESS))),
-                Param("strides", tuple, (1, 2, 4, 8, 16, 32), "lane stride in units of the access",
-                      _int_tuple_check),
-                Param("iters", int, 4096, "loop trips per launch", positive),
-                Param("threads", int, 0, "threads per block (0: 1024; 32 in the simulator)"), UNROLL),
-        requires=REQ, kernels=shared_kernels, check_sass=check_shared, budget_seconds=5.0,
+        params=(
+            Param(
+                "accesses",
+                str,
+                ",".join(SHARED_ACCESS),
+                "b32, v2, v4 (ld.shared) and/or ldmatrix",
+                _ops_check(tuple(SHARED_ACCESS)),
+            ),
+            Param("strides", tuple, (1, 2, 4, 8, 16, 32), "lane stride in units of the access", _int_tuple_check),
+            Param("iters", int, 4096, "loop trips per launch", positive),
+            Param("threads", int, 0, "threads per block (0: 1024; 32 in the simulator)"),
+            UNROLL,
+        ),
+        requires=REQ,
+        kernels=shared_kernels,
+        check_sass=check_shared,
+        budget_seconds=5.0,
         smoke=("strides=2", "iters=2"),
     ),
     Probe(
         name="bandwidth.l2.nearfar",
         summary="L2 bandwidth per SM and address window, with each cell's latency telling near from far",
-        measure=measure_nearfar, axes=nearfar_axes, unit="bytes/clk/SM", value_key="map_median_bytes_per_clk",
+        measure=measure_nearfar,
+        axes=nearfar_axes,
+        unit="bytes/clk/SM",
+        value_key="map_median_bytes_per_clk",
         method=_method(),
-        params=(Param("windows", int, 32, "address windows (in different L2 slices)", positive),
-                Param("window_bytes", int, 4 * KiB, "bytes of one window (128-B lines)", multiple_of(LINE)),
-                Param("window_stride_bytes", int, 0, "distance between windows (0: half of L2 / windows)",
-                      lambda v: None if v == 0 or (v > 0 and v % LINE == 0) else "must be 0 or a multiple of 128"),
-                Param("steps", int, 64, "chase loads per timed latency pass", positive),
-                Param("passes", int, 64, "reads of the window per bandwidth measurement", positive),
-                Param("blocks_per_sm", int, 4, "blocks launched per SM, so every SM gets one", positive),
-                Param("sm_slots_factor", int, 2, "flag slots per SM count (virtual %smid may exceed it)", positive),
-                Param("threads", int, 0, "threads per block (0: 256; 32 in the simulator)"), UNROLL),
-        requires=REQ, kernels=nearfar_kernels, check_sass=check_nearfar,
+        params=(
+            Param("windows", int, 32, "address windows (in different L2 slices)", positive),
+            Param("window_bytes", int, 4 * KiB, "bytes of one window (128-B lines)", multiple_of(LINE)),
+            Param(
+                "window_stride_bytes",
+                int,
+                0,
+                "distance between windows (0: half of L2 / windows)",
+                lambda v: None if v == 0 or (v > 0 and v % LINE == 0) else "must be 0 or a multiple of 128",
+            ),
+            Param("steps", int, 64, "chase loads per timed latency pass", positive),
+            Param("passes", int, 64, "reads of the window per bandwidth measurement", positive),
+            Param("blocks_per_sm", int, 4, "blocks launched per SM, so every SM gets one", positive),
+            Param("sm_slots_factor", int, 2, "flag slots per SM count (virtual %smid may exceed it)", positive),
+            Param("threads", int, 0, "threads per block (0: 256; 32 in the simulator)"),
+            UNROLL,
+        ),
+        requires=REQ,
+        kernels=nearfar_kernels,
+        check_sass=check_nearfar,
         smoke=("windows=4", "window_bytes=512", "steps=4", "passes=2", "blocks_per_sm=2"),
     ),
 )

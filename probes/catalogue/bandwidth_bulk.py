@@ -16,6 +16,7 @@ recomputes every CTA's checksum from the buffer (per 2D box for tma2d), so every
 Bandwidth = bytes / (last CTA end - first CTA start) on `%globaltimer`, one value per launch.
 Kernel: ptx/bulk_stream.ptx.
 """
+
 from __future__ import annotations
 
 import re
@@ -27,11 +28,11 @@ from probes.spec import KernelCheckError, KiB, MiB, Param, Point, Probe, ProbeSp
 
 TEMPLATE = "ptx/bulk_stream.ptx"
 MODES = {"tma": (9, 0), "tma2d": (9, 0), "ldgsts": (8, 0), "copy": (8, 0)}
-HINTS = {"none": "", "evict_first": "ef", "evict_last": "el"}   # hint -> kernel-name tag
-HINTED = ("tma", "tma2d", "ldgsts")     # the modes that take .L2::cache_hint (copy is the plain ceiling)
-SIM_BYTES_PER_NS = 100          # the emulator's made-up transfer rate (simulator only)
+HINTS = {"none": "", "evict_first": "ef", "evict_last": "el"}  # hint -> kernel-name tag
+HINTED = ("tma", "tma2d", "ldgsts")  # the modes that take .L2::cache_hint (copy is the plain ceiling)
+SIM_BYTES_PER_NS = 100  # the emulator's made-up transfer rate (simulator only)
 MAX_DEPTH = 8
-BOX_INNER_BYTES = 256           # tma2d: a box is 64 uint32 wide (a 256 B row segment), bytes/256 rows tall
+BOX_INNER_BYTES = 256  # tma2d: a box is 64 uint32 wide (a 256 B row segment), bytes/256 rows tall
 BOX_INNER = BOX_INNER_BYTES // 4
 
 
@@ -44,30 +45,41 @@ def _issue(mode: str, label: str, nbytes: int, hint: str, tile_cols: int = 0) ->
     q, pol = _hinted(mode, hint)
     arm = f"  @%p1 mbarrier.arrive.expect_tx.shared::cta.b64 %rd20, [%r14], {nbytes};\n"
     if mode == "tma":
-        return (arm + f"  @%p1 cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes{q} [%r13], "
-                f"[%rd11], {nbytes}, [%r14]{pol};")
-    if mode == "tma2d":    # chunk %r12 -> box (tile row, tile column) in row-major tile order -> element coords
-        return (arm + f"  rem.u32 %r25, %r12, {tile_cols};\n  div.u32 %r26, %r12, {tile_cols};\n"
-                f"  mul.lo.u32 %r25, %r25, {BOX_INNER};\n  mul.lo.u32 %r26, %r26, {nbytes // BOX_INNER_BYTES};\n"
-                f"  @%p1 cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes{q} [%r13], "
-                f"[%rd1, {{%r25, %r26}}], [%r14]{pol};")
-    body = (f"  cp.async.cg.shared.global{q} [%r24], [%rd22], 16{pol};" if mode == "ldgsts" else
-            "  ld.global.v4.u32 {%r25, %r26, %r27, %r28}, [%rd22];\n"
-            "  st.shared.v4.u32 [%r24], {%r25, %r26, %r27, %r28};")
-    return (f"  shl.b32 %r23, %r2, 4;\n{label}:\n  setp.ge.u32 %p5, %r23, {nbytes};\n  @%p5 bra {label}_done;\n"
-            f"  add.u32 %r24, %r13, %r23;\n  cvt.u64.u32 %rd21, %r23;\n  add.s64 %rd22, %rd11, %rd21;\n{body}\n"
-            f"  add.u32 %r23, %r23, 512;\n  bra {label};\n{label}_done:"
-            + ("\n  cp.async.commit_group;" if mode == "ldgsts" else ""))
+        return (
+            arm + f"  @%p1 cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes{q} [%r13], "
+            f"[%rd11], {nbytes}, [%r14]{pol};"
+        )
+    if mode == "tma2d":  # chunk %r12 -> box (tile row, tile column) in row-major tile order -> element coords
+        return (
+            arm + f"  rem.u32 %r25, %r12, {tile_cols};\n  div.u32 %r26, %r12, {tile_cols};\n"
+            f"  mul.lo.u32 %r25, %r25, {BOX_INNER};\n  mul.lo.u32 %r26, %r26, {nbytes // BOX_INNER_BYTES};\n"
+            f"  @%p1 cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes{q} [%r13], "
+            f"[%rd1, {{%r25, %r26}}], [%r14]{pol};"
+        )
+    body = (
+        f"  cp.async.cg.shared.global{q} [%r24], [%rd22], 16{pol};"
+        if mode == "ldgsts"
+        else "  ld.global.v4.u32 {%r25, %r26, %r27, %r28}, [%rd22];\n"
+        "  st.shared.v4.u32 [%r24], {%r25, %r26, %r27, %r28};"
+    )
+    return (
+        f"  shl.b32 %r23, %r2, 4;\n{label}:\n  setp.ge.u32 %p5, %r23, {nbytes};\n  @%p5 bra {label}_done;\n"
+        f"  add.u32 %r24, %r13, %r23;\n  cvt.u64.u32 %rd21, %r23;\n  add.s64 %rd22, %rd11, %rd21;\n{body}\n"
+        f"  add.u32 %r23, %r23, 512;\n  bra {label};\n{label}_done:"
+        + ("\n  cp.async.commit_group;" if mode == "ldgsts" else "")
+    )
 
 
 def _wait(mode: str, depth: int) -> str:
     if mode in ("tma", "tma2d"):
-        return ("stage_wait:\n  mbarrier.try_wait.parity.shared::cta.b64 %p5, [%r14], %r16;\n  @!%p5 bra stage_wait;")
+        return "stage_wait:\n  mbarrier.try_wait.parity.shared::cta.b64 %p5, [%r14], %r16;\n  @!%p5 bra stage_wait;"
     if mode == "copy":
         return "  bar.sync 0;"
-    return (f"  add.u32 %r22, %r15, {depth - 1};\n  setp.lt.u32 %p6, %r22, %r1;\n  @!%p6 bra wait_all;\n"
-            f"  cp.async.wait_group {depth - 1};\n  bra waited;\nwait_all:\n  cp.async.wait_all;\nwaited:\n"
-            "  bar.sync 0;")
+    return (
+        f"  add.u32 %r22, %r15, {depth - 1};\n  setp.lt.u32 %p6, %r22, %r1;\n  @!%p6 bra wait_all;\n"
+        f"  cp.async.wait_group {depth - 1};\n  bra waited;\nwait_all:\n  cp.async.wait_all;\nwaited:\n"
+        "  bar.sync 0;"
+    )
 
 
 def _policy(hint: str) -> str:
@@ -83,32 +95,45 @@ _NAME_RE = re.compile(r"^stream_(?P<mode>tma2d|tma|ldgsts|copy)(?:_(?P<hint>ef|e
 
 def stream_kernel(mode: str, nbytes: int, depth: int, hint: str = "none", row_bytes: int = 4 * KiB) -> ptx.PtxKernel:
     if mode not in MODES or not 1 <= depth <= MAX_DEPTH or nbytes % 512:
-        raise ProbeSpecError(f"bulk stream {mode} bytes={nbytes} depth={depth}: bytes must be a multiple of 512 "
-                             f"(one warp x 16 B pieces), depth 1..{MAX_DEPTH}")
+        raise ProbeSpecError(
+            f"bulk stream {mode} bytes={nbytes} depth={depth}: bytes must be a multiple of 512 "
+            f"(one warp x 16 B pieces), depth 1..{MAX_DEPTH}"
+        )
     if hint not in HINTS or (hint != "none" and mode not in HINTED):
-        raise ProbeSpecError(f"bulk stream {mode}: cache hint {hint!r} (hints {', '.join(HINTS)} apply to "
-                             f"{', '.join(HINTED)} only)")
+        raise ProbeSpecError(
+            f"bulk stream {mode}: cache hint {hint!r} (hints {', '.join(HINTS)} apply to {', '.join(HINTED)} only)"
+        )
     cols = 0
     if mode == "tma2d":
-        tma2d_fields(nbytes, row_bytes, rows=nbytes // BOX_INNER_BYTES)     # refuses an impossible box here
+        tma2d_fields(nbytes, row_bytes, rows=nbytes // BOX_INNER_BYTES)  # refuses an impossible box here
         cols = row_bytes // BOX_INNER_BYTES
     tma = mode in ("tma", "tma2d")
-    return ptx.kernel(TEMPLATE, kernel_name(mode, hint, nbytes, depth), emulate=_emulator(mode, row_bytes),
-                      BYTES=nbytes, DEPTH=depth,
-                      ISSUE_PROLOGUE=_issue(mode, "piece_p", nbytes, hint, cols),
-                      ISSUE_STEADY=_issue(mode, "piece_s", nbytes, hint, cols), WAIT=_wait(mode, depth),
-                      INIT_FENCE="  fence.mbarrier_init.release.cluster;" + (
-                          "\n  fence.proxy.tensormap::generic.acquire.gpu [%rd1], 128;" if mode == "tma2d" else "")
-                      if tma else "",
-                      PROXY_FENCE="  fence.proxy.async.shared::cta;" if tma else "", POLICY=_policy(hint))
+    return ptx.kernel(
+        TEMPLATE,
+        kernel_name(mode, hint, nbytes, depth),
+        emulate=_emulator(mode, row_bytes),
+        BYTES=nbytes,
+        DEPTH=depth,
+        ISSUE_PROLOGUE=_issue(mode, "piece_p", nbytes, hint, cols),
+        ISSUE_STEADY=_issue(mode, "piece_s", nbytes, hint, cols),
+        WAIT=_wait(mode, depth),
+        INIT_FENCE="  fence.mbarrier_init.release.cluster;"
+        + ("\n  fence.proxy.tensormap::generic.acquire.gpu [%rd1], 128;" if mode == "tma2d" else "")
+        if tma
+        else "",
+        PROXY_FENCE="  fence.proxy.async.shared::cta;" if tma else "",
+        POLICY=_policy(hint),
+    )
 
 
 def tma2d_fields(nbytes: int, row_bytes: int, rows: int) -> tensormap.TiledFields:
     """Tensor-map fields of the tma2d mode: a row-major uint32 matrix of `rows` rows of `row_bytes` bytes, copied
     in boxes of nbytes/256 rows x 64 elements (one box = one chunk of `nbytes`)."""
     if nbytes % BOX_INNER_BYTES or row_bytes % BOX_INNER_BYTES:
-        raise ProbeSpecError(f"tma2d: bytes={nbytes} and row_bytes={row_bytes} must be multiples of "
-                             f"{BOX_INNER_BYTES} (a box is {BOX_INNER} uint32 wide)")
+        raise ProbeSpecError(
+            f"tma2d: bytes={nbytes} and row_bytes={row_bytes} must be multiples of "
+            f"{BOX_INNER_BYTES} (a box is {BOX_INNER} uint32 wide)"
+        )
     box_rows = nbytes // BOX_INNER_BYTES
     if rows % box_rows:
         raise ProbeSpecError(f"tma2d: {rows} rows of {row_bytes} B do not split into boxes of {box_rows} rows")
@@ -121,28 +146,30 @@ def chunk_sums(buffer_words: np.ndarray, nbytes: int, row_bytes: int | None = No
     w = np.asarray(buffer_words, dtype=np.uint64)
     if row_bytes is None:
         per = nbytes // 4
-        return w[:len(w) // per * per].reshape(-1, per).sum(axis=1)
+        return w[: len(w) // per * per].reshape(-1, per).sum(axis=1)
     width, box_rows = row_bytes // 4, nbytes // BOX_INNER_BYTES
     rows = len(w) // width // box_rows * box_rows
-    tiles = w[:rows * width].reshape(rows // box_rows, box_rows, width // BOX_INNER, BOX_INNER)
+    tiles = w[: rows * width].reshape(rows // box_rows, box_rows, width // BOX_INNER, BOX_INNER)
     return tiles.sum(axis=(1, 3)).ravel()
 
 
 def checksums(buffer_words: np.ndarray, ctas: int, iters: int, nbytes: int, row_bytes: int | None = None) -> np.ndarray:
     """Host reference model: per CTA, the sum mod 2^32 of the u32 words of its chunks (c = cta + k x ctas)."""
-    sums = chunk_sums(buffer_words, nbytes, row_bytes)[:ctas * iters].reshape(iters, ctas)
+    sums = chunk_sums(buffer_words, nbytes, row_bytes)[: ctas * iters].reshape(iters, ctas)
     return (sums.sum(axis=0) % (1 << 32)).astype(np.uint64)
 
 
 def _emulator(mode: str, row_bytes: int):
     def emulate(k: ptx.PtxKernel, cfg: ptx.LaunchConfig, args: list) -> None:
-        src, iters, out = args     # the simulator has no driver to encode a tensor map: tma2d gets the buffer
+        src, iters, out = args  # the simulator has no driver to encode a tensor map: tma2d gets the buffer
         nbytes, ctas = int(k.params["BYTES"]), cfg.blocks
-        sums = checksums(np.asarray(src.copy_to_host()), ctas, int(iters), nbytes,
-                         row_bytes if mode == "tma2d" else None)
+        sums = checksums(
+            np.asarray(src.copy_to_host()), ctas, int(iters), nbytes, row_bytes if mode == "tma2d" else None
+        )
         span = max(1, ctas * int(iters) * nbytes // SIM_BYTES_PER_NS)
         rows = np.stack([np.zeros(ctas), np.full(ctas, span), sums, np.full(ctas, 2 * span)], axis=1)
-        out[:4 * ctas] = rows.astype(np.uint64).ravel()
+        out[: 4 * ctas] = rows.astype(np.uint64).ravel()
+
     return emulate
 
 
@@ -166,7 +193,7 @@ def measure(ctx, point: dict, params: dict) -> dict:
     ctas = int(params["blocks_per_sm"]) * int(ctx.env.get("sm_count") or 1)
     chunks = int(params["buffer_bytes"]) // nbytes
     row_bytes = int(params["row_bytes"]) if mode == "tma2d" else None
-    if mode == "tma2d":      # the boxes that tile whole rows of the 2D view (a ragged tail is never copied)
+    if mode == "tma2d":  # the boxes that tile whole rows of the 2D view (a ragged tail is never copied)
         rows = int(params["buffer_bytes"]) // row_bytes
         rows -= rows % (nbytes // BOX_INNER_BYTES)
         chunks = rows // (nbytes // BOX_INNER_BYTES) * (row_bytes // BOX_INNER_BYTES)
@@ -185,17 +212,26 @@ def measure(ctx, point: dict, params: dict) -> dict:
         want = checksums(_BUFFER.host, ctas, iters, nbytes, row_bytes)
         bad = np.flatnonzero(o[:, 2] != want)
         if bad.size:
-            raise KernelCheckError(f"CTA {int(bad[0])} checksum {int(o[bad[0], 2]):#x}, expected "
-                                   f"{int(want[bad[0]]):#x} ({bad.size} of {ctas} CTAs wrong): bytes lost or stale")
+            raise KernelCheckError(
+                f"CTA {int(bad[0])} checksum {int(o[bad[0], 2]):#x}, expected "
+                f"{int(want[bad[0]]):#x} ({bad.size} of {ctas} CTAs wrong): bytes lost or stale"
+            )
 
     cfg = ptx.config(grid=ctas, block=32, shared_bytes=depth * nbytes)
-    ptx.launch(ctx, stream_kernel(mode, nbytes, depth, hint, row_bytes or 4 * KiB), cfg,
-               [src, np.uint32(iters), out], check)
+    ptx.launch(
+        ctx, stream_kernel(mode, nbytes, depth, hint, row_bytes or 4 * KiB), cfg, [src, np.uint32(iters), out], check
+    )
     o = host["out"]
     span = int(o[:, 1].max()) - int(o[:, 0].min())
     total = ctas * iters * nbytes
-    return {"gbps": total / span if span > 0 else None, "bytes": total, "ns": span,
-            "cycles_median_cta": float(np.median(o[:, 3])), "ctas": ctas, "iters": iters}
+    return {
+        "gbps": total / span if span > 0 else None,
+        "bytes": total,
+        "ns": span,
+        "cycles_median_cta": float(np.median(o[:, 3])),
+        "ctas": ctas,
+        "iters": iters,
+    }
 
 
 class _Buffer:
@@ -217,8 +253,12 @@ _BUFFER = _Buffer()
 
 def axes(env: dict, params: dict) -> dict:
     cc = tuple(env.get("compute_capability") or (0, 0))
-    return {"mode": tuple(m for m, need in MODES.items() if cc >= need), "hint": tuple(params["hints"]),
-            "bytes": tuple(params["sizes"]), "depth": tuple(params["depths"])}
+    return {
+        "mode": tuple(m for m, need in MODES.items() if cc >= need),
+        "hint": tuple(params["hints"]),
+        "bytes": tuple(params["sizes"]),
+        "depth": tuple(params["depths"]),
+    }
 
 
 def _sizes(value) -> str | None:
@@ -251,11 +291,15 @@ def required(name: str) -> dict[str, int]:
     m = _NAME_RE.match(name)
     mode = m.group("mode") if m else name
     common = {r"^LDS$": 1}
-    return {**common, **{"tma": {r"^UBLKCP\.S\.G$": 2, r"^SYNCS\.PHASECHK\.TRANS64": 1},
-                         "tma2d": {r"^UTMALDG\.2D$": 2, r"^SYNCS\.PHASECHK\.TRANS64": 1},
-                         "ldgsts": {r"^LDGSTS\.E\.BYPASS(\.LTC128B)?\.128$": 2, r"^LDGDEPBAR$": 2,
-                                    r"^DEPBAR\.LE$": 1},
-                         "copy": {r"^LDG\.E\.128$": 2, r"^STS\.128$": 2}}[mode]}
+    return {
+        **common,
+        **{
+            "tma": {r"^UBLKCP\.S\.G$": 2, r"^SYNCS\.PHASECHK\.TRANS64": 1},
+            "tma2d": {r"^UTMALDG\.2D$": 2, r"^SYNCS\.PHASECHK\.TRANS64": 1},
+            "ldgsts": {r"^LDGSTS\.E\.BYPASS(\.LTC128B)?\.128$": 2, r"^LDGDEPBAR$": 2, r"^DEPBAR\.LE$": 1},
+            "copy": {r"^LDG\.E\.128$": 2, r"^STS\.128$": 2},
+        }[mode],
+    }
 
 
 COPY_OPCODE = {"tma": r"^UBLKCP\.", "tma2d": r"^UTMALDG\.", "ldgsts": r"^LDGSTS\."}
@@ -286,15 +330,26 @@ def check_sass(name: str, insts) -> list[str]:
     if m and m.group("mode") in COPY_OPCODE:
         has, want = carries_policy(m.group("mode"), insts), m.group("hint") is not None
         if has is not None and has != want:
-            problems.append("the async copy " + ("does not carry the createpolicy descriptor (.L2::cache_hint lost)"
-                                                 if want else "carries a cache-policy descriptor it was not given"))
+            problems.append(
+                "the async copy "
+                + (
+                    "does not carry the createpolicy descriptor (.L2::cache_hint lost)"
+                    if want
+                    else "carries a cache-policy descriptor it was not given"
+                )
+            )
     return problems
 
 
 def dry_run_kernels(cc) -> list[ptx.PtxKernel]:
     """One kernel per (mode, hint) at 4 KiB, depth 2: sizes and depths change only immediates."""
-    return [stream_kernel(m, 4 * KiB, 2, h) for m, need in MODES.items() if tuple(cc) >= need
-            for h in HINTS if h == "none" or m in HINTED]
+    return [
+        stream_kernel(m, 4 * KiB, 2, h)
+        for m, need in MODES.items()
+        if tuple(cc) >= need
+        for h in HINTS
+        if h == "none" or m in HINTED
+    ]
 
 
 class _BulkProbe(Probe):
@@ -303,26 +358,36 @@ class _BulkProbe(Probe):
 
     def points(self, env: dict, params: dict):
         ax = self.axes(env, params)
-        return [Point((("mode", m), ("hint", h), ("bytes", b), ("depth", d))) for m in ax["mode"]
-                for h in (ax["hint"] if m in HINTED else ("none",)) for b in ax["bytes"] for d in ax["depth"]]
+        return [
+            Point((("mode", m), ("hint", h), ("bytes", b), ("depth", d)))
+            for m in ax["mode"]
+            for h in (ax["hint"] if m in HINTED else ("none",))
+            for b in ax["bytes"]
+            for d in ax["depth"]
+        ]
 
 
 PROBES = (
     _BulkProbe(
         name="bandwidth.bulk",
         summary="global->shared streaming bandwidth: TMA 1D/2D bulk copy vs LDGSTS vs a synchronous copy, by size, "
-                "depth and L2 cache policy",
-        measure=measure, axes=axes, unit="GB/s",
+        "depth and L2 cache policy",
+        measure=measure,
+        axes=axes,
+        unit="GB/s",
         method=" ".join(p.replace("\n", " ") for p in __doc__.split("\n\n")[1:]),
-        params=(Param("sizes", tuple, (1 * KiB, 4 * KiB, 8 * KiB), "bytes per transfer (multiples of 512)", _sizes),
-                Param("depths", tuple, (1, 2, 4), "stages in flight per CTA", _depths),
-                NamesParam("hints", tuple, tuple(HINTS), f"L2 cache policies ({', '.join(HINTS)})", _hints),
-                Param("blocks_per_sm", int, 4, "one-warp CTAs per SM", positive),
-                Param("buffer_bytes", int, 256 * MiB, "source buffer streamed once per launch", positive),
-                Param("row_bytes", int, 4 * KiB, "tma2d: bytes per row of the 2D view of the buffer", _row_bytes)),
+        params=(
+            Param("sizes", tuple, (1 * KiB, 4 * KiB, 8 * KiB), "bytes per transfer (multiples of 512)", _sizes),
+            Param("depths", tuple, (1, 2, 4), "stages in flight per CTA", _depths),
+            NamesParam("hints", tuple, tuple(HINTS), f"L2 cache policies ({', '.join(HINTS)})", _hints),
+            Param("blocks_per_sm", int, 4, "one-warp CTAs per SM", positive),
+            Param("buffer_bytes", int, 256 * MiB, "source buffer streamed once per launch", positive),
+            Param("row_bytes", int, 4 * KiB, "tma2d: bytes per row of the 2D view of the buffer", _row_bytes),
+        ),
         requires=(min_cc(8, 0),),
         kernels=ptx.probe_kernels(dry_run_kernels),
-        check_sass=check_sass, value_key="gbps",
+        check_sass=check_sass,
+        value_key="gbps",
         smoke=("sizes=512", "depths=2", "hints=none", "blocks_per_sm=1", "buffer_bytes=8192"),
         ptx=TEMPLATE,
     ),

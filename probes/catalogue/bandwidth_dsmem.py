@@ -14,6 +14,7 @@ overlap. Cluster sizes above 8 are non-portable: where the driver refuses or fit
 the reason stored.
 Kernel: ptx/dsmem_stream.ptx.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,20 +25,31 @@ from probes.spec import KernelCheckError, KiB, Param, Point, Probe, ProbeSpecErr
 
 TEMPLATE = "ptx/dsmem_stream.ptx"
 OUT_PER_CTA = 6
-SIM_BYTES_PER_NS, SIM_BYTES_PER_CLK = 64, 32      # the emulator's made-up rates (simulator only)
+SIM_BYTES_PER_NS, SIM_BYTES_PER_CLK = 64, 32  # the emulator's made-up rates (simulator only)
 CLUSTER_SIZES = (2, 4, 8, 16)
 LOADS_PER_TRIP = 4
 
 
 def stream_kernel(threads: int, footprint: int) -> ptx.PtxKernel:
     if threads % 32 or not 32 <= threads <= ptx.MAX_THREADS_PER_BLOCK or footprint % (threads * 16 * LOADS_PER_TRIP):
-        raise ProbeSpecError(f"bandwidth.dsmem: threads={threads} must be a multiple of 32 up to "
-                             f"{ptx.MAX_THREADS_PER_BLOCK}, footprint_bytes={footprint} a multiple of "
-                             f"{LOADS_PER_TRIP} x 16 B x threads = {threads * 16 * LOADS_PER_TRIP}")
+        raise ProbeSpecError(
+            f"bandwidth.dsmem: threads={threads} must be a multiple of 32 up to "
+            f"{ptx.MAX_THREADS_PER_BLOCK}, footprint_bytes={footprint} a multiple of "
+            f"{LOADS_PER_TRIP} x 16 B x threads = {threads * 16 * LOADS_PER_TRIP}"
+        )
     step = threads * 16
-    return ptx.kernel(TEMPLATE, f"dsmem_stream_{threads}_{footprint}", emulate=emulate, WORDS=footprint // 4,
-                      BYTES=footprint, THREADS=threads, STEP1=step, STEP2=2 * step, STEP3=3 * step,
-                      TRIP=LOADS_PER_TRIP * step)
+    return ptx.kernel(
+        TEMPLATE,
+        f"dsmem_stream_{threads}_{footprint}",
+        emulate=emulate,
+        WORDS=footprint // 4,
+        BYTES=footprint,
+        THREADS=threads,
+        STEP1=step,
+        STEP2=2 * step,
+        STEP3=3 * step,
+        TRIP=LOADS_PER_TRIP * step,
+    )
 
 
 def stream_config(cluster_size: int, clusters: int, threads: int, footprint: int) -> ptx.LaunchConfig:
@@ -65,7 +77,7 @@ def emulate(k: ptx.PtxKernel, cfg: ptx.LaunchConfig, args: list) -> None:
     ns, clk = int(iters) * nbytes // SIM_BYTES_PER_NS, int(iters) * nbytes // SIM_BYTES_PER_CLK
     g = np.arange(ctas)
     rows = np.stack([np.zeros(ctas), np.full(ctas, ns), sums, np.full(ctas, clk), g, g % cs], axis=1)
-    out[:OUT_PER_CTA * ctas] = rows.astype(np.uint64).ravel()
+    out[: OUT_PER_CTA * ctas] = rows.astype(np.uint64).ravel()
 
 
 def check_launch(o: np.ndarray, want: np.ndarray, cluster_size: int) -> None:
@@ -73,13 +85,17 @@ def check_launch(o: np.ndarray, want: np.ndarray, cluster_size: int) -> None:
     ranks = o[:, 5].astype(np.int64)
     bad = np.flatnonzero(ranks != np.arange(len(o)) % cluster_size)
     if bad.size:
-        raise KernelCheckError(f"CTA {int(bad[0])} reports cluster rank {int(ranks[bad[0]])}, expected "
-                               f"{int(bad[0]) % cluster_size}: launch not clustered as configured")
+        raise KernelCheckError(
+            f"CTA {int(bad[0])} reports cluster rank {int(ranks[bad[0]])}, expected "
+            f"{int(bad[0]) % cluster_size}: launch not clustered as configured"
+        )
     got = o[:, 2] & 0xFFFFFFFF
     bad = np.flatnonzero(got != want)
     if bad.size:
-        raise KernelCheckError(f"CTA {int(bad[0])} checksum {int(got[bad[0]]):#x}, expected {int(want[bad[0]]):#x} "
-                               f"({bad.size} of {len(o)} CTAs wrong): peer words lost or stale")
+        raise KernelCheckError(
+            f"CTA {int(bad[0])} checksum {int(got[bad[0]]):#x}, expected {int(want[bad[0]]):#x} "
+            f"({bad.size} of {len(o)} CTAs wrong): peer words lost or stale"
+        )
 
 
 def measure(ctx, point: dict, params: dict) -> dict:
@@ -87,11 +103,11 @@ def measure(ctx, point: dict, params: dict) -> dict:
     threads, footprint, iters = int(params["threads"]), int(params["footprint_bytes"]), int(params["iters"])
     k = stream_kernel(threads, footprint)
     wanted = int(params["clusters"]) or max(1, int(ctx.env.get("sm_count") or cs) // cs)
-    n = require_cluster(ctx, k, stream_config(cs, 1, threads, footprint))   # skips a cluster the driver cannot run
+    n = require_cluster(ctx, k, stream_config(cs, 1, threads, footprint))  # skips a cluster the driver cannot run
     clusters = min(wanted, n) if n else wanted
     cfg = stream_config(cs, clusters, threads, footprint)
     src = _SOURCE.get(ctx, cs, footprint)
-    out = ctx.to_device(np.zeros(OUT_PER_CTA * cfg.blocks, dtype=np.uint64))   # the checksum word is red.add'ed
+    out = ctx.to_device(np.zeros(OUT_PER_CTA * cfg.blocks, dtype=np.uint64))  # the checksum word is red.add'ed
     host = {}
 
     def check():
@@ -104,10 +120,16 @@ def measure(ctx, point: dict, params: dict) -> dict:
     per_cta = iters * footprint
     cycles = o[:, 3].astype(np.float64)
     sms = o[:, 4].astype(np.int64)
-    return {"gbps": cfg.blocks * per_cta / span if span > 0 else None, "bytes": cfg.blocks * per_cta, "ns": span,
-            "bytes_per_clk_cta": float(np.median(per_cta / cycles)) if (cycles > 0).all() else None,
-            "clusters": clusters, "ctas": cfg.blocks, "distinct_sms": int(len(set(sms.tolist()))),
-            "peer_distance_median": float(np.median(np.abs(sms[peer_of(np.arange(cfg.blocks), cs, shift)] - sms)))}
+    return {
+        "gbps": cfg.blocks * per_cta / span if span > 0 else None,
+        "bytes": cfg.blocks * per_cta,
+        "ns": span,
+        "bytes_per_clk_cta": float(np.median(per_cta / cycles)) if (cycles > 0).all() else None,
+        "clusters": clusters,
+        "ctas": cfg.blocks,
+        "distinct_sms": int(len(set(sms.tolist()))),
+        "peer_distance_median": float(np.median(np.abs(sms[peer_of(np.arange(cfg.blocks), cs, shift)] - sms))),
+    }
 
 
 class _Source:
@@ -119,8 +141,11 @@ class _Source:
     def get(self, ctx, cluster_size: int, footprint: int):
         if self.key != (id(ctx), cluster_size, footprint):
             self.dev = None
-            self.host = np.random.default_rng(11).integers(0, 1 << 32, cluster_size * footprint // 4,
-                                                           dtype=np.uint64).astype(np.uint32)
+            self.host = (
+                np.random.default_rng(11)
+                .integers(0, 1 << 32, cluster_size * footprint // 4, dtype=np.uint64)
+                .astype(np.uint32)
+            )
             self.dev, self.key = ctx.to_device(self.host), (id(ctx), cluster_size, footprint)
         return self.dev
 
@@ -158,9 +183,11 @@ class _DsmemStreamProbe(Probe):
 def check_sass(name: str, insts) -> list[str]:
     """LD.E.128 x 4 (the loads through the cluster window; `mapa` itself becomes ALU code, no MAPA opcode, on
     sm_90a and sm_100a), cluster barriers, the checksum's REDG and both %globaltimer reads."""
-    problems = ptx.opcode_problems(insts, {r"^LD\.E\.128$": LOADS_PER_TRIP, r"^UCGABAR_ARV": 2,
-                                           r"^UCGABAR_WAIT": 2, r"^REDG?\.E\.ADD\.64": 1},
-                                   forbidden=(r"^LDS",))        # a plain shared load would not cross the cluster
+    problems = ptx.opcode_problems(
+        insts,
+        {r"^LD\.E\.128$": LOADS_PER_TRIP, r"^UCGABAR_ARV": 2, r"^UCGABAR_WAIT": 2, r"^REDG?\.E\.ADD\.64": 1},
+        forbidden=(r"^LDS",),
+    )  # a plain shared load would not cross the cluster
     timers = [i for i in insts if i.base == "CS2R" and "SR_GLOBALTIMERLO" in i.text]
     if len(timers) < 2:
         problems.append(f"expected 2 %globaltimer reads, found {len(timers)}")
@@ -172,21 +199,37 @@ PROBES = (
         name="bandwidth.dsmem",
         summary="distributed shared memory read bandwidth: every CTA of a cluster streams a peer's shared memory",
         measure=measure,
-        axes=lambda env, params: {"cluster_size": tuple(params["cluster_sizes"]),
-                                  "peer_shift": tuple(params["peer_shifts"])},
+        axes=lambda env, params: {
+            "cluster_size": tuple(params["cluster_sizes"]),
+            "peer_shift": tuple(params["peer_shifts"]),
+        },
         unit="GB/s",
         method=" ".join(p.replace("\n", " ") for p in __doc__.split("\n\n")[1:]),
-        params=(Param("cluster_sizes", tuple, CLUSTER_SIZES, "cluster sizes (16 is non-portable: skipped with the "
-                      "driver's reason where it does not allow it)", _sizes_check),
-                Param("peer_shifts", tuple, (0, 1), "read rank (rank + shift) mod cluster size; 0 = own buffer",
-                      _shifts_check),
-                Param("threads", int, 256, "threads per CTA", positive),
-                Param("footprint_bytes", int, 32 * KiB, "shared memory each CTA holds and its peer reads", positive),
-                Param("iters", int, 64, "sweeps over the peer's buffer per launch", positive),
-                Param("clusters", int, 0, "clusters per launch (0: SMs / cluster size, capped at what runs at once)",
-                      _non_negative)),
+        params=(
+            Param(
+                "cluster_sizes",
+                tuple,
+                CLUSTER_SIZES,
+                "cluster sizes (16 is non-portable: skipped with the driver's reason where it does not allow it)",
+                _sizes_check,
+            ),
+            Param(
+                "peer_shifts", tuple, (0, 1), "read rank (rank + shift) mod cluster size; 0 = own buffer", _shifts_check
+            ),
+            Param("threads", int, 256, "threads per CTA", positive),
+            Param("footprint_bytes", int, 32 * KiB, "shared memory each CTA holds and its peer reads", positive),
+            Param("iters", int, 64, "sweeps over the peer's buffer per launch", positive),
+            Param(
+                "clusters",
+                int,
+                0,
+                "clusters per launch (0: SMs / cluster size, capped at what runs at once)",
+                _non_negative,
+            ),
+        ),
         requires=(min_cc(9, 0),),
-        kernels=ptx.probe_kernels(lambda cc: [stream_kernel(256, 32 * KiB)]), check_sass=check_sass,
+        kernels=ptx.probe_kernels(lambda cc: [stream_kernel(256, 32 * KiB)]),
+        check_sass=check_sass,
         value_key="gbps",
         smoke=("cluster_sizes=2", "peer_shifts=1", "threads=32", "footprint_bytes=2048", "iters=2", "clusters=2"),
         ptx=TEMPLATE,

@@ -15,6 +15,7 @@ its own word, or all 32 lanes of a warp on one word when contended); reductions 
 throughput and no latency. bar.sync's latency is cycles per barrier of a block of several warps; mma.sync's
 throughput is in FLOP/clk/SM.
 """
+
 from __future__ import annotations
 
 import functools
@@ -29,8 +30,8 @@ from probes.spec import Axis, KernelCheckError, Param, Probe, ProbeSpecError, Sw
 from probes.static import instruction_table as T
 from probes.static.kernel_checks import Expect
 
-TAG_BASE = 0x5EED0000   # kernels store TAG_BASE + op index: names a compiled function in a multi-kernel module
-UNROLL = {1: 16, 4: 8}                  # steps per loop trip per chain, by ilp (compile time grows with the body)
+TAG_BASE = 0x5EED0000  # kernels store TAG_BASE + op index: names a compiled function in a multi-kernel module
+UNROLL = {1: 16, 4: 8}  # steps per loop trip per chain, by ilp (compile time grows with the body)
 ILPS = tuple(UNROLL)
 
 
@@ -60,6 +61,7 @@ def op_of_tag(tag: int):
 
 # --- kernel generation --------------------------------------------------------------------------------------------
 
+
 def kernel_source(op, ilp: int) -> str:
     """Python source of the kernel for (op, ilp): chains x0.., operands rotating (b,c),(c,d),(d,b).
 
@@ -81,10 +83,13 @@ def kernel_source(op, ilp: int) -> str:
     store = "\n".join(f"    xs[base + {m}] = x{m}" for m in range(ilp))
     prologue, epilogue = _memory_prologue(op, ilp) if op.memory else ("", "")
     fn = f"k_{op.name}_ilp{ilp}"
-    timed = "\n".join(timed_pass.section(body.split("\n"), consume, "tags[tid] = 1", trips="n", step="one",
-                                 clocks=(("t", "clock64()"),)))
+    timed = "\n".join(
+        timed_pass.section(
+            body.split("\n"), consume, "tags[tid] = 1", trips="n", step="one", clocks=(("t", "clock64()"),)
+        )
+    )
     return f"""
-def {fn}(xs, b, c, d, n, one, out, tags{', mem' if op.memory else ''}):
+def {fn}(xs, b, c, d, n, one, out, tags{", mem" if op.memory else ""}):
     tid = cuda.threadIdx.x + cuda.blockIdx.x * cuda.blockDim.x
     base = tid * {ilp}
 {load}
@@ -99,7 +104,7 @@ def {fn}(xs, b, c, d, n, one, out, tags{', mem' if op.memory else ''}):
 """
 
 
-SHARED_WORDS_PER_CHAIN = 1024   # one word per thread of the largest block, per chain
+SHARED_WORDS_PER_CHAIN = 1024  # one word per thread of the largest block, per chain
 
 
 def _memory_prologue(op, ilp: int) -> tuple[str, str]:
@@ -111,18 +116,22 @@ def _memory_prologue(op, ilp: int) -> tuple[str, str]:
     up = " + 31) // 32" if op.contended else ")"
     lines = []
     if op.memory == "shared":
-        lines += [f"    words = cuda.shared.array({SHARED_WORDS_PER_CHAIN * ilp}, uint32)",
-                  f"    lane = cuda.threadIdx.x{group}",
-                  f"    lanes = (cuda.blockDim.x{up}",
-                  *(f"    w{m} = {m} * lanes + lane\n    words[w{m}] = {op.mem_init}" for m in range(ilp)),
-                  "    cuda.syncthreads()",
-                  *(f"    a{m} = ADDRESS(words, w{m})" for m in range(ilp))]
+        lines += [
+            f"    words = cuda.shared.array({SHARED_WORDS_PER_CHAIN * ilp}, uint32)",
+            f"    lane = cuda.threadIdx.x{group}",
+            f"    lanes = (cuda.blockDim.x{up}",
+            *(f"    w{m} = {m} * lanes + lane\n    words[w{m}] = {op.mem_init}" for m in range(ilp)),
+            "    cuda.syncthreads()",
+            *(f"    a{m} = ADDRESS(words, w{m})" for m in range(ilp)),
+        ]
         first = f"cuda.blockIdx.x * lanes * {ilp}"
         epilogue = ["    cuda.syncthreads()", *(f"    mem[{first} + w{m}] = words[w{m}]" for m in range(ilp))]
     else:
-        lines += [f"    lane = tid{group}",
-                  f"    lanes = (cuda.gridDim.x * cuda.blockDim.x{up}",
-                  *(f"    w{m} = {m} * lanes + lane\n    a{m} = ADDRESS(mem, w{m})" for m in range(ilp))]
+        lines += [
+            f"    lane = tid{group}",
+            f"    lanes = (cuda.gridDim.x * cuda.blockDim.x{up}",
+            *(f"    w{m} = {m} * lanes + lane\n    a{m} = ADDRESS(mem, w{m})" for m in range(ilp)),
+        ]
         epilogue = []
     return "\n".join(lines), "\n".join(epilogue)
 
@@ -131,9 +140,15 @@ def _memory_prologue(op, ilp: int) -> tuple[str, str]:
 def kernel_function(op_name: str, ilp: int):
     """The plain Python function of the (op, ilp) kernel (Numba compiles it; the simulator interprets it)."""
     from numba import cuda
+
     op = T.BY_NAME[op_name]
-    scope = {"cuda": cuda, "STEP": chain_step.step_function(op), "clock64": chain_step.clock64,
-             "smid": chain_step.smid, "uint32": np.uint32}
+    scope = {
+        "cuda": cuda,
+        "STEP": chain_step.step_function(op),
+        "clock64": chain_step.clock64,
+        "smid": chain_step.smid,
+        "uint32": np.uint32,
+    }
     if op.memory:
         scope["ADDRESS"] = chain_step.word_address(op.memory)
     exec(compile(kernel_source(op, ilp), f"<instructions:{op.name}:ilp{ilp}>", "exec"), scope)
@@ -142,6 +157,7 @@ def kernel_function(op_name: str, ilp: int):
 
 def signature(op):
     from numba import types
+
     t = {"f32": types.float32, "f64": types.float64, "u32": types.uint32, "u64": types.uint64}[op.kind]
     memory = (types.uint32[::1],) if op.memory else ()
     return (t[::1], t, t, t, types.uint32, types.uint32, types.int64[::1], types.uint32[::1], *memory)
@@ -154,9 +170,17 @@ def _ptx(op_name: str, ilp: int, cc: tuple) -> str:
 
     from probes.kernel.compile import kernel_ptx
     from probes.static import toolchain
+
     op = T.BY_NAME[op_name]
-    key = ("instructions", metadata.version("numba-cuda"), f"{cc}", kernel_source(op, ilp), op.ptx, op.kind,
-           _ops_source_hash())
+    key = (
+        "instructions",
+        metadata.version("numba-cuda"),
+        f"{cc}",
+        kernel_source(op, ilp),
+        op.ptx,
+        op.kind,
+        _ops_source_hash(),
+    )
     produce = lambda: kernel_ptx(kernel_function(op_name, ilp), signature(op), cc).encode()  # noqa: E731
     return toolchain.cached("ptx", key, produce, ".ptx").decode()
 
@@ -176,16 +200,23 @@ def merge_ptx(modules: list[str]) -> str:
     head, *rest = (re.sub(r"\b(_cudapy_smem_\d+)\b", rf"\1_m{k}", text) for k, text in enumerate(modules))
     body = [head]
     for text in rest:
-        body.append("\n".join(line for line in text.splitlines()
-                              if not line.startswith((".version", ".target", ".address_size"))))
+        body.append(
+            "\n".join(
+                line for line in text.splitlines() if not line.startswith((".version", ".target", ".address_size"))
+            )
+        )
     return "\n".join(body)
 
 
 def _kernels(cc, ilps) -> list:
-    ops = [op for op in T.OPS if tuple(cc) >= op.min_cc and (op.chain or ilps != (1,))]   # red: no latency
+    ops = [op for op in T.OPS if tuple(cc) >= op.min_cc and (op.chain or ilps != (1,))]  # red: no latency
     arch = f"sm_{cc[0]}{cc[1]}"
-    return [(f"instructions.{arch}.ilp{'-'.join(map(str, ilps))}", merge_ptx([_ptx(op.name, i, tuple(cc))
-                                                                       for op in ops for i in ilps]))]
+    return [
+        (
+            f"instructions.{arch}.ilp{'-'.join(map(str, ilps))}",
+            merge_ptx([_ptx(op.name, i, tuple(cc)) for op in ops for i in ilps]),
+        )
+    ]
 
 
 def latency_kernels(cc):
@@ -197,6 +228,7 @@ def throughput_kernels(cc):
 
 
 # --- SASS check -----------------------------------------------------------------------------------------------------
+
 
 def _immediate(inst) -> int | None:
     """A 32-bit constant an instruction materializes: `MOV R, 0x..` / `IMAD.MOV.U32 R, RZ, RZ, 0x..`, or ptxas's
@@ -239,14 +271,17 @@ def timed_loops(insts) -> list[tuple[int, int]]:
     clocks = [n for n, i in enumerate(insts) if i.base == "CS2R" and "SR_CLOCKLO" in i.text]
     loops = []
     for start, stop in zip(clocks, clocks[1:]):
-        back = [k for k in range(start, stop) if (t := _branch_target(insts[k])) is not None
-                and t < insts[k].address and t in by_address]
+        back = [
+            k
+            for k in range(start, stop)
+            if (t := _branch_target(insts[k])) is not None and t < insts[k].address and t in by_address
+        ]
         if back:
             loops.append((by_address[_branch_target(insts[back[-1]])], back[-1]))
     return loops
 
 
-LOOP_SLACK = 2   # loop bookkeeping may share the op's base opcode (an IMAD.U32 copy, an IADD3 counter)
+LOOP_SLACK = 2  # loop bookkeeping may share the op's base opcode (an IMAD.U32 copy, an IADD3 counter)
 
 
 def check_sass(name: str, insts) -> list[str]:
@@ -263,21 +298,25 @@ def check_sass(name: str, insts) -> list[str]:
         return [f"{op.name}: expected 3 %clock64 reads, found {len(clocks)}"]
     loops = timed_loops(insts)
     if len(loops) != 2:
-        return [f"{op.name}: expected one loop in each timed pass, found {len(loops)}: the chain was folded away "
-                "or the loop unrolled"]
+        return [
+            f"{op.name}: expected one loop in each timed pass, found {len(loops)}: the chain was folded away "
+            "or the loop unrolled"
+        ]
     problems = []
-    counts = [sum(1 for i in insts[a:b + 1] if i.base in bases) for a, b in loops]
+    counts = [sum(1 for i in insts[a : b + 1] if i.base in bases) for a, b in loops]
     ilps = [int(v) for v in name.split("ilp")[-1].split("-")] if "ilp" in name else list(ILPS)
     per_steps = per_step if isinstance(per_step, tuple) else (per_step,)
     units = [ilp * UNROLL[ilp] * p for ilp in ilps for p in per_steps]
     if not any(all(0 <= c - u <= LOOP_SLACK for c in counts) for u in units):
         want = " or ".join(f"{u:g}" for u in units)
-        problems.append(f"{op.name}: {'/'.join(bases)} appears {counts} times in the timed loops; expected {want} "
-                        f"each (ilp x unroll x SASS per step): steps were folded, merged or hoisted")
+        problems.append(
+            f"{op.name}: {'/'.join(bases)} appears {counts} times in the timed loops; expected {want} "
+            f"each (ilp x unroll x SASS per step): steps were folded, merged or hoisted"
+        )
     for (_, end), clock in zip(loops, clocks[1:]):
         if not op.chain:
-            break      # a reduction returns nothing to wait for: its rate is the issue rate the memory pipe allows
-        if not any(i.base.endswith("SETP") for i in insts[end + 1:clock]):
+            break  # a reduction returns nothing to wait for: its rate is the issue rate the memory pipe allows
+        if not any(i.base.endswith("SETP") for i in insts[end + 1 : clock]):
             problems.append(f"{op.name}: stop clock at {insts[clock].address:#x} does not wait for a test of the chain")
     return problems
 
@@ -289,12 +328,14 @@ def _arch_from(name: str) -> str:
 
 # --- measurement ----------------------------------------------------------------------------------------------------
 
+
 def _require_resident(ctx, op, ilp: int, threads: int, blocks_per_sm: int) -> None:
     """Skip (PointSkipped, recorded by the engine) a throughput point whose blocks cannot all be resident on one SM
     at once: a second wave would run and the per-SM sum of warp rates would double into a false plateau
     (issue 20 defect 4). Registers and shared memory from the driver for the compiled kernel."""
     from probes.kernel.context import PointSkipped
     from probes.static.kernel_checks import occupancy_problem
+
     usage = ctx.resources(("instructions", op.name, ilp), signature(op))
     if usage is None:
         return
@@ -322,11 +363,13 @@ def _launch(ctx, op, ilp: int, blocks: int, threads: int, n: int, resident: int 
     want = _expected(op.name, 3 * n, UNROLL[ilp])
     bad = [k for k, v in enumerate(final) if not T.matches(op, v, want)]
     if bad:
-        raise KernelCheckError(f"{op.name}: chain {bad[0]} ended at {final[bad[0]]!r}, host expects {want!r} "
-                               f"({len(bad)} of {len(final)} chains wrong)")
+        raise KernelCheckError(
+            f"{op.name}: chain {bad[0]} ended at {final[bad[0]]!r}, host expects {want!r} "
+            f"({len(bad)} of {len(final)} chains wrong)"
+        )
     if op.memory:
         _check_words(op, memory[0].copy_to_host(), blocks, threads, ilp, n)
-    return out.copy_to_host().reshape(lanes, 3)     # per thread: t(n), t(2n), SM id
+    return out.copy_to_host().reshape(lanes, 3)  # per thread: t(n), t(2n), SM id
 
 
 def _check_words(op, words, blocks: int, threads: int, ilp: int, n: int) -> None:
@@ -336,8 +379,10 @@ def _check_words(op, words, blocks: int, threads: int, ilp: int, n: int) -> None
     want = _expected_word(op.name, 3 * n, UNROLL[ilp], sharers)
     bad = [k for k in range(used) if int(words[k]) != want]
     if bad:
-        raise KernelCheckError(f"{op.name}: memory word {bad[0]} ended at {int(words[bad[0]]):#x}, host expects "
-                               f"{want:#x} ({len(bad)} of {used} words wrong)")
+        raise KernelCheckError(
+            f"{op.name}: memory word {bad[0]} ended at {int(words[bad[0]]):#x}, host expects "
+            f"{want:#x} ({len(bad)} of {used} words wrong)"
+        )
 
 
 @functools.cache
@@ -351,10 +396,19 @@ def _expected_word(op_name: str, trips: int, unroll: int, sharers: int) -> int:
 
 
 def _common(op, ilp: int) -> dict:
-    return {"sass_opcode": op.sass, "mix": op.mix, "results_per_step": op.results, "group": op.group, "ilp": ilp,
-            "memory": op.memory, "contended": op.contended, "result_unit": "FLOP" if op.group == "mma" else "results",
-            "unroll": UNROLL[ilp],
-            "claim": op.claim, "variant": op.variant}
+    return {
+        "sass_opcode": op.sass,
+        "mix": op.mix,
+        "results_per_step": op.results,
+        "group": op.group,
+        "ilp": ilp,
+        "memory": op.memory,
+        "contended": op.contended,
+        "result_unit": "FLOP" if op.group == "mma" else "results",
+        "unroll": UNROLL[ilp],
+        "claim": op.claim,
+        "variant": op.variant,
+    }
 
 
 def measure_latency(ctx, point: dict, params: dict) -> dict:
@@ -365,42 +419,59 @@ def measure_latency(ctx, point: dict, params: dict) -> dict:
     cycles = _launch(ctx, op, 1, 1, threads, n)
     c1, c2 = (int(v) for v in cycles[0][:2])
     steps = n * UNROLL[1]
-    return {"cycles_per_op": (c2 - c1) / steps, "cycles_n": c1, "cycles_2n": c2, "steps": steps,
-            "block_warps": op.block_warps, **_common(op, 1)}
+    return {
+        "cycles_per_op": (c2 - c1) / steps,
+        "cycles_n": c1,
+        "cycles_2n": c2,
+        "steps": steps,
+        "block_warps": op.block_warps,
+        **_common(op, 1),
+    }
 
 
 def measure_throughput(ctx, point: dict, params: dict) -> dict:
     op, ilp, warps = T.BY_NAME[point["op"]], point["ilp"], point["warps_per_sm"]
     n = params["iterations"]
     sms = int(ctx.env.get("sm_count") or 1) if not ctx.simulator else 1
-    per_sm_blocks = -(-warps // 32)                      # blocks of <= 32 warps; the block scheduler spreads them
+    per_sm_blocks = -(-warps // 32)  # blocks of <= 32 warps; the block scheduler spreads them
     per_block = -(-warps // per_sm_blocks)
     blocks = sms * per_sm_blocks
     timing = _launch(ctx, op, ilp, blocks, 32 * per_block, n, resident=per_sm_blocks)
-    lane0 = timing[::32]                                           # one row per warp
+    lane0 = timing[::32]  # one row per warp
     extra = np.maximum((lane0[:, 1] - lane0[:, 0]).astype(float), 1.0)  # cycles of n extra trips: overhead cancelled
-    per_warp = 32 * ilp * UNROLL[ilp] * n                          # steps (warp lanes x ops) in the extra trips
+    per_warp = 32 * ilp * UNROLL[ilp] * n  # steps (warp lanes x ops) in the extra trips
     # Rates of concurrent warps add up on their SM; the SM id shows where the block scheduler put each warp.
     by_sm: dict = {}
     for sm, cyc in zip(lane0[:, 2], extra):
         by_sm.setdefault(int(sm), []).append(per_warp / cyc)
     per_clk = float(np.median([sum(r) for r in by_sm.values()]))
     counts = [len(r) for r in by_sm.values()]
-    return {"ops_per_clk_per_sm": per_clk, "results_per_clk_per_sm": per_clk * op.results,
-            "cycles_per_op": 32 / per_clk, "warp_cycles": float(np.mean(extra)), "warps_per_sm": warps,
-            "warps_launched_per_sm": per_sm_blocks * per_block, "warps_seen_min": min(counts),
-            "warps_seen_max": max(counts), "sms_seen": len(by_sm),
-            "steps": n * UNROLL[ilp], **_common(op, ilp)}
+    return {
+        "ops_per_clk_per_sm": per_clk,
+        "results_per_clk_per_sm": per_clk * op.results,
+        "cycles_per_op": 32 / per_clk,
+        "warp_cycles": float(np.mean(extra)),
+        "warps_per_sm": warps,
+        "warps_launched_per_sm": per_sm_blocks * per_block,
+        "warps_seen_min": min(counts),
+        "warps_seen_max": max(counts),
+        "sms_seen": len(by_sm),
+        "steps": n * UNROLL[ilp],
+        **_common(op, ilp),
+    }
 
 
 # --- axes -----------------------------------------------------------------------------------------------------------
+
 
 def _ops_axis(env: dict, params: dict, latency: bool = False) -> tuple:
     cc = env.get("compute_capability") or (9, 0)
     ops = tuple(op.name for op in selected_ops(params, cc) if op.chain or not latency)
     if not ops:
-        raise ProbeSpecError(f"no selected op runs on compute capability {cc[0]}.{cc[1]}"
-                             + (" (reductions return nothing: they have no latency)" if latency else ""))
+        raise ProbeSpecError(
+            f"no selected op runs on compute capability {cc[0]}.{cc[1]}"
+            + (" (reductions return nothing: they have no latency)" if latency else "")
+        )
     return ops
 
 
@@ -414,9 +485,13 @@ def _warps_axis(env: dict, params: dict) -> tuple:
 
 
 latency_axes = Sweep((Axis("op", lambda env, params: _ops_axis(env, params, latency=True), category=True),))
-throughput_axes = Sweep((Axis("op", _ops_axis, category=True),
-                         Axis("ilp", param="ilp", unit="independent chains per thread"),
-                         Axis("warps_per_sm", _warps_axis, unit="warps per SM")))
+throughput_axes = Sweep(
+    (
+        Axis("op", _ops_axis, category=True),
+        Axis("ilp", param="ilp", unit="independent chains per thread"),
+        Axis("warps_per_sm", _warps_axis, unit="warps per SM"),
+    )
+)
 
 
 def occupancy_points(env: dict, params: dict) -> list[tuple[str, int, int]]:
@@ -438,27 +513,44 @@ PROBES = (
     Probe(
         name="instructions.latency",
         summary="dependent-chain latency of one instruction, one warp, cycles per op",
-        measure=measure_latency, axes=latency_axes, unit="cycles/op",
+        measure=measure_latency,
+        axes=latency_axes,
+        unit="cycles/op",
         method=__doc__.split("\n\n")[1].replace("\n", " "),
-        params=(_OPS_PARAM, Param("iterations", int, 64, "loop trips of the short pass (the long one runs 2x)",
-                                  positive)),
+        params=(
+            _OPS_PARAM,
+            Param("iterations", int, 64, "loop trips of the short pass (the long one runs 2x)", positive),
+        ),
         requires=(min_cc(8, 0),),
-        kernels=latency_kernels, check_sass=check_sass, expect=Expect(),
+        kernels=latency_kernels,
+        check_sass=check_sass,
+        expect=Expect(),
         smoke=("ops=ffma,imad,dfma", "iterations=1"),
     ),
     Probe(
         name="instructions.throughput",
         summary="results per clock per SM of one instruction vs independent chains x warps per SM",
-        measure=measure_throughput, axes=throughput_axes, unit="cycles/op",
+        measure=measure_throughput,
+        axes=throughput_axes,
+        unit="cycles/op",
         method=__doc__.split("\n\n")[1].replace("\n", " "),
-        params=(_OPS_PARAM,
-                Param("iterations", int, 32, "loop trips of the short pass (the long one runs 2x)", positive),
-                Param("ilp", tuple, ILPS, f"independent chains per thread, from {ILPS}", _ilps),
-                Param("warps_per_sm", tuple, (), "warps per SM to sweep (empty: 1, 2, 4, ... to the SM limit)",
-                      lambda v: None if not v else positive(tuple(v)))),
+        params=(
+            _OPS_PARAM,
+            Param("iterations", int, 32, "loop trips of the short pass (the long one runs 2x)", positive),
+            Param("ilp", tuple, ILPS, f"independent chains per thread, from {ILPS}", _ilps),
+            Param(
+                "warps_per_sm",
+                tuple,
+                (),
+                "warps per SM to sweep (empty: 1, 2, 4, ... to the SM limit)",
+                lambda v: None if not v else positive(tuple(v)),
+            ),
+        ),
         requires=(min_cc(8, 0),),
-        kernels=throughput_kernels, check_sass=check_sass, expect=Expect(),
-        occupancy=occupancy_points,   # dry run: the blocks of every throughput point co-reside on one SM
+        kernels=throughput_kernels,
+        check_sass=check_sass,
+        expect=Expect(),
+        occupancy=occupancy_points,  # dry run: the blocks of every throughput point co-reside on one SM
         smoke=("ops=ffma", "iterations=1", "ilp=1", "warps_per_sm=1"),
     ),
 )

@@ -15,6 +15,7 @@ refused or none fits, the point is skipped and the reason stored. The default sw
 `barrier.cluster.wait` in a loop; thread 0 of rank 0 times n and 2n of them: cycles per cluster-wide barrier.
 Kernels: ptx/dsmem.ptx (its header names the SASS each entry must produce).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,7 +25,7 @@ from probes.kernel.chase import per_load_sample, sattolo_cycle, walk
 from probes.spec import KernelCheckError, KiB, Param, Probe, ProbeSpecError, min_cc, multiple_of, positive
 
 TEMPLATE = "ptx/dsmem.ptx"
-SIM_CYCLES_PER_STEP, SIM_NS_PER_STEP, SIM_OVERHEAD = 4, 2, 10   # the emulators' made-up clock (simulator only)
+SIM_CYCLES_PER_STEP, SIM_NS_PER_STEP, SIM_OVERHEAD = 4, 2, 10  # the emulators' made-up clock (simulator only)
 NSMID_WORD = 8 + 2 * ptx.MAX_CLUSTER
 OUT_WORDS = NSMID_WORD + 1
 THREADS = 128
@@ -44,7 +45,7 @@ def emulate_chase(k: ptx.PtxKernel, cfg: ptx.LaunchConfig, args: list) -> None:
     for _ in range(4 * n):
         s = int(nxt[s])
     _write(out, n, cfg.cluster_size, [s, 0, int(peer)])
-    out[NSMID_WORD] = cfg.cluster_size           # the emulator's "SMs": one per rank
+    out[NSMID_WORD] = cfg.cluster_size  # the emulator's "SMs": one per rank
 
 
 def emulate_barrier(k: ptx.PtxKernel, cfg: ptx.LaunchConfig, args: list) -> None:
@@ -53,12 +54,18 @@ def emulate_barrier(k: ptx.PtxKernel, cfg: ptx.LaunchConfig, args: list) -> None
 
 
 def _write(out, n: int, cluster_size: int, tail: list[int]) -> None:
-    vals = [SIM_OVERHEAD + SIM_CYCLES_PER_STEP * n, SIM_NS_PER_STEP * n,
-            SIM_OVERHEAD + 2 * SIM_CYCLES_PER_STEP * n, 2 * SIM_NS_PER_STEP * n, 0, *tail]
+    vals = [
+        SIM_OVERHEAD + SIM_CYCLES_PER_STEP * n,
+        SIM_NS_PER_STEP * n,
+        SIM_OVERHEAD + 2 * SIM_CYCLES_PER_STEP * n,
+        2 * SIM_NS_PER_STEP * n,
+        0,
+        *tail,
+    ]
     vals += [0] * (8 - len(vals))
     for r in range(cluster_size):
-        vals += [r, r]               # (rank, "SM"): the emulator puts rank r on SM r
-    out[:len(vals)] = np.asarray(vals, dtype=np.uint64)
+        vals += [r, r]  # (rank, "SM"): the emulator puts rank r on SM r
+    out[: len(vals)] = np.asarray(vals, dtype=np.uint64)
 
 
 def chase_kernel() -> ptx.PtxKernel:
@@ -67,8 +74,9 @@ def chase_kernel() -> ptx.PtxKernel:
 
 def barrier_kernel(relaxed: bool) -> ptx.PtxKernel:
     name = "cluster_bar_relaxed" if relaxed else "cluster_bar"
-    return ptx.kernel(TEMPLATE, name, entry=f"{name}_barrier", emulate=emulate_barrier,
-                      RELAXED=".relaxed" if relaxed else "")
+    return ptx.kernel(
+        TEMPLATE, name, entry=f"{name}_barrier", emulate=emulate_barrier, RELAXED=".relaxed" if relaxed else ""
+    )
 
 
 def check_ranks(out: np.ndarray, cluster_size: int) -> list[int]:
@@ -87,6 +95,7 @@ def require_cluster(ctx, k: ptx.PtxKernel, cfg: ptx.LaunchConfig) -> int | None:
     """Skip the point (PointSkipped, the reason stored) when the driver runs no cluster of this shape here, e.g. a
     non-portable size of 16 it does not allow; else the number of such clusters it runs at once (None: unknown)."""
     from probes.kernel.context import PointSkipped
+
     n, why = ptx.cluster_capacity(ctx, k, cfg)
     if why:
         raise PointSkipped(why)
@@ -113,12 +122,22 @@ def measure_chase(ctx, point: dict, params: dict) -> dict:
 
     cfg = chase_config(cs, footprint)
     require_cluster(ctx, chase_kernel(), cfg)
-    ptx.launch(ctx, chase_kernel(), cfg,
-               [d_next, np.uint32(slots), np.uint32(stride), np.uint32(peer), np.uint64(steps), out], check)
+    ptx.launch(
+        ctx,
+        chase_kernel(),
+        cfg,
+        [d_next, np.uint32(slots), np.uint32(stride), np.uint32(peer), np.uint64(steps), out],
+        check,
+    )
     o = host["out"]
     sample = per_load_sample(*(int(v) for v in o[:4]), steps)
-    sample.update(sm_self=int(o[6]), sm_peer=int(o[7]), sm_distance=abs(int(o[7]) - int(o[6])),
-                  nsmid=int(o[NSMID_WORD]), sm_of_ranks=",".join(map(str, host["sms"])))
+    sample.update(
+        sm_self=int(o[6]),
+        sm_peer=int(o[7]),
+        sm_distance=abs(int(o[7]) - int(o[6])),
+        nsmid=int(o[NSMID_WORD]),
+        sm_of_ranks=",".join(map(str, host["sms"])),
+    )
     return sample
 
 
@@ -167,6 +186,7 @@ class _DsmemProbe(Probe):
 
     def points(self, env: dict, params: dict):
         from probes.spec import Point
+
         return [Point((("cluster_size", cs), ("peer", p))) for cs in params["cluster_sizes"] for p in range(cs)]
 
 
@@ -174,15 +194,25 @@ PROBES = (
     _DsmemProbe(
         name="latency.dsmem",
         summary="distributed shared memory: pointer chase in a peer CTA's shared memory, per cluster size and peer",
-        measure=measure_chase, axes=chase_axes, unit="cycles/load",
+        measure=measure_chase,
+        axes=chase_axes,
+        unit="cycles/load",
         method=" ".join(p.replace("\n", " ") for p in __doc__.split("\n\n")[1:]),
-        params=COMMON + (
-            Param("cluster_sizes", tuple, CLUSTER_SIZES, "cluster sizes (16 is non-portable: skipped with the "
-                  "driver's reason where it does not allow it)", _sizes_check),
+        params=COMMON
+        + (
+            Param(
+                "cluster_sizes",
+                tuple,
+                CLUSTER_SIZES,
+                "cluster sizes (16 is non-portable: skipped with the driver's reason where it does not allow it)",
+                _sizes_check,
+            ),
             Param("footprint_bytes", int, 4 * KiB, "chain size in each CTA's shared memory", multiple_of(8)),
-            Param("stride_bytes", int, 64, "distance between chained slots", multiple_of(8))),
+            Param("stride_bytes", int, 64, "distance between chained slots", multiple_of(8)),
+        ),
         requires=(min_cc(9, 0),),
-        kernels=ptx.probe_kernels(lambda cc: [chase_kernel()]), check_sass=check_sass,
+        kernels=ptx.probe_kernels(lambda cc: [chase_kernel()]),
+        check_sass=check_sass,
         smoke=("cluster_sizes=2", "footprint_bytes=1024", "steps=32"),
         ptx=TEMPLATE,
     ),
@@ -193,10 +223,10 @@ PROBES = (
         axes=lambda env, params: {"cluster_size": tuple(params["cluster_sizes"]), "relaxed": (0, 1)},
         unit="cycles/barrier",
         method=" ".join(p.replace("\n", " ") for p in __doc__.split("\n\n")[1:]),
-        params=COMMON + (Param("cluster_sizes", tuple, (2, 4, 8), "cluster sizes (16 is non-portable)",
-                               _sizes_check),),
+        params=COMMON + (Param("cluster_sizes", tuple, (2, 4, 8), "cluster sizes (16 is non-portable)", _sizes_check),),
         requires=(min_cc(9, 0),),
-        kernels=ptx.probe_kernels(lambda cc: [barrier_kernel(False), barrier_kernel(True)]), check_sass=check_sass,
+        kernels=ptx.probe_kernels(lambda cc: [barrier_kernel(False), barrier_kernel(True)]),
+        check_sass=check_sass,
         smoke=("cluster_sizes=2", "steps=32"),
         ptx=TEMPLATE,
     ),

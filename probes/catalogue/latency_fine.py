@@ -12,20 +12,21 @@ where the last stopped, so a window is only revisited after the whole footprint)
 fetch (sector) granularity. Each launch checks every recorded index against the host's expectation. The
 headline value of a point is the launch's mean latency over its recorded accesses.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from probes.spec import Axis, KernelCheckError, KiB, Param, Probe, ProbeSpecError, Requirement, Sweep, min_cc
 
-TRACE_LEN = 4096                         # must equal fine_ops.TRACE_LEN (kept here so listing needs no numba)
-ASSUMED_L1_BYTES = 256 * KiB             # largest L1/shared array per SM on Volta..Hopper, when env lacks it
-NEAR_SIZE = (0.5, 0.75, 1.0, 1 + 1 / 32, 1 + 1 / 16, 1.25)   # footprints around a cache size, x its size
+TRACE_LEN = 4096  # must equal fine_ops.TRACE_LEN (kept here so listing needs no numba)
+ASSUMED_L1_BYTES = 256 * KiB  # largest L1/shared array per SM on Volta..Hopper, when env lacks it
+NEAR_SIZE = (0.5, 0.75, 1.0, 1 + 1 / 32, 1 + 1 / 16, 1.25)  # footprints around a cache size, x its size
 STRIDES_4B_TO_4KIB = tuple(4 << i for i in range(11))
 
 
 def _values(value) -> tuple:
-    return tuple(value) if isinstance(value, (list, tuple)) else (value,)   # the worker passes JSON lists
+    return tuple(value) if isinstance(value, (list, tuple)) else (value,)  # the worker passes JSON lists
 
 
 def _strides_ok(value) -> str | None:
@@ -36,8 +37,11 @@ def _strides_ok(value) -> str | None:
 
 
 def _sizes_ok(value) -> str | None:
-    return None if all(isinstance(v, int) and 64 <= v < 16 * 2**30 for v in _values(value)) else (
-        "footprints must be 64 bytes to 16 GiB, 32-bit element indices (empty: derived)")
+    return (
+        None
+        if all(isinstance(v, int) and 64 <= v < 16 * 2**30 for v in _values(value))
+        else ("footprints must be 64 bytes to 16 GiB, 32-bit element indices (empty: derived)")
+    )
 
 
 def _passes_ok(value) -> str | None:
@@ -99,7 +103,7 @@ _CURSOR: dict = {}
 def _device_chain(ctx, footprint: int, stride: int):
     key = (footprint, stride)
     if key not in _CHAINS:
-        _CHAINS.clear()                  # one chain resident at a time: footprints reach 2x L2
+        _CHAINS.clear()  # one chain resident at a time: footprints reach 2x L2
         chain, slots = build_chain(footprint, stride)
         _CHAINS[key] = (ctx.to_device(chain), slots)
     return _CHAINS[key]
@@ -108,6 +112,7 @@ def _device_chain(ctx, footprint: int, stride: int):
 def run_trace(ctx, footprint: int, stride: int, start_slot: int, skip: int, count: int) -> dict:
     """Launch the trace kernel at `start_slot`: `skip` hops untimed, then `count` timed; verify every index."""
     from probes.kernel import fine_ops as F
+
     d_chain, slots = _device_chain(ctx, footprint, stride)
     per = stride // 4
     lat = ctx.device_array(count, np.uint32)
@@ -115,19 +120,27 @@ def run_trace(ctx, footprint: int, stride: int, start_slot: int, skip: int, coun
     ctx.kernel("fine_trace", F.fine_trace)[1, 1](d_chain, np.uint32(start_slot * per), skip, count, lat, idx)
     ctx.synchronize()
     first_hop = start_slot + skip
-    hops = first_hop + np.arange(count, dtype=np.int64)          # hop number of each recorded access
+    hops = first_hop + np.arange(count, dtype=np.int64)  # hop number of each recorded access
     expected = ((hops + 1) % slots) * per
     got = idx.copy_to_host()
     bad = np.flatnonzero(got != expected)
     if bad.size:
         k = int(bad[0])
-        raise KernelCheckError(f"fine chase footprint={footprint} stride={stride}: access {k} loaded index "
-                               f"{int(got[k])}, expected {int(expected[k])}: chain or trace corrupted")
+        raise KernelCheckError(
+            f"fine chase footprint={footprint} stride={stride}: access {k} loaded index "
+            f"{int(got[k])}, expected {int(expected[k])}: chain or trace corrupted"
+        )
     latency = lat.copy_to_host().astype(np.int64)
     # mean_latency_cycles is one value per launch, repeated on every row: the engine's stopping rule then sees
     # a launch (a whole trace) as the sample, instead of asking a hit/miss mixture for a 1 % median CI.
-    return {"latency_cycles": latency, "offset_bytes": (hops % slots) * stride,
-            "pass_index": hops // slots, "hop": hops, "slots": slots, "mean_latency_cycles": float(latency.mean())}
+    return {
+        "latency_cycles": latency,
+        "offset_bytes": (hops % slots) * stride,
+        "pass_index": hops // slots,
+        "hop": hops,
+        "slots": slots,
+        "mean_latency_cycles": float(latency.mean()),
+    }
 
 
 def measure_chase(ctx, point: dict, params: dict) -> dict:
@@ -152,13 +165,14 @@ def kernels(cc):
 
     from probes.kernel import fine_ops as F
     from probes.kernel.compile import kernel_ptx
+
     sig = (types.uint32[::1], types.uint32, types.int64, types.int64, types.uint32[::1], types.uint32[::1])
     return [("fine_trace", kernel_ptx(F.fine_trace, sig, cc))]
 
 
 def _timed_loads(insts) -> list[tuple[int, int, int]]:
     """(clock before, load, clock after) index triples: each LDG with a %clock64 read just before and after it."""
-    clocks = [n for n, i in enumerate(insts) if "SR_CLOCKLO" in i.text]   # CS2R, or S2UR when 32 bits suffice
+    clocks = [n for n, i in enumerate(insts) if "SR_CLOCKLO" in i.text]  # CS2R, or S2UR when 32 bits suffice
     triples = []
     for a, b in zip(clocks, clocks[1:]):
         loads = [n for n in range(a + 1, b) if insts[n].base == "LDG"]
@@ -175,13 +189,15 @@ def check_sass(name: str, insts) -> list[str]:
     problems = []
     for _a, ld, b in triples:
         sb = insts[ld].control.write_barrier
-        if sb is None or not any(i.control.waits_on(sb) for i in insts[ld + 1:b + 1]):
-            problems.append(f"stop clock at {insts[b].address:#x} does not wait for the load at "
-                            f"{insts[ld].address:#x}: it would time the issue, not the latency")
+        if sb is None or not any(i.control.waits_on(sb) for i in insts[ld + 1 : b + 1]):
+            problems.append(
+                f"stop clock at {insts[b].address:#x} does not wait for the load at "
+                f"{insts[ld].address:#x}: it would time the issue, not the latency"
+            )
     # the chain: each timed load's address comes from the previous timed load's result
     for (_, prev, _), (_, ld, _) in zip(triples, triples[1:]):
         dest = insts[prev].dest_registers[:1]
-        between = insts[prev + 1:ld + 1]
+        between = insts[prev + 1 : ld + 1]
         fed = set(dest)
         for i in between:
             if fed & set(i.source_registers):
@@ -194,8 +210,12 @@ def check_sass(name: str, insts) -> list[str]:
 def _fits(axes):
     def unmet(env: dict, params: dict) -> str | None:
         need, free = max(axes(env, params)["footprint_bytes"]), env.get("memory_free_bytes")
-        return None if free is None or need <= 0.8 * free else (
-            f"largest footprint {need} B exceeds 80% of free device memory ({free} B)")
+        return (
+            None
+            if free is None or need <= 0.8 * free
+            else (f"largest footprint {need} B exceeds 80% of free device memory ({free} B)")
+        )
+
     return Requirement("largest footprint <= 80% of free memory", unmet)
 
 
@@ -205,7 +225,9 @@ PROBES = (
     Probe(
         name="latency.fine.chase",
         summary="per-access latency trace of a fixed-stride chase walked several times around the L1/L2 sizes",
-        measure=measure_chase, axes=chase_axes, method=__doc__.split("\n\n")[1].replace("\n", " "),
+        measure=measure_chase,
+        axes=chase_axes,
+        method=__doc__.split("\n\n")[1].replace("\n", " "),
         params=(
             Param("stride_bytes", tuple, (32, 128), "chain strides (bytes, multiples of 4)", _strides_ok),
             Param("footprint_bytes", tuple, (), "footprints (empty: around the L1 and L2 sizes)", _sizes_ok),
@@ -218,7 +240,9 @@ PROBES = (
     Probe(
         name="latency.fine.stride",
         summary="first-touch latency of every access vs stride (4 B .. 4 KiB) beyond a cache: fetch granularity",
-        measure=measure_stride, axes=stride_axes, method=__doc__.split("\n\n")[1].replace("\n", " "),
+        measure=measure_stride,
+        axes=stride_axes,
+        method=__doc__.split("\n\n")[1].replace("\n", " "),
         params=(
             Param("stride_bytes", tuple, STRIDES_4B_TO_4KIB, "strides (bytes, multiples of 4)", _strides_ok),
             Param("footprint_bytes", tuple, (), "footprints (empty: 4x L1 inside L2, and 2x L2)", _sizes_ok),

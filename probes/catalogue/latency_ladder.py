@@ -20,6 +20,7 @@ Variants: `.ca`, `.cg` and `.nc` issue `ld.global.ca/.cg/.nc.u64` for every step
 `.STRONG.GPU`, `.CONSTANT` on sm_80/sm_90 per reports/static/cache-hints-sass.csv): `.cg` caches in L2 only, so its
 ladder has no L1 plateau; `.nc` goes through the read-only (texture) path.
 """
+
 from __future__ import annotations
 
 from probes.kernel import timed_pass as T
@@ -63,7 +64,7 @@ VARIANTS = {
     "cg": (".cg", "LDG.E.64.STRONG.GPU"),
     "nc": (".nc", "LDG.E.64.CONSTANT"),
 }
-DENSE_WINDOW = 1.5   # dense points cover [anchor / 1.5, anchor * 1.5]
+DENSE_WINDOW = 1.5  # dense points cover [anchor / 1.5, anchor * 1.5]
 
 _CHAINS = ChainCache()
 
@@ -87,6 +88,7 @@ def measure_with(qualifier: str):
         def build():
             order = sattolo_order(slots, ctx.rng(footprint, stride))
             return Chain(ctx, footprint, page_positions(slots, stride), cycle_of(order), order)
+
         chain = _CHAINS.get((id(ctx), ctx.seed, footprint, stride), build)
         how = plan(ctx.env, point, params)
         if how["warm_lap"] and not getattr(chain, "warmed", False):
@@ -94,6 +96,7 @@ def measure_with(qualifier: str):
             chain.warmed = True
         sample = run_chase(ctx, f"chase{qualifier}", step, chain, how["steps"])
         return {**sample, "warm_lap": how["warm_lap"]}
+
     return measure
 
 
@@ -111,8 +114,9 @@ def footprint_sizes(env: dict, params: dict) -> tuple:
     stride, lo = params["stride_bytes"], params["min_footprint_bytes"]
     if not params["max_footprint_bytes"] and not (env.get("memory_total_bytes") and env.get("l2_cache_bytes")):
         raise ProbeSpecError("the environment has no memory_total_bytes/l2_cache_bytes: set max_footprint_bytes")
-    hi = params["max_footprint_bytes"] or int(min(4 * GiB, 0.25 * env["memory_total_bytes"],
-                                                  max(64 * env["l2_cache_bytes"], 256 * MiB)))
+    hi = params["max_footprint_bytes"] or int(
+        min(4 * GiB, 0.25 * env["memory_total_bytes"], max(64 * env["l2_cache_bytes"], 256 * MiB))
+    )
     if hi < max(lo, 2 * stride):
         raise ProbeSpecError(f"max_footprint_bytes={hi} is below min_footprint_bytes={lo} or 2 strides")
     sizes = set(geometric(lo, hi, per_octave=params["points_per_octave"], multiple_of=stride))
@@ -121,10 +125,10 @@ def footprint_sizes(env: dict, params: dict) -> tuple:
             a, b = max(lo, int(anchor / DENSE_WINDOW)), min(hi, int(anchor * DENSE_WINDOW))
             if a < b:
                 sizes |= set(geometric(a, b, per_octave=params["dense_points"], multiple_of=stride))
-    return tuple(sorted(s for s in sizes if s >= 2 * stride))   # a chain needs 2 slots
+    return tuple(sorted(s for s in sizes if s >= 2 * stride))  # a chain needs 2 slots
 
 
-footprints = Sweep((Axis("footprint_bytes", footprint_sizes),))   # the ladder's sweep (the async ladders share it)
+footprints = Sweep((Axis("footprint_bytes", footprint_sizes),))  # the ladder's sweep (the async ladders share it)
 
 
 PARAMS = (
@@ -132,8 +136,13 @@ PARAMS = (
     Param("min_footprint_bytes", int, 1 * KiB, "smallest working set", positive),
     Param("max_footprint_bytes", int, 0, "largest working set (0: derived from L2 and memory size)"),
     Param("points_per_octave", int, 6, "sweep density", positive),
-    Param("dense_points", int, 16, "points per octave within 1.5x of the L2 size, L2/2 and shared memory per SM "
-                                   "(0: none)", lambda v: None if v >= 0 else "must be >= 0"),
+    Param(
+        "dense_points",
+        int,
+        16,
+        "points per octave within 1.5x of the L2 size, L2/2 and shared memory per SM (0: none)",
+        lambda v: None if v >= 0 else "must be >= 0",
+    ),
     Param("max_steps", int, 1 << 16, "loads per timed pass at most", positive),
 )
 
@@ -144,12 +153,14 @@ def _probe(variant: str) -> Probe:
     return Probe(
         name="latency.ladder.global" + (f".{variant}" if variant else ""),
         summary=f"pointer-chase latency vs footprint with {what}, one thread, random single cycle",
-        measure=measure if not variant else measure_with(qualifier), unit="cycles/load",
+        measure=measure if not variant else measure_with(qualifier),
+        unit="cycles/load",
         axes=footprints,
         method=" ".join(p.replace("\n", " ") for p in __doc__.split("\n\n")[1:]),
         params=PARAMS,
         requires=(min_cc(7, 0), fits_in_free_memory(0.8, lambda p: p["max_footprint_bytes"])),
-        kernels=chase_kernels(f"chase{qualifier}", chase_step(qualifier)), plan=plan,
+        kernels=chase_kernels(f"chase{qualifier}", chase_step(qualifier)),
+        plan=plan,
         # SASS check and dry-run schedule checks (probes/static/kernel_checks.py): every chained load is `opcode`,
         # addressed by the previous one's result; clock discipline; 16 chained loads per loop trip; at most 16
         # issue cycles from one chained LDG to the next (ptxas schedules 4, and 13 across the loop's back edge: far

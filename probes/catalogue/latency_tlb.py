@@ -12,6 +12,7 @@ Footprints are log-spaced from `min_pages` pages to `memory_fraction` of the fre
 `max_footprint_bytes`); one buffer is resident at a time. A TLB level's reach is the footprint interval where
 latency leaves its plateau; its miss cost is the latency step to the next plateau (probes/analysis/tlb.py).
 """
+
 from __future__ import annotations
 
 from probes.kernel import timed_pass as T
@@ -42,7 +43,7 @@ from probes.spec import (
 )
 from probes.static.kernel_checks import Expect
 
-_STEP = chase_step(".cg")   # L2 only: with L1-cacheable loads (one 128-B line per page, ~2k lines in L1) a false
+_STEP = chase_step(".cg")  # L2 only: with L1-cacheable loads (one 128-B line per page, ~2k lines in L1) a false
 #                             ~220-cycle step appeared at 3.5-4 GiB, inside the L2-TLB range (issue 20 defect 6)
 _CHAINS = ChainCache()
 
@@ -55,6 +56,7 @@ def measure(ctx, point: dict, params: dict) -> dict:
     def build():
         order = sattolo_order(pages, ctx.rng("tlb", footprint, stride))
         return Chain(ctx, footprint, page_positions(pages, stride, params["spread_bytes"]), cycle_of(order), order)
+
     chain = _CHAINS.get(key, build)
     return {**run_chase(ctx, "tlb.chase", _STEP, chain, pass_steps(pages, params["max_steps"])), "pages": pages}
 
@@ -62,7 +64,9 @@ def measure(ctx, point: dict, params: dict) -> dict:
 def plan(env: dict, point: dict, params: dict, launches: int = 1) -> dict:
     """What the samples of one point visit of its page chain (probes/kernel/chase.chase_plan)."""
     pages = point["footprint_bytes"] // params["stride_bytes"]
-    return chase_plan(pages, pass_steps(pages, params["max_steps"]), point["footprint_bytes"], env.get("l2_cache_bytes"), launches)
+    return chase_plan(
+        pages, pass_steps(pages, params["max_steps"]), point["footprint_bytes"], env.get("l2_cache_bytes"), launches
+    )
 
 
 def footprints(env: dict, params: dict) -> tuple:
@@ -74,13 +78,16 @@ def footprints(env: dict, params: dict) -> tuple:
     else:
         free = env.get("memory_free_bytes") or env.get("memory_total_bytes")
         if not free:
-            raise ProbeSpecError("the environment has no memory_free_bytes or memory_total_bytes: "
-                                 "set max_footprint_bytes")
+            raise ProbeSpecError(
+                "the environment has no memory_free_bytes or memory_total_bytes: set max_footprint_bytes"
+            )
         hi = int(params["memory_fraction"] * free)
     hi -= hi % stride
     if hi < lo:
-        raise ProbeSpecError(f"largest footprint {hi} B is below min_pages={params['min_pages']} pages "
-                             f"of {stride} B: lower stride_bytes or min_pages")
+        raise ProbeSpecError(
+            f"largest footprint {hi} B is below min_pages={params['min_pages']} pages "
+            f"of {stride} B: lower stride_bytes or min_pages"
+        )
     return geometric(lo, hi, per_octave=params["points_per_octave"], multiple_of=stride)
 
 
@@ -96,7 +103,10 @@ PROBES = (
     Probe(
         name="latency.tlb",
         summary="page-stride pointer chase: latency vs footprint up to most of device memory (TLB reach and misses)",
-        measure=measure, axes=(Axis("footprint_bytes", footprints),), unit="cycles/load", method=__doc__.split("\n\n")[1].replace("\n", " "),
+        measure=measure,
+        axes=(Axis("footprint_bytes", footprints),),
+        unit="cycles/load",
+        method=__doc__.split("\n\n")[1].replace("\n", " "),
         params=(
             Param("stride_bytes", int, 2 * MiB, "distance between chained slots: one per page", multiple_of(4 * KiB)),
             Param("min_pages", int, 2, "smallest footprint, in strides", lambda v: None if v >= 2 else "must be >= 2"),
@@ -107,7 +117,8 @@ PROBES = (
             Param("max_steps", int, 1 << 14, "loads per timed pass at most", positive),
         ),
         requires=(min_cc(7, 0), fits_in_free_memory(0.95, lambda p: p["max_footprint_bytes"])),
-        kernels=chase_kernels("tlb.chase", _STEP), plan=plan,
+        kernels=chase_kernels("tlb.chase", _STEP),
+        plan=plan,
         # one dependent L2-only LDG.E.64.STRONG.GPU (`ld.global.cg`) per step; schedule checks as the ladder's
         expect=Expect(chain="LDG", opcode="LDG.E.64.STRONG.GPU", unroll=T.UNROLL, step_budget=16),
         smoke=("stride_bytes=65536", "max_footprint_bytes=262144", "points_per_octave=1", "max_steps=16"),

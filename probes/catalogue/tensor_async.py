@@ -15,6 +15,7 @@ accumulator back (tcgen05.ld) for the same all-ones check. Compiled and SASS-che
 only on a Blackwell card and skips elsewhere with the reason.
 Kernels: ptx/wgmma.ptx, ptx/tcgen05.ptx (their headers name the SASS each must produce).
 """
+
 from __future__ import annotations
 
 import struct
@@ -26,7 +27,7 @@ from probes.kernel.chase import per_load_sample
 from probes.spec import KernelCheckError, Param, Probe, Requirement, positive
 
 WGMMA, TCGEN05 = "ptx/wgmma.ptx", "ptx/tcgen05.ptx"
-SIM_CYCLES_PER_STEP, SIM_NS_PER_STEP, SIM_OVERHEAD = 4, 2, 10   # the emulators' made-up clock (simulator only)
+SIM_CYCLES_PER_STEP, SIM_NS_PER_STEP, SIM_OVERHEAD = 4, 2, 10  # the emulators' made-up clock (simulator only)
 
 # input type -> (K, PTX type triple, 32-bit word of 1.0 elements, has transpose immediates, SASS family)
 TYPES = {
@@ -38,7 +39,7 @@ TYPES = {
     "s8": (32, "s32.s8.s8", 0x01010101, False, "IGMMA"),
 }
 WGMMA_N = (8, 16, 32, 64, 128, 256)
-SMEM_BYTES = 16384           # A tile 2 KiB (64 x 32 B) + B tile up to 8 KiB (256 x 32 B), rounded up
+SMEM_BYTES = 16384  # A tile 2 KiB (64 x 32 B) + B tile up to 8 KiB (256 x 32 B), rounded up
 WARPGROUP = 128
 
 
@@ -47,6 +48,7 @@ def exactly_cc(major: int, minor: int | None, why: str) -> Requirement:
         cc = tuple(env.get("compute_capability") or (0, 0))
         ok = cc[0] == major and (minor is None or cc[1] == minor)
         return None if ok else f"{why}; device has {cc[0]}.{cc[1]}"
+
     return Requirement(f"cc {major}.{'x' if minor is None else minor}", unmet)
 
 
@@ -76,37 +78,52 @@ def wgmma_kernel(dtype: str, n: int, operands: str, wait_each: bool) -> ptx.PtxK
     acc = "s32" if dtype == "s8" else "f32"
     name = f"wgmma_{dtype}_n{n}_{operands}_{'lat' if wait_each else 'tput'}"
     return ptx.kernel(
-        WGMMA, name, emulate=emulate_wgmma, N=n, K=k, DTYPES=types, ACC=acc, NACC=nacc, LAST=nacc - 1,
+        WGMMA,
+        name,
+        emulate=emulate_wgmma,
+        N=n,
+        K=k,
+        DTYPES=types,
+        ACC=acc,
+        NACC=nacc,
+        LAST=nacc - 1,
         DREGS="{" + ", ".join(f"%d{i}" for i in range(nacc)) + "}",
         ZERO_ACC="\n".join(f"  mov.b32 %d{i}, 0;" for i in range(nacc)),
-        ONE=f"0x{one:08X}", AOPERAND="%rd20" if operands == "ss" else "{%a0, %a1, %a2, %a3}", TAIL=tail,
+        ONE=f"0x{one:08X}",
+        AOPERAND="%rd20" if operands == "ss" else "{%a0, %a1, %a2, %a3}",
+        TAIL=tail,
         WAIT_EACH=("  wgmma.commit_group.sync.aligned;\n  wgmma.wait_group.sync.aligned 0;" if wait_each else ""),
-        SMEM_BYTES=SMEM_BYTES, ZERO_TEST="0" if acc == "s32" else "0f00000000")
+        SMEM_BYTES=SMEM_BYTES,
+        ZERO_TEST="0" if acc == "s32" else "0f00000000",
+    )
 
 
 def tcgen05_kernel(n: int) -> ptx.PtxKernel:
-    idesc = (1 << 4) | ((n >> 3) << 17) | ((128 >> 4) << 24)   # f32 accumulate, f16 A/B, K-major, N, M = 128
-    return ptx.kernel(TCGEN05, f"tcgen05_f16_n{n}", emulate=emulate_tcgen05, TMEM_COLS=max(32, n),
-                      IDESC=idesc)
+    idesc = (1 << 4) | ((n >> 3) << 17) | ((128 >> 4) << 24)  # f32 accumulate, f16 A/B, K-major, N, M = 128
+    return ptx.kernel(TCGEN05, f"tcgen05_f16_n{n}", emulate=emulate_tcgen05, TMEM_COLS=max(32, n), IDESC=idesc)
 
 
 def _times(n: int) -> list[int]:
-    return [SIM_OVERHEAD + SIM_CYCLES_PER_STEP * n, SIM_NS_PER_STEP * n,
-            SIM_OVERHEAD + 2 * SIM_CYCLES_PER_STEP * n, 2 * SIM_NS_PER_STEP * n]
+    return [
+        SIM_OVERHEAD + SIM_CYCLES_PER_STEP * n,
+        SIM_NS_PER_STEP * n,
+        SIM_OVERHEAD + 2 * SIM_CYCLES_PER_STEP * n,
+        2 * SIM_NS_PER_STEP * n,
+    ]
 
 
 def emulate_wgmma(k: ptx.PtxKernel, cfg: ptx.LaunchConfig, args: list) -> None:
     steps, out = args
     n, word = int(steps), accumulator_word(_dtype_of(k), 4 * int(steps))
     vals = _times(n) + [0, 0, 0, 0] + [word] * (2 * cfg.threads_per_block)
-    out[:len(vals)] = np.asarray(vals, dtype=np.uint64)
+    out[: len(vals)] = np.asarray(vals, dtype=np.uint64)
 
 
 def emulate_tcgen05(k: ptx.PtxKernel, cfg: ptx.LaunchConfig, args: list) -> None:
     steps, out = args
     n = int(steps)
     vals = _times(n) + [0, 4 * n, 0, 0] + [accumulator_word("f16", 4 * n)] * 32
-    out[:len(vals)] = np.asarray(vals, dtype=np.uint64)
+    out[: len(vals)] = np.asarray(vals, dtype=np.uint64)
 
 
 def _dtype_of(k: ptx.PtxKernel) -> str:
@@ -114,8 +131,11 @@ def _dtype_of(k: ptx.PtxKernel) -> str:
 
 
 def check_accumulators(words: np.ndarray, dtype: str, total_mmas: int, what: str) -> None:
-    ptx.expect_equal(f"{what} accumulators after {total_mmas} MMAs of all-ones inputs",
-                     words.astype(np.uint64), np.full(len(words), accumulator_word(dtype, total_mmas), np.uint64))
+    ptx.expect_equal(
+        f"{what} accumulators after {total_mmas} MMAs of all-ones inputs",
+        words.astype(np.uint64),
+        np.full(len(words), accumulator_word(dtype, total_mmas), np.uint64),
+    )
 
 
 def measure_wgmma(wait_each: bool):
@@ -128,16 +148,21 @@ def measure_wgmma(wait_each: bool):
 
         def check():
             o = host["out"] = out.copy_to_host()
-            check_accumulators(o[8:8 + 2 * threads], dtype, 4 * steps, "wgmma")
+            check_accumulators(o[8 : 8 + 2 * threads], dtype, 4 * steps, "wgmma")
 
-        ptx.launch(ctx, wgmma_kernel(dtype, n, operands, wait_each), ptx.config(block=threads),
-                   [np.uint64(steps), out], check)
+        ptx.launch(
+            ctx, wgmma_kernel(dtype, n, operands, wait_each), ptx.config(block=threads), [np.uint64(steps), out], check
+        )
         sample = per_load_sample(*(int(v) for v in host["out"][:4]), steps)
         k = TYPES[dtype][0]
         flops = groups * 2 * 64 * n * k
-        sample.update(k=k, warpgroups=groups, flop_per_clk_sm=flops / sample["cycles_per_op"]
-                      if sample["cycles_per_op"] > 0 else None)
+        sample.update(
+            k=k,
+            warpgroups=groups,
+            flop_per_clk_sm=flops / sample["cycles_per_op"] if sample["cycles_per_op"] > 0 else None,
+        )
         return sample
+
     return measure
 
 
@@ -176,8 +201,9 @@ def wgmma_check_sass(name: str, insts) -> list[str]:
 
 
 def tcgen05_check_sass(name: str, insts) -> list[str]:
-    return ptx.sass_check(lambda _n: {r"^UTCHMMA": 3, r"^UTCBAR": 3, r"^SYNCS\.PHASECHK\.TRANS64": 3,
-                                      r"^LDTM": 1})(name, insts)
+    return ptx.sass_check(lambda _n: {r"^UTCHMMA": 3, r"^UTCBAR": 3, r"^SYNCS\.PHASECHK\.TRANS64": 3, r"^LDTM": 1})(
+        name, insts
+    )
 
 
 def _wgmma_axes(env: dict, params: dict) -> dict:
@@ -208,21 +234,39 @@ DRY_RUN_SHAPES = {True: (64,), False: (256,)}
 
 def _wgmma_probe(wait_each: bool) -> Probe:
     name = "tensor.wgmma.latency" if wait_each else "tensor.wgmma.throughput"
-    params = (Param("steps", int, 256, "MMAs per timed pass", positive),
-              Param("n_values", tuple, WGMMA_N, "N of m64nNk* shapes", _n_check),
-              DtypesParam("dtypes", tuple, tuple(TYPES), f"input types ({', '.join(TYPES)})", _dtypes_check))
+    params = (
+        Param("steps", int, 256, "MMAs per timed pass", positive),
+        Param("n_values", tuple, WGMMA_N, "N of m64nNk* shapes", _n_check),
+        DtypesParam("dtypes", tuple, tuple(TYPES), f"input types ({', '.join(TYPES)})", _dtypes_check),
+    )
     if not wait_each:
-        params += (Param("warpgroups", int, 2, "warpgroups per CTA issuing concurrently",
-                         lambda v: None if 1 <= v <= 8 else "must be 1..8"),)
+        params += (
+            Param(
+                "warpgroups",
+                int,
+                2,
+                "warpgroups per CTA issuing concurrently",
+                lambda v: None if 1 <= v <= 8 else "must be 1..8",
+            ),
+        )
     return Probe(
         name=name,
-        summary=("wgmma.mma_async issue-to-result latency per shape, input type and operand source" if wait_each
-                 else "wgmma.mma_async pipelined throughput (FLOP/clk/SM) per shape, input type and operand source"),
-        measure=measure_wgmma(wait_each), axes=_wgmma_axes, unit="cycles/mma",
+        summary=(
+            "wgmma.mma_async issue-to-result latency per shape, input type and operand source"
+            if wait_each
+            else "wgmma.mma_async pipelined throughput (FLOP/clk/SM) per shape, input type and operand source"
+        ),
+        measure=measure_wgmma(wait_each),
+        axes=_wgmma_axes,
+        unit="cycles/mma",
         method=" ".join(p.replace("\n", " ") for p in __doc__.split("\n\n")[1:]),
-        params=params, requires=(SM90A,),
-        kernels=ptx.probe_kernels(lambda cc, w=wait_each: [wgmma_kernel(t, n, o, w) for t in TYPES
-                                                             for n in DRY_RUN_SHAPES[w] for o in ("ss", "rs")]),
+        params=params,
+        requires=(SM90A,),
+        kernels=ptx.probe_kernels(
+            lambda cc, w=wait_each: [
+                wgmma_kernel(t, n, o, w) for t in TYPES for n in DRY_RUN_SHAPES[w] for o in ("ss", "rs")
+            ]
+        ),
         check_sass=wgmma_check_sass,
         smoke=("steps=8", "n_values=8", "dtypes=f16"),
         ptx=WGMMA,
@@ -235,7 +279,9 @@ PROBES = (
     Probe(
         name="tensor.tcgen05.latency",
         summary="tcgen05.mma (kind::f16, M=128, K=16, TMEM accumulator) issue-to-completion latency per N",
-        measure=measure_tcgen05, axes=lambda env, params: {"n": (64, 128, 256)}, unit="cycles/mma",
+        measure=measure_tcgen05,
+        axes=lambda env, params: {"n": (64, 128, 256)},
+        unit="cycles/mma",
         method=" ".join(p.replace("\n", " ") for p in __doc__.split("\n\n")[1:]),
         params=(Param("steps", int, 256, "MMAs per timed pass", positive),),
         requires=(SM100,),

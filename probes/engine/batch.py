@@ -5,6 +5,7 @@ interpreter start, numba import and CUDA context instead of paying for one each.
 appended to the status file (written atomically); a CUDA error poisons the context, so the batch stops there and
 the parent (probes.engine.campaign.run_batch) runs what is left in one fresh worker each, as a campaign does.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,6 +22,7 @@ def main(argv=None) -> int:
 
     from probes.engine import worker as W
     from probes.results.io import write_atomic
+
     W.die_with_parent()  # once for the batch; its items then see no parent to arm again
     os.environ.pop(W.PARENT_ENV, None)
     codes = []

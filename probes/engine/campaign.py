@@ -7,6 +7,7 @@ found at start-up is quarantined, not loaded. A lock file keeps two campaigns fr
 (or measuring the same GPU) at once; SIGTERM/SIGINT discard the point in flight, record the probe as incomplete and
 raise `Interrupted`, so the next run resumes where this one stopped.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -61,15 +62,22 @@ def result_path(out_dir: Path, probe, params: dict) -> Path:
     return Path(out_dir) / f"{probe.name}-{tag}.json"
 
 
-def _spawn(args: list[str], timeout: float, log: Path, registries: tuple[Path, ...] = (),
-           module: str = "probes.engine.worker", label: list[str] | None = None) -> tuple[int | None, str]:
+def _spawn(
+    args: list[str],
+    timeout: float,
+    log: Path,
+    registries: tuple[Path, ...] = (),
+    module: str = "probes.engine.worker",
+    label: list[str] | None = None,
+) -> tuple[int | None, str]:
     """Run a worker (`python -m module args`) in its own process group; kill the whole group on timeout. Returns
     (exit code | None, stderr tail). The worker dies with this process ($GPU_PROBES_PARENT_PID); while it runs its
     PID is recorded in `registries` (with the --probe/--out of `label`, default `args`)."""
     with open(log, "w+b") as err:
         env = {**os.environ, W.PARENT_ENV: str(os.getpid())}
-        proc = subprocess.Popen([sys.executable, "-m", module, *args], stdout=err, stderr=err,
-                                start_new_session=True, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module, *args], stdout=err, stderr=err, start_new_session=True, env=env
+        )
         records = []
         try:
             records = register_worker(registries, proc.pid, args if label is None else label)
@@ -101,8 +109,10 @@ def worker_registries(out_dir: Path, backend: str) -> tuple[Path, ...]:
 
 def register_worker(registries, pid: int, args: list[str]) -> list[Path]:
     """Record a running worker (one small file per PID); returns the files to remove when it has exited."""
+
     def arg(name):
         return args[args.index(name) + 1] if name in args else None
+
     data = json.dumps({"pid": pid, "campaign_pid": os.getpid(), "probe": arg("--probe"), "out": arg("--out")})
     records = []
     for folder in registries:
@@ -171,6 +181,7 @@ def _complete(path: Path, probe, params: dict, backend: str) -> bool:
         print(f"warning: {err}; moved to {quarantine.name}, measuring again", file=sys.stderr)
         return False
     from probes.engine.measure import same_run
+
     return doc["outcome"] in ("ok", "skipped") and same_run(doc, probe, params, backend)
 
 
@@ -179,9 +190,18 @@ def _module_arg(probe) -> list[str]:
     return ["--module", probe.module] if getattr(probe, "module", "") else []
 
 
-def run_one(probe, params: dict, out_dir: Path, backend: str, timeout: float, resume: bool = True,
-            rule: str = "median-ci", rule_params: dict | None = None, progress: bool = True,
-            deadline: float | None = None) -> Outcome:
+def run_one(
+    probe,
+    params: dict,
+    out_dir: Path,
+    backend: str,
+    timeout: float,
+    resume: bool = True,
+    rule: str = "median-ci",
+    rule_params: dict | None = None,
+    progress: bool = True,
+    deadline: float | None = None,
+) -> Outcome:
     """One probe in one watchdog worker. `deadline` (time.monotonic()) stops the worker earlier than `timeout`:
     its finished points are kept and the probe is recorded as incomplete, so the next run resumes it."""
     path = result_path(out_dir, probe, params)
@@ -189,23 +209,45 @@ def run_one(probe, params: dict, out_dir: Path, backend: str, timeout: float, re
         return Outcome(probe.name, "cached", path, "complete result for this probe version already present")
     path.parent.mkdir(parents=True, exist_ok=True)
     log = path.with_suffix(".log")
-    args = ["--probe", probe.name, *_module_arg(probe), "--params", json.dumps(params, default=list), "--backend",
-            backend, "--out", str(path), "--rule", rule, "--rule-params", json.dumps(rule_params or {})]
+    args = [
+        "--probe",
+        probe.name,
+        *_module_arg(probe),
+        "--params",
+        json.dumps(params, default=list),
+        "--backend",
+        backend,
+        "--out",
+        str(path),
+        "--rule",
+        rule,
+        "--rule-params",
+        json.dumps(rule_params or {}),
+    ]
     if not progress:
         args.append("--no-progress")
     if not resume:
         args.append("--fresh")
     left = time_left(deadline)
     try:
-        code, tail = _spawn(args, timeout if left is None else min(timeout, left), log,
-                            worker_registries(out_dir, backend))
+        code, tail = _spawn(
+            args, timeout if left is None else min(timeout, left), log, worker_registries(out_dir, backend)
+        )
     except KeyboardInterrupt as err:  # the worker group is already dead; its checkpoint holds the finished points
         name = err.signum if isinstance(err, Interrupted) else signal.SIGINT
         tail = log.read_text(errors="replace")[-STDERR_TAIL:] if log.exists() else ""
         with _signals_ignored():  # a second Ctrl-C must not cut the record short
-            _record_failure(path, probe, params, backend, "incomplete", None, tail,
-                            reason=f"interrupted by {signal.Signals(name).name}; the next run resumes after the "
-                                   f"last finished point")
+            _record_failure(
+                path,
+                probe,
+                params,
+                backend,
+                "incomplete",
+                None,
+                tail,
+                reason=f"interrupted by {signal.Signals(name).name}; the next run resumes after the "
+                f"last finished point",
+            )
         raise
     if code in (W.EXIT_OK, W.EXIT_SKIPPED):
         log.unlink(missing_ok=True)
@@ -215,7 +257,8 @@ def run_one(probe, params: dict, out_dir: Path, backend: str, timeout: float, re
         _record_failure(path, probe, params, backend, "incomplete", None, tail, reason=DEADLINE_REASON)
         return Outcome(probe.name, "incomplete", path, DEADLINE_REASON)
     outcome = {None: "timeout", W.EXIT_CUDA: "cuda_error", W.EXIT_ERROR: "error", W.EXIT_NO_GPU: "error"}.get(
-        code, "crashed")
+        code, "crashed"
+    )
     _record_failure(path, probe, params, backend, outcome, code, tail)
     return Outcome(probe.name, outcome, path, last_line(tail) or f"exit code {code}")
 
@@ -229,15 +272,24 @@ def last_line(text: str) -> str:
 def _record_failure(path: Path, probe, params, backend, outcome, code, tail, reason: str | None = None) -> None:
     """Keep the partial samples a dead worker checkpointed, mark them with how it died; or write an empty record."""
     from probes.engine.measure import new_document, now
+
     try:
         doc = io.load(path)
     except ResultsError:
         if path.exists():
             os.replace(path, path.with_suffix(path.suffix + ".corrupt"))
         doc = new_document(probe, params, backend, {"note": "worker died before capturing the environment"})
-    doc.update(outcome=outcome, finished_at=now(),
-               error={**(doc.get("error") or {}), "exit_code": code, "stderr_tail": tail,
-                      "complete_points": len(doc["points"]), **({"reason": reason} if reason else {})})
+    doc.update(
+        outcome=outcome,
+        finished_at=now(),
+        error={
+            **(doc.get("error") or {}),
+            "exit_code": code,
+            "stderr_tail": tail,
+            "complete_points": len(doc["points"]),
+            **({"reason": reason} if reason else {}),
+        },
+    )
     io.save(doc, path)
 
 
@@ -246,6 +298,7 @@ def gpu_lock_path(backend: str) -> Path | None:
     if backend != "gpu":
         return None
     from probes.static.toolchain import cache_dir
+
     cards = os.environ.get("CUDA_VISIBLE_DEVICES", "all").strip() or "all"
     slug = "".join(c if c.isalnum() or c in "-_" else "_" for c in cards)[:80]
     return cache_dir() / "locks" / f"gpu-{slug}.lock"
@@ -266,12 +319,16 @@ def campaign_lock(out_dir: Path, backend: str):
                 stack.enter_context(lock.acquire(timeout=0))
             except filelock.Timeout:
                 what = what or f"GPU(s) CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', 'all')}"
-                raise CampaignLocked(f"another campaign is running on {what} (lock {path}); wait for it to "
-                                     f"finish, or use another --out / GPU") from None
+                raise CampaignLocked(
+                    f"another campaign is running on {what} (lock {path}); wait for it to "
+                    f"finish, or use another --out / GPU"
+                ) from None
         for w in live_workers(worker_registries(out_dir, backend)):  # the lock's holder died, its worker did not
-            raise CampaignLocked(f"a worker of an earlier campaign is still running (PID {w['pid']}, probe "
-                                 f"{w.get('probe')}, writing {w.get('out')}); wait for it to exit or `kill {w['pid']}`,"
-                                 f" then run again")
+            raise CampaignLocked(
+                f"a worker of an earlier campaign is still running (PID {w['pid']}, probe "
+                f"{w.get('probe')}, writing {w.get('out')}); wait for it to exit or `kill {w['pid']}`,"
+                f" then run again"
+            )
         yield
 
 
@@ -296,8 +353,10 @@ def _signals_handled_by(handler):
 
 def _signals_interrupt():
     """Turn SIGTERM/SIGHUP (and SIGINT) into Interrupted, so the probe in flight is recorded before exit."""
+
     def raise_interrupted(signum, frame):
         raise Interrupted(signum)
+
     return _signals_handled_by(raise_interrupted)
 
 
@@ -305,8 +364,18 @@ def _signals_ignored():
     return _signals_handled_by(signal.SIG_IGN)
 
 
-def run_campaign(probes, params_of, out_dir: Path, backend: str, timeout: float, resume: bool = True,
-                 progress: bool = True, deadline: float | None = None, rule_params_of=None, **kw) -> list[Outcome]:
+def run_campaign(
+    probes,
+    params_of,
+    out_dir: Path,
+    backend: str,
+    timeout: float,
+    resume: bool = True,
+    progress: bool = True,
+    deadline: float | None = None,
+    rule_params_of=None,
+    **kw,
+) -> list[Outcome]:
     """Run probes one worker each, under the campaign lock. Raises CampaignLocked, Interrupted, NewerSchemaError.
     With a `deadline` (time.monotonic()), a probe starts only if MIN_START_SECONDS are left (else it is "deferred",
     nothing written) and is stopped at the deadline; `rule_params_of(probe)` gives per-probe stopping-rule params."""
@@ -319,14 +388,24 @@ def run_campaign(probes, params_of, out_dir: Path, backend: str, timeout: float,
             if left is not None and left < MIN_START_SECONDS:
                 o = Outcome(probe.name, "deferred", None, "not started before the deadline; the next run measures it")
             else:
-                o = run_one(probe, params_of(probe), out_dir, backend, timeout, resume, progress=progress,
-                            deadline=deadline, **kw)
+                o = run_one(
+                    probe,
+                    params_of(probe),
+                    out_dir,
+                    backend,
+                    timeout,
+                    resume,
+                    progress=progress,
+                    deadline=deadline,
+                    **kw,
+                )
             print(f"{o.outcome:>10}  {probe.name}" + (f"  ({o.detail})" if o.detail else ""), file=sys.stderr)
             outcomes.append(o)
     return outcomes
 
 
 # ---- campaign controls: deadline, plan files, per-probe parameters ------------------------------------------------
+
 
 def time_left(deadline: float | None) -> float | None:
     """Seconds until `deadline` (a time.monotonic() value), at least 0; None without a deadline."""
@@ -343,7 +422,7 @@ class PlanError(ValueError):
 @dataclass(frozen=True)
 class PlanEntry:
     probe: str
-    params: tuple[str, ...] = ()        # "key=value" texts, parsed by the probe's own parameter types
+    params: tuple[str, ...] = ()  # "key=value" texts, parsed by the probe's own parameter types
     point_budget_s: float | None = None  # this probe's per-point budget (else the plan's, else the probe's own)
 
 
@@ -355,7 +434,7 @@ class Plan:
     total_budget_s: float | None = None  # the whole run (self-test + campaign + report) by the dry run's bound
     description: str = ""
     source: str = ""
-    unlisted_families: str = "skip"     # "smoke": a family with no entry runs each of its probes at its smoke size
+    unlisted_families: str = "skip"  # "smoke": a family with no entry runs each of its probes at its smoke size
 
 
 UNLISTED = ("skip", "smoke")
@@ -397,6 +476,7 @@ def load_plan(name_or_path: str | Path) -> Plan:
     """Read a plan file (TOML): `name`, optional `point_budget_s`/`total_budget_s`/`description`, and one
     `[[probe]]` table per probe with `name`, optional `params = {key = value}` and `point_budget_s`."""
     import tomllib
+
     path = plan_path(name_or_path)
     try:
         data = tomllib.loads(path.read_text())
@@ -404,11 +484,14 @@ def load_plan(name_or_path: str | Path) -> Plan:
         raise PlanError(f"plan {path}: not valid TOML: {str(err).splitlines()[0]}") from None
     unknown = set(data) - {"name", "description", "point_budget_s", "total_budget_s", "unlisted_families", "probe"}
     if unknown:
-        raise PlanError(f"plan {path}: unknown key {sorted(unknown)[0]!r} (keys: name, description, point_budget_s, "
-                        f"total_budget_s, unlisted_families, [[probe]])")
+        raise PlanError(
+            f"plan {path}: unknown key {sorted(unknown)[0]!r} (keys: name, description, point_budget_s, "
+            f"total_budget_s, unlisted_families, [[probe]])"
+        )
     if data.get("unlisted_families", "skip") not in UNLISTED:
-        raise PlanError(f"plan {path}: unlisted_families = {data['unlisted_families']!r}: choose from "
-                        f"{', '.join(UNLISTED)}")
+        raise PlanError(
+            f"plan {path}: unlisted_families = {data['unlisted_families']!r}: choose from {', '.join(UNLISTED)}"
+        )
     tables = data.get("probe") or []
     if not isinstance(tables, list) or not tables:
         raise PlanError(f"plan {path}: no [[probe]] table")
@@ -416,23 +499,34 @@ def load_plan(name_or_path: str | Path) -> Plan:
     for i, t in enumerate(tables, 1):
         where = f"plan {path}, probe #{i}"
         if not isinstance(t, dict) or not isinstance(t.get("name"), str):
-            raise PlanError(f"{where}: each [[probe]] needs name = \"family.probe\"")
+            raise PlanError(f'{where}: each [[probe]] needs name = "family.probe"')
         bad = set(t) - {"name", "params", "point_budget_s"}
         if bad:
-            raise PlanError(f"{where} ({t['name']}): unknown key {sorted(bad)[0]!r} (keys: name, params, "
-                            f"point_budget_s)")
+            raise PlanError(
+                f"{where} ({t['name']}): unknown key {sorted(bad)[0]!r} (keys: name, params, point_budget_s)"
+            )
         if t["name"] in seen:
             raise PlanError(f"{where}: probe {t['name']} listed twice")
         seen.add(t["name"])
         params = t.get("params") or {}
         if not isinstance(params, dict):
             raise PlanError(f"{where} ({t['name']}): params must be a table {{key = value}}")
-        entries.append(PlanEntry(t["name"], tuple(_param_text(k, v, f"{where} ({t['name']})")
-                                                  for k, v in params.items()),
-                                 _budget(t.get("point_budget_s"), f"{where} ({t['name']}) point_budget_s")))
-    return Plan(str(data.get("name") or path.stem), tuple(entries), _budget(data.get("point_budget_s"),
-                f"plan {path}: point_budget_s"), _budget(data.get("total_budget_s"), f"plan {path}: total_budget_s"),
-                str(data.get("description") or ""), str(path), data.get("unlisted_families", "skip"))
+        entries.append(
+            PlanEntry(
+                t["name"],
+                tuple(_param_text(k, v, f"{where} ({t['name']})") for k, v in params.items()),
+                _budget(t.get("point_budget_s"), f"{where} ({t['name']}) point_budget_s"),
+            )
+        )
+    return Plan(
+        str(data.get("name") or path.stem),
+        tuple(entries),
+        _budget(data.get("point_budget_s"), f"plan {path}: point_budget_s"),
+        _budget(data.get("total_budget_s"), f"plan {path}: total_budget_s"),
+        str(data.get("description") or ""),
+        str(path),
+        data.get("unlisted_families", "skip"),
+    )
 
 
 def plan_from_probes(names, point_budget_s: float | None = None) -> Plan:
@@ -446,7 +540,9 @@ def split_param_overrides(pairs: list[str]) -> dict[str, list[str]]:
     for pair in pairs:
         probe, sep, kv = pair.partition(":")
         if not sep or not probe or "=" not in kv or not kv.split("=", 1)[0]:
-            raise PlanError(f"--param {pair!r}: a campaign takes PROBE:key=value (e.g. latency.tlb:points_per_octave=1)")
+            raise PlanError(
+                f"--param {pair!r}: a campaign takes PROBE:key=value (e.g. latency.tlb:points_per_octave=1)"
+            )
         out.setdefault(probe, []).append(kv)
     return out
 
@@ -454,29 +550,35 @@ def split_param_overrides(pairs: list[str]) -> dict[str, list[str]]:
 @dataclass(frozen=True)
 class Step:
     """One probe of a resolved plan: the probe, its parsed parameters and its per-point time budget."""
+
     probe: object
     params: dict
     point_budget_s: float
 
 
-def resolve_plan(plan: Plan, overrides: dict[str, list[str]] | None = None, point_budget_s: float | None = None,
-                 extra: dict[str, list[str]] | None = None) -> list[Step]:
+def resolve_plan(
+    plan: Plan,
+    overrides: dict[str, list[str]] | None = None,
+    point_budget_s: float | None = None,
+    extra: dict[str, list[str]] | None = None,
+) -> list[Step]:
     """Probes and parsed parameters of a plan. `overrides` ({probe: ["k=v"]}, from --param) win over the plan's
     params, `extra` (e.g. each probe's smoke params for a rehearsal) over both; `point_budget_s` over every budget.
     A --param naming a probe that is not in the plan is an error (a typo must not be silently ignored)."""
     from probes import catalogue
+
     overrides = overrides or {}
     entries = list(plan.entries)
-    if plan.unlisted_families == "smoke":   # a new family is in the plan without an edit to it
+    if plan.unlisted_families == "smoke":  # a new family is in the plan without an edit to it
         listed = {e.probe.split(".")[0] for e in entries}
-        entries += [PlanEntry(p.name, p.smoke) for p in catalogue.all_probes().values()
-                    if p.name.split(".")[0] not in listed]
+        entries += [
+            PlanEntry(p.name, p.smoke) for p in catalogue.all_probes().values() if p.name.split(".")[0] not in listed
+        ]
     names = [e.probe for e in entries]
     for name in overrides:
         if name not in names:
             catalogue.get(name)  # an unknown probe: raises with suggestions
-            raise PlanError(f"--param {name}:...: probe {name} is not in plan {plan.name} "
-                            f"({', '.join(names)})")
+            raise PlanError(f"--param {name}:...: probe {name} is not in plan {plan.name} ({', '.join(names)})")
     steps = []
     for e in entries:
         probe = catalogue.get(e.probe)
@@ -486,13 +588,21 @@ def resolve_plan(plan: Plan, overrides: dict[str, list[str]] | None = None, poin
     return steps
 
 
-def run_plan(steps: list[Step], out_dir: Path, backend: str, timeout: float, deadline: float | None = None,
-             **kw) -> list[Outcome]:
+def run_plan(
+    steps: list[Step], out_dir: Path, backend: str, timeout: float, deadline: float | None = None, **kw
+) -> list[Outcome]:
     """run_campaign over a resolved plan: each probe with its parameters and per-point time budget."""
     by_name = {s.probe.name: s for s in steps}
-    return run_campaign([s.probe for s in steps], lambda p: by_name[p.name].params, out_dir, backend, timeout,
-                        deadline=deadline, rule_params_of=lambda p: {"max_seconds": by_name[p.name].point_budget_s},
-                        **kw)
+    return run_campaign(
+        [s.probe for s in steps],
+        lambda p: by_name[p.name].params,
+        out_dir,
+        backend,
+        timeout,
+        deadline=deadline,
+        rule_params_of=lambda p: {"max_seconds": by_name[p.name].point_budget_s},
+        **kw,
+    )
 
 
 def tally(outcomes: list[Outcome]) -> dict[str, int]:
@@ -505,26 +615,48 @@ def tally(outcomes: list[Outcome]) -> dict[str, int]:
     return out
 
 
-def run_batch(jobs, out_dir: Path, backend: str, timeout: float, rule: str = "median-ci",
-              rule_params: dict | None = None) -> list[Outcome]:
+def run_batch(
+    jobs, out_dir: Path, backend: str, timeout: float, rule: str = "median-ci", rule_params: dict | None = None
+) -> list[Outcome]:
     """[(probe, params)] in ONE worker process (probes.engine.batch): one interpreter start for all, fresh results
     (no resume). What the batch did not finish (a CUDA error poisons its context, a crash, its watchdog) is run
     again one worker each by run_one. The watchdog is `timeout` plus 10 s per job."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [result_path(out_dir, p, params) for p, params in jobs]
-    items = [["--probe", p.name, *_module_arg(p), "--params", json.dumps(params, default=list), "--backend", backend,
-              "--out", str(path), "--rule", rule, "--rule-params", json.dumps(rule_params or {}), "--no-progress",
-              "--fresh"]
-             for (p, params), path in zip(jobs, paths)]
+    items = [
+        [
+            "--probe",
+            p.name,
+            *_module_arg(p),
+            "--params",
+            json.dumps(params, default=list),
+            "--backend",
+            backend,
+            "--out",
+            str(path),
+            "--rule",
+            rule,
+            "--rule-params",
+            json.dumps(rule_params or {}),
+            "--no-progress",
+            "--fresh",
+        ]
+        for (p, params), path in zip(jobs, paths)
+    ]
     status = out_dir / ".batch-status.json"
     spec = out_dir / ".batch-spec.json"
     status.unlink(missing_ok=True)
     io.write_atomic(spec, json.dumps({"items": items, "status": str(status)}))
     # one watchdog for the batch: `timeout` plus 10 s per job; it dies with us and is recorded like any worker
-    _code, tail = _spawn([str(spec)], timeout + 10 * len(jobs), out_dir / ".batch.log",
-                         worker_registries(out_dir, backend), module="probes.engine.batch",
-                         label=["--probe", "batch", "--out", str(out_dir)])
+    _code, tail = _spawn(
+        [str(spec)],
+        timeout + 10 * len(jobs),
+        out_dir / ".batch.log",
+        worker_registries(out_dir, backend),
+        module="probes.engine.batch",
+        label=["--probe", "batch", "--out", str(out_dir)],
+    )
     try:
         codes = json.loads(status.read_text())
     except (OSError, ValueError):
@@ -532,8 +664,19 @@ def run_batch(jobs, out_dir: Path, backend: str, timeout: float, rule: str = "me
     outcomes = []
     for (probe, params), path, code in zip(jobs, paths, codes + [None] * (len(jobs) - len(codes))):
         if code is None:  # not reached, or the batch died on it: its own watchdog worker
-            outcomes.append(run_one(probe, params, out_dir, backend, timeout, resume=False, rule=rule,
-                                    rule_params=rule_params, progress=False))
+            outcomes.append(
+                run_one(
+                    probe,
+                    params,
+                    out_dir,
+                    backend,
+                    timeout,
+                    resume=False,
+                    rule=rule,
+                    rule_params=rule_params,
+                    progress=False,
+                )
+            )
             continue
         try:
             doc = io.load(path)

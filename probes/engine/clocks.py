@@ -1,4 +1,5 @@
 """NVML clock, temperature, power and throttle sampling around measurements. Never locks or changes clocks."""
+
 from __future__ import annotations
 
 import time
@@ -23,6 +24,7 @@ class ClockSampler:
             return
         try:
             import pynvml
+
             pynvml.nvmlInit()
             self.handle = nvml_handle(pynvml, uuid)
             self._nvml = pynvml
@@ -30,8 +32,7 @@ class ClockSampler:
             self.why_not = f"NVML unavailable: {err}"
 
     def sample(self) -> dict:
-        s = {"t": time.time(), "sm_mhz": None, "mem_mhz": None, "temp_c": None, "power_w": None,
-             "throttle": None}
+        s = {"t": time.time(), "sm_mhz": None, "mem_mhz": None, "temp_c": None, "power_w": None, "throttle": None}
         if self.handle is None:
             return s
         n = self._nvml
@@ -40,8 +41,10 @@ class ClockSampler:
             s["mem_mhz"] = n.nvmlDeviceGetClockInfo(self.handle, n.NVML_CLOCK_MEM)
             s["temp_c"] = n.nvmlDeviceGetTemperature(self.handle, n.NVML_TEMPERATURE_GPU)
             s["power_w"] = n.nvmlDeviceGetPowerUsage(self.handle) / 1000
-            mask = getattr(n, "nvmlDeviceGetCurrentClocksEventReasons", None) or \
-                n.nvmlDeviceGetCurrentClocksThrottleReasons  # the name before nvidia-ml-py 12.535
+            mask = (
+                getattr(n, "nvmlDeviceGetCurrentClocksEventReasons", None)
+                or n.nvmlDeviceGetCurrentClocksThrottleReasons
+            )  # the name before nvidia-ml-py 12.535
             mask = mask(self.handle)
             s["throttle"] = ",".join(v for k, v in _BAD_REASONS.items() if mask & k) or ""
         except Exception as err:
@@ -60,8 +63,8 @@ def nvml_handle(pynvml, uuid: str | None):
 # %clock64 / %globaltimer is only compared with NVML over a long enough sample: %globaltimer ticks every 32 ns to
 # 1 us depending on the GPU, so a 50 us sample bounds its quantisation error at 2 %.
 MIN_RATIO_NS = 50_000
-SAMPLE_RATIO_TOLERANCE = 0.05   # one sample whose derived clock is this far off NVML's is flagged
-POINT_RATIO_TOLERANCE = 0.02    # a point's median derived clock this far off is marked in its summary
+SAMPLE_RATIO_TOLERANCE = 0.05  # one sample whose derived clock is this far off NVML's is flagged
+POINT_RATIO_TOLERANCE = 0.02  # a point's median derived clock this far off is marked in its summary
 
 
 def sample_flags(row: dict, before: dict, after: dict, tolerance_mhz: float = 15.0) -> list[str]:
@@ -85,8 +88,12 @@ def point_clock_check(samples: list[dict]) -> dict | None:
     """Median %clock64/%globaltimer clock of a point's long samples vs NVML's median SM clock; None if either
     is missing (simulator, no NVML, samples too short for %globaltimer)."""
     import statistics
-    derived = [r["sm_clock_mhz_derived"] for r in samples
-               if r.get("sm_clock_mhz_derived") and (r.get("ns") or 0) >= MIN_RATIO_NS]
+
+    derived = [
+        r["sm_clock_mhz_derived"]
+        for r in samples
+        if r.get("sm_clock_mhz_derived") and (r.get("ns") or 0) >= MIN_RATIO_NS
+    ]
     nvml = [v for r in samples for v in (r.get("sm_mhz_before"), r.get("sm_mhz_after")) if v]
     if not derived or not nvml:
         return None

@@ -1,4 +1,5 @@
 """Worker side: run one probe over its points, owning warm-up, repetition, stopping, clocks and checkpoints."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -20,11 +21,25 @@ def now() -> str:
 def new_document(probe, params: dict, backend: str, env: dict) -> dict:
     return {
         "schema_version": SCHEMA_VERSION,
-        "probe": {"name": probe.name, "version": probe.version(), "params": params, "unit": probe.unit,
-                  "method": probe.method, "value_key": probe.value_key},
-        "backend": backend, "outcome": "incomplete", "environment": env,
-        "started_at": now(), "finished_at": None, "points": [], "clocks": [], "kernels": [],
-        "stopping": {}, "error": None, "analysis": None,
+        "probe": {
+            "name": probe.name,
+            "version": probe.version(),
+            "params": params,
+            "unit": probe.unit,
+            "method": probe.method,
+            "value_key": probe.value_key,
+        },
+        "backend": backend,
+        "outcome": "incomplete",
+        "environment": env,
+        "started_at": now(),
+        "finished_at": None,
+        "points": [],
+        "clocks": [],
+        "kernels": [],
+        "stopping": {},
+        "error": None,
+        "analysis": None,
     }
 
 
@@ -52,20 +67,25 @@ def kernel_records(ctx, cc, done: set | None = None) -> list[dict]:
             base = {"kernel": str(key), "signature": str(sig), "arch": arch}
             try:
                 funcs = ptx_to_sass(kernel.inspect_asm(sig), arch)
-            except Exception as err:   # no ptxas/cuobjdump here, or a newer PTX than they read: recorded, not raised
+            except Exception as err:  # no ptxas/cuobjdump here, or a newer PTX than they read: recorded, not raised
                 text = str(err).strip().splitlines()
                 records.append({**base, "provenance_error": f"{type(err).__name__}: {text[0][:200] if text else ''}"})
                 continue
             for fname, insts in funcs.items():
                 sass_text = "\n".join(i.text for i in insts)
                 reads = len(K.clock_reads(insts))
-                clocked = reads > 0 and reads % 3 == 0   # n/2n passes; per-access or spacing clocks are not
+                clocked = reads > 0 and reads % 3 == 0  # n/2n passes; per-access or spacing clocks are not
                 overhead = {b: o for b in ("LDG", "LDS", "LDC", "LDL") if (o := K.step_overhead(insts, b))}
-                records.append({**base, "function": fname,
-                                "sass_sha256": hashlib.sha256(sass_text.encode()).hexdigest(),
-                                "opcodes": dict(Counter(i.base for i in insts)),
-                                "sass_problems": K.clock_problems(insts) if clocked else [],
-                                "step_overhead": overhead})
+                records.append(
+                    {
+                        **base,
+                        "function": fname,
+                        "sass_sha256": hashlib.sha256(sass_text.encode()).hexdigest(),
+                        "opcodes": dict(Counter(i.base for i in insts)),
+                        "sass_problems": K.clock_problems(insts) if clocked else [],
+                        "step_overhead": overhead,
+                    }
+                )
     return records
 
 
@@ -76,24 +96,40 @@ def resumable_points(probe, params: dict, backend: str, env: dict, out_path) -> 
         old = io.load(out_path)
     except ResultsError:
         return [], []
-    same = (old["outcome"] not in ("ok", "skipped") and same_run(old, probe, params, backend)
-            and all(old["environment"].get(k) == env.get(k) for k in ("uuid", "gpu_name", "compute_capability")))
+    same = (
+        old["outcome"] not in ("ok", "skipped")
+        and same_run(old, probe, params, backend)
+        and all(old["environment"].get(k) == env.get(k) for k in ("uuid", "gpu_name", "compute_capability"))
+    )
     return (old["points"], old.get("clocks") or []) if same else ([], [])
 
 
 def same_run(doc: dict, probe, params: dict, backend: str) -> bool:
     """Was this stored document measured by the same probe version, parameters and backend?"""
-    return (doc["probe"]["version"] == probe.version() and doc["backend"] == backend
-            and io.dumps(doc["probe"]["params"]) == io.dumps(params))
+    return (
+        doc["probe"]["version"] == probe.version()
+        and doc["backend"] == backend
+        and io.dumps(doc["probe"]["params"]) == io.dumps(params)
+    )
 
 
 def _axes_key(axes: dict) -> str:
     return io.dumps(axes)
 
 
-def run_probe(probe, params: dict, backend: str, env: dict, out_path, rule: str = "median-ci",
-              rule_params: dict | None = None, progress: bool = True, warmup: int = 1, resume: bool = True,
-              sampler=None) -> dict:
+def run_probe(
+    probe,
+    params: dict,
+    backend: str,
+    env: dict,
+    out_path,
+    rule: str = "median-ci",
+    rule_params: dict | None = None,
+    progress: bool = True,
+    warmup: int = 1,
+    resume: bool = True,
+    sampler=None,
+) -> dict:
     doc = new_document(probe, params, backend, env)
     done = {}
     if resume:
@@ -108,9 +144,10 @@ def run_probe(probe, params: dict, backend: str, env: dict, out_path, rule: str 
     ctx = Context(backend, env)
     recorded: set = set()
 
-    def record_kernels():   # after each point: provenance of what ran, never before or instead of a launch
+    def record_kernels():  # after each point: provenance of what ran, never before or instead of a launch
         if backend == "gpu" and env.get("compute_capability"):
             doc["kernels"] += kernel_records(ctx, env["compute_capability"], recorded)
+
     sampler = sampler or clocklib.ClockSampler(enabled=backend == "gpu", uuid=env.get("uuid") or None)
     points = probe.points(env, params)
     rule_params = {"max_seconds": probe.budget_seconds, **(rule_params or {})}
@@ -123,17 +160,19 @@ def run_probe(probe, params: dict, backend: str, env: dict, out_path, rule: str 
             bar.update(1)
             continue
         try:
-            samples, stop, clocks, per_launch = _measure_point(probe, ctx, axes, params, rule, rule_params, sampler,
-                                                               warmup)
-        except PointSkipped as why:   # cannot run as planned here (not co-resident, does not compile): say so
+            samples, stop, clocks, per_launch = _measure_point(
+                probe, ctx, axes, params, rule, rule_params, sampler, warmup
+            )
+        except PointSkipped as why:  # cannot run as planned here (not co-resident, does not compile): say so
             doc["points"].append({"axes": axes, "samples": [], "summary": None, "skipped": str(why)})
             record_kernels()
             io.save(doc, out_path)
             bar.update(1)
             continue
         doc["clocks"] += clocks
-        doc["points"].append({"axes": axes, "samples": samples,
-                              "summary": summarize(samples, probe.value_key, stop.reason, per_launch)})
+        doc["points"].append(
+            {"axes": axes, "samples": samples, "summary": summarize(samples, probe.value_key, stop.reason, per_launch)}
+        )
         record_kernels()
         io.save(doc, out_path)  # checkpoint: a crash later keeps every finished point
         bar.update(1)
@@ -194,10 +233,18 @@ def summarize(samples: list[dict], value_key: str, stop_reason: str = "", per_la
     values = clean or [r[value_key] for r in heads if r.get(value_key) is not None]
     med, lo, hi = median_ci(values)
     check = clocklib.point_clock_check(samples)
-    return {"median": med, "ci_low": lo, "ci_high": hi, "n": len(values),
-            "n_throttled": sum(bool(r["throttled"]) for r in samples), "all_flagged": all_flagged,
-            "clock_check": check, "clock_mismatch": bool(check and not check["ok"]), "stop_reason": stop_reason,
-            "value_scope": "launch" if per_launch else "row"}
+    return {
+        "median": med,
+        "ci_low": lo,
+        "ci_high": hi,
+        "n": len(values),
+        "n_throttled": sum(bool(r["throttled"]) for r in samples),
+        "all_flagged": all_flagged,
+        "clock_check": check,
+        "clock_mismatch": bool(check and not check["ok"]),
+        "stop_reason": stop_reason,
+        "value_scope": "launch" if per_launch else "row",
+    }
 
 
 def _rows(batch: dict, rep: int, before: dict, after: dict) -> list[dict]:
@@ -224,5 +271,5 @@ def _scalar(x):
 
 def _progress(total: int, desc: str, enabled: bool):
     from tqdm import tqdm
-    return tqdm(total=total, desc=desc, unit="point", disable=not enabled, leave=False, mininterval=0.5)
 
+    return tqdm(total=total, desc=desc, unit="point", disable=not enabled, leave=False, mininterval=0.5)

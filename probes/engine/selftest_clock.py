@@ -4,6 +4,7 @@ Their ratio is the SM clock the kernel ran at, which the self-test compares with
 %globaltimer's update period (32 ns to 1 us by GPU) costs < 0.1 %. Not in the public catalogue (it measures nothing
 a report shows); the self-test loads it through GPU_PROBES_EXTRA_CATALOGUE=probes.engine.selftest_clock.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,7 +21,7 @@ def spin(x0, n, out):
     g0 = X.globaltimer()
     for _ in range(n):
         x = x * THREE + ONE
-    if x == ONE:                        # consume the chain before the stop reads
+    if x == ONE:  # consume the chain before the stop reads
         out[3] = 7
     t1 = X.clock64()
     g1 = X.globaltimer()
@@ -50,20 +51,32 @@ def kernels(cc):
     from numba import types
 
     from probes.kernel.compile import kernel_ptx
+
     return [("spin", kernel_ptx(spin, (types.uint64, types.int64, types.uint64[::1]), cc))]
 
 
 def check_sass(name: str, insts) -> list[str]:
     clocks = sum(1 for i in insts if "SR_CLOCKLO" in i.text)
     timers = sum(1 for i in insts if "SR_GLOBALTIMER" in i.text)
-    return [] if clocks >= 2 and timers >= 2 else [f"expected 2 %clock64 and 2 %globaltimer reads, "
-                                                   f"found {clocks} and {timers}"]
+    return (
+        []
+        if clocks >= 2 and timers >= 2
+        else [f"expected 2 %clock64 and 2 %globaltimer reads, found {clocks} and {timers}"]
+    )
 
 
 PROBES = (
-    Probe(name="selftest.clock", summary="SM clock from %clock64 / %globaltimer over a ~1 ms chain",
-          measure=measure, axes=lambda env, params: {"run": (0,)}, unit="cycles/iteration",
-          method=__doc__.split("\n\n")[0].replace("\n", " "),
-          params=(Param("iterations", int, 1 << 17, "chain length", positive),),
-          kernels=kernels, check_sass=check_sass, budget_seconds=5, smoke=("iterations=64",)),
+    Probe(
+        name="selftest.clock",
+        summary="SM clock from %clock64 / %globaltimer over a ~1 ms chain",
+        measure=measure,
+        axes=lambda env, params: {"run": (0,)},
+        unit="cycles/iteration",
+        method=__doc__.split("\n\n")[0].replace("\n", " "),
+        params=(Param("iterations", int, 1 << 17, "chain length", positive),),
+        kernels=kernels,
+        check_sass=check_sass,
+        budget_seconds=5,
+        smoke=("iterations=64",),
+    ),
 )

@@ -8,6 +8,7 @@ A worker dies with its campaign: the campaign passes its PID in $GPU_PROBES_PARE
 the worker SIGKILL when that parent dies (prctl PR_SET_PDEATHSIG), and a watcher thread checks the parent PID twice a
 second everywhere, so a SIGKILLed campaign never leaves a second writer on its results file.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -91,22 +92,35 @@ def main(argv=None) -> int:
         io.write_atomic(args.out, json.dumps(env, indent=1, sort_keys=True, default=str))
         return EXIT_OK
     probe = catalogue.load(args.probe, args.module)
-    params = {p.name: p.validate(v) for p in probe.params
-              for v in [json.loads(args.params).get(p.name, p.default)]}
+    params = {p.name: p.validate(v) for p in probe.params for v in [json.loads(args.params).get(p.name, p.default)]}
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
     try:
-        doc = run_probe(probe, params, args.backend, env, args.out, rule=args.rule,
-                        rule_params=json.loads(args.rule_params), progress=not args.no_progress,
-                        resume=not args.fresh)
+        doc = run_probe(
+            probe,
+            params,
+            args.backend,
+            env,
+            args.out,
+            rule=args.rule,
+            rule_params=json.loads(args.rule_params),
+            progress=not args.no_progress,
+            resume=not args.fresh,
+        )
     except BaseException as err:  # record the failure in the document, keeping finished points
         kind = "cuda_error" if _is_cuda_error(err) else "error"
         try:
             doc = io.load(args.out)
         except Exception:
             doc = new_document(probe, params, args.backend, env)
-        doc.update(outcome=kind, finished_at=now(),
-                   error={"type": type(err).__name__, "message": str(err).splitlines()[0] if str(err) else "",
-                          "traceback": traceback.format_exc()[-4000:]})
+        doc.update(
+            outcome=kind,
+            finished_at=now(),
+            error={
+                "type": type(err).__name__,
+                "message": str(err).splitlines()[0] if str(err) else "",
+                "traceback": traceback.format_exc()[-4000:],
+            },
+        )
         io.save(doc, args.out)
         print(f"error: probe {probe.name}: {type(err).__name__}: {err}", file=sys.stderr)
         if isinstance(err, KeyboardInterrupt):

@@ -3,6 +3,7 @@
 The lead wires `add_parser` into `python -m probes`; `run(args)` returns the exit code: 0 fine, 1 some job or
 probe did not finish, 2 bad input (one `error: ...` line on stderr, no traceback, nothing submitted).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,15 +35,25 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--probes", nargs="*", metavar="PREFIX", help="probe names or family prefixes (default: all)")
     p.add_argument("--time", type=int, help="time limit per job, minutes (default 30; with --resume: as before)")
     p.add_argument("--timeout", type=float, help="watchdog per probe, seconds (default 900; --resume: as before)")
-    p.add_argument("--backend", choices=("gpu", "simulator"), default="gpu",
-                   help="simulator: Numba's CUDA simulator, for testing the fleet path only (never published)")
+    p.add_argument(
+        "--backend",
+        choices=("gpu", "simulator"),
+        default="gpu",
+        help="simulator: Numba's CUDA simulator, for testing the fleet path only (never published)",
+    )
     p.add_argument("--rule", default="median-ci", help="stopping rule (default median-ci)")
     p.add_argument("--account", help="Slurm account")
     p.add_argument("--qos", help="Slurm quality of service")
-    p.add_argument("--resume", action="store_true",
-                   help="resubmit the unfinished jobs of an existing --out; finished probes are not measured again")
-    p.add_argument("--assume-shared", action="store_true",
-                   help="trust that --out is shared across nodes although its filesystem type is not recognised")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="resubmit the unfinished jobs of an existing --out; finished probes are not measured again",
+    )
+    p.add_argument(
+        "--assume-shared",
+        action="store_true",
+        help="trust that --out is shared across nodes although its filesystem type is not recognised",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the sbatch scripts (or local plan); submit nothing")
 
     p = inner.add_parser("status", help="state, node, GPU, elapsed time and per-probe outcome of each job")
@@ -52,8 +63,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p = inner.add_parser("collect", help="merge finished results into <reports>/<gpu>/data/ and rebuild reports")
     p.add_argument("--out", type=Path, required=True, help="the fleet folder given to submit")
     p.add_argument("--reports", type=Path, default=ROOT / "reports", help="reports folder (default: reports/)")
-    p.add_argument("--allow-simulated", action="store_true",
-                   help="tests only: accept simulator results (refused for the repository's reports/)")
+    p.add_argument(
+        "--allow-simulated",
+        action="store_true",
+        help="tests only: accept simulator results (refused for the repository's reports/)",
+    )
     p.add_argument("--no-rebuild", action="store_true", help="merge only; do not rebuild the reports")
     p.add_argument("--json", action="store_true")
     fleet.set_defaults(func=run)
@@ -67,6 +81,7 @@ def _check_limits(args) -> None:
 
 def _check_rule(rule: str) -> None:
     from probes.stats import RULES
+
     if rule not in RULES:
         raise FleetError(f"--rule {rule!r} is not a stopping rule: choose from {', '.join(sorted(RULES))}")
 
@@ -76,15 +91,18 @@ def _check_local_gpu(backend: str) -> None:
     if backend != "gpu":
         return
     from probes.engine.environment import driver_status
+
     reason = driver_status()
     if reason:
-        raise FleetError(f"--local needs a GPU on this machine: {reason}; use --backend simulator to rehearse "
-                         "the fleet path")
+        raise FleetError(
+            f"--local needs a GPU on this machine: {reason}; use --backend simulator to rehearse the fleet path"
+        )
 
 
 def _config(args):
     from probes import catalogue
     from probes.fleet import config as C
+
     if args.probes:
         catalogue.select(args.probes)  # an unknown probe is refused here, not on the node an hour later
     local = bool(args.local)
@@ -100,24 +118,34 @@ def _config(args):
     out = C.check_output_folder(args.out, local, args.assume_shared, dry_run=dry_run)
     if not local:
         C.check_partitions_exist(targets)
-    return C.FleetConfig(out=out, targets=targets, local=local, probes=tuple(args.probes) if args.probes else None,
-                         time_min=args.time or DEFAULT_TIME_MIN, probe_timeout_s=args.timeout or DEFAULT_TIMEOUT_S,
-                         backend=C.check_backend(args.backend),
-                         rule=args.rule, account=args.account, qos=args.qos)
+    return C.FleetConfig(
+        out=out,
+        targets=targets,
+        local=local,
+        probes=tuple(args.probes) if args.probes else None,
+        time_min=args.time or DEFAULT_TIME_MIN,
+        probe_timeout_s=args.timeout or DEFAULT_TIMEOUT_S,
+        backend=C.check_backend(args.backend),
+        rule=args.rule,
+        account=args.account,
+        qos=args.qos,
+    )
 
 
 def _resume_plan(args):
     """Config from the manifest (targets may be narrowed); only jobs not pending/running/complete are resubmitted."""
     from probes.fleet import config as C
     from probes.fleet import state, submit
+
     if args.out is None:
         raise FleetError("--resume needs --out, the fleet folder to continue")
     out = Path(args.out).expanduser().resolve()
     doc = submit.load_manifest(out)
     config = C.FleetConfig.from_json(doc["config"])
     _check_limits(args)  # a resubmission may get a longer time limit or probe watchdog; the rest is as submitted
-    config = dataclasses.replace(config, time_min=args.time or config.time_min,
-                                 probe_timeout_s=args.timeout or config.probe_timeout_s)
+    config = dataclasses.replace(
+        config, time_min=args.time or config.time_min, probe_timeout_s=args.timeout or config.probe_timeout_s
+    )
     jobs = {j.name: j for j in state.fleet_status(out)}
     todo = []
     for target in config.targets:
@@ -130,6 +158,7 @@ def _resume_plan(args):
 
 def cmd_submit(args) -> int:
     from probes.fleet import slurm, submit
+
     if args.resume:
         config, targets = _resume_plan(args)
         if not targets:
@@ -139,8 +168,10 @@ def cmd_submit(args) -> int:
         config = _config(args)
         targets = config.targets
         if submit.manifest_path(config.out).exists():
-            raise FleetError(f"{config.out} already holds a fleet: `fleet submit --resume --out {config.out}` "
-                             "continues it, or pick a new --out")
+            raise FleetError(
+                f"{config.out} already holds a fleet: `fleet submit --resume --out {config.out}` "
+                "continues it, or pick a new --out"
+            )
     if args.dry_run:
         for t in targets:
             if config.local:
@@ -157,6 +188,7 @@ def cmd_submit(args) -> int:
 
 def cmd_status(args) -> int:
     from probes.fleet import state
+
     jobs = state.fleet_status(Path(args.out).expanduser().resolve())
     if args.json:
         print(json.dumps([j.to_json() for j in jobs], indent=1))
@@ -168,11 +200,13 @@ def cmd_status(args) -> int:
 
 def cmd_collect(args) -> int:
     from probes.fleet import collect
+
     reports = Path(args.reports).expanduser().resolve()
     if args.allow_simulated and reports == (ROOT / "reports").resolve():
         raise FleetError("--allow-simulated is refused for the repository's reports/: use a throw-away --reports")
-    rows, written = collect.collect(Path(args.out).expanduser().resolve(), reports, args.allow_simulated,
-                                    rebuild=not args.no_rebuild)
+    rows, written = collect.collect(
+        Path(args.out).expanduser().resolve(), reports, args.allow_simulated, rebuild=not args.no_rebuild
+    )
     print(collect.to_json(rows) if args.json else collect.format_rows(rows))
     for path in written:
         print(f"report written: {path}")
@@ -182,6 +216,7 @@ def cmd_collect(args) -> int:
 def run(args) -> int:
     from probes.results.schema import ResultsError
     from probes.spec import ProbeSpecError
+
     commands = {"submit": cmd_submit, "status": cmd_status, "collect": cmd_collect}
     try:
         return commands[args.fleet_command](args)

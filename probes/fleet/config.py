@@ -2,6 +2,7 @@
 
 Every problem is a FleetError with one line: a job that would fail on the cluster an hour later is refused here.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,31 +21,57 @@ _GRES = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(:[A-Za-z0-9][A-Za-z0-9_.-]*)?(:\d+)?
 # --constraint features combined with & | and brackets, e.g. a100, "a100&80gb", "[h100|h200]".
 _CONSTRAINT = re.compile(r"^[A-Za-z0-9_.&|\[\]()*:-]+$")
 # Filesystems every node of a cluster sees the same way. Anything else (ext4, xfs, tmpfs, overlay) is node-local.
-SHARED_FS = frozenset({"nfs", "nfs4", "lustre", "gpfs", "beegfs", "fhgfs", "cifs", "smb3", "smbfs", "ceph",
-                       "cephfs", "glusterfs", "fuse.glusterfs", "fuse.cephfs", "fuse.sshfs", "panfs", "wekafs",
-                       "fuse.weka", "vast", "orangefs", "pvfs2", "afs", "fuse.juicefs", "9p"})
+SHARED_FS = frozenset(
+    {
+        "nfs",
+        "nfs4",
+        "lustre",
+        "gpfs",
+        "beegfs",
+        "fhgfs",
+        "cifs",
+        "smb3",
+        "smbfs",
+        "ceph",
+        "cephfs",
+        "glusterfs",
+        "fuse.glusterfs",
+        "fuse.cephfs",
+        "fuse.sshfs",
+        "panfs",
+        "wekafs",
+        "fuse.weka",
+        "vast",
+        "orangefs",
+        "pvfs2",
+        "afs",
+        "fuse.juicefs",
+        "9p",
+    }
+)
 BACKENDS = ("gpu", "simulator")
 
 
 @dataclass(frozen=True)
 class Target:
     """One job: where Slurm should place it (partition/gres/constraint) or which local GPU it owns."""
-    name: str                         # Slurm job name and the folder under the output folder
+
+    name: str  # Slurm job name and the folder under the output folder
     partition: str | None = None
     gres: str | None = None
     constraint: str | None = None
-    gpu_index: int | None = None      # local executor: the CUDA_VISIBLE_DEVICES index of this job
+    gpu_index: int | None = None  # local executor: the CUDA_VISIBLE_DEVICES index of this job
 
 
 @dataclass(frozen=True)
 class FleetConfig:
-    out: Path                          # shared output folder: results, logs, manifest
+    out: Path  # shared output folder: results, logs, manifest
     targets: tuple[Target, ...]
     local: bool = False
-    probes: tuple[str, ...] | None = None   # probe names or family prefixes; None = the whole catalogue
-    time_min: int = 30                 # Slurm time limit (and local watchdog) per job, minutes
-    probe_timeout_s: float = 900.0     # the campaign's watchdog per probe
-    backend: str = "gpu"               # "simulator" only for tests: results are never published
+    probes: tuple[str, ...] | None = None  # probe names or family prefixes; None = the whole catalogue
+    time_min: int = 30  # Slurm time limit (and local watchdog) per job, minutes
+    probe_timeout_s: float = 900.0  # the campaign's watchdog per probe
+    backend: str = "gpu"  # "simulator" only for tests: results are never published
     rule: str = "median-ci"
     rule_params: dict = field(default_factory=dict)
     account: str | None = None
@@ -74,8 +101,13 @@ def slurm_targets(partitions=(), gres=(), constraints=()) -> tuple[Target, ...]:
     targets = []
     for p in partitions:
         if not _PARTITION.match(p):
-            hint = ("; for a GPU type use --gres gpu:TYPE:1" if ":" in p else
-                    "; give several partitions as separate words (one job each)" if "," in p or " " in p else "")
+            hint = (
+                "; for a GPU type use --gres gpu:TYPE:1"
+                if ":" in p
+                else "; give several partitions as separate words (one job each)"
+                if "," in p or " " in p
+                else ""
+            )
             raise FleetError(f"partition {p!r} is not a Slurm partition name (letters, digits, - _ .){hint}")
         targets.append(Target(f"{JOB_PREFIX}-{_slug(p)}", partition=p))
     for g in gres:
@@ -102,6 +134,7 @@ def known_partitions() -> list[str] | None:
     """Partitions this cluster has (`sinfo`), or None where sinfo is not available (no check then)."""
     import shutil
     import subprocess
+
     if shutil.which("sinfo") is None:
         return None
     try:
@@ -117,8 +150,9 @@ def check_partitions_exist(targets: tuple[Target, ...]) -> None:
         return
     for t in targets:
         if t.partition and t.partition not in known:
-            raise FleetError(f"partition {t.partition!r} does not exist on this cluster; "
-                             f"sinfo lists: {', '.join(known)}")
+            raise FleetError(
+                f"partition {t.partition!r} does not exist on this cluster; sinfo lists: {', '.join(known)}"
+            )
 
 
 def local_targets(gpus: str | None) -> tuple[Target, ...]:
@@ -138,6 +172,7 @@ def local_targets(gpus: str | None) -> tuple[Target, ...]:
 def _nvml_indices() -> str:
     try:
         import pynvml
+
         pynvml.nvmlInit()
         return ",".join(str(i) for i in range(pynvml.nvmlDeviceGetCount()))
     except Exception:  # no NVML, no driver: the caller says what to pass instead
@@ -176,14 +211,20 @@ def check_output_folder(out: Path | None, local: bool, assume_shared: bool = Fal
         fs = filesystem_type(out)
         if not local and not assume_shared and fs not in SHARED_FS:
             import sys
-            print(f"note: --out {out} is on a node-local filesystem ({fs or 'unknown'}); a real submission would be "
-                  "refused (use a shared folder, or --assume-shared)", file=sys.stderr)
+
+            print(
+                f"note: --out {out} is on a node-local filesystem ({fs or 'unknown'}); a real submission would be "
+                "refused (use a shared folder, or --assume-shared)",
+                file=sys.stderr,
+            )
         return out
     if not local and not assume_shared:
         fs = filesystem_type(out)
         if fs not in SHARED_FS:
-            raise FleetError(f"--out {out} is on a node-local filesystem ({fs or 'unknown'}); Slurm jobs on other "
-                             "nodes could not write it: use a shared folder, or --assume-shared if it is one")
+            raise FleetError(
+                f"--out {out} is on a node-local filesystem ({fs or 'unknown'}); Slurm jobs on other "
+                "nodes could not write it: use a shared folder, or --assume-shared if it is one"
+            )
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:

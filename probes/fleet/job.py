@@ -4,6 +4,7 @@ Everything lands in <out>/<job-name>/<node>-<gpu>/ : the campaign's results file
 fleet-status.json (state, node, GPU, times, per-probe outcomes), rewritten atomically as the job goes so
 `fleet status` can read it from the login node. Like the campaign parent, this process never opens a CUDA context.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -36,9 +37,13 @@ def gpu_identity(backend: str) -> dict:
     if backend == "gpu":
         try:
             import pynvml
+
             pynvml.nvmlInit()
-            h = (pynvml.nvmlDeviceGetHandleByUUID(dev) if dev.startswith(("GPU-", "MIG-"))
-                 else pynvml.nvmlDeviceGetHandleByIndex(int(dev or 0)))
+            h = (
+                pynvml.nvmlDeviceGetHandleByUUID(dev)
+                if dev.startswith(("GPU-", "MIG-"))
+                else pynvml.nvmlDeviceGetHandleByIndex(int(dev or 0))
+            )
             uuid = pynvml.nvmlDeviceGetUUID(h)
             info["uuid"] = uuid.decode() if isinstance(uuid, bytes) else str(uuid)
             # Busy: another process computing on "our" GPU at the start makes every number suspect.
@@ -52,12 +57,14 @@ def gpu_identity(backend: str) -> dict:
 
 def _write_json(path: Path, data: dict) -> None:
     from probes.results.io import write_atomic
+
     write_atomic(path, json.dumps(data, indent=1, sort_keys=True, default=str))
 
 
 def _job_id() -> str | None:
     try:
         import submitit
+
         return str(submitit.JobEnvironment().job_id)
     except Exception:  # not inside a submitit job (direct call in a test or by hand)
         return None
@@ -65,6 +72,7 @@ def _job_id() -> str | None:
 
 def _interrupt(signum, frame):
     from probes.engine.campaign import Interrupted  # a KeyboardInterrupt: the campaign kills and records its worker
+
     raise Interrupted(signum)
 
 
@@ -79,9 +87,19 @@ def run_job(spec: dict) -> dict:
     folder = Path(spec["out"]) / spec["name"] / f"{node_name()}-{gpu['id']}"
     folder.mkdir(parents=True, exist_ok=True)
     status_path = folder / STATUS_FILE
-    status = {"job": spec["name"], "job_id": _job_id(), "node": node_name(), "gpu": gpu, "pid": os.getpid(),
-              "state": "running", "started_at": now(), "finished_at": None, "current_probe": None,
-              "outcomes": {}, "backend": backend}
+    status = {
+        "job": spec["name"],
+        "job_id": _job_id(),
+        "node": node_name(),
+        "gpu": gpu,
+        "pid": os.getpid(),
+        "state": "running",
+        "started_at": now(),
+        "finished_at": None,
+        "current_probe": None,
+        "outcomes": {},
+        "backend": backend,
+    }
     _write_json(status_path, status)
     # Slurm sends USR2 before the time limit (submitit's --signal) and TERM on scancel/preemption: stop cleanly.
     # (Inside run_campaign the campaign's own TERM/INT/HUP handlers take over; USR2 stays ours.)
@@ -92,9 +110,17 @@ def run_job(spec: dict) -> dict:
         for probe in probes:  # one at a time, so the status file says which probe is running
             status["current_probe"] = probe.name
             _write_json(status_path, status)
-            (o,) = run_campaign([probe], lambda p: {q.name: q.default for q in p.params}, folder, backend,
-                                spec["timeout"], resume=True, progress=False, rule=spec.get("rule", "median-ci"),
-                                rule_params=spec.get("rule_params") or None)
+            (o,) = run_campaign(
+                [probe],
+                lambda p: {q.name: q.default for q in p.params},
+                folder,
+                backend,
+                spec["timeout"],
+                resume=True,
+                progress=False,
+                rule=spec.get("rule", "median-ci"),
+                rule_params=spec.get("rule_params") or None,
+            )
             status["outcomes"][probe.name] = o.outcome
         status["current_probe"] = None
         env = capture_environment(backend)

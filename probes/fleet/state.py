@@ -5,6 +5,7 @@ States (closed vocabulary): pending, running, done, failed, interrupted, timeout
 (the process vanished without a word: SIGKILL, node failure). Every state but pending/running/done carries the
 tail of the job's log.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -21,17 +22,31 @@ from probes.fleet.submit import latest_jobs, load_manifest
 LOG_TAIL_LINES = 15
 BUSY_UTILIZATION_PCT = 10  # NVML's utilisation over its last sample period, read before the first probe
 STATES = ("pending", "running", "done", "failed", "interrupted", "timeout", "preempted", "cancelled", "lost")
-_SLURM = {"PENDING": "pending", "CONFIGURING": "pending", "REQUEUED": "pending", "REQUEUE_HOLD": "pending",
-          "SUSPENDED": "pending", "RUNNING": "running", "COMPLETING": "running", "COMPLETED": "done",
-          "TIMEOUT": "timeout", "DEADLINE": "timeout", "PREEMPTED": "preempted", "CANCELLED": "cancelled",
-          "NODE_FAIL": "lost", "BOOT_FAIL": "lost", "FAILED": "failed", "OUT_OF_MEMORY": "failed"}
+_SLURM = {
+    "PENDING": "pending",
+    "CONFIGURING": "pending",
+    "REQUEUED": "pending",
+    "REQUEUE_HOLD": "pending",
+    "SUSPENDED": "pending",
+    "RUNNING": "running",
+    "COMPLETING": "running",
+    "COMPLETED": "done",
+    "TIMEOUT": "timeout",
+    "DEADLINE": "timeout",
+    "PREEMPTED": "preempted",
+    "CANCELLED": "cancelled",
+    "NODE_FAIL": "lost",
+    "BOOT_FAIL": "lost",
+    "FAILED": "failed",
+    "OUT_OF_MEMORY": "failed",
+}
 _FAILED_END = ("failed", "interrupted", "timeout", "preempted", "cancelled", "lost")
 
 
 @dataclass
 class ProbeStatus:
     probe: str
-    outcome: str             # the stored result's outcome (ok, skipped, crashed, timeout, ...) or "running"
+    outcome: str  # the stored result's outcome (ok, skipped, crashed, timeout, ...) or "running"
     points: int = 0
     throttled_samples: int = 0
     detail: str = ""
@@ -50,10 +65,11 @@ class JobStatus:
     flags: list[str] = field(default_factory=list)
     log_tail: str = ""
     folders: list[str] = field(default_factory=list)
-    reason: str = ""          # the job's own one-line account of why it stopped, when it says
+    reason: str = ""  # the job's own one-line account of why it stopped, when it says
 
     def to_json(self) -> dict:
         from dataclasses import asdict
+
         return asdict(self)
 
 
@@ -68,9 +84,9 @@ def derive_state(scheduler: str | None, status: dict | None, result: tuple | Non
     if scheduler in ("pending", "running") or scheduler in _FAILED_END:
         return scheduler
     job_state = (status or {}).get("state")
-    if scheduler == "done":   # Slurm says completed, but submitit wrote no result: trust our own status file
+    if scheduler == "done":  # Slurm says completed, but submitit wrote no result: trust our own status file
         return "done" if job_state == "done" else "failed"
-    if scheduler == "gone":   # local process ended without a result pickle: killed hard
+    if scheduler == "gone":  # local process ended without a result pickle: killed hard
         return "done" if job_state == "done" else "lost"
     return job_state if job_state in STATES else "pending"
 
@@ -102,6 +118,7 @@ def scheduler_state(out: Path, rec: dict) -> str | None:
 
 def _paths(out: Path, rec: dict):
     from submitit.core.utils import JobPaths
+
     return JobPaths(slurm.submitit_folder(out), job_id=rec["job_id"], task_id=0)
 
 
@@ -114,6 +131,7 @@ def read_result(out: Path, rec: dict) -> tuple | None:
     if not path.exists():
         return None
     from submitit.core.utils import pickle_load
+
     try:
         return tuple(pickle_load(path))
     except Exception as err:  # truncated by a dying node: that is an error outcome, not a crash of `status`
@@ -151,6 +169,7 @@ def stored_results(folder: Path):
     file instead."""
     from probes.results import io
     from probes.results.schema import ResultsError
+
     for path in sorted(folder.glob("*.json")):
         if path.name in (STATUS_FILE, ENV_FILE):
             continue
@@ -196,8 +215,11 @@ def _elapsed(status: dict | None) -> float | None:
     if not status or not status.get("started_at"):
         return None
     start = dt.datetime.fromisoformat(status["started_at"])
-    end = dt.datetime.fromisoformat(status["finished_at"]) if status.get("finished_at") else dt.datetime.now(
-        dt.timezone.utc)
+    end = (
+        dt.datetime.fromisoformat(status["finished_at"])
+        if status.get("finished_at")
+        else dt.datetime.now(dt.timezone.utc)
+    )
     return max(0.0, (end - start).total_seconds())
 
 
@@ -221,9 +243,19 @@ def job_status(out: Path, rec: dict, scheduler=scheduler_state) -> JobStatus:
     folder, status = mine[-1] if mine else (None, None)
     state = derive_state(scheduler(out, rec), status, read_result(out, rec))
     probes = probe_statuses(folder, status) if folder else []
-    js = JobStatus(rec["name"], rec["job_id"], rec["executor"], state, (status or {}).get("node"),
-                   ((status or {}).get("gpu") or {}).get("id"), _elapsed(status), probes, gpu_flags(status, probes),
-                   folders=[str(f) for f in folders], reason=(status or {}).get("error") or "")
+    js = JobStatus(
+        rec["name"],
+        rec["job_id"],
+        rec["executor"],
+        state,
+        (status or {}).get("node"),
+        ((status or {}).get("gpu") or {}).get("id"),
+        _elapsed(status),
+        probes,
+        gpu_flags(status, probes),
+        folders=[str(f) for f in folders],
+        reason=(status or {}).get("error") or "",
+    )
     if state in _FAILED_END:
         js.log_tail = log_tail(out, rec)
     return js
@@ -245,8 +277,10 @@ def format_status(jobs: list[JobStatus]) -> str:
     lines = [f"{'job':<28}{'id':<10}{'state':<12}{'node':<14}{'gpu':<16}{'elapsed':>9}  probes"]
     for j in jobs:
         probes = ", ".join(f"{p.probe}={p.outcome}" for p in j.probes) or "-"
-        lines.append(f"{j.name:<28}{j.job_id:<10}{j.state:<12}{j.node or '-':<14}{(j.gpu or '-')[:15]:<16}"
-                     f"{_fmt_elapsed(j.elapsed_s):>9}  {probes}")
+        lines.append(
+            f"{j.name:<28}{j.job_id:<10}{j.state:<12}{j.node or '-':<14}{(j.gpu or '-')[:15]:<16}"
+            f"{_fmt_elapsed(j.elapsed_s):>9}  {probes}"
+        )
         for p in j.probes:
             if p.outcome not in ("ok", "skipped", "running") and p.detail:
                 lines.append(f"    {p.probe}: {p.outcome}: {p.detail}")

@@ -4,6 +4,7 @@ Slurm: submitit's SlurmExecutor (sbatch). Local: submitit's LocalExecutor, one p
 CUDA_VISIBLE_DEVICES set to that GPU. A resubmission reuses the job folders, so the campaign's resume skips every
 probe that already has a complete result.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,14 +36,21 @@ def load_manifest(out: Path) -> dict:
 
 def save_manifest(out: Path, doc: dict) -> None:
     from probes.results.io import write_atomic
+
     write_atomic(manifest_path(out), json.dumps(doc, indent=1, sort_keys=True))
 
 
 def job_spec(config: FleetConfig, target: Target) -> dict:
     """The plain-data argument of run_job (pickled by submitit)."""
-    return {"name": target.name, "out": str(config.out), "probes": list(config.probes) if config.probes else None,
-            "backend": config.backend, "timeout": config.probe_timeout_s, "rule": config.rule,
-            "rule_params": dict(config.rule_params)}
+    return {
+        "name": target.name,
+        "out": str(config.out),
+        "probes": list(config.probes) if config.probes else None,
+        "backend": config.backend,
+        "timeout": config.probe_timeout_s,
+        "rule": config.rule,
+        "rule_params": dict(config.rule_params),
+    }
 
 
 def slurm_executor(config: FleetConfig, target: Target):
@@ -58,8 +66,13 @@ def local_executor(config: FleetConfig, target: Target):
     submitit = slurm.import_submitit()
     ex = submitit.LocalExecutor(folder=slurm.submitit_folder(config.out))
     # Local watchdog = the Slurm time limit; one task owning exactly one GPU (CUDA_VISIBLE_DEVICES=<index>).
-    ex.update_parameters(timeout_min=config.time_min, gpus_per_node=1, visible_gpus=(target.gpu_index,),
-                         tasks_per_node=1, signal_delay_s=30)
+    ex.update_parameters(
+        timeout_min=config.time_min,
+        gpus_per_node=1,
+        visible_gpus=(target.gpu_index,),
+        tasks_per_node=1,
+        signal_delay_s=30,
+    )
     return ex
 
 
@@ -77,8 +90,15 @@ def submit(config: FleetConfig, targets: tuple[Target, ...] | None = None, execu
             job = ex.submit(run_job, job_spec(config, target))
         except Exception as err:  # sbatch refused it (bad partition, QOS, account): say so, keep the others
             raise FleetError(f"submitting {target.name} failed: {str(err).strip().splitlines()[-1]}") from None
-        doc["jobs"].append({"name": target.name, "job_id": str(job.job_id), "executor": "local" if config.local
-                            else "slurm", "submitted_at": now(), "log_folder": str(job.paths.folder)})
+        doc["jobs"].append(
+            {
+                "name": target.name,
+                "job_id": str(job.job_id),
+                "executor": "local" if config.local else "slurm",
+                "submitted_at": now(),
+                "log_folder": str(job.paths.folder),
+            }
+        )
         save_manifest(config.out, doc)  # after each job: a failure later still leaves the earlier ones tracked
         jobs.append(job)
     return jobs

@@ -12,6 +12,7 @@ Timing: thread 0 of every block stamps `%globaltimer` and `%clock64` after a `__
 again after the block's checksum is atomically added (which waits for every load) and, for stores, a
 `__threadfence()` (which waits for them to be performed) followed by a `__syncthreads()`.
 """
+
 from __future__ import annotations
 
 import functools
@@ -25,19 +26,21 @@ SIMULATOR = bool(config.ENABLE_CUDASIM)
 # 48 KiB of static shared memory per block; consecutive iterations alternate between two halves 16 KiB apart
 # (the simulator, which interprets every word of the fill loop, gets 8 KiB and 4 KiB: only small strides fit)
 SMEM_WORDS, TOGGLE_WORDS = (2048, 1024) if SIMULATOR else (12288, 4096)
-SLOT_WORDS = 32               # unrolled shared loads sit 128 B apart: same banks, different addresses
-SHARED_KINDS = {"b32": 1, "v2": 2, "v4": 4, "ldmatrix": 4}   # words loaded per lane per instruction
+SLOT_WORDS = 32  # unrolled shared loads sit 128 B apart: same banks, different addresses
+SHARED_KINDS = {"b32": 1, "v2": 2, "v4": 4, "ldmatrix": 4}  # words loaded per lane per instruction
 
 
 # ---- operations --------------------------------------------------------------------------------------------------
 
 if SIMULATOR:
+
     def _sum_of(n: int):
         def load(arr, i):
             s = 0
             for j in range(n):
                 s += int(arr[i + j])
             return s & 0xFFFFFFFF
+
         return load
 
     _v4_sum = _sum_of(4)
@@ -49,12 +52,14 @@ if SIMULATOR:
         def store(arr, i, value):
             for j in range(4):
                 arr[i + j] = value
+
         return store
 
     def copy_v4():
         def copy(src, dst, i):
             for j in range(4):
                 dst[i + j] = src[i + j]
+
         return copy
 
     def ld_shared_sum(kind: str):
@@ -65,30 +70,39 @@ else:
     from numba.cuda.extending import intrinsic
 
     def _asm(text: str, ret_bits, arg_bits, constraints: str):
-        return ir.InlineAsm(ir.FunctionType(ir.IntType(ret_bits) if ret_bits else ir.VoidType(),
-                                            [ir.IntType(b) for b in arg_bits]), text, constraints, side_effect=True)
+        return ir.InlineAsm(
+            ir.FunctionType(ir.IntType(ret_bits) if ret_bits else ir.VoidType(), [ir.IntType(b) for b in arg_bits]),
+            text,
+            constraints,
+            side_effect=True,
+        )
 
     def _address(context, builder, arr_type, arr, index_type, index):
         from probes.kernel.intrinsics import element_address
+
         return element_address(context, builder, arr_type, arr, index_type, index)
 
     _SUM4 = "add.u32 %bq0, %bq0, %bq1; add.u32 %bq2, %bq2, %bq3; add.u32 $0, %bq0, %bq2;"
 
     def _load_u32(text: str):
         """load(arr, i) -> uint32: the asm `text` with the element address of arr[i] as $1 and its result in $0."""
+
         @intrinsic
         def load(typingctx, arr, index):
             def codegen(context, builder, sig, args):
                 addr = _address(context, builder, sig.args[0], args[0], sig.args[1], args[1])
                 return builder.call(_asm(text, 32, (64,), "=r,l"), [addr])
+
             return types.uint32(arr, index), codegen
+
         return load
 
     @functools.cache
     def ld_v4_sum(qualifier: str = ""):
         """load(arr_u32, i) -> arr[i] + ... + arr[i+3] (mod 2**32) from one `ld.global<q>.v4.u32` (i % 4 == 0)."""
-        return _load_u32("{ .reg .b32 %bq<4>; ld.global" + qualifier + ".v4.u32 {%bq0, %bq1, %bq2, %bq3}, [$1]; "
-                         + _SUM4 + " }")
+        return _load_u32(
+            "{ .reg .b32 %bq<4>; ld.global" + qualifier + ".v4.u32 {%bq0, %bq1, %bq2, %bq3}, [$1]; " + _SUM4 + " }"
+        )
 
     @functools.cache
     def st_v4():
@@ -102,14 +116,18 @@ else:
                 v = context.cast(builder, args[2], sig.args[2], types.uint32)
                 builder.call(_asm(text, None, (64, 32), "l,r"), [addr, v])
                 return context.get_dummy_value()
+
             return types.void(arr, index, value), codegen
+
         return store
 
     @functools.cache
     def copy_v4():
         """copy(src, dst, i): dst[i:i+4] = src[i:i+4], one 16-byte load and one 16-byte store."""
-        text = ("{ .reg .b32 %bq<4>; ld.global.v4.u32 {%bq0, %bq1, %bq2, %bq3}, [$0]; "
-                "st.global.v4.u32 [$1], {%bq0, %bq1, %bq2, %bq3}; }")
+        text = (
+            "{ .reg .b32 %bq<4>; ld.global.v4.u32 {%bq0, %bq1, %bq2, %bq3}, [$0]; "
+            "st.global.v4.u32 [$1], {%bq0, %bq1, %bq2, %bq3}; }"
+        )
 
         @intrinsic
         def copy(typingctx, src, dst, index):
@@ -118,17 +136,25 @@ else:
                 d = _address(context, builder, sig.args[1], args[1], sig.args[2], args[2])
                 builder.call(_asm(text, None, (64, 64), "l,l"), [s, d])
                 return context.get_dummy_value()
+
             return types.void(src, dst, index), codegen
+
         return copy
 
     _SHARED_TEXT = {
         "b32": "{ .reg .u64 %bsa; cvta.to.shared.u64 %bsa, $1; ld.volatile.shared.u32 $0, [%bsa]; }",
-        "v2": ("{ .reg .u64 %bsa; .reg .b32 %bq<2>; cvta.to.shared.u64 %bsa, $1; "
-               "ld.volatile.shared.v2.u32 {%bq0, %bq1}, [%bsa]; add.u32 $0, %bq0, %bq1; }"),
-        "v4": ("{ .reg .u64 %bsa; .reg .b32 %bq<4>; cvta.to.shared.u64 %bsa, $1; "
-               "ld.volatile.shared.v4.u32 {%bq0, %bq1, %bq2, %bq3}, [%bsa]; " + _SUM4 + " }"),
-        "ldmatrix": ("{ .reg .u64 %bsa; .reg .b32 %bq<4>; cvta.to.shared.u64 %bsa, $1; "
-                     "ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%bq0, %bq1, %bq2, %bq3}, [%bsa]; " + _SUM4 + " }"),
+        "v2": (
+            "{ .reg .u64 %bsa; .reg .b32 %bq<2>; cvta.to.shared.u64 %bsa, $1; "
+            "ld.volatile.shared.v2.u32 {%bq0, %bq1}, [%bsa]; add.u32 $0, %bq0, %bq1; }"
+        ),
+        "v4": (
+            "{ .reg .u64 %bsa; .reg .b32 %bq<4>; cvta.to.shared.u64 %bsa, $1; "
+            "ld.volatile.shared.v4.u32 {%bq0, %bq1, %bq2, %bq3}, [%bsa]; " + _SUM4 + " }"
+        ),
+        "ldmatrix": (
+            "{ .reg .u64 %bsa; .reg .b32 %bq<4>; cvta.to.shared.u64 %bsa, $1; "
+            "ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%bq0, %bq1, %bq2, %bq3}, [%bsa]; " + _SUM4 + " }"
+        ),
     }
 
     @functools.cache
@@ -159,8 +185,11 @@ _STAMP_END = """\
 
 def _access(op: str, v: str) -> str:
     """One 16-byte access at vector index `v`: read adds the vector to s, write stores v & 255, copy copies it."""
-    return {"read": f"s += uint64(load(src, 4 * {v}))", "write": f"store(dst, 4 * {v}, uint32({v} & 255))",
-            "copy": f"copy(src, dst, 4 * {v})"}[op]
+    return {
+        "read": f"s += uint64(load(src, 4 * {v}))",
+        "write": f"store(dst, 4 * {v}, uint32({v} & 255))",
+        "copy": f"copy(src, dst, 4 * {v})",
+    }[op]
 
 
 def _finish(op: str) -> str:
@@ -180,8 +209,16 @@ def _plus(expr: str, u: int, step: str) -> str:
 def _build(source: str, name: str, doc: str, **names):
     """The function `name` that `source` defines, seeing `names` and what every kernel text uses; a distinct name
     per variant, so each (op, unroll) variant is its own kernel in PTX and caches."""
-    scope = {"cuda": cuda, "X": X, "uint32": uint32, "uint64": uint64, "SMEM_WORDS": SMEM_WORDS,
-             "TOGGLE_WORDS": TOGGLE_WORDS, "SLOT_WORDS": SLOT_WORDS, **names}
+    scope = {
+        "cuda": cuda,
+        "X": X,
+        "uint32": uint32,
+        "uint64": uint64,
+        "SMEM_WORDS": SMEM_WORDS,
+        "TOGGLE_WORDS": TOGGLE_WORDS,
+        "SLOT_WORDS": SLOT_WORDS,
+        **names,
+    }
     exec(compile(source, f"<{name}>", "exec"), scope)
     fn = scope[name]
     fn.__doc__ = doc
@@ -224,9 +261,15 @@ def region_kernel(op: str, unroll: int):
     a tail loop of single accesses. Write stores (vector index & 255) in every lane; copy copies src to dst."""
     name = f"bw_region_{op}_u{unroll}"
     step = functools.partial(_access, op)
-    source = _REGION.format(name=name, unroll=unroll, start=_STAMP_START, end=_STAMP_END, finish=_finish(op),
-                            body=_unrolled(unroll, lambda u: _plus("base + j", u, "nt"), step, " " * 16),
-                            tail=step("v"))
+    source = _REGION.format(
+        name=name,
+        unroll=unroll,
+        start=_STAMP_START,
+        end=_STAMP_END,
+        finish=_finish(op),
+        body=_unrolled(unroll, lambda u: _plus("base + j", u, "nt"), step, " " * 16),
+        tail=step("v"),
+    )
     return _build(source, name, region_kernel.__doc__, load=ld_v4_sum(""), store=st_v4(), copy=copy_v4())
 
 
@@ -249,9 +292,14 @@ def stream_kernel(op: str, unroll: int):
     accesses in flight per thread (bytes in flight per thread = 16 x unroll), read or copy, no reuse. `n_vec` is
     a multiple of grid size x unroll (the probe sizes the buffer so), so no access needs a guard."""
     name = f"bw_stream_{op}_u{unroll}"
-    source = _STREAM.format(name=name, unroll=unroll, start=_STAMP_START, end=_STAMP_END, finish=_finish(op),
-                            body=_unrolled(unroll, lambda u: _plus("i", u, "g"), functools.partial(_access, op),
-                                           " " * 8))
+    source = _STREAM.format(
+        name=name,
+        unroll=unroll,
+        start=_STAMP_START,
+        end=_STAMP_END,
+        finish=_finish(op),
+        body=_unrolled(unroll, lambda u: _plus("i", u, "g"), functools.partial(_access, op), " " * 8),
+    )
     return _build(source, name, stream_kernel.__doc__, load=ld_v4_sum(""), copy=copy_v4())
 
 
@@ -288,8 +336,9 @@ def shared_kernel(kind: str, unroll: int):
     address lane x stride (in units of the access: 4/8/16 B, or a 16-byte ldmatrix row); slot u sits u x 128 B
     further (same banks), iterations alternate halves 16 KiB apart, so no two consecutive loads share an address."""
     name = f"bw_shared_{kind}_u{unroll}"
-    body = _unrolled(unroll, lambda u: _plus("a + off", u, "SLOT_WORDS"), lambda v: f"s += uint64(load(sm, {v}))",
-                     " " * 8)
+    body = _unrolled(
+        unroll, lambda u: _plus("a + off", u, "SLOT_WORDS"), lambda v: f"s += uint64(load(sm, {v}))", " " * 8
+    )
     source = _SHARED.format(name=name, words=SHARED_KINDS[kind], start=_STAMP_START, end=_STAMP_END, body=body)
     return _build(source, name, shared_kernel.__doc__, load=ld_shared_sum(kind))
 
@@ -319,6 +368,7 @@ def max_shared_stride(kind: str, unroll: int) -> int:
 # ---- L2 near/far bandwidth -----------------------------------------------------------------------------------------
 
 if SIMULATOR:
+
     def sm_id(block, n_sm):
         return block % n_sm
 
@@ -389,13 +439,21 @@ def nearfar_kernel(unroll: int):
     far), then all threads read the window `passes` times with 16-byte `ld.global.cg` loads (L1 bypassed), timed
     by thread 0's `%clock64` between two barriers."""
     name = f"bw_nearfar_u{unroll}"
-    body = _unrolled(unroll, lambda u: _plus("base + j", u, "nt"),
-                     lambda v: f"acc_local += uint64(load(words, 4 * {v}))", " " * 16)
-    return _build(_NEARFAR.format(name=name, unroll=unroll, body=body), name, nearfar_kernel.__doc__,
-                  load=ld_v4_sum(".cg"), CG=CG, sm_id=sm_id)
+    body = _unrolled(
+        unroll, lambda u: _plus("base + j", u, "nt"), lambda v: f"acc_local += uint64(load(words, 4 * {v}))", " " * 16
+    )
+    return _build(
+        _NEARFAR.format(name=name, unroll=unroll, body=body),
+        name,
+        nearfar_kernel.__doc__,
+        load=ld_v4_sum(".cg"),
+        CG=CG,
+        sm_id=sm_id,
+    )
 
 
 # ---- SASS checks ---------------------------------------------------------------------------------------------------
+
 
 def loop_bodies(insts) -> list[tuple[int, int]]:
     """(first, last) instruction index of each loop: a backward branch and its target."""
@@ -418,17 +476,20 @@ def memory_problems(insts, want: dict[str, int], forbid_narrow: tuple[str, ...] 
     if not loops:
         return ["no loop in the kernel: the accesses were unrolled away or folded"]
     for opcode, count in want.items():
-        best = max(sum(1 for i in insts[a:b + 1] if i.opcode == opcode) for a, b in loops)
+        best = max(sum(1 for i in insts[a : b + 1] if i.opcode == opcode) for a, b in loops)
         if best < count:
             total = sum(1 for i in insts if i.opcode == opcode)
-            problems.append(f"expected >= {count} {opcode} inside a loop, found {best} ({total} in the kernel): "
-                            "hoisted, folded or of another width")
+            problems.append(
+                f"expected >= {count} {opcode} inside a loop, found {best} ({total} in the kernel): "
+                "hoisted, folded or of another width"
+            )
     wanted = set(want)
     for a, b in loops:
-        narrow = sorted({i.opcode for i in insts[a:b + 1] if i.base in forbid_narrow and i.opcode not in wanted})
+        narrow = sorted({i.opcode for i in insts[a : b + 1] if i.base in forbid_narrow and i.opcode not in wanted})
         if narrow:
-            problems.append(f"narrower accesses inside a loop: {', '.join(narrow)} (expected only "
-                            f"{', '.join(sorted(wanted))})")
+            problems.append(
+                f"narrower accesses inside a loop: {', '.join(narrow)} (expected only {', '.join(sorted(wanted))})"
+            )
             break
     return problems
 

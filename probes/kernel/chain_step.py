@@ -7,6 +7,7 @@ fixed at import) it is the op's host function (probes/static/instruction_table.p
 exactly what the host expects, and `clock64` is a test clock that counts executed steps. Part of the kernel toolkit
 the generated instruction kernels call (probes/catalogue/instructions.py).
 """
+
 from __future__ import annotations
 
 import threading
@@ -31,10 +32,11 @@ if SIMULATOR:
     def smid():
         return 0
 
-    _MEMORY_LOCK = threading.Lock()   # simulated threads are Python threads: make each memory op atomic
+    _MEMORY_LOCK = threading.Lock()  # simulated threads are Python threads: make each memory op atomic
 
     def step_function(op):
         if op.memop is not None:
+
             def memory_step(x, b, c, word):
                 _local.steps = getattr(_local, "steps", 0) + 1
                 arr, i = word
@@ -42,18 +44,21 @@ if SIMULATOR:
                     new, nxt = op.memop(int(arr[i]), int(x), int(b), int(c))
                     arr[i] = new & M32
                 return np.uint32(nxt & M32)
+
             return memory_step
 
         def step(x, b, c):
             _local.steps = getattr(_local, "steps", 0) + 1
             if op.group == "sync":
-                threading.current_thread().syncthreads()   # the simulator's block barrier (BlockThread)
+                threading.current_thread().syncthreads()  # the simulator's block barrier (BlockThread)
             return op.host(x, b, c)
+
         return step
 
     def word_address(space: str):
         def address(arr, i):
-            return arr, i          # the simulated step operates on the array element itself
+            return arr, i  # the simulated step operates on the array element itself
+
         return address
 
 else:
@@ -67,26 +72,40 @@ else:
         from numba import types
         from numba.cuda.extending import intrinsic
 
-        nb, llty, letter = {"f32": (types.float32, ir.FloatType(), "f"),
-                            "f64": (types.float64, ir.DoubleType(), "d"),
-                            "u32": (types.uint32, ir.IntType(32), "r"),
-                            "u64": (types.uint64, ir.IntType(64), "l")}[op.kind]
+        nb, llty, letter = {
+            "f32": (types.float32, ir.FloatType(), "f"),
+            "f64": (types.float64, ir.DoubleType(), "d"),
+            "u32": (types.uint32, ir.IntType(32), "r"),
+            "u64": (types.uint64, ir.IntType(64), "l"),
+        }[op.kind]
 
         if op.memory:
+
             @intrinsic
             def step(typingctx, x, b, c, address):
                 def codegen(context, builder, sig, args):
-                    asm = ir.InlineAsm(ir.FunctionType(llty, [llty] * 3 + [ir.IntType(64)]), op.ptx,
-                                       f"={letter},{letter},{letter},{letter},l", side_effect=True)
+                    asm = ir.InlineAsm(
+                        ir.FunctionType(llty, [llty] * 3 + [ir.IntType(64)]),
+                        op.ptx,
+                        f"={letter},{letter},{letter},{letter},l",
+                        side_effect=True,
+                    )
                     return builder.call(asm, list(args))
+
                 return nb(nb, nb, nb, types.uint64), codegen
         else:
+
             @intrinsic
             def step(typingctx, x, b, c):
                 def codegen(context, builder, sig, args):
-                    asm = ir.InlineAsm(ir.FunctionType(llty, [llty] * 3), op.ptx,
-                                       f"={letter},{letter},{letter},{letter}", side_effect=True)
+                    asm = ir.InlineAsm(
+                        ir.FunctionType(llty, [llty] * 3),
+                        op.ptx,
+                        f"={letter},{letter},{letter},{letter}",
+                        side_effect=True,
+                    )
                     return builder.call(asm, list(args))
+
                 return nb(nb, nb, nb), codegen
 
         _STEPS[op.name] = step
@@ -108,9 +127,11 @@ else:
         def address(typingctx, arr, index):
             def codegen(context, builder, sig, args):
                 generic = element_address(context, builder, sig.args[0], args[0], sig.args[1], args[1])
-                asm = ir.InlineAsm(ir.FunctionType(ir.IntType(64), [ir.IntType(64)]),
-                                   f"cvta.to.{space}.u64 $0, $1;", "=l,l")
+                asm = ir.InlineAsm(
+                    ir.FunctionType(ir.IntType(64), [ir.IntType(64)]), f"cvta.to.{space}.u64 $0, $1;", "=l,l"
+                )
                 return builder.call(asm, [generic])
+
             return types.uint64(arr, index), codegen
 
         _ADDRESSES[space] = address

@@ -11,6 +11,7 @@ cancels the fixed cost of the clock reads and the loop exit (nanoBench's two-len
 returned too. Under the simulator each chase step also advances the test clock (+4) and test timer (+2), so the
 two-length arithmetic is checkable there: a simulated chase must give exactly 4 "cycles" and 2 "ns" per load.
 """
+
 from __future__ import annotations
 
 import re
@@ -23,7 +24,7 @@ from probes.kernel import timed_pass as T
 from probes.spec import KernelCheckError
 from probes.static.kernel_checks import address_from_load, chain_problems  # noqa: F401  (the chase SASS check)
 
-SIM_CYCLES_PER_STEP, SIM_NS_PER_STEP = 4, 2   # what the simulator's test clock charges per chase step
+SIM_CYCLES_PER_STEP, SIM_NS_PER_STEP = 4, 2  # what the simulator's test clock charges per chase step
 
 
 def sattolo_order(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -64,9 +65,10 @@ def page_positions(slots: int, stride: int, spread_bytes: int = 0) -> np.ndarray
 
 def _sim_wrap(load):
     def step(memory, p):
-        X.clock64()        # charge the simulated load on the test clock: (t(2n) - t(n)) / n == 4 exactly
+        X.clock64()  # charge the simulated load on the test clock: (t(2n) - t(n)) / n == 4 exactly
         X.globaltimer()
         return load(memory, p)
+
     return step
 
 
@@ -82,10 +84,16 @@ def make_timed_passes(step, unroll: int = T.UNROLL):
     (`T.round_steps`). Built on the engine's one timed-pass primitive (probes/kernel/timed_pass.py): each clock read
     comes after a branch on the last loaded pointer, and the loop is `unroll` chained steps per trip of a uint32
     counter. Every chase kernel (global, TLB, shared, constant, local) times its chain through this one function."""
-    lines = ["def timed(memory, p, steps, out):", f"    trips = uint32(steps // {unroll})",
-             *T.section(["p = step(memory, p)"] * unroll, "p == 1", "out[4] = 7", warm=True),
-             "    out[0] = t1 - t0", "    out[1] = g1 - g0", "    out[2] = t2 - t1", "    out[3] = g2 - g1",
-             "    return p"]
+    lines = [
+        "def timed(memory, p, steps, out):",
+        f"    trips = uint32(steps // {unroll})",
+        *T.section(["p = step(memory, p)"] * unroll, "p == 1", "out[4] = 7", warm=True),
+        "    out[0] = t1 - t0",
+        "    out[1] = g1 - g0",
+        "    out[2] = t2 - t1",
+        "    out[3] = g2 - g1",
+        "    return p",
+    ]
     scope = {"step": step, "uint32": np.uint32, "clock64": X.clock64, "globaltimer": X.globaltimer}
     exec(compile("\n".join(lines), f"<timed_pass:{getattr(step, '__name__', 'step')}:{unroll}>", "exec"), scope)
     return cuda.jit(device=True)(scope["timed"])
@@ -97,18 +105,22 @@ def make_chase_kernel(step):
 
     def chase(memory, start, steps, out):
         out[5] = timed(memory, start, steps, out)
+
     return chase
 
 
 def chase_kernels(name: str, step):
     """`kernels(cc)` of a probe whose one kernel is the global-memory chase with `step`: [(name, PTX)] for the dry
     run and the compile tests (no driver needed)."""
+
     def kernels(cc):
         from numba import types
 
         from probes.kernel.compile import kernel_ptx
+
         sig = (types.uint64[::1], types.uint64, types.int64, types.uint64[::1])
         return [(name, kernel_ptx(make_chase_kernel(step), sig, cc))]
+
     return kernels
 
 
@@ -139,7 +151,8 @@ class Chain:
         values = (self.base + positions[nxt]) if self.base else positions[nxt] // 8
         blocks, threads = (1, 4) if ctx.simulator else (min(1024, max(1, len(nxt) // 256)), 256)
         ctx.kernel("_chase.scatter", scatter)[blocks, threads](
-            self.memory, ctx.to_device(positions // 8), ctx.to_device(values.astype(np.uint64)))
+            self.memory, ctx.to_device(positions // 8), ctx.to_device(values.astype(np.uint64))
+        )
 
     @property
     def slots(self) -> int:
@@ -181,12 +194,12 @@ class ChainCache:
 
     def get(self, key, build) -> Chain:
         if key != self._key:
-            self._key, self._chain = None, None   # drop the old buffer before allocating the new one
+            self._key, self._chain = None, None  # drop the old buffer before allocating the new one
             self._chain, self._key = build(), key
         return self._chain
 
 
-MIN_PASS_STEPS = 256   # a timed pass of a small chain still walks it many times
+MIN_PASS_STEPS = 256  # a timed pass of a small chain still walks it many times
 
 
 def pass_steps(slots: int, most: int) -> int:
@@ -195,7 +208,7 @@ def pass_steps(slots: int, most: int) -> int:
     return T.round_steps(min(max(slots, MIN_PASS_STEPS), most))
 
 
-WARM_LAP_L2_MULTIPLE = 4   # footprints up to this many x L2 get one full untimed lap before their first sample
+WARM_LAP_L2_MULTIPLE = 4  # footprints up to this many x L2 get one full untimed lap before their first sample
 
 
 def chase_plan(slots: int, steps: int, footprint: int, l2_bytes: int | None, launches: int = 1) -> dict:
@@ -211,12 +224,24 @@ def chase_plan(slots: int, steps: int, footprint: int, l2_bytes: int | None, lau
     warm_lap = not per_launch >= slots and bool(l2_bytes) and footprint <= WARM_LAP_L2_MULTIPLE * l2_bytes
     reason = ""
     if not covers:
-        reason = (f"a full warm lap of {slots} slots runs before the first sample (footprint <= "
-                  f"{WARM_LAP_L2_MULTIPLE} x L2); launches continue from the previous final slot" if warm_lap else
-                  f"footprint > {WARM_LAP_L2_MULTIPLE} x L2: launches continue from the previous final slot, so "
-                  "each sample walks a stretch last touched a lap earlier or never" if l2_bytes else "")
-    return {"slots": slots, "steps": steps, "launch_fraction": round(fraction, 6), "covers": covers,
-            "warm_lap": warm_lap, "reason": reason, "continues": True}
+        reason = (
+            f"a full warm lap of {slots} slots runs before the first sample (footprint <= "
+            f"{WARM_LAP_L2_MULTIPLE} x L2); launches continue from the previous final slot"
+            if warm_lap
+            else f"footprint > {WARM_LAP_L2_MULTIPLE} x L2: launches continue from the previous final slot, so "
+            "each sample walks a stretch last touched a lap earlier or never"
+            if l2_bytes
+            else ""
+        )
+    return {
+        "slots": slots,
+        "steps": steps,
+        "launch_fraction": round(fraction, 6),
+        "covers": covers,
+        "warm_lap": warm_lap,
+        "reason": reason,
+        "continues": True,
+    }
 
 
 def run_chase(ctx, kernel_key: str, step, chain: Chain, steps: int) -> dict:
@@ -228,10 +253,14 @@ def run_chase(ctx, kernel_key: str, step, chain: Chain, steps: int) -> dict:
     ctx.kernel(kernel_key, make_chase_kernel(step))[1, 1](chain.memory, chain.start, np.int64(steps), out)
     ctx.synchronize()
     c1, n1, c2, n2, _, final = (int(v) for v in out.copy_to_host())
-    chain.advance(final, 4 * steps)   # warm n + timed n + timed 2n
-    carveout = ctx.prefer_l1(kernel_key)   # ladder kernels want the most L1; applies from the next launch
-    return {**per_load_sample(c1, n1, c2, n2, steps), "start_rank": start_rank,
-            "chain_fraction": round(min(1.0, 4 * steps / chain.slots), 6), "l1_carveout": carveout}
+    chain.advance(final, 4 * steps)  # warm n + timed n + timed 2n
+    carveout = ctx.prefer_l1(kernel_key)  # ladder kernels want the most L1; applies from the next launch
+    return {
+        **per_load_sample(c1, n1, c2, n2, steps),
+        "start_rank": start_rank,
+        "chain_fraction": round(min(1.0, 4 * steps / chain.slots), 6),
+        "l1_carveout": carveout,
+    }
 
 
 def warm_lap(ctx, kernel_key: str, step, chain: Chain) -> None:
@@ -248,12 +277,18 @@ def per_load_sample(c1: int, n1: int, c2: int, n2: int, steps: int) -> dict:
     ratio is the SM clock."""
     raw = {"cycles_n": c1, "cycles_2n": c2, "ns_n": n1, "ns_2n": n2, "steps": steps}
     per = T.per_op(T.per_op(raw, "cycles"), "ns")
-    return {"cycles_per_op": per["cycles_per_op"], "ns_per_op": per["ns_per_op"], "cycles": c2 - c1, "ns": n2 - n1,
-            **raw, "unroll": T.UNROLL}
+    return {
+        "cycles_per_op": per["cycles_per_op"],
+        "ns_per_op": per["ns_per_op"],
+        "cycles": c2 - c1,
+        "ns": n2 - n1,
+        **raw,
+        "unroll": T.UNROLL,
+    }
 
 
 def _address_registers(operand: str) -> list[str]:
-    inner = operand[operand.index("[") + 1:operand.rindex("]")] if "[" in operand else operand
+    inner = operand[operand.index("[") + 1 : operand.rindex("]")] if "[" in operand else operand
     return re.findall(r"\bR\d+\b", inner)
 
 

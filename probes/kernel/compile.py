@@ -5,6 +5,7 @@ current device's cc (../shared/notes/cpu-toolchain.md gotcha 2), so without a dr
 with the requested cc. numba-cuda's libNVVM may write a newer `.version` than the assembler accepts: we assemble
 with the pip ptxas of the same release, and as a fallback lower the header to what the assembler supports.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -51,12 +52,12 @@ def _ptx_producer_key() -> tuple[str, str, str]:
     """What a kernel's PTX depends on beyond the probe's own code (its version): how this module drives Numba,
     the numba-cuda release and the toolchain."""
     from importlib import metadata
+
     try:
         numba_cuda = metadata.version("numba-cuda")
     except metadata.PackageNotFoundError:
         numba_cuda = "unknown"
-    return (hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16], numba_cuda,
-            toolchain.tool_version("ptxas"))
+    return (hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16], numba_cuda, toolchain.tool_version("ptxas"))
 
 
 def cached_kernels(probe, cc: tuple[int, int]) -> list[tuple[str, str]]:
@@ -79,14 +80,15 @@ def ptx_to_sass(ptx: str, arch: str) -> dict[str, list[sass.Instruction]]:
 def ptx_to_cubin_sass(ptx: str, arch: str) -> tuple[bytes, str]:
     """(cubin, `cuobjdump -sass` text) of PTX assembled for arch."""
     if re.search(rf"^\.target {arch}a\s*$", ptx, flags=re.M):
-        arch += "a"   # a hand-written PTX probe for the architecture-specific target (wgmma: sm_90a)
+        arch += "a"  # a hand-written PTX probe for the architecture-specific target (wgmma: sm_90a)
     try:
         cubin = toolchain.assemble(ptx, arch)
     except toolchain.AssemblyError as err:
         if "Unsupported .version" not in err.log:
             raise
-        cubin = toolchain.assemble(re.sub(r"^\.version \S+", f".version {toolchain.ptx_isa_version()}", ptx,
-                                          flags=re.M), arch)
+        cubin = toolchain.assemble(
+            re.sub(r"^\.version \S+", f".version {toolchain.ptx_isa_version()}", ptx, flags=re.M), arch
+        )
     return cubin, toolchain.cuobjdump_sass(cubin)
 
 

@@ -1,4 +1,5 @@
 """What a probe's `measure` gets: the backend, the environment, and helpers that hide GPU/simulator differences."""
+
 from __future__ import annotations
 
 import hashlib
@@ -26,6 +27,7 @@ def stream_handle(stream) -> int:
     None for the default stream, and which cuda-bindings rejects ("an integer is required"); numba-cuda's own
     `.handle` is a cuda-bindings `CUstream`, which `int()` converts."""
     import ctypes
+
     protocol = getattr(stream, "__cuda_stream__", None)
     if protocol is not None:
         _, address = protocol() if callable(protocol) else protocol
@@ -36,13 +38,15 @@ def stream_handle(stream) -> int:
     try:
         return int(handle)
     except (TypeError, ValueError):
-        raise TypeError(f"not a CUDA stream: {type(stream).__name__} has no __cuda_stream__ and its handle "
-                        f"({type(handle).__name__}) is no stream address") from None
+        raise TypeError(
+            f"not a CUDA stream: {type(stream).__name__} has no __cuda_stream__ and its handle "
+            f"({type(handle).__name__}) is no stream address"
+        ) from None
 
 
 @dataclass
 class Context:
-    backend: str            # "gpu" or "simulator"
+    backend: str  # "gpu" or "simulator"
     env: dict
     seed: int = 12345
     _kernels: dict = field(default_factory=dict)
@@ -65,6 +69,7 @@ class Context:
         """JIT-compile `func` once per key (Numba dispatcher; the simulator interprets it)."""
         if key not in self._kernels:
             from numba import cuda
+
             self._kernels[key] = cuda.jit(func)
         return self._kernels[key]
 
@@ -77,8 +82,9 @@ class Context:
                 kernel.compile(tuple(signature))
             except Exception as err:
                 text = str(err).strip().splitlines()
-                raise PointSkipped(f"kernel {key} does not compile: {type(err).__name__}: "
-                                   f"{text[0][:200] if text else ''}") from None
+                raise PointSkipped(
+                    f"kernel {key} does not compile: {type(err).__name__}: {text[0][:200] if text else ''}"
+                ) from None
         return kernel
 
     def resources(self, key, signature) -> dict | None:
@@ -88,8 +94,10 @@ class Context:
             return None
         try:
             sig = tuple(signature)
-            return {"registers": int(kernel.get_regs_per_thread(sig)),
-                    "shared_bytes": int(kernel.get_shared_mem_per_block(sig))}
+            return {
+                "registers": int(kernel.get_regs_per_thread(sig)),
+                "shared_bytes": int(kernel.get_shared_mem_per_block(sig)),
+            }
         except Exception:
             return None
 
@@ -106,7 +114,7 @@ class Context:
         try:
             for cres in overloads:
                 cres.library.get_cufunc().set_shared_memory_carveout(0)
-        except Exception as err:   # an old driver or binding: the run goes on, the sample says so
+        except Exception as err:  # an old driver or binding: the run goes on, the sample says so
             return f"not set: {type(err).__name__}: {str(err).splitlines()[0][:120] if str(err) else ''}"
         return "preferred carve-out 0 % shared (max L1)"
 
@@ -116,10 +124,12 @@ class Context:
 
     def to_device(self, host):
         from numba import cuda
+
         return cuda.to_device(host)
 
     def device_array(self, n, dtype):
         from numba import cuda
+
         return cuda.device_array(n, dtype=dtype)
 
     def address_of(self, device_array) -> int:
@@ -130,4 +140,5 @@ class Context:
 
     def synchronize(self) -> None:
         from numba import cuda
+
         cuda.synchronize()

@@ -5,6 +5,7 @@ must not pay for). Under the simulator (NUMBA_ENABLE_CUDASIM=1, fixed at import)
 that spreads blocks over SMs as `blockIdx.x % n_sm`, so the one-block-per-SM claim logic still runs for every
 pretend SM; on a GPU it reads the hardware `%smid` and ignores both arguments.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,7 +14,7 @@ from numba import config, cuda, uint32
 from probes.kernel import intrinsics as X
 from probes.kernel import timed_pass as T
 
-TRACE_LEN = 4096                     # accesses recorded per launch: 2 x 4 B x 4096 = 32 KiB of shared memory
+TRACE_LEN = 4096  # accesses recorded per launch: 2 x 4 B x 4096 = 32 KiB of shared memory
 
 if config.ENABLE_CUDASIM:
     _now = [0]
@@ -32,7 +33,7 @@ if config.ENABLE_CUDASIM:
         return block % n_sm
 else:
     clock64 = X.clock64
-    CG = X.ld_u64_addr_hinted(".cg")     # L2-only chase step: near/far must not be hidden by L1 hits
+    CG = X.ld_u64_addr_hinted(".cg")  # L2-only chase step: near/far must not be hidden by L1 hits
 
     @cuda.jit(device=True)
     def sm_id(block, n_sm):
@@ -93,8 +94,16 @@ def _nearfar():
     t(2n) - t(n). SM s visits the windows in the order s, s+1, ... (mod windows): at any moment the SMs chase
     different windows, not all the same lines at once.
     """
-    timed = "\n".join(T.section(["p = CG(memory, p)"] * T.UNROLL, "p == 1", "ends[cell] = 7", warm=True,
-                                 clocks=(("t", "clock64()"),), indent="        "))
+    timed = "\n".join(
+        T.section(
+            ["p = CG(memory, p)"] * T.UNROLL,
+            "p == 1",
+            "ends[cell] = 7",
+            warm=True,
+            clocks=(("t", "clock64()"),),
+            indent="        ",
+        )
+    )
     scope = {"cuda": cuda, "uint32": np.uint32, "sm_id": sm_id, "CG": CG, "clock64": clock64, "UNROLL": T.UNROLL}
     exec(compile(_NEARFAR_SOURCE.format(timed=timed), "<nearfar>", "exec"), scope)
     fn = scope["nearfar"]

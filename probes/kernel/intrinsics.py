@@ -7,6 +7,7 @@ Under the simulator (NUMBA_ENABLE_CUDASIM=1, fixed at import) every primitive is
 is a deterministic *test clock* (+4 per read, `globaltimer` +2 per read), so simulated timings are not measurements
 and results carry backend "simulator".
 """
+
 from __future__ import annotations
 
 import itertools
@@ -35,6 +36,7 @@ if SIMULATOR:
     def ld_hinted_u32(qualifier):
         def load(arr, i):
             return arr[i]
+
         return load
 
     def ld_u64_addr_hinted(qualifier):
@@ -51,10 +53,16 @@ else:
         @intrinsic
         def read(typingctx):
             def codegen(context, builder, sig, args):
-                asm = ir.InlineAsm(ir.FunctionType(ir.IntType(bits), []), f"mov.u{bits} $0, %{name};",
-                                   "=l" if bits == 64 else "=r", side_effect=True)
+                asm = ir.InlineAsm(
+                    ir.FunctionType(ir.IntType(bits), []),
+                    f"mov.u{bits} $0, %{name};",
+                    "=l" if bits == 64 else "=r",
+                    side_effect=True,
+                )
                 return builder.call(asm, [])
+
             return ty(), codegen
+
         return read
 
     def element_pointer(context, builder, arr_type, arr, index_type, index):
@@ -96,9 +104,14 @@ else:
         def load(typingctx, arr, index):
             def codegen(context, builder, sig, args):
                 address = element_address(context, builder, sig.args[0], args[0], sig.args[1], args[1])
-                asm = ir.InlineAsm(ir.FunctionType(ir.IntType(32), [ir.IntType(64)]),
-                                   f"ld.global{qualifier}.u32 $0, [$1];", "=r,l", side_effect=True)
+                asm = ir.InlineAsm(
+                    ir.FunctionType(ir.IntType(32), [ir.IntType(64)]),
+                    f"ld.global{qualifier}.u32 $0, [$1];",
+                    "=r,l",
+                    side_effect=True,
+                )
                 return builder.call(asm, [address])
+
             return types.uint32(arr, index), codegen
 
         _HINTED[qualifier] = load
@@ -115,9 +128,14 @@ else:
         @intrinsic
         def step(typingctx, memory, address):
             def codegen(context, builder, sig, args):
-                asm = ir.InlineAsm(ir.FunctionType(ir.IntType(64), [ir.IntType(64)]),
-                                   f"ld.global{qualifier}.u64 $0, [$1];", "=l,l", side_effect=True)
+                asm = ir.InlineAsm(
+                    ir.FunctionType(ir.IntType(64), [ir.IntType(64)]),
+                    f"ld.global{qualifier}.u64 $0, [$1];",
+                    "=l,l",
+                    side_effect=True,
+                )
                 return builder.call(asm, [args[1]])
+
             return types.uint64(memory, types.uint64), codegen
 
         _HINTED_CHASE[qualifier] = step

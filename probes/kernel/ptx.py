@@ -12,6 +12,7 @@ Templates use `${NAME}` placeholders (string.Template). Lines starting with `//`
 measures, which SASS it must produce) are dropped before substitution; an unknown or missing placeholder is an
 error naming it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -29,9 +30,9 @@ from probes.spec import KernelCheckError, ProbeSpecError
 
 ROOT = Path(__file__).resolve().parents[2]
 PTX_DIR = ROOT / "ptx"
-PTX_VERSION = "8.7"          # PTX ISA 8.7 (CUDA 12.8): cluster, bulk copy, wgmma (sm_90a) and tcgen05 (sm_100a)
+PTX_VERSION = "8.7"  # PTX ISA 8.7 (CUDA 12.8): cluster, bulk copy, wgmma (sm_90a) and tcgen05 (sm_100a)
 MAX_THREADS_PER_BLOCK = 1024
-PORTABLE_CLUSTER = 8         # CUDA Programming Guide, "Thread Block Clusters": 8 portable, 16 with opt-in on sm_90
+PORTABLE_CLUSTER = 8  # CUDA Programming Guide, "Thread Block Clusters": 8 portable, 16 with opt-in on sm_90
 MAX_CLUSTER = 16
 STATIC_SHARED_LIMIT = 48 * 1024  # dynamic shared memory beyond this needs the max-dynamic-shared attribute
 
@@ -69,14 +70,19 @@ def template_path(rel: str) -> Path:
 
 @functools.cache
 def _template_text(rel: str) -> str:
-    return "\n".join(line for line in template_path(rel).read_text().splitlines()
-                     if not line.lstrip().startswith("//")) + "\n"
+    return (
+        "\n".join(line for line in template_path(rel).read_text().splitlines() if not line.lstrip().startswith("//"))
+        + "\n"
+    )
 
 
 def placeholders(rel: str) -> set[str]:
     """Named placeholders of a template's code (the header comment does not count)."""
-    return {m.group("named") or m.group("braced") for m in string.Template.pattern.finditer(_template_text(rel))
-            if m.group("named") or m.group("braced")}
+    return {
+        m.group("named") or m.group("braced")
+        for m in string.Template.pattern.finditer(_template_text(rel))
+        if m.group("named") or m.group("braced")
+    }
 
 
 def header(rel: str) -> str:
@@ -95,9 +101,13 @@ def render(rel: str, target: str, **subs: Any) -> str:
     need = placeholders(rel)
     missing, unknown = sorted(need - set(values)), sorted(set(subs) - need)
     if missing or unknown:
-        raise PtxTemplateError(f"{rel}: " + "; ".join(
-            ([f"placeholders not filled: {', '.join(missing)}"] if missing else []) +
-            ([f"not placeholders of this template: {', '.join(unknown)}"] if unknown else [])))
+        raise PtxTemplateError(
+            f"{rel}: "
+            + "; ".join(
+                ([f"placeholders not filled: {', '.join(missing)}"] if missing else [])
+                + ([f"not placeholders of this template: {', '.join(unknown)}"] if unknown else [])
+            )
+        )
     return string.Template(_template_text(rel)).substitute(values)
 
 
@@ -116,6 +126,7 @@ def only_entry(ptx: str, entry: str) -> str:
 class LaunchConfig:
     """grid and cluster in *blocks* (CUDA's convention; cuda.core counts the grid in clusters when a cluster is
     given, `core_kwargs` converts), block in threads, dynamic shared memory in bytes."""
+
     grid: tuple[int, int, int] = (1, 1, 1)
     block: tuple[int, int, int] = (1, 1, 1)
     cluster: tuple[int, int, int] | None = None
@@ -170,9 +181,11 @@ class LaunchConfig:
 
 def config(grid=1, block=1, cluster=None, shared_bytes: int = 0) -> LaunchConfig:
     """LaunchConfig from ints or tuples (missing dimensions are 1)."""
+
     def dims(v):
         v = (v,) if isinstance(v, int) else tuple(v)
         return tuple(int(x) for x in v) + (1,) * (3 - len(v))
+
     return LaunchConfig(dims(grid), dims(block), dims(cluster) if cluster else None, int(shared_bytes))
 
 
@@ -184,9 +197,10 @@ Emulator = Callable[["PtxKernel", LaunchConfig, list], None]
 @dataclass(frozen=True)
 class PtxKernel:
     """One entry of a rendered template: what the dry run compiles and what `launch` runs."""
-    template: str                         # "ptx/<name>.ptx"
-    entry: str                            # function name inside it (the template's ${NAME}, plus a suffix)
-    subs: tuple[tuple[str, Any], ...]     # placeholder values besides PTX_VERSION/TARGET
+
+    template: str  # "ptx/<name>.ptx"
+    entry: str  # function name inside it (the template's ${NAME}, plus a suffix)
+    subs: tuple[tuple[str, Any], ...]  # placeholder values besides PTX_VERSION/TARGET
     emulate: Emulator | None = field(default=None, compare=False, hash=False)
 
     def ptx(self, target: str) -> str:
@@ -198,8 +212,7 @@ class PtxKernel:
         return dict(self.subs)
 
 
-def kernel(template: str, name: str, entry: str | None = None, emulate: Emulator | None = None,
-           **subs) -> PtxKernel:
+def kernel(template: str, name: str, entry: str | None = None, emulate: Emulator | None = None, **subs) -> PtxKernel:
     """PtxKernel for template with ${NAME} = name; entry defaults to name (templates with several entries name
     them ${NAME}_<suffix>)."""
     return PtxKernel(template, entry or name, tuple(sorted({"NAME": name, **subs}.items())), emulate)
@@ -209,8 +222,9 @@ def kernel(template: str, name: str, entry: str | None = None, emulate: Emulator
 def compile_cubin(ptx: str, arch: str) -> bytes:
     """PTX -> cubin in process with cuda.core (nvJitLink); no driver, ptxas or cuobjdump needed."""
     from cuda.core import Program, ProgramOptions
+
     obj = Program(ptx, "ptx", ProgramOptions(arch=arch)).compile("cubin")
-    return bytes(obj.code)   # never repr() an ObjectCode without a driver (cpu-toolchain.md gotcha 3)
+    return bytes(obj.code)  # never repr() an ObjectCode without a driver (cpu-toolchain.md gotcha 3)
 
 
 class CoreLauncher:
@@ -218,6 +232,7 @@ class CoreLauncher:
 
     def __init__(self):
         from cuda.core import Device
+
         self.device = Device()
         self.device.set_current()
         self.stream = self.device.create_stream()
@@ -227,6 +242,7 @@ class CoreLauncher:
         key = (k, arch, cfg.non_portable_cluster, cfg.shared_bytes)
         if key not in self._kernels:
             from cuda.core import ObjectCode
+
             fn = ObjectCode.from_cubin(compile_cubin(k.ptx(arch), arch)).get_kernel(k.entry)
             set_attributes(fn, cfg, self.device.device_id)
             self._kernels[key] = fn
@@ -235,8 +251,9 @@ class CoreLauncher:
     def __call__(self, ctx, k: PtxKernel, cfg: LaunchConfig, args: list) -> None:
         from cuda.core import LaunchConfig as CoreConfig
         from cuda.core import launch
+
         fn = self._kernel(k, cfg, target_for(ctx.cc))
-        ctx.synchronize()   # Numba's writes (chains, buffers) land before the PTX kernel reads them
+        ctx.synchronize()  # Numba's writes (chains, buffers) land before the PTX kernel reads them
         launch(self.stream, CoreConfig(**cfg.core_kwargs()), fn, *[kernel_argument(ctx, a) for a in args])
         self.stream.sync()
 
@@ -245,23 +262,26 @@ class CoreLauncher:
         cuda.core after the kernel's attributes are set; a refused non-portable-size attribute is the reason."""
         try:
             fn = self._kernel(k, cfg, target_for(ctx.cc))
-        except RuntimeError as err:            # cuKernelSetAttribute refused the non-portable cluster size
+        except RuntimeError as err:  # cuKernelSetAttribute refused the non-portable cluster size
             return 0, f"cluster of {cfg.cluster_size} blocks refused by the driver: {err}"
         occupancy = getattr(fn, "occupancy", None)
-        if occupancy is None:                  # an older cuda.core: unknown, the launch itself will tell
+        if occupancy is None:  # an older cuda.core: unknown, the launch itself will tell
             return None, None
         n = int(occupancy.max_active_clusters(self.core_config(cfg), stream=self.stream))
         return n, None if n > 0 else cluster_refused(cfg)
 
     def core_config(self, cfg: LaunchConfig):
         from cuda.core import LaunchConfig as CoreConfig
+
         return CoreConfig(**cfg.core_kwargs())
 
 
 def cluster_refused(cfg: LaunchConfig) -> str:
-    return (f"no cluster of {cfg.cluster_size} blocks x {cfg.threads_per_block} threads with {cfg.shared_bytes} B "
-            "of dynamic shared memory each fits this device (max active clusters 0"
-            + (", with the non-portable cluster size allowed)" if cfg.non_portable_cluster else ")"))
+    return (
+        f"no cluster of {cfg.cluster_size} blocks x {cfg.threads_per_block} threads with {cfg.shared_bytes} B "
+        "of dynamic shared memory each fits this device (max active clusters 0"
+        + (", with the non-portable cluster size allowed)" if cfg.non_portable_cluster else ")")
+    )
 
 
 def cluster_capacity(ctx, k: PtxKernel, cfg: LaunchConfig) -> tuple[int | None, str | None]:
@@ -278,6 +298,7 @@ def set_attributes(fn, cfg: LaunchConfig, device_ordinal: int = 0) -> None:
     """Kernel attributes a configuration needs: large dynamic shared memory, non-portable cluster sizes. cuda.core
     loads modules as libraries, so `fn.handle` is a CUkernel (cuKernelSetAttribute, per device)."""
     from cuda.bindings import driver
+
     attrs = []
     if cfg.needs_shared_opt_in:
         attrs.append((driver.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, cfg.shared_bytes))
@@ -328,8 +349,9 @@ def launcher_for(ctx):
     return _LAUNCHERS[ctx.backend]
 
 
-def launch(ctx, k: PtxKernel, cfg: LaunchConfig, args: list, check: Callable[[], None] | None = None,
-           launcher=None) -> None:
+def launch(
+    ctx, k: PtxKernel, cfg: LaunchConfig, args: list, check: Callable[[], None] | None = None, launcher=None
+) -> None:
     """Run one PTX kernel and then its host reference check (which raises KernelCheckError on a wrong output)."""
     (launcher or (_OVERRIDE[-1] if _OVERRIDE else launcher_for(ctx)))(ctx, k, cfg, args)
     if check is not None:
@@ -344,14 +366,16 @@ def expect_equal(what: str, got, want) -> None:
     bad = np.flatnonzero(got.ravel() != want.ravel())
     if bad.size:
         i = int(bad[0])
-        raise KernelCheckError(f"{what}: word {i} is {got.ravel()[i]!r}, expected {want.ravel()[i]!r} "
-                               f"({bad.size} of {got.size} words differ)")
+        raise KernelCheckError(
+            f"{what}: word {i} is {got.ravel()[i]!r}, expected {want.ravel()[i]!r} "
+            f"({bad.size} of {got.size} words differ)"
+        )
 
 
 # --- SASS checks (dry run and the worker's kernel records) -------------------------------------------------------
 
 CLOCK = "SR_CLOCKLO"
-UNTIMED = {"S2R", "S2UR", "CS2R"}   # special-register reads (%smid, ...): nothing timed depends on them
+UNTIMED = {"S2R", "S2UR", "CS2R"}  # special-register reads (%smid, ...): nothing timed depends on them
 
 
 def clock_reads(insts) -> list[int]:
@@ -370,10 +394,12 @@ def clock_discipline(insts, min_clocks: int = 3) -> list[str]:
     for k, ins in enumerate(insts):
         ctrl = ins.control
         drained = {int(b) for b in re.findall(r"SB(\d), 0x0\b", ins.text)} if ins.base == "DEPBAR" else set()
-        for b in [b for b in pending if ctrl.waits_on(b) or b in drained]:   # DEPBAR.LE SBk, 0x0 drains SBk
+        for b in [b for b in pending if ctrl.waits_on(b) or b in drained]:  # DEPBAR.LE SBk, 0x0 drains SBk
             del pending[b]
         if k in reads and pending:
-            producers = ", ".join(f"{insts[p].opcode}@{insts[p].address:#x} (SB{b})" for b, p in sorted(pending.items()))
+            producers = ", ".join(
+                f"{insts[p].opcode}@{insts[p].address:#x} (SB{b})" for b, p in sorted(pending.items())
+            )
             problems.append(f"clock read at {ins.address:#x} does not wait on {producers}")
         if ctrl.write_barrier is not None and not ins.text.startswith("@!PT") and ins.base not in UNTIMED:
             pending[ctrl.write_barrier] = k
@@ -395,7 +421,7 @@ def opcode_problems(insts, required: dict[str, int], forbidden: tuple[str, ...] 
 
 
 def _address_registers(operand: str) -> set[str]:
-    inner = operand[operand.index("[") + 1:operand.rindex("]")] if "[" in operand else ""
+    inner = operand[operand.index("[") + 1 : operand.rindex("]")] if "[" in operand else ""
     return set(re.findall(r"\bR\d+\b", inner))
 
 
@@ -403,19 +429,24 @@ def fed_by(insts, consumer: str, producer: str) -> int:
     """How many instructions matching `consumer` (regex on the opcode) take an address register that an instruction
     matching `producer` writes: the links of a pointer chase that runs through two instructions (LDS -> LDGSTS)."""
     dests = {d for i in insts if re.match(producer, i.opcode) for d in i.dest_registers[:1]}
-    return sum(1 for i in insts if re.match(consumer, i.opcode)
-               and any(_address_registers(op) & dests for op in i.operands))
+    return sum(
+        1 for i in insts if re.match(consumer, i.opcode) and any(_address_registers(op) & dests for op in i.operands)
+    )
 
 
 def probe_kernels(build: Callable[[tuple[int, int]], list[PtxKernel]]):
     """A Probe's `kernels(cc)` from a function cc -> [PtxKernel]: [(entry, PTX text)] for the dry run/worker."""
+
     def kernels(cc) -> list[tuple[str, str]]:
         return [(k.entry, k.ptx(target_for(tuple(cc)))) for k in build(tuple(cc))]
+
     return kernels
 
 
 def sass_check(required: Callable[[str], dict[str, int]], clocks: int = 3):
     """A Probe's `check_sass(name, insts)`: the opcodes each kernel must contain plus the clock discipline."""
+
     def check_sass(name: str, insts) -> list[str]:
         return opcode_problems(insts, required(name)) + clock_discipline(insts, clocks)
+
     return check_sass

@@ -9,6 +9,7 @@ the inner box a multiple of 16 B (no interleave); element strides 1..8; with a s
 swizzle span (32/64/128 B). A violation is one `TensorMapError` line naming the field, before any driver call.
 Used by the tma2d mode of bandwidth.bulk (probes/catalogue/bandwidth_bulk.py).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,9 +19,18 @@ import numpy as np
 from probes.spec import ProbeSpecError
 
 # numpy dtype -> CUtensorMapDataType member name
-DATA_TYPES = {"uint8": "UINT8", "uint16": "UINT16", "uint32": "UINT32", "int32": "INT32", "uint64": "UINT64",
-              "int64": "INT64", "float16": "FLOAT16", "float32": "FLOAT32", "float64": "FLOAT64",
-              "bfloat16": "BFLOAT16"}
+DATA_TYPES = {
+    "uint8": "UINT8",
+    "uint16": "UINT16",
+    "uint32": "UINT32",
+    "int32": "INT32",
+    "uint64": "UINT64",
+    "int64": "INT64",
+    "float16": "FLOAT16",
+    "float32": "FLOAT32",
+    "float64": "FLOAT64",
+    "bfloat16": "BFLOAT16",
+}
 SWIZZLE_BYTES = {"none": 0, "32B": 32, "64B": 64, "128B": 128}
 MAX_RANK, MAX_BOX, MAX_ELEMENT_STRIDE = 5, 256, 8
 
@@ -31,11 +41,11 @@ class TensorMapError(ProbeSpecError):
 
 @dataclass(frozen=True)
 class TiledFields:
-    data_type: str                      # CUtensorMapDataType member, e.g. "FLOAT16"
+    data_type: str  # CUtensorMapDataType member, e.g. "FLOAT16"
     element_bytes: int
-    global_dims: tuple[int, ...]        # innermost first
-    global_strides: tuple[int, ...]     # bytes, dimensions 1..rank-1
-    box_dims: tuple[int, ...]           # innermost first
+    global_dims: tuple[int, ...]  # innermost first
+    global_strides: tuple[int, ...]  # bytes, dimensions 1..rank-1
+    box_dims: tuple[int, ...]  # innermost first
     element_strides: tuple[int, ...]
     swizzle: str = "none"
 
@@ -49,8 +59,14 @@ class TiledFields:
         return int(np.prod(self.box_dims)) * self.element_bytes
 
 
-def tiled_fields(shape: tuple[int, ...], dtype: str, box: tuple[int, ...], element_strides: tuple[int, ...] = (),
-                 row_pitch_bytes: tuple[int, ...] = (), swizzle: str = "none") -> TiledFields:
+def tiled_fields(
+    shape: tuple[int, ...],
+    dtype: str,
+    box: tuple[int, ...],
+    element_strides: tuple[int, ...] = (),
+    row_pitch_bytes: tuple[int, ...] = (),
+    swizzle: str = "none",
+) -> TiledFields:
     """Driver fields for a row-major tensor `shape` of `dtype`, copied in boxes `box` (both numpy order).
     `row_pitch_bytes` (numpy order, one per outer dimension) overrides the dense strides (padded rows)."""
     if dtype not in DATA_TYPES:
@@ -69,7 +85,7 @@ def tiled_fields(shape: tuple[int, ...], dtype: str, box: tuple[int, ...], eleme
             raise TensorMapError(f"row_pitch_bytes needs {rank - 1} values (one per outer dimension)")
         strides = tuple(int(s) for s in reversed(row_pitch_bytes))
     else:
-        strides = tuple(int(np.prod(dims[:i + 1])) * esize for i in range(rank - 1))
+        strides = tuple(int(np.prod(dims[: i + 1])) * esize for i in range(rank - 1))
     for i, d in enumerate(dims):
         if not 1 <= d <= 1 << 32:
             raise TensorMapError(f"globalDim[{i}] = {d}: must be 1..2^32")
@@ -98,14 +114,21 @@ def encode_tiled(fields: TiledFields, global_address: int) -> bytes:
     if global_address % 16:
         raise TensorMapError(f"global address {global_address:#x}: must be 16-byte aligned")
     from cuda.bindings import driver as d
+
     swz = {"none": "NONE", "32B": "32B", "64B": "64B", "128B": "128B"}[fields.swizzle]
     err, tmap = d.cuTensorMapEncodeTiled(
-        getattr(d.CUtensorMapDataType, f"CU_TENSOR_MAP_DATA_TYPE_{fields.data_type}"), fields.rank,
-        global_address, list(fields.global_dims), list(fields.global_strides), list(fields.box_dims),
-        list(fields.element_strides), d.CUtensorMapInterleave.CU_TENSOR_MAP_INTERLEAVE_NONE,
+        getattr(d.CUtensorMapDataType, f"CU_TENSOR_MAP_DATA_TYPE_{fields.data_type}"),
+        fields.rank,
+        global_address,
+        list(fields.global_dims),
+        list(fields.global_strides),
+        list(fields.box_dims),
+        list(fields.element_strides),
+        d.CUtensorMapInterleave.CU_TENSOR_MAP_INTERLEAVE_NONE,
         getattr(d.CUtensorMapSwizzle, f"CU_TENSOR_MAP_SWIZZLE_{swz}"),
         d.CUtensorMapL2promotion.CU_TENSOR_MAP_L2_PROMOTION_NONE,
-        d.CUtensorMapFloatOOBfill.CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE)
+        d.CUtensorMapFloatOOBfill.CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE,
+    )
     if err != d.CUresult.CUDA_SUCCESS:
         raise TensorMapError(f"cuTensorMapEncodeTiled refused the map: {err.name}")
     return np.asarray(tmap.opaque, dtype=np.uint64).tobytes()

@@ -21,9 +21,10 @@ A section of one and two straight-line steps (`trips=None`: no loop at all) serv
 access past a setup (cache-hints.prefetch-size); `loop` is the same unrolled uint32 loop for untimed warm passes;
 `per_op` is the two-length arithmetic the engine applies to every sample that hands back raw t(n) and t(2n).
 """
+
 from __future__ import annotations
 
-UNROLL = 16          # chase steps per loop trip: a multiple of this is the length of every timed pass
+UNROLL = 16  # chase steps per loop trip: a multiple of this is the length of every timed pass
 CLOCKS = (("t", "clock64()"), ("g", "globaltimer()"))
 
 
@@ -35,12 +36,24 @@ def round_steps(steps: int, unroll: int = UNROLL) -> int:
 def loop(body: list[str], count: str, step: str = "uint32(1)", indent: str = "    ") -> list[str]:
     """Source lines of `count` trips (a uint32 value) of `body` (one trip, already unrolled) on a 32-bit counter
     with an unsigned compare: the loop of every timed pass, and of untimed warm passes over the same chain."""
-    return [f"{indent}i = uint32(0)", f"{indent}while i < {count}:", *(indent + "    " + line for line in body),
-            f"{indent}    i = uint32(i + {step})"]
+    return [
+        f"{indent}i = uint32(0)",
+        f"{indent}while i < {count}:",
+        *(indent + "    " + line for line in body),
+        f"{indent}    i = uint32(i + {step})",
+    ]
 
 
-def section(body: list[str], consume: str, sink: str, trips: str | None = "trips", step: str = "uint32(1)",
-            warm: bool = False, clocks=CLOCKS, indent: str = "    ") -> list[str]:
+def section(
+    body: list[str],
+    consume: str,
+    sink: str,
+    trips: str | None = "trips",
+    step: str = "uint32(1)",
+    warm: bool = False,
+    clocks=CLOCKS,
+    indent: str = "    ",
+) -> list[str]:
     """Source lines of a timed section: optional warm pass of `trips` trips, then marks 0, 1, 2 around passes of
     `trips` and 2 x `trips` trips. `trips` and `step` name uint32 values; `body` lines are indented one level below
     `indent`. Defines <name>0, <name>1, <name>2 for every (name, read) in `clocks`. With `trips=None` the passes
@@ -58,8 +71,16 @@ def section(body: list[str], consume: str, sink: str, trips: str | None = "trips
     out = [f"{indent}trips2 = uint32({trips} + {trips})"]
     if warm:
         out += loop(body, trips, step, indent)
-    out += (guard + mark(0) + loop(body, trips, step, indent) + guard + mark(1)
-            + loop(body, "trips2", step, indent) + guard + mark(2))
+    out += (
+        guard
+        + mark(0)
+        + loop(body, trips, step, indent)
+        + guard
+        + mark(1)
+        + loop(body, "trips2", step, indent)
+        + guard
+        + mark(2)
+    )
     return out
 
 

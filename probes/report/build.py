@@ -11,6 +11,7 @@ same data in, byte-identical files out (no date but the campaign's, figures with
 Simulator results are refused: a simulated number is never published. `allow_simulated=True` lets tests render them
 into a temporary folder, and is itself refused for the repository's own reports/ folder.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -54,6 +55,7 @@ class ReportError(ValueError):
 
 # ---- loading -----------------------------------------------------------------------------------------------------
 
+
 def gpu_folders(reports: Path) -> list[Path]:
     return sorted(p.parent for p in Path(reports).glob("*/data") if p.is_dir() and p.parent.name != "static")
 
@@ -63,8 +65,10 @@ def _refuse_simulated_into_repo(target: Path, allow_simulated: bool) -> None:
         return
     target, repo = Path(target).resolve(), REPO_REPORTS.resolve()
     if target == repo or repo in target.parents:
-        raise PublishError(f"{target}: allow_simulated is for test output in a temporary folder; the repository's "
-                           "reports/ publishes measurements only")
+        raise PublishError(
+            f"{target}: allow_simulated is for test output in a temporary folder; the repository's "
+            "reports/ publishes measurements only"
+        )
 
 
 def load_published(data_dir: Path, allow_simulated: bool = False, problems: list | None = None) -> list[dict]:
@@ -72,6 +76,7 @@ def load_published(data_dir: Path, allow_simulated: bool = False, problems: list
     With `problems` (a list), an unreadable or unpublishable file is appended there as one line and left out;
     without it, the first such file raises."""
     from probes.results.publish import PublishRefused, refuse_unless_measured
+
     _refuse_simulated_into_repo(data_dir, allow_simulated)
     data_dir = Path(data_dir)
     docs = []
@@ -105,25 +110,31 @@ class UnreadableData(PublishError):
 
     def __init__(self, problems: list[str], skipped: list[str], written: list[Path]):
         self.problems, self.skipped, self.written = problems, skipped, written
-        super().__init__(f"{len(problems)} data file(s) unreadable or not publishable (first: {problems[0]}); "
-                         f"left as it was: {', '.join(skipped)}")
+        super().__init__(
+            f"{len(problems)} data file(s) unreadable or not publishable (first: {problems[0]}); "
+            f"left as it was: {', '.join(skipped)}"
+        )
 
 
 # ---- sections ----------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class FamilyResult:
     family: str
     title: str
     order: float
-    section: sections.Section | None    # None: not measured on this GPU
-    note: str = ""                      # why not, when there were runs without data
+    section: sections.Section | None  # None: not measured on this GPU
+    note: str = ""  # why not, when there were runs without data
 
 
 def _not_measured(docs) -> str:
-    runs = [f"{d['probe']['name']} ({d['outcome']}" + (f": {d['error'].get('reason') or d['error'].get('message')}"
-                                                          if isinstance(d.get("error"), dict) else "") + ")"
-            for d in docs]
+    runs = [
+        f"{d['probe']['name']} ({d['outcome']}"
+        + (f": {d['error'].get('reason') or d['error'].get('message')}" if isinstance(d.get("error"), dict) else "")
+        + ")"
+        for d in docs
+    ]
     return NOT_MEASURED + (" Stored runs without data: " + "; ".join(runs) + "." if runs else "")
 
 
@@ -173,6 +184,7 @@ def _claimed(docs) -> set[str]:
 
 # ---- blocks ------------------------------------------------------------------------------------------------------
 
+
 def published_blocks(entries, heading: str = "Published by other projects") -> list:
     """Values other projects report, each with source and method: shown beside ours, never merged or as ours."""
     if not entries:
@@ -181,10 +193,13 @@ def published_blocks(entries, heading: str = "Published by other projects") -> l
     for p in entries:
         value = f"{p.value:.10g}" + (f"–{p.value_high:.10g}" if p.value_high is not None else "") + f" {p.unit}"
         rows.append(tuple((x,) for x in (p.gpu, p.level, p.quantity, value, p.method, p.source)))
-    return [Heading(2, heading, "published"),
-            Text(("Not measured by gpu-probes. Each row is ", Em("published by"),
-                  " its source, with the source's method.")),
-            Grid(("GPU", "level", "quantity", "value", "method", "source"), tuple(rows))]
+    return [
+        Heading(2, heading, "published"),
+        Text(
+            ("Not measured by gpu-probes. Each row is ", Em("published by"), " its source, with the source's method.")
+        ),
+        Grid(("GPU", "level", "quantity", "value", "method", "source"), tuple(rows)),
+    ]
 
 
 def _ci_text(f) -> str:
@@ -206,17 +221,38 @@ def summary_blocks(results: list[FamilyResult]) -> list:
     blocks = [Heading(2, SUMMARY_TITLE, "summary")]
     if not found:
         return blocks + [Text(("No findings yet: no section below has measured data to report on.",))]
-    blocks.append(Text(("Every finding of the sections below: ", Em("undocumented"), " and ",
-                        Em("documented & differs"), " first, most surprising first. Value: the median; "
-                        "95 % CI: its confidence interval; raw data: the stored results it comes from.",)))
+    blocks.append(
+        Text(
+            (
+                "Every finding of the sections below: ",
+                Em("undocumented"),
+                " and ",
+                Em("documented & differs"),
+                " first, most surprising first. Value: the median; "
+                "95 % CI: its confidence interval; raw data: the stored results it comes from.",
+            )
+        )
+    )
     rows = []
     for i, f in enumerate(found, 1):
-        rows.append(((str(i),), (f.title,), (fmt_quantity(f.value, f.unit),), (_ci_text(f),), (f.label,),
-                     (f.documented or "–",), (f.evidence,),
-                     (FigureRef(f.figure),) if f.figure else ("–",),
-                     _data_links(f.data)))
-    blocks.append(Grid(("#", "finding", "value", "95 % CI", "verdict", "documented", "evidence", "figure", "raw data"),
-                       tuple(rows)))
+        rows.append(
+            (
+                (str(i),),
+                (f.title,),
+                (fmt_quantity(f.value, f.unit),),
+                (_ci_text(f),),
+                (f.label,),
+                (f.documented or "–",),
+                (f.evidence,),
+                (FigureRef(f.figure),) if f.figure else ("–",),
+                _data_links(f.data),
+            )
+        )
+    blocks.append(
+        Grid(
+            ("#", "finding", "value", "95 % CI", "verdict", "documented", "evidence", "figure", "raw data"), tuple(rows)
+        )
+    )
     return blocks
 
 
@@ -244,19 +280,27 @@ def _raw_table(doc) -> list:
     rows = []
     for pt in doc["points"]:
         s = pt["summary"] or {}
-        rows.append(((", ".join(f"{k}={v}" for k, v in pt["axes"].items()),), (fmt_number(s.get("median")),),
-                     (f"{fmt_number(s.get('ci_low'))} – {fmt_number(s.get('ci_high'))}",),
-                     (fmt_number(s.get("n", 0)),), (str(s.get("stop_reason", "")),)))
-    return [Heading(3, f"{probe['name']} ({doc['outcome']})"),
-            Text(text_with_code(probe["method"]) + (" Raw data: ", Link(Path(doc["_file"]).name, doc["_file"]))),
-            Grid(("point", f"median [{probe['unit']}]", "95 % CI", "n", "stopped because"), tuple(rows))]
+        rows.append(
+            (
+                (", ".join(f"{k}={v}" for k, v in pt["axes"].items()),),
+                (fmt_number(s.get("median")),),
+                (f"{fmt_number(s.get('ci_low'))} – {fmt_number(s.get('ci_high'))}",),
+                (fmt_number(s.get("n", 0)),),
+                (str(s.get("stop_reason", "")),),
+            )
+        )
+    return [
+        Heading(3, f"{probe['name']} ({doc['outcome']})"),
+        Text(text_with_code(probe["method"]) + (" Raw data: ", Link(Path(doc["_file"]).name, doc["_file"]))),
+        Grid(("point", f"median [{probe['unit']}]", "95 % CI", "n", "stopped because"), tuple(rows)),
+    ]
 
 
 @dataclass
 class Page:
     title: str
     blocks: list
-    images: dict = field(default_factory=dict)      # figure name -> PNG bytes
+    images: dict = field(default_factory=dict)  # figure name -> PNG bytes
 
 
 def gpu_page(folder: Path, allow_simulated: bool = False, docs: list[dict] | None = None) -> Page:
@@ -267,11 +311,18 @@ def gpu_page(folder: Path, allow_simulated: bool = False, docs: list[dict] | Non
     results = run_sections(docs, folder)
     images: dict = {}
     cc = env.get("compute_capability")
-    blocks = [Heading(1, name, "top"),
-              Text((f"Compute capability {'.'.join(map(str, cc)) if cc else 'unknown'}, "
-                    f"{env.get('sm_count', 'unknown')} SMs; campaign {provenance.campaign_dates(docs)}. "
-                    "Measured by gpu-probes from the results under ", Code("data/"),
-                    "; values published by other projects are shown apart, with their sources.",))]
+    blocks = [
+        Heading(1, name, "top"),
+        Text(
+            (
+                f"Compute capability {'.'.join(map(str, cc)) if cc else 'unknown'}, "
+                f"{env.get('sm_count', 'unknown')} SMs; campaign {provenance.campaign_dates(docs)}. "
+                "Measured by gpu-probes from the results under ",
+                Code("data/"),
+                "; values published by other projects are shown apart, with their sources.",
+            )
+        ),
+    ]
     if any(d["backend"] != "gpu" for d in docs):
         blocks.append(Text((Strong(SIMULATED),)))
     blocks += _fleet_note(docs, folder)
@@ -282,8 +333,10 @@ def gpu_page(folder: Path, allow_simulated: bool = False, docs: list[dict] | Non
     claimed = _claimed(docs)
     others = [d for d in docs if d["_file"] not in claimed]
     if others:
-        blocks += [Heading(2, "Other measurements", "other"),
-                   Text(("Probes without a report section yet: their stored points as measured.",))]
+        blocks += [
+            Heading(2, "Other measurements", "other"),
+            Text(("Probes without a report section yet: their stored points as measured.",)),
+        ]
         for doc in others:
             blocks += _raw_table(doc)
     blocks += published_blocks(for_gpu(name), "Published by other projects for this GPU")
@@ -293,12 +346,21 @@ def gpu_page(folder: Path, allow_simulated: bool = False, docs: list[dict] | Non
 
 def _fleet_note(docs: list[dict], folder: Path) -> list:
     """Results merged from a fleet come from several cards: say so, and point at the per-node flags."""
-    nodes = sorted({f"{d['fleet'].get('node')}/{d['fleet'].get('gpu_uuid') or d['fleet'].get('gpu_id')}"
-                    for d in docs if isinstance(d.get("fleet"), dict)})
+    nodes = sorted(
+        {
+            f"{d['fleet'].get('node')}/{d['fleet'].get('gpu_uuid') or d['fleet'].get('gpu_id')}"
+            for d in docs
+            if isinstance(d.get("fleet"), dict)
+        }
+    )
     if not nodes:
         return []
-    parts = [f"Measured on {len(nodes)} card(s) by a fleet campaign; results of different cards are kept apart "
-             "(one file each under ", Code("data/"), "), never averaged."]
+    parts = [
+        f"Measured on {len(nodes)} card(s) by a fleet campaign; results of different cards are kept apart "
+        "(one file each under ",
+        Code("data/"),
+        "), never averaged.",
+    ]
     if (folder / "fleet-nodes.md").is_file():
         parts += [" Throttled or busy cards are flagged in ", Link("fleet-nodes.md", "fleet-nodes.md"), "."]
     return [Text(tuple(parts))]
@@ -338,34 +400,58 @@ def build_reports(reports: Path, gpu: str | None = None, allow_simulated: bool =
 
 # ---- comparison --------------------------------------------------------------------------------------------------
 
+
 def _gpu_row(folder: Path, docs) -> tuple:
     env = docs[0]["environment"] if docs else {}
     cc = env.get("compute_capability")
-    return ((str(env.get("gpu_name") or folder.name),), (".".join(map(str, cc)) if cc else "–",), (str(len(docs)),),
-            (provenance.campaign_dates(docs),),
-            (Link("README.md", f"{folder.name}/README.md"), ", ", Link("HTML", f"{folder.name}/index.html")))
+    return (
+        (str(env.get("gpu_name") or folder.name),),
+        (".".join(map(str, cc)) if cc else "–",),
+        (str(len(docs)),),
+        (provenance.campaign_dates(docs),),
+        (Link("README.md", f"{folder.name}/README.md"), ", ", Link("HTML", f"{folder.name}/index.html")),
+    )
 
 
 def _close_figures(results) -> None:
     import matplotlib.pyplot as plt
+
     for r in results:
-        for b in (r.section.blocks if r.section else ()):
+        for b in r.section.blocks if r.section else ():
             if isinstance(b, sections.Figure):
                 plt.close(b.figure)
 
 
 def comparison_page(reports: Path, allow_simulated: bool = False) -> Page:
     folders = gpu_folders(reports)
-    blocks = [Heading(1, "gpu-probes reports"),
-              Bullets(((Link("Static atlases", "static/README.md"), ": how ptxas lowers every PTX cache qualifier and "
-                        "instruction, per architecture (no GPU needed)."),
-                       (Link("Validation", "validation/README.md"), ": our ladder analysis run on ladders ",
-                        Em("published by other projects"), ", scored against what each source reports."))),
-              Heading(2, "GPUs measured by gpu-probes")]
+    blocks = [
+        Heading(1, "gpu-probes reports"),
+        Bullets(
+            (
+                (
+                    Link("Static atlases", "static/README.md"),
+                    ": how ptxas lowers every PTX cache qualifier and instruction, per architecture (no GPU needed).",
+                ),
+                (
+                    Link("Validation", "validation/README.md"),
+                    ": our ladder analysis run on ladders ",
+                    Em("published by other projects"),
+                    ", scored against what each source reports.",
+                ),
+            )
+        ),
+        Heading(2, "GPUs measured by gpu-probes"),
+    ]
     images: dict = {}
     if not folders:
-        blocks.append(Text(text_with_code("None yet: no campaign has been run on a GPU and committed. Run "
-                                          "`make` on a GPU (the campaign, then `make publish`), then commit `reports/<gpu>/`.")))
+        blocks.append(
+            Text(
+                text_with_code(
+                    "None yet: no campaign has been run on a GPU and committed. Run "
+                    "`make` on a GPU (the campaign, then `make publish`), then commit `reports/<gpu>/`."
+                )
+            )
+        )
     else:
         problems: list[str] = []
         docs_by_gpu = {f.name: load_published(f / "data", allow_simulated, problems=problems) for f in folders}
@@ -377,12 +463,24 @@ def comparison_page(reports: Path, allow_simulated: bool = False) -> Page:
             _close_figures(results_by_gpu[f.name])
         if any(d["backend"] != "gpu" for docs in docs_by_gpu.values() for d in docs):
             blocks.append(Text((Strong(SIMULATED),)))
-        blocks.append(Grid(("GPU", "compute capability", "results files", "campaign", "report"),
-                           tuple(_gpu_row(f, docs_by_gpu[f.name]) for f in folders)))
+        blocks.append(
+            Grid(
+                ("GPU", "compute capability", "results files", "campaign", "report"),
+                tuple(_gpu_row(f, docs_by_gpu[f.name]) for f in folders),
+            )
+        )
         findings = {g: [x for r in rs if r.section for x in r.section.findings] for g, rs in results_by_gpu.items()}
-        blocks += [Heading(2, "Findings side by side", "side-by-side"),
-                   Text(("Columns are the GPU folders under ", Code("reports/"), ". A difference is flagged only "
-                         "where the GPUs' 95 % CIs do not overlap; overlapping CIs do not prove the values equal.",))]
+        blocks += [
+            Heading(2, "Findings side by side", "side-by-side"),
+            Text(
+                (
+                    "Columns are the GPU folders under ",
+                    Code("reports/"),
+                    ". A difference is flagged only "
+                    "where the GPUs' 95 % CIs do not overlap; overlapping CIs do not prove the values equal.",
+                )
+            ),
+        ]
         for mod in sections.families():
             grid = compare.table(findings, mod.FAMILY)
             hook = getattr(mod, "compare", None)

@@ -3,6 +3,7 @@
 What the flag does not prove: overlapping 95 % CIs do not show two GPUs are equal, and disjoint ones say nothing
 about a bias both share (same method, same clock). A finding without a CI is never flagged.
 """
+
 from __future__ import annotations
 
 from probes.report.render import Grid, Strong, fmt_number, fmt_quantity
@@ -41,7 +42,15 @@ def table(findings_by_gpu: dict[str, list], family: str) -> Grid | None:
     for title in sorted(rows):
         by_gpu = rows[title]
         flag = differs(list(by_gpu.values()))
-        out.append(((title,), *((value_text(by_gpu[g]),) if g in by_gpu else ("–",) for g in gpus),
-                    (Strong(flag),) if flag == "differs" else (flag,)))
-    return Grid(("finding", *gpus, "differs (95 % CIs disjoint)"), tuple(out),
-                caption="median (95 % CI) per GPU; '–' where a GPU has no such finding")
+        out.append(
+            (
+                (title,),
+                *((value_text(by_gpu[g]),) if g in by_gpu else ("–",) for g in gpus),
+                (Strong(flag),) if flag == "differs" else (flag,),
+            )
+        )
+    return Grid(
+        ("finding", *gpus, "differs (95 % CIs disjoint)"),
+        tuple(out),
+        caption="median (95 % CI) per GPU; '–' where a GPU has no such finding",
+    )

@@ -4,6 +4,7 @@ Same figure in -> same bytes out (for a given matplotlib version): Agg backend, 
 SVG hash salt (clip-path ids), text as paths (no font lookup at view time). The figure is closed afterwards, so a
 report over many GPUs does not accumulate open figures.
 """
+
 from __future__ import annotations
 
 import base64
@@ -20,7 +21,7 @@ _RC = {"svg.hashsalt": "gpu-probes", "svg.fonttype": "path", "savefig.dpi": 100}
 _PNG_META = {"Software": None}
 _SVG_META = {"Date": None, "Creator": None, "Format": None, "Type": None}
 NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,80}")
-TAB10 = plt.get_cmap("tab10").colors      # one colour per overlaid run
+TAB10 = plt.get_cmap("tab10").colors  # one colour per overlaid run
 
 
 def subplots(*args, **kwargs):
@@ -31,6 +32,7 @@ def subplots(*args, **kwargs):
 def style():
     """One look for every report figure (seaborn's whitegrid at paper scale), applied while a section draws."""
     import seaborn as sns
+
     rc = {**sns.axes_style("whitegrid"), **sns.plotting_context("paper", font_scale=1.1)}
     return matplotlib.rc_context(rc)
 

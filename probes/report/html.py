@@ -3,6 +3,7 @@
 jinja2 with autoescape on, and every string handed to the template as plain data: nothing a section, a results file
 or a GPU name contains can become markup. Figures are inlined as SVG data URIs; tables sort on a header click.
 """
+
 from __future__ import annotations
 
 import functools
@@ -22,8 +23,12 @@ def anchor(text: str) -> str:
 
 @functools.cache
 def _template() -> jinja2.Template:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("probes.report", "templates"), autoescape=True,
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("probes.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
     return env.get_template("page.html.j2")
 
 
@@ -53,8 +58,12 @@ def _block(b) -> dict:
     if isinstance(b, Bullets):
         return {"kind": "bullets", "entries": [_parts(i) for i in b.items]}
     if isinstance(b, Grid):
-        return {"kind": "grid", "header": list(b.header), "caption": b.caption,
-                "rows": [[_parts(c) for c in row] for row in b.rows]}
+        return {
+            "kind": "grid",
+            "header": list(b.header),
+            "caption": b.caption,
+            "rows": [[_parts(c) for c in row] for row in b.rows],
+        }
     if isinstance(b, Image):
         return {"kind": "image", "name": b.name, "caption": b.caption, "src": figures.svg_data_uri(b.svg)}
     raise TypeError(f"cannot render a {type(b).__name__} block")

@@ -1,4 +1,5 @@
 """What a GPU's results were measured on and under: the report's provenance block, read from stored results only."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -56,10 +57,21 @@ def block(docs) -> list:
     throttled = sum(bool(s.get("throttled")) for s in samples)
     outcomes = Counter(d["outcome"] for d in docs)
     items = [
-        ("GPU: " + _distinct(docs, "gpu_name") + ", compute capability " + _distinct(docs, "compute_capability")
-         + ", " + _distinct(docs, "sm_count") + " SMs",),
-        ("driver: " + _distinct(docs, "driver_version")
-         + "; CUDA driver API: " + _distinct(docs, "cuda_driver_version"),),
+        (
+            "GPU: "
+            + _distinct(docs, "gpu_name")
+            + ", compute capability "
+            + _distinct(docs, "compute_capability")
+            + ", "
+            + _distinct(docs, "sm_count")
+            + " SMs",
+        ),
+        (
+            "driver: "
+            + _distinct(docs, "driver_version")
+            + "; CUDA driver API: "
+            + _distinct(docs, "cuda_driver_version"),
+        ),
         ("SM clock seen (NVML, before and after each sample): " + (nvml or "not recorded (NVML unavailable)"),),
     ]
     if derived:
@@ -68,16 +80,33 @@ def block(docs) -> list:
     why = f" ({', '.join(f'{k}: {n}' for k, n in sorted(kinds.items()))})" if kinds else ""
     mismatched = sum(bool((p["summary"] or {}).get("clock_mismatch")) for d in docs for p in d["points"])
     items += [
-        (f"throttle events: {throttled} of {len(samples)} samples flagged{why} "
-         "(kept in the data, left out of the statistics)",),
-        *([(f"clock cross-check: {mismatched} points whose %clock64 / %globaltimer clock differs from NVML's",)]
-          if mismatched else []),
+        (
+            f"throttle events: {throttled} of {len(samples)} samples flagged{why} "
+            "(kept in the data, left out of the statistics)",
+        ),
+        *(
+            [(f"clock cross-check: {mismatched} points whose %clock64 / %globaltimer clock differs from NVML's",)]
+            if mismatched
+            else []
+        ),
         ("campaign date: " + campaign_dates(docs),),
         ("schema version: " + (" / ".join(str(v) for v in sorted({d["schema_version"] for d in docs})) or "–"),),
-        ("results: " + ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items())) + f" ({len(docs)} files under ",
-         Code("data/"), ")"),
+        (
+            "results: " + ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items())) + f" ({len(docs)} files under ",
+            Code("data/"),
+            ")",
+        ),
         ("tool versions: " + ("; ".join(_versions(docs)) or "not recorded"),),
-        ("reproduce: ", Code("make campaign"), " on the same GPU, commit ", Code("reports/<gpu>/data/"),
-         ", then ", Code("make report"), " and ", Code("make compare"), " (no GPU needed)"),
+        (
+            "reproduce: ",
+            Code("make campaign"),
+            " on the same GPU, commit ",
+            Code("reports/<gpu>/data/"),
+            ", then ",
+            Code("make report"),
+            " and ",
+            Code("make compare"),
+            " (no GPU needed)",
+        ),
     ]
     return [Heading(2, "Provenance", "provenance"), Bullets(tuple(items))]

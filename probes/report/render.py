@@ -5,6 +5,7 @@ Em, Strong, Link, FigureRef). Section blocks (Paragraph, Table, Figure from prob
 these by `from_section_block`. Every plain string is escaped by the renderer that writes it: Markdown here,
 HTML in probes/report/html.py.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,6 +34,7 @@ class Strong:
 @dataclass(frozen=True)
 class Link:
     """A link to a file of the report itself: relative paths only (the reports are read offline)."""
+
     text: str
     href: str
 
@@ -45,6 +47,7 @@ class Link:
 @dataclass(frozen=True)
 class FigureRef:
     """A link to a figure of the same page: the PNG file in Markdown, the inlined figure's anchor in HTML."""
+
     name: str
     text: str = "figure"
 
@@ -63,19 +66,19 @@ class Text:
 
 @dataclass(frozen=True)
 class Bullets:
-    items: tuple                        # each an inline tuple of parts
+    items: tuple  # each an inline tuple of parts
 
 
 @dataclass(frozen=True)
 class Grid:
-    header: tuple                       # str per column
-    rows: tuple                         # tuple of cells; a cell is an inline tuple of parts
+    header: tuple  # str per column
+    rows: tuple  # tuple of cells; a cell is an inline tuple of parts
     caption: str = ""
 
 
 @dataclass(frozen=True)
 class Image:
-    name: str                           # file stem: <name>.png beside the Markdown
+    name: str  # file stem: <name>.png beside the Markdown
     svg: bytes
     caption: str = ""
 
@@ -90,7 +93,7 @@ def inline(x) -> tuple:
 def text_with_code(text: str) -> tuple:
     """A section Paragraph's text: `code` spans in backticks become Code parts, the rest stays plain."""
     pieces = str(text).split("`")
-    if len(pieces) % 2 == 0:        # an unmatched backtick: keep everything plain
+    if len(pieces) % 2 == 0:  # an unmatched backtick: keep everything plain
         return (str(text),)
     return tuple(Code(p) if i % 2 else p for i, p in enumerate(pieces) if p)
 
@@ -104,7 +107,7 @@ def fmt_number(x) -> str:
         return str(int(x))
     if isinstance(x, (float, np.floating)):
         x = float(x)
-        if x.is_integer() and abs(x) < 1e15:   # byte counts, clocks: every digit, no exponent
+        if x.is_integer() and abs(x) < 1e15:  # byte counts, clocks: every digit, no exponent
             return str(int(x))
         return f"{x:.0f}" if 1e4 <= abs(x) < 1e15 else f"{x:.4g}"
     return str(x)
@@ -149,9 +152,9 @@ _LINKISH = re.compile(r"\]([(\[:])")
 def md_escape(text: str, table: bool = False) -> str:
     """Plain text for Markdown: no raw HTML, no link or code syntax; `|` too inside tables."""
     s = str(text).replace("\\", "\\\\")
-    s = _ENTITY.sub("&amp;", s).replace("<", "&lt;")   # '<' opens raw HTML; a lone '>' is harmless mid-line
+    s = _ENTITY.sub("&amp;", s).replace("<", "&lt;")  # '<' opens raw HTML; a lone '>' is harmless mid-line
     s = re.sub(r"(^|\n)>", r"\1&gt;", s)
-    s = _LINKISH.sub(r"]\\\1", s).replace("`", "\\`")   # '[a](b)', '[a][b]', '[a]: b' stay text; 'x [unit]' reads as is
+    s = _LINKISH.sub(r"]\\\1", s).replace("`", "\\`")  # '[a](b)', '[a][b]', '[a]: b' stay text; 'x [unit]' reads as is
     if table:
         s = s.replace("|", "\\|")
     return " ".join(s.splitlines()) if table else s

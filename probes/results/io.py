@@ -1,4 +1,5 @@
 """Reading and writing results documents: atomic writes, validated reads, one-line errors."""
+
 from __future__ import annotations
 
 import json

@@ -7,6 +7,7 @@ outright, and so is one whose `backend` says "gpu" while the rest of its provena
 driver) says simulator. `make publish` skips a folder of simulator results (results/simulator/) with a notice.
 Files are written atomically, and an identical file already published is left untouched.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,8 +24,8 @@ class PublishRefused(ResultsError):
 @dataclass(frozen=True)
 class Published:
     source: Path
-    dest: Path | None           # None: left behind
-    why: str                    # "published", "unchanged", or why it stayed behind
+    dest: Path | None  # None: left behind
+    why: str  # "published", "unchanged", or why it stayed behind
 
 
 SIMULATOR_NAME = "simulator"
@@ -38,10 +39,15 @@ def simulator_markers(doc: dict) -> list[str]:
         marks.append(f"environment.backend is {env['backend']!r}")
     if SIMULATOR_NAME in str(env.get("gpu_name", "")).lower() or env.get("gpu_slug") == SIMULATOR_NAME:
         marks.append(f"device {env.get('gpu_name') or env.get('gpu_slug')!r}")
-    absent = [what for what, missing in (
-        ("no CUDA driver version", "cuda_driver_version" in env and not env["cuda_driver_version"]),
-        ("no GPU UUID", "versions" in env and not env.get("uuid")),          # "versions": a captured environment
-        ("no device clock rate", "versions" in env and not env.get("clock_rate_khz"))) if missing]
+    absent = [
+        what
+        for what, missing in (
+            ("no CUDA driver version", "cuda_driver_version" in env and not env["cuda_driver_version"]),
+            ("no GPU UUID", "versions" in env and not env.get("uuid")),  # "versions": a captured environment
+            ("no device clock rate", "versions" in env and not env.get("clock_rate_khz")),
+        )
+        if missing
+    ]
     if marks:  # gaps alone prove nothing (an old driver, a hand-made record); beside a marker they are evidence
         marks += absent
     return marks
@@ -51,12 +57,16 @@ def refuse_unless_measured(doc: dict, path) -> None:
     """PublishRefused unless `doc` is a GPU measurement by its backend and by the rest of its provenance."""
     name = doc["probe"]["name"]
     if doc["backend"] != "gpu":
-        raise PublishRefused(f"{path}: a {doc['backend']} result ({name}) cannot be published; simulated "
-                             "numbers are test output, not measurements")
+        raise PublishRefused(
+            f"{path}: a {doc['backend']} result ({name}) cannot be published; simulated "
+            "numbers are test output, not measurements"
+        )
     marks = simulator_markers(doc)
     if marks:
-        raise PublishRefused(f"{path}: says backend 'gpu' but its provenance does not ({'; '.join(marks)}); "
-                             f"a result ({name}) whose backend was edited is not published")
+        raise PublishRefused(
+            f"{path}: says backend 'gpu' but its provenance does not ({'; '.join(marks)}); "
+            f"a result ({name}) whose backend was edited is not published"
+        )
 
 
 def is_simulator_folder(folder: Path) -> bool:
@@ -79,7 +89,7 @@ def publish(results_dir: Path, reports: Path) -> list[Published]:
         raise ResultsError(f"no results folder {results_dir}: run a campaign first (`make campaign`)")
     out = []
     for path in sorted(results_dir.glob("*.json")):
-        doc = io.load(path)                                   # one-line ResultsError on a malformed file
+        doc = io.load(path)  # one-line ResultsError on a malformed file
         name = doc["probe"]["name"]
         refuse_unless_measured(doc, path)
         if name.startswith("selftest"):

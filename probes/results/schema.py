@@ -3,6 +3,7 @@
 History (one line per version; readers upgrade older files step by step, and refuse newer ones):
   1  2026-11  first version: probe, backend, environment, points with tidy samples and summaries, clocks, kernels.
 """
+
 from __future__ import annotations
 
 SCHEMA_VERSION = 1
@@ -65,7 +66,8 @@ def validate(doc, where: str = "<document>") -> dict:
                 raise ResultsError(f"{where}: points[{i}].{key} missing or of the wrong type")
         for j, sample in enumerate(point["samples"]):
             if not isinstance(sample, dict) or not all(
-                    isinstance(v, (int, float, bool, str, type(None))) for v in sample.values()):
+                isinstance(v, (int, float, bool, str, type(None))) for v in sample.values()
+            ):
                 raise ResultsError(f"{where}: points[{i}].samples[{j}] must be an object of scalars")
     return doc
 
@@ -76,8 +78,10 @@ def upgrade(doc: dict, where: str = "<document>") -> dict:
     if not isinstance(version, int) or isinstance(version, bool):
         raise ResultsError(f"{where}: no integer schema_version; not a gpu-probes results file")
     if version > SCHEMA_VERSION:
-        raise NewerSchemaError(f"{where}: schema_version {version} is newer than this gpu-probes understands "
-                           f"({SCHEMA_VERSION}); upgrade gpu-probes to read it")
+        raise NewerSchemaError(
+            f"{where}: schema_version {version} is newer than this gpu-probes understands "
+            f"({SCHEMA_VERSION}); upgrade gpu-probes to read it"
+        )
     if version < 1:
         raise ResultsError(f"{where}: schema_version {version} is not a known version")
     for step in range(version + 1, SCHEMA_VERSION + 1):

@@ -1,4 +1,5 @@
 """Findings of the cache-hint atlas, computed from its table (never written by hand), and its Markdown section."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -13,8 +14,10 @@ REJECTED = "✗"
 def arch_groups(df: pd.DataFrame, value: str = "sass") -> list[list[str]]:
     """Architectures whose every cell (status and SASS, all rows) is identical, grouped, in arch order."""
     archs = sorted(df["arch"].unique(), key=arch_key)
-    signature = {a: tuple(df[df.arch == a].sort_values(["op", "width", "qualifier"])
-                          [["status", value]].itertuples(index=False)) for a in archs}
+    signature = {
+        a: tuple(df[df.arch == a].sort_values(["op", "width", "qualifier"])[["status", value]].itertuples(index=False))
+        for a in archs
+    }
     groups: dict = {}
     for a in archs:
         groups.setdefault(signature[a], []).append(a)
@@ -23,6 +26,7 @@ def arch_groups(df: pd.DataFrame, value: str = "sass") -> list[list[str]]:
 
 def group_label(group: list[str]) -> str:
     from probes.static.toolchain import arch_ranges
+
     return group[0] if len(group) == 1 else f"{group[0]} (= {arch_ranges(group[1:])})"
 
 
@@ -37,6 +41,7 @@ def matrix(df: pd.DataFrame, op: str, width: str, groups: list[list[str]]) -> st
     lines = [header, "|" + "---|" * (len(groups) + 1)]
     from probes.static.cache_hints import LINE_OPS
     from probes.static.qualifiers import LOAD_QUALIFIERS, STORE_QUALIFIERS
+
     order = {"ld": LOAD_QUALIFIERS, "st": STORE_QUALIFIERS, "line": LINE_OPS}[op]
     for qual in [q for q in order if q in set(sub["qualifier"])]:
         cells = []
@@ -106,6 +111,7 @@ def policy_fields(df: pd.DataFrame) -> list[dict]:
     where no other field's pairs touch them, with each PTX value's content of those bits:
     {field, bits (lo, hi), values {PTX value: bits}, archs}. Bits that never vary are not claimed."""
     from probes.static.cache_hints import POLICIES
+
     if "descriptor" not in df.columns:
         return []
     rows = df[(df.status == "ok") & df.qualifier.isin(list(POLICIES)) & df.descriptor.astype(str).str.startswith("0x")]
@@ -125,10 +131,10 @@ def policy_fields(df: pd.DataFrame) -> list[dict]:
     out = []
     for field, m in mask.items():
         if any(m & m2 for f2, m2 in mask.items() if f2 != field):
-            continue   # two PTX fields move the same bits: claim nothing about either
+            continue  # two PTX fields move the same bits: claim nothing about either
         lo, hi = (m & -m).bit_length() - 1, m.bit_length() - 1
         if m != ((1 << (hi + 1)) - 1) ^ ((1 << lo) - 1):
-            continue   # not one contiguous run
+            continue  # not one contiguous run
         values: dict = {}
         ok = True
         for word in words:
@@ -136,16 +142,23 @@ def policy_fields(df: pd.DataFrame) -> list[dict]:
                 key = POLICIES[q][names.index(field)] or "(none)"
                 v = (w >> lo) & ((1 << (hi - lo + 1)) - 1)
                 if values.setdefault(key, v) != v:
-                    ok = False   # one PTX value, two encodings (other targets, other fields): no clean field
+                    ok = False  # one PTX value, two encodings (other targets, other fields): no clean field
         if ok:
-            out.append({"field": field, "bits": (lo, hi), "values": dict(sorted(values.items(), key=lambda kv: kv[1])),
-                        "archs": sorted(archs[field], key=arch_key)})
+            out.append(
+                {
+                    "field": field,
+                    "bits": (lo, hi),
+                    "values": dict(sorted(values.items(), key=lambda kv: kv[1])),
+                    "archs": sorted(archs[field], key=arch_key),
+                }
+            )
     return sorted(out, key=lambda f: f["bits"])
 
 
 def descriptor_words(df: pd.DataFrame) -> dict[str, dict[str, str]]:
     """{policy label: {descriptor: arch span}} of the b32 loads (what the policy word is on each target)."""
     from probes.static.cache_hints import POLICIES
+
     if "descriptor" not in df.columns:
         return {}
     rows = df[(df.status == "ok") & (df.op == "ld") & (df.width == "b32") & df.qualifier.isin(list(POLICIES))]
@@ -179,9 +192,13 @@ def availability(df: pd.DataFrame) -> list[tuple[str, str, str, str, str]]:
             continue
         acc = g[g.status == "ok"]
         first = min(acc.arch, key=arch_key) if len(acc) else "never"
-        last_rej = rej.loc[rej.arch.map(arch_key).idxmax()] if first == "never" else \
-            rej[rej.arch.map(arch_key) < arch_key(first)].pipe(lambda r: r.loc[r.arch.map(arch_key).idxmax()]
-                                                              if len(r) else rej.iloc[0])  # noqa: B023
+        last_rej = (
+            rej.loc[rej.arch.map(arch_key).idxmax()]
+            if first == "never"
+            else rej[rej.arch.map(arch_key) < arch_key(first)].pipe(
+                lambda r: r.loc[r.arch.map(arch_key).idxmax()] if len(r) else rej.iloc[0]  # noqa: B023
+            )
+        )
         out.append((op, q, w, first, last_rej["error"]))
     return out
 
@@ -199,9 +216,11 @@ def default_scope(df: pd.DataFrame) -> dict[str, list[str]]:
 
 def _without(sass: str, mods: set[str]) -> str:
     """SASS with an implicit default-scope modifier removed (kept where it is an explicit STRONG scope)."""
+
     def strip(ins: str) -> str:
         toks = ins.strip().split(".")
         return ".".join(toks if "STRONG" in toks else [t for t in toks if t not in mods])
+
     return "; ".join(strip(ins) for ins in sass.split(";"))
 
 
@@ -230,22 +249,32 @@ def changes_across_archs(df: pd.DataFrame, width: str = "b32") -> list[tuple[str
 
 def readme_section(df: pd.DataFrame) -> str:
     groups = arch_groups(df)
-    L = ["## Cache-hint atlas: PTX qualifier → SASS", "",
-         f"{len(df)} cases ({df[['op', 'qualifier', 'width']].drop_duplicates().shape[0]} PTX operations × "
-         f"{df.arch.nunique()} architectures), assembled with ptxas {df.assembler_version.iloc[0]} and read with "
-         "cuobjdump. Data: [`cache-hints-sass.csv`](cache-hints-sass.csv). Every statement below is computed from it.",
-         "", "Architectures with identical columns are merged: " +
-         "; ".join(group_label(g) for g in groups if len(g) > 1) + ".", ""]
+    L = [
+        "## Cache-hint atlas: PTX qualifier → SASS",
+        "",
+        f"{len(df)} cases ({df[['op', 'qualifier', 'width']].drop_duplicates().shape[0]} PTX operations × "
+        f"{df.arch.nunique()} architectures), assembled with ptxas {df.assembler_version.iloc[0]} and read with "
+        "cuobjdump. Data: [`cache-hints-sass.csv`](cache-hints-sass.csv). Every statement below is computed from it.",
+        "",
+        "Architectures with identical columns are merged: "
+        + "; ".join(group_label(g) for g in groups if len(g) > 1)
+        + ".",
+        "",
+    ]
     L += ["### Findings", ""]
     drops = dropped(df)
     if drops:
-        L.append("**Dropped**: the qualifier produces exactly the SASS of the plain access (it does nothing in "
-                 "the encoding):")
+        L.append(
+            "**Dropped**: the qualifier produces exactly the SASS of the plain access (it does nothing in "
+            "the encoding):"
+        )
         L += [f"- `{op} {q}` on {_arch_span(a)}" for (op, q), a in drops.items()]
         L.append("")
     merges = merged(df)
     if merges:
-        L.append("**Indistinguishable** (b32, identical SASS on every architecture accepting both; SASS of the newest):")
+        L.append(
+            "**Indistinguishable** (b32, identical SASS on every architecture accepting both; SASS of the newest):"
+        )
         L += [f"- `{op}`: " + " = ".join(f"`{q}`" for q in qs) + f" → `{s}`" for (op, s), qs in merges.items()]
         L.append("")
     lines = line_equivalences(df)
@@ -255,32 +284,44 @@ def readme_section(df: pd.DataFrame) -> str:
         L.append("")
     from probes.static.cache_hints import POLICIES
     from probes.static.qualifiers import LOAD_QUALIFIERS
+
     extra = [q for q in POLICIES if q not in LOAD_QUALIFIERS]
     main = df[~df.qualifier.isin(extra)]
     words = descriptor_words(df)
     if words:
-        L += ["**L2 cache policy in the memory descriptor** (`.L2::cache_hint`): the opcode is the plain one, the "
-              "policy travels in the 64-bit descriptor `desc[URx]` of the access, built from immediates on sm_80–sm_89 "
-              "and by uniform arithmetic (`UMOV; USHF; ULOP3.LUT; USHF`) from sm_90 on; a plain access uses no "
-              "descriptor (sm_80–sm_89) or the default one from the constant bank (sm_90+). Descriptor per policy "
-              "(b32 loads; stores carry the same word):", "",
-              "| policy (createpolicy.fractional) | descriptor |", "|---|---|"]
+        L += [
+            "**L2 cache policy in the memory descriptor** (`.L2::cache_hint`): the opcode is the plain one, the "
+            "policy travels in the 64-bit descriptor `desc[URx]` of the access, built from immediates on sm_80–sm_89 "
+            "and by uniform arithmetic (`UMOV; USHF; ULOP3.LUT; USHF`) from sm_90 on; a plain access uses no "
+            "descriptor (sm_80–sm_89) or the default one from the constant bank (sm_90+). Descriptor per policy "
+            "(b32 loads; stores carry the same word):",
+            "",
+            "| policy (createpolicy.fractional) | descriptor |",
+            "|---|---|",
+        ]
         for q, by in words.items():
-            L.append(f"| `{q.split('(', 1)[1].rstrip(')')}` | " + "; ".join(f"`{d}` on {a}" for d, a in by.items()) + " |")
+            L.append(
+                f"| `{q.split('(', 1)[1].rstrip(')')}` | " + "; ".join(f"`{d}` on {a}" for d, a in by.items()) + " |"
+            )
         L.append("")
         fields = policy_fields(df)
         if fields:
-            L.append("Bit fields pinned down by pairs of policies that differ in one PTX field (bits where their "
-                     "descriptors differ; only fields on which every such pair agrees):")
+            L.append(
+                "Bit fields pinned down by pairs of policies that differ in one PTX field (bits where their "
+                "descriptors differ; only fields on which every such pair agrees):"
+            )
             for f in fields:
                 lo, hi = f["bits"]
                 vals = ", ".join(f"{k} = {v}" for k, v in f["values"].items())
-                L.append(f"- {f['field']} priority: bit{'s' if hi > lo else ''} {lo}{'–' + str(hi) if hi > lo else ''} "
-                         f"of the descriptor (bit{'s' if hi > lo else ''} {lo - 32}{'–' + str(hi - 32) if hi > lo else ''}"
-                         f" of the upper word): {vals} on {_arch_span(f['archs'])}"
-                         .replace("fraction priority", "fraction"))
-            L.append("Bits that no pair changes are not interpreted (e.g. the set bits next to the fraction's: the "
-                     "data show they do not move for fractions 1.0, 0.5 and 0.25, not what they mean).")
+                L.append(
+                    f"- {f['field']} priority: bit{'s' if hi > lo else ''} {lo}{'–' + str(hi) if hi > lo else ''} "
+                    f"of the descriptor (bit{'s' if hi > lo else ''} {lo - 32}{'–' + str(hi - 32) if hi > lo else ''}"
+                    f" of the upper word): {vals} on {_arch_span(f['archs'])}".replace("fraction priority", "fraction")
+                )
+            L.append(
+                "Bits that no pair changes are not interpreted (e.g. the set bits next to the fraction's: the "
+                "data show they do not move for fractions 1.0, 0.5 and 0.25, not what they mean)."
+            )
             L.append("")
     seqs = sequences(main)
     if seqs:
@@ -288,8 +329,11 @@ def readme_section(df: pd.DataFrame) -> str:
         L += [f"- `{op} {q}` → `{s}`" for (op, q), s in seqs.items()]
         L.append("")
     for mod, archs in default_scope(df).items():
-        L += [f"**Default scope**: on {_arch_span(archs)} a plain access already carries `.{mod}` "
-              f"(e.g. `{_plain_example(df, archs[0])}`); later targets drop it. Changes below ignore it.", ""]
+        L += [
+            f"**Default scope**: on {_arch_span(archs)} a plain access already carries `.{mod}` "
+            f"(e.g. `{_plain_example(df, archs[0])}`); later targets drop it. Changes below ignore it.",
+            "",
+        ]
     chg = changes_across_archs(main)
     if chg:
         L.append("**Lowering changes between architectures** (b32):")
@@ -297,8 +341,12 @@ def readme_section(df: pd.DataFrame) -> str:
         L.append("")
     avail = availability(main)
     if avail:
-        L += ["**Accepted only from some architecture on** (ptxas's own message on the last rejecting target):", "",
-              "| op | qualifier | width | first accepted | ptxas says |", "|---|---|---|---|---|"]
+        L += [
+            "**Accepted only from some architecture on** (ptxas's own message on the last rejecting target):",
+            "",
+            "| op | qualifier | width | first accepted | ptxas says |",
+            "|---|---|---|---|---|",
+        ]
         by_qual: dict = {}
         for op, q, w, first, msg in avail:
             by_qual.setdefault((op, q, first, msg), []).append(w)
@@ -312,10 +360,17 @@ def readme_section(df: pd.DataFrame) -> str:
         L.append("")
     for op, title in (("ld", "Loads"), ("st", "Stores"), ("line", "Prefetch, discard, priority")):
         width = "-" if op == "line" else "b32"
-        L += [f"### {title} ({width if width != '-' else 'per line'}); `+` marks a merged column group", "",
-              matrix(df, op, width, groups), ""]
-    L += ["Other widths (b64, v4.b32, b128, v4.b64, v8.b32) are in the CSV. `✗` = rejected by ptxas (message in "
-          "the CSV). Frame instructions (parameter loads, address arithmetic) are removed from each cell.", ""]
+        L += [
+            f"### {title} ({width if width != '-' else 'per line'}); `+` marks a merged column group",
+            "",
+            matrix(df, op, width, groups),
+            "",
+        ]
+    L += [
+        "Other widths (b64, v4.b32, b128, v4.b64, v8.b32) are in the CSV. `✗` = rejected by ptxas (message in "
+        "the CSV). Frame instructions (parameter loads, address arithmetic) are removed from each cell.",
+        "",
+    ]
     return "\n".join(L)
 
 
@@ -326,4 +381,5 @@ def _plain_example(df: pd.DataFrame, arch: str) -> str:
 
 def _arch_span(archs: list[str], universe=None) -> str:
     from probes.static.toolchain import arch_ranges
+
     return arch_ranges(archs, universe)

@@ -6,6 +6,7 @@ The cell of the atlas is the SASS opcode, with all its modifiers, of the hinted 
 from the table: which qualifiers are dropped (same SASS as the plain access), which collapse into one another, which
 are rewritten into something else, and from which architecture on each is accepted.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -57,27 +58,74 @@ WIDTHS = {  # width -> (type suffix, destination operand, plain store(s) of that
     "b64": (".b64", "%rd4", "st.global.b64 [%rd2], %rd4;"),
     "v4.b32": (".v4.b32", "{%r2, %r3, %r4, %r5}", "st.global.v4.b32 [%rd2], {%r2, %r3, %r4, %r5};"),
     "b128": (".b128", "%q1", "st.global.b128 [%rd2], %q1;"),
-    "v4.b64": (".v4.b64", "{%rd4, %rd5, %rd6, %rd7}",
-               "st.global.v2.b64 [%rd2], {%rd4, %rd5};\n  st.global.v2.b64 [%rd2+16], {%rd6, %rd7};"),
-    "v8.b32": (".v8.b32", "{%r2, %r3, %r4, %r5, %r6, %r7, %r8, %r9}",
-               "st.global.v4.b32 [%rd2], {%r2, %r3, %r4, %r5};\n  st.global.v4.b32 [%rd2+16], {%r6, %r7, %r8, %r9};"),
+    "v4.b64": (
+        ".v4.b64",
+        "{%rd4, %rd5, %rd6, %rd7}",
+        "st.global.v2.b64 [%rd2], {%rd4, %rd5};\n  st.global.v2.b64 [%rd2+16], {%rd6, %rd7};",
+    ),
+    "v8.b32": (
+        ".v8.b32",
+        "{%r2, %r3, %r4, %r5, %r6, %r7, %r8, %r9}",
+        "st.global.v4.b32 [%rd2], {%r2, %r3, %r4, %r5};\n  st.global.v4.b32 [%rd2+16], {%r6, %r7, %r8, %r9};",
+    ),
 }
 # Instructions of the kernel frame (address arithmetic, parameter loads, exit): never the cell's answer.
-FRAME_OPCODES = {"LDC", "ULDC", "S2R", "S2UR", "CS2R", "IMAD", "IADD3", "VIADD", "IADD", "MOV", "UMOV", "LEA",
-                 "SHF", "EXIT", "BRA", "NOP", "ISETP", "LOP3", "IMAD.WIDE", "R2UR", "UIADD3", "ULEA", "USHF",
-                 "LDCU", "HFMA2.MMA", "BMOV", "BSSY", "BSYNC", "WARPSYNC"}
+FRAME_OPCODES = {
+    "LDC",
+    "ULDC",
+    "S2R",
+    "S2UR",
+    "CS2R",
+    "IMAD",
+    "IADD3",
+    "VIADD",
+    "IADD",
+    "MOV",
+    "UMOV",
+    "LEA",
+    "SHF",
+    "EXIT",
+    "BRA",
+    "NOP",
+    "ISETP",
+    "LOP3",
+    "IMAD.WIDE",
+    "R2UR",
+    "UIADD3",
+    "ULEA",
+    "USHF",
+    "LDCU",
+    "HFMA2.MMA",
+    "BMOV",
+    "BSSY",
+    "BSYNC",
+    "WARPSYNC",
+}
 # LDCU: sm_100+ uniform parameter load; HFMA2.MMA: sm_80's way to zero a register; BMOV: convergence-barrier
 # save/restore some targets wrap around every kernel.
-COLUMNS = ["op", "qualifier", "width", "ptx", "arch", "status", "sass", "sass_text", "error", "assembler",
-           "assembler_version", "operands", "descriptor"]
+COLUMNS = [
+    "op",
+    "qualifier",
+    "width",
+    "ptx",
+    "arch",
+    "status",
+    "sass",
+    "sass_text",
+    "error",
+    "assembler",
+    "assembler_version",
+    "operands",
+    "descriptor",
+]
 
 
 @dataclass(frozen=True)
 class Case:
-    op: str          # ld, st, line
+    op: str  # ld, st, line
     qualifier: str
-    width: str       # b32 ... or '-' for line operations
-    ptx: str         # the hinted PTX instruction as written
+    width: str  # b32 ... or '-' for line operations
+    ptx: str  # the hinted PTX instruction as written
     body: str
 
     @property
@@ -111,7 +159,7 @@ def cases() -> list[Case]:
     suffix, dst, store = WIDTHS["b32"]
     for label in POLICIES:
         if label in LOAD_QUALIFIERS:
-            continue   # the evict_last policy is the main table's `.L2::cache_hint` row (every width)
+            continue  # the evict_last policy is the main table's `.L2::cache_hint` row (every width)
         instr = f"ld.global.L2::cache_hint{suffix} {dst}, [%rd1], %rd9;"
         out.append(Case("ld", label, "b32", instr, f"  {policy_ptx(label)}\n  {instr}\n  {store}"))
         instr = f"st.global.L2::cache_hint{suffix} [%rd2], {dst}, %rd9;"
@@ -137,8 +185,11 @@ def _hinted(case: Case, insts: list[sass.Instruction]) -> list[sass.Instruction]
 
 def _hinted_indices(case: Case, insts: list[sass.Instruction]) -> list[int]:
     helper = {"ld": "STG", "st": "LDG", "line": "STG"}[case.op]
-    keep = [k for k, i in enumerate(insts)
-            if i.base not in FRAME_OPCODES and i.opcode not in FRAME_OPCODES and i.base != helper]
+    keep = [
+        k
+        for k, i in enumerate(insts)
+        if i.base not in FRAME_OPCODES and i.opcode not in FRAME_OPCODES and i.base != helper
+    ]
     access = _access_index(insts, keep)
     if access is not None:
         desc = descriptors.access_descriptor(insts, access)
@@ -158,8 +209,13 @@ _MEMORY_BASES = {"LDG", "STG", "LD", "ST", "CCTL", "ATOMG", "RED", "REDG", "LDGS
 
 def access_signature(case: Case, insts: list[sass.Instruction]) -> tuple[str, str]:
     """(operand shape, descriptor label) of the hinted access: what the opcode alone does not show."""
-    keep = [k for k, i in enumerate(insts) if i.base not in FRAME_OPCODES and i.opcode not in FRAME_OPCODES
-            and i.base != {"ld": "STG", "st": "LDG", "line": "STG"}[case.op]]
+    keep = [
+        k
+        for k, i in enumerate(insts)
+        if i.base not in FRAME_OPCODES
+        and i.opcode not in FRAME_OPCODES
+        and i.base != {"ld": "STG", "st": "LDG", "line": "STG"}[case.op]
+    ]
     access = _access_index(insts, keep)
     if access is None:
         return "", "none"
@@ -175,17 +231,31 @@ def build_arch(arch: str, selected: list[Case] | None = None) -> list[dict]:
     version = toolchain.tool_version("ptxas")
     rows = []
     for c in selected:
-        row = {"op": c.op, "qualifier": c.qualifier, "width": c.width, "ptx": c.ptx, "arch": arch,
-               "assembler": "ptxas", "assembler_version": version}
+        row = {
+            "op": c.op,
+            "qualifier": c.qualifier,
+            "width": c.width,
+            "ptx": c.ptx,
+            "arch": arch,
+            "assembler": "ptxas",
+            "assembler_version": version,
+        }
         if c.kernel_name in rejected:
-            row.update(status="rejected", sass="", sass_text="", error=rejected[c.kernel_name], operands="",
-                       descriptor="")
+            row.update(
+                status="rejected", sass="", sass_text="", error=rejected[c.kernel_name], operands="", descriptor=""
+            )
         else:
             insts = funcs[c.kernel_name]
             hinted = _hinted(c, insts)
             shape, desc = access_signature(c, insts)
-            row.update(status="ok", sass="; ".join(i.opcode for i in hinted),
-                       sass_text="; ".join(i.text for i in hinted), error="", operands=shape, descriptor=desc)
+            row.update(
+                status="ok",
+                sass="; ".join(i.opcode for i in hinted),
+                sass_text="; ".join(i.text for i in hinted),
+                error="",
+                operands=shape,
+                descriptor=desc,
+            )
         rows.append(row)
     return rows
 

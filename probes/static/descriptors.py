@@ -10,6 +10,7 @@ Comparing opcodes only cannot see that difference, so the atlas compares the des
 UIADD3 with immediates); anything else that writes a uniform register makes it unknown. Constant-bank loads are
 kept symbolically ('c[0x0][0x208]'), so "the default descriptor" is recognisable on every target.
 """
+
 from __future__ import annotations
 
 import re
@@ -27,8 +28,9 @@ _PREDOP = re.compile(r"^!?U?P(T|\d+)$")
 @dataclass(frozen=True)
 class Value:
     """A uniform register's value: an int, a symbolic constant-bank word, or unknown (None)."""
+
     known: int | None = None
-    symbol: str = ""                 # 'c[0x0][0x208]' (+4 for the upper word of a 64-bit load)
+    symbol: str = ""  # 'c[0x0][0x208]' (+4 for the upper word of a 64-bit load)
     writers: frozenset = frozenset()  # instruction indices that contributed
 
 
@@ -106,16 +108,16 @@ def uniform_values(kernel: list[Instruction]) -> list[dict[str, Value]]:
     for k, ins in enumerate(kernel):
         out.append(dict(env))
         if ins.predicate and ins.predicate not in ("@PT", "@UPT"):
-            continue   # a predicated write may not happen: leave the register as it was (never the case here)
+            continue  # a predicated write may not happen: leave the register as it was (never the case here)
         env.update(_evaluate(ins, k, env))
     return out
 
 
 @dataclass(frozen=True)
 class Descriptor:
-    kind: str            # 'none' (no desc operand), 'default' (from the constant bank), 'constant', 'computed'
-    word: int | None     # the 64-bit value where kind == 'constant'
-    writers: frozenset   # instruction indices that built it
+    kind: str  # 'none' (no desc operand), 'default' (from the constant bank), 'constant', 'computed'
+    word: int | None  # the 64-bit value where kind == 'constant'
+    writers: frozenset  # instruction indices that built it
 
     def label(self) -> str:
         if self.kind == "constant":
@@ -123,8 +125,7 @@ class Descriptor:
         return self.kind
 
 
-def access_descriptor(kernel: list[Instruction], index: int,
-                      env: list[dict[str, Value]] | None = None) -> Descriptor:
+def access_descriptor(kernel: list[Instruction], index: int, env: list[dict[str, Value]] | None = None) -> Descriptor:
     """The memory descriptor the instruction at `index` uses."""
     ins = kernel[index]
     m = next((_DESC.search(op) for op in ins.operands if _DESC.search(op)), None)

@@ -10,6 +10,7 @@ One module per architecture is assembled and disassembled (one ptxas and one cuo
 architecture are cached on disk under a hash of the kernels, the tool versions and this package's source, so a
 warm rebuild only reads them back.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,16 +35,53 @@ SECTION_TITLE = "## Instruction schedule atlas"
 THROUGHPUT_BASIS = "implied by ptxas schedule (4 SMSP x 32 lanes / issue cycles), not measured"
 
 COLUMNS = [
-    "instruction", "group", "ptx", "ptx_per_link", "arch", "status", "error",
-    "sass_opcodes", "sass_lowering", "sass_count", "sass_per_ptx", "emulated", "lowering_kind", "lowerings",
-    "focus_opcodes", "latency_class", "fixed_latency_cycles", "latency_min", "latency_max", "fixed_links",
-    "variable_links", "scoreboard", "chain_links", "chain_cycles_per_link",
-    "issue_interval_cycles", "issue_cycles_per_ptx", "implied_throughput_per_sm_per_clk", "throughput_basis",
-    "ptx_per_sass", "latency_per_ptx_cycles", "sass_throughput_per_sm_per_clk",
-    "verdict", "assembler", "assembler_version", "disassembler", "disassembler_version",
+    "instruction",
+    "group",
+    "ptx",
+    "ptx_per_link",
+    "arch",
+    "status",
+    "error",
+    "sass_opcodes",
+    "sass_lowering",
+    "sass_count",
+    "sass_per_ptx",
+    "emulated",
+    "lowering_kind",
+    "lowerings",
+    "focus_opcodes",
+    "latency_class",
+    "fixed_latency_cycles",
+    "latency_min",
+    "latency_max",
+    "fixed_links",
+    "variable_links",
+    "scoreboard",
+    "chain_links",
+    "chain_cycles_per_link",
+    "issue_interval_cycles",
+    "issue_cycles_per_ptx",
+    "implied_throughput_per_sm_per_clk",
+    "throughput_basis",
+    "ptx_per_sass",
+    "latency_per_ptx_cycles",
+    "sass_throughput_per_sm_per_clk",
+    "verdict",
+    "assembler",
+    "assembler_version",
+    "disassembler",
+    "disassembler_version",
 ]
-_INT_COLUMNS = ["ptx_per_link", "fixed_latency_cycles", "latency_min", "latency_max", "fixed_links",
-                "variable_links", "chain_links", "issue_interval_cycles"]
+_INT_COLUMNS = [
+    "ptx_per_link",
+    "fixed_latency_cycles",
+    "latency_min",
+    "latency_max",
+    "fixed_links",
+    "variable_links",
+    "chain_links",
+    "issue_interval_cycles",
+]
 
 # Hook for the documented-claims registry of the instruction-table issue: a callable (row dict) -> one of
 # V.DOCUMENTED_VERDICTS (probes/verdicts.py: documented & matches / documented & differs / undocumented /
@@ -61,9 +99,11 @@ def _check_archs(archs: list[str] | None) -> list[str]:
     for arch in archs:
         toolchain.arch_key(arch)  # malformed name -> ValueError with the expected form
         if arch not in supported:
-            raise ValueError(f"architecture {arch!r} is not accepted by ptxas {toolchain.tool_version('ptxas')} "
-                             f"({toolchain.find_tool('ptxas')}): pick one of {supported[0]}..{supported[-1]}, "
-                             "or install an older CUDA toolkit for sm_70/sm_72")
+            raise ValueError(
+                f"architecture {arch!r} is not accepted by ptxas {toolchain.tool_version('ptxas')} "
+                f"({toolchain.find_tool('ptxas')}): pick one of {supported[0]}..{supported[-1]}, "
+                "or install an older CUDA toolkit for sm_70/sm_72"
+            )
     return sorted(dict.fromkeys(archs), key=toolchain.arch_key)
 
 
@@ -71,8 +111,14 @@ def _cache_key(kernels: dict, arch: str) -> tuple[str, ...]:
     here = Path(__file__).parent
     source = hashlib.sha256(b"".join((here / name).read_bytes() for name in _SOURCES)).hexdigest()
     text = hashlib.sha256("\n".join(k.text for k in kernels.values()).encode()).hexdigest()
-    return ("instruction-atlas-rows", arch, toolchain.tool_version("ptxas"), toolchain.tool_version("cuobjdump"),
-            source, text)
+    return (
+        "instruction-atlas-rows",
+        arch,
+        toolchain.tool_version("ptxas"),
+        toolchain.tool_version("cuobjdump"),
+        source,
+        text,
+    )
 
 
 def _rows_bytes(specs: list[InstructionSpec], arch: str) -> bytes:
@@ -126,9 +172,14 @@ def _write_atomic(df: pd.DataFrame, path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def build(out_dir: Path, archs: list[str] | None = None, progress: bool = True,
-          instruction_names: list[str] | None = None, claims: ClaimsRegistry | None = None,
-          workers: int | None = None) -> pd.DataFrame:
+def build(
+    out_dir: Path,
+    archs: list[str] | None = None,
+    progress: bool = True,
+    instruction_names: list[str] | None = None,
+    claims: ClaimsRegistry | None = None,
+    workers: int | None = None,
+) -> pd.DataFrame:
     """Build the atlas for `archs` (default: every architecture the installed ptxas accepts) and the named
     catalogue entries (default: all), write out_dir/instructions-sass.csv atomically and return the frame.
 
@@ -137,7 +188,7 @@ def build(out_dir: Path, archs: list[str] | None = None, progress: bool = True,
     """
     specs = instructions.select(instruction_names)
     for tool in ("ptxas", "cuobjdump"):
-        toolchain.find_tool(tool)   # fail first, with the tool's name and the fix
+        toolchain.find_tool(tool)  # fail first, with the tool's name and the fix
     archs = _check_archs(archs)
     kernels = instructions.catalogue_kernels(specs)
     start = time.perf_counter()
@@ -182,6 +233,7 @@ def build(out_dir: Path, archs: list[str] | None = None, progress: bool = True,
 
 
 # --- README section ------------------------------------------------------------------------------------------------
+
 
 def _num(value) -> str:
     """4.0 -> '4', 2.5 -> '2.5' (a CSV read back turns nullable ints into floats)."""
@@ -248,7 +300,7 @@ def _matrix(df: pd.DataFrame) -> list[str]:
     for name in order:
         if group_of[name] != current:
             current = group_of[name]
-            lines += (["", f"### {current}", ""] if lines else [f"### {current}", ""])
+            lines += ["", f"### {current}", ""] if lines else [f"### {current}", ""]
             lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines.append("| `" + name + "` | " + " | ".join(cells.loc[name, g[0]] for g in groups) + " |")
     return lines
@@ -277,8 +329,11 @@ def _findings(df: pd.DataFrame) -> list[str]:
         out += [f"  - `{n}`: {_spans(per_arch(n, 'latency_class'))}" for n in changed_class]
     fixed = ok[ok["latency_class"] == "fixed"]
     is_mixed = set(ok[ok["lowering_kind"] == "mixed"]["instruction"]) if "lowering_kind" in ok else set()
-    changed_lat = [n for n in order if n not in is_mixed
-                   and fixed[fixed["instruction"] == n]["fixed_latency_cycles"].dropna().nunique() > 1]
+    changed_lat = [
+        n
+        for n in order
+        if n not in is_mixed and fixed[fixed["instruction"] == n]["fixed_latency_cycles"].dropna().nunique() > 1
+    ]
     if changed_lat:
         out.append(f"**Fixed latency changes across architectures** ({len(changed_lat)} instructions, cycles):")
         for n in changed_lat:
@@ -286,33 +341,49 @@ def _findings(df: pd.DataFrame) -> list[str]:
             out.append(f"  - `{n}`: {_spans(dict(zip(sub['arch'], sub['fixed_latency_cycles'])))}")
     changed_issue = [n for n in order if ok[ok["instruction"] == n]["issue_interval_cycles"].dropna().nunique() > 1]
     if changed_issue:
-        out.append(f"**Issue interval changes across architectures** ({len(changed_issue)} instructions, cycles "
-                   "between independent copies):")
+        out.append(
+            f"**Issue interval changes across architectures** ({len(changed_issue)} instructions, cycles "
+            "between independent copies):"
+        )
         out += [f"  - `{n}`: {_spans(per_arch(n, 'issue_interval_cycles'))}" for n in changed_issue]
     kinds = ok["lowering_kind"].fillna("") if "lowering_kind" in ok else pd.Series("", index=ok.index)
     mixed = ok[kinds == "mixed"]
     if len(mixed):
-        out.append(f"**Mixed lowerings** ({mixed['instruction'].nunique()} instructions): ptxas alternates two SASS "
-                   "lowerings of the same PTX op along a chain; each is given with its share of the links and its "
-                   "fixed latency, since one number (a mode) would describe only the majority:")
+        out.append(
+            f"**Mixed lowerings** ({mixed['instruction'].nunique()} instructions): ptxas alternates two SASS "
+            "lowerings of the same PTX op along a chain; each is given with its share of the links and its "
+            "fixed latency, since one number (a mode) would describe only the majority:"
+        )
         for n, sub in mixed.groupby("instruction", sort=False):
             out.append(f"  - `{n}`: {_spans(dict(zip(sub['arch'], sub['lowerings'])))}")
     merged = ok[kinds == "merged"]
     if len(merged):
-        out.append(f"**Merged operations** ({merged['instruction'].nunique()} instructions): one SASS instruction does "
-                   "several PTX ops of the chain (two adds in one IADD3, two mins in one VIMNMX3), so latency and "
-                   "issue interval per SASS instruction are not per PTX op. Per PTX op:")
+        out.append(
+            f"**Merged operations** ({merged['instruction'].nunique()} instructions): one SASS instruction does "
+            "several PTX ops of the chain (two adds in one IADD3, two mins in one VIMNMX3), so latency and "
+            "issue interval per SASS instruction are not per PTX op. Per PTX op:"
+        )
         for n, sub in merged.groupby("instruction", sort=False):
-            vals = {r["arch"]: f"{_num(r['ptx_per_sass'])} PTX ops per {r['focus_opcodes']}, "
-                               f"{_num(r['latency_per_ptx_cycles'])} cycles of chain latency and "
-                               f"{_num(r['implied_throughput_per_sm_per_clk'])} ops/clk/SM per PTX op "
-                               f"({_num(r['sass_throughput_per_sm_per_clk'])} SASS/clk/SM)"
-                    for _, r in sub.iterrows()}
+            vals = {
+                r["arch"]: f"{_num(r['ptx_per_sass'])} PTX ops per {r['focus_opcodes']}, "
+                f"{_num(r['latency_per_ptx_cycles'])} cycles of chain latency and "
+                f"{_num(r['implied_throughput_per_sm_per_clk'])} ops/clk/SM per PTX op "
+                f"({_num(r['sass_throughput_per_sm_per_clk'])} SASS/clk/SM)"
+                for _, r in sub.iterrows()
+            }
             out.append(f"  - `{n}`: {_spans(vals)}")
-    for kind, title in (("software sequence", "**Software sequences** (the lowering branches around a slow path "
-                                              "or calls a subroutine; `*` in the matrix)"),
-                        ("fixed sequence", "**Short fixed lowerings** (a few straight-line SASS instructions per PTX "
-                                           "op, no branch or call, e.g. FMUL.RZ + MUFU.SIN; `+` in the matrix)")):
+    for kind, title in (
+        (
+            "software sequence",
+            "**Software sequences** (the lowering branches around a slow path "
+            "or calls a subroutine; `*` in the matrix)",
+        ),
+        (
+            "fixed sequence",
+            "**Short fixed lowerings** (a few straight-line SASS instructions per PTX "
+            "op, no branch or call, e.g. FMUL.RZ + MUFU.SIN; `+` in the matrix)",
+        ),
+    ):
         sub = ok[kinds == kind]
         if not len(sub):
             continue
@@ -332,20 +403,27 @@ def _findings(df: pd.DataFrame) -> list[str]:
 
 def readme_section(df: pd.DataFrame) -> str:
     """Markdown: a matrix (rows instruction, columns architecture groups) and findings computed from `df`."""
-    versions = ", ".join(sorted({f"{a} {v}" for a, v in zip(df["assembler"], df["assembler_version"])}
-                                | {f"{a} {v}" for a, v in zip(df["disassembler"], df["disassembler_version"])}))
+    versions = ", ".join(
+        sorted(
+            {f"{a} {v}" for a, v in zip(df["assembler"], df["assembler_version"])}
+            | {f"{a} {v}" for a, v in zip(df["disassembler"], df["disassembler_version"])}
+        )
+    )
     n_instr, n_arch = df["instruction"].nunique(), df["arch"].nunique()
     lines = [
-        SECTION_TITLE, "",
+        SECTION_TITLE,
+        "",
         f"What ptxas's schedule says about {n_instr} PTX instructions on {n_arch} architectures, read from the "
         f"control bits of the SASS it emits ({versions}; no GPU involved). This is the compiler's model of the "
         "hardware, the prior a measurement should confirm, not a measurement. Data: "
-        f"[`{CSV_NAME}`]({CSV_NAME}).", "",
+        f"[`{CSV_NAME}`]({CSV_NAME}).",
+        "",
         "Method: per instruction, a chain of dependent links and 8 interleaved independent chains, per-thread "
         "operands loaded at the start and a store at the end. A link is a producer and its first consumer found by "
         "following registers; its latency is the sum of stall fields between them when the producer sets no "
         "scoreboard (fixed latency, mode over links), else the consumer waits on a scoreboard (variable). The issue "
-        "interval is the mode of the stall distance between consecutive independent copies.", "",
+        "interval is the mode of the stall distance between consecutive independent copies.",
+        "",
         "Cells: fixed latency in cycles / issue interval; `6,10` a mixed lowering (two alternating SASS forms, their "
         "latencies; shares below); `SB` variable latency (scoreboard); `mix` a sequence with both; `*` a software "
         "sequence (branches or calls), `+` a short fixed lowering, `m` merged (one SASS instruction does several PTX "
@@ -361,8 +439,11 @@ def readme_section(df: pd.DataFrame) -> str:
 
 # --- command line --------------------------------------------------------------------------------------------------
 
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m probes.static.instruction_atlas", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m probes.static.instruction_atlas", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--out", type=Path, default=Path("reports/static"))
     parser.add_argument("--arch", action="append", help="repeatable; default: every architecture ptxas accepts")
     parser.add_argument("--instruction", action="append", help="repeatable; default: the whole catalogue")

@@ -14,6 +14,7 @@ Operands are per-thread data loaded at the start and rotated from link to link, 
 ptxas can neither constant-fold, CSE, nor cancel pairs such as brev(brev x) or rcp(rcp x). Where the instruction is
 its own inverse or warp-uniform, the link mixes in an ALU op and names the SASS opcodes of interest in `focus`.
 """
+
 from __future__ import annotations
 
 import functools
@@ -32,10 +33,10 @@ from .toolchain import PtxKernel
 
 SHAPES = ("baseline", "chain", "indep")
 
-_POOL = 8           # operand registers loaded per kernel ({o0}..{o7}); {b},{c},{e} rotate over the first four
+_POOL = 8  # operand registers loaded per kernel ({o0}..{o7}); {b},{c},{e} rotate over the first four
 _LANES = (1, 2, 4, 8, 16)
 _IMMS = (3, 5, 7, 11, 13)
-_LUTS = ("0xe8", "0x96", "0x6a", "0xd4")   # majority, xor3, (a&b)^c, ...: no two links cancel
+_LUTS = ("0xe8", "0x96", "0x6a", "0xd4")  # majority, xor3, (a&b)^c, ...: no two links cancel
 
 
 class UnknownInstructionError(ValueError):
@@ -61,11 +62,13 @@ def select(names: list[str] | None) -> list[InstructionSpec]:
     if unknown:
         raise UnknownInstructionError(
             f"unknown instruction {unknown[0]!r}: no row of probes/static/instruction_table.py has that link name; "
-            f"pick one of instruction_names() (e.g. {', '.join(list(_BY_NAME)[:3])}, ...)")
+            f"pick one of instruction_names() (e.g. {', '.join(list(_BY_NAME)[:3])}, ...)"
+        )
     return [_BY_NAME[n] for n in names]
 
 
 # --- kernel generation ---------------------------------------------------------------------------------------------
+
 
 def kernel_name(index: int, spec: InstructionSpec, shape: str) -> str:
     """A legal, unique PTX identifier that still says what it is ('i012_fma_rn_f32__chain')."""
@@ -83,10 +86,22 @@ def _link_text(spec: InstructionSpec, chain: int, link: int) -> str:
     fields = {f"x{i}": f"%x{chain * spec.state + i}" for i in range(spec.state)}
     fields.update({f"o{i}": f"%o{i}" for i in range(_POOL)})
     fields.update(
-        x=fields["x0"], b=f"%o{rot % 4}", c=f"%o{(rot + 1) % 4}", e=f"%o{(rot + 2) % 4}",
-        t=f"%t{chain}", t2=f"%u{chain}", r=f"%r{chain}", h=f"%h{chain}", q=f"%q{chain}", p=f"%p{chain}",
-        lane=str(_LANES[rot % len(_LANES)]), imm=str(_IMMS[rot % len(_IMMS)]), lut=_LUTS[rot % len(_LUTS)],
-        gaddr=f"%ain+{256 + chain * w}", saddr=f"%sa+{chain * 4}", sbase="%sa",
+        x=fields["x0"],
+        b=f"%o{rot % 4}",
+        c=f"%o{(rot + 1) % 4}",
+        e=f"%o{(rot + 2) % 4}",
+        t=f"%t{chain}",
+        t2=f"%u{chain}",
+        r=f"%r{chain}",
+        h=f"%h{chain}",
+        q=f"%q{chain}",
+        p=f"%p{chain}",
+        lane=str(_LANES[rot % len(_LANES)]),
+        imm=str(_IMMS[rot % len(_IMMS)]),
+        lut=_LUTS[rot % len(_LUTS)],
+        gaddr=f"%ain+{256 + chain * w}",
+        saddr=f"%sa+{chain * 4}",
+        sbase="%sa",
     )
     return spec.link.format(**fields)
 
@@ -145,6 +160,7 @@ def kernels_for(index: int, spec: InstructionSpec) -> dict[str, PtxKernel]:
 
 # --- one batched module per architecture -> rows ----------------------------------------------------------------
 
+
 def ptx_per_link(spec: InstructionSpec) -> int:
     """PTX instructions in one link (a round trip or a mixed-in ALU op counts)."""
     return spec.link.count(";")
@@ -159,7 +175,7 @@ def _format_lowering(lowering: dict[str, float]) -> str:
     return " + ".join(parts)
 
 
-_MOVES = {"MOV", "UMOV", "MOV32I"}   # register moves: never one of two alternating lowerings
+_MOVES = {"MOV", "UMOV", "MOV32I"}  # register moves: never one of two alternating lowerings
 
 
 def lowering_figures(sched, per_ptx: float) -> dict:
@@ -174,8 +190,9 @@ def lowering_figures(sched, per_ptx: float) -> dict:
     ptx_per_sass, latency_per_ptx_cycles, sass_throughput_per_sm_per_clk: the merged case stated per PTX op and
     per SASS instruction."""
     focus = list(sched.per_opcode)
-    partial = [f for f in focus if 0 < f[1] < 1 - 1e-9 and f[0].split(".")[0] not in _MOVES
-               and not f[0].startswith("IMAD.MOV")]
+    partial = [
+        f for f in focus if 0 < f[1] < 1 - 1e-9 and f[0].split(".")[0] not in _MOVES and not f[0].startswith("IMAD.MOV")
+    ]
     focus_per_link = sum(f[1] for f in focus)
     if sched.has_control_flow:
         kind = "software sequence"
@@ -189,7 +206,7 @@ def lowering_figures(sched, per_ptx: float) -> dict:
         kind = "single"
     total = sum(f[1] for f in (partial if kind == "mixed" else focus)) or 1.0
     parts = []
-    for op, n, nf, mode, lo, hi, nv in (sorted(focus) if kind == "mixed" else focus):
+    for op, n, nf, mode, lo, hi, nv in sorted(focus) if kind == "mixed" else focus:
         share = f" {100 * n / total:.0f}%" if kind == "mixed" and 0 < n < 1 else ""
         if nf and mode is not None:
             lat = f" {mode}" + (f" [{lo}–{hi}]" if lo != hi else "")
@@ -198,10 +215,16 @@ def lowering_figures(sched, per_ptx: float) -> dict:
         else:
             lat = ""
         parts.append(f"{op}{share}{lat}")
-    out = {"lowering_kind": kind, "lowerings": "; ".join(parts), "ptx_per_sass": None,
-           "latency_per_ptx_cycles": None, "sass_throughput_per_sm_per_clk": None}
+    out = {
+        "lowering_kind": kind,
+        "lowerings": "; ".join(parts),
+        "ptx_per_sass": None,
+        "latency_per_ptx_cycles": None,
+        "sass_throughput_per_sm_per_clk": None,
+    }
     if sched.issue_interval_cycles:
         from .schedule import SMSP_PER_SM, THREADS_PER_WARP
+
         out["sass_throughput_per_sm_per_clk"] = round(SMSP_PER_SM * THREADS_PER_WARP / sched.issue_interval_cycles, 2)
     if kind == "merged" and focus_per_link:
         out["ptx_per_sass"] = round(1 / focus_per_link, 3)
@@ -211,8 +234,15 @@ def lowering_figures(sched, per_ptx: float) -> dict:
 
 
 def _empty_row(spec: InstructionSpec, arch: str, status: str, error: str = "") -> dict:
-    return {"instruction": spec.name, "group": spec.group, "ptx": spec.ptx, "arch": arch, "status": status,
-            "error": error, "ptx_per_link": ptx_per_link(spec)}
+    return {
+        "instruction": spec.name,
+        "group": spec.group,
+        "ptx": spec.ptx,
+        "arch": arch,
+        "status": status,
+        "error": error,
+        "ptx_per_link": ptx_per_link(spec),
+    }
 
 
 def catalogue_kernels(specs: list[InstructionSpec]) -> dict[tuple[int, str], PtxKernel]:
@@ -220,8 +250,9 @@ def catalogue_kernels(specs: list[InstructionSpec]) -> dict[tuple[int, str], Ptx
     return {(i, shape): k for i, spec in enumerate(specs) for shape, k in kernels_for(i, spec).items()}
 
 
-def rows_for_arch(specs: list[InstructionSpec], arch: str,
-                  kernels: dict[tuple[int, str], PtxKernel] | None = None) -> list[dict]:
+def rows_for_arch(
+    specs: list[InstructionSpec], arch: str, kernels: dict[tuple[int, str], PtxKernel] | None = None
+) -> list[dict]:
     """Assemble every entry's kernels for `arch` in one module, disassemble once, and read each schedule.
 
     An entry ptxas rejects (not legal on this architecture) becomes a 'rejected' row with ptxas's message.
@@ -243,9 +274,15 @@ def rows_for_arch(specs: list[InstructionSpec], arch: str,
         if missing:
             raise toolchain.ToolchainError(
                 f"cuobjdump output for {arch} lacks kernel {missing[0]}: the disassembly is incomplete; "
-                "clear the cache (GPU_PROBES_CACHE) and rebuild")
-        sched = schedule.read_schedule(functions[names["baseline"]], functions[names["chain"]],
-                                       functions[names["indep"]], spec.chain_links, spec.focus)
+                "clear the cache (GPU_PROBES_CACHE) and rebuild"
+            )
+        sched = schedule.read_schedule(
+            functions[names["baseline"]],
+            functions[names["chain"]],
+            functions[names["indep"]],
+            spec.chain_links,
+            spec.focus,
+        )
         per_ptx = sched.sass_count / ptx_per_link(spec)
         row = _empty_row(spec, arch, "ok")
         row.update(lowering_figures(sched, per_ptx))

@@ -16,6 +16,7 @@ Five checks, each a pure function of parsed SASS (probes.static.sass) or of numb
 - **coverage** lives with the probe's plan (probes.catalogue): it needs no SASS.
 All of this is the compiler's schedule, never a measurement.
 """
+
 from __future__ import annotations
 
 import re
@@ -47,12 +48,13 @@ _SPECIAL = ("S2R", "S2UR", "CS2R")
 class Expect:
     """What a probe declares about its kernels (`Probe(expect=...)`), for the checks above (None/''/0 = check not
     applicable). With `opcode` it is also the probe's SASS check (`check_sass`): the chase as data."""
-    clock: bool = True                  # the kernel times passes with %clock64 triples
-    chain: str = ""                     # SASS base of the chased load ('LDG', 'LDS', 'LDC', 'LDL'): step overhead
-    step_budget: int = 12               # issue cycles allowed between consecutive chained loads
-    polled: str = ""                    # SASS base of a polled load that must stay inside a loop
-    opcode: str = ""                    # exact opcode of every chained load, modifiers included ('LDG.E.64.STRONG.GPU')
-    unroll: int = 0                     # chained steps per trip of the timed loop, at least (timed_pass.UNROLL)
+
+    clock: bool = True  # the kernel times passes with %clock64 triples
+    chain: str = ""  # SASS base of the chased load ('LDG', 'LDS', 'LDC', 'LDL'): step overhead
+    step_budget: int = 12  # issue cycles allowed between consecutive chained loads
+    polled: str = ""  # SASS base of a polled load that must stay inside a loop
+    opcode: str = ""  # exact opcode of every chained load, modifiers included ('LDG.E.64.STRONG.GPU')
+    unroll: int = 0  # chained steps per trip of the timed loop, at least (timed_pass.UNROLL)
 
     def check_sass(self, name: str, insts: list[Instruction]) -> list[str]:
         """Three %clock64 reads and a chain of `chain` loads, each addressed by a previous one's result, every one
@@ -60,8 +62,9 @@ class Expect:
         return chain_problems(insts, self.chain, self.opcode or None)
 
 
-def chain_problems(insts: list[Instruction], load_base: str, opcode: str | None = None,
-                   min_chained: int = 3) -> list[str]:
+def chain_problems(
+    insts: list[Instruction], load_base: str, opcode: str | None = None, min_chained: int = 3
+) -> list[str]:
     """SASS check of a chase kernel: three %clock64 reads, and a chain of `load_base` loads each addressed by a
     previous load's result. With `opcode`, every such load must be exactly that opcode (modifiers included)."""
     problems = []
@@ -110,18 +113,22 @@ def clock_problems(insts: list[Instruction]) -> list[str]:
     problems = []
     producers = [(p, _first_wait(insts, p)) for p, ins in enumerate(insts) if _is_timed_producer(ins)]
     for t in range(0, len(clocks), 3):
-        c0, c1, c2 = clocks[t:t + 3]
+        c0, c1, c2 = clocks[t : t + 3]
         for mark in (c0, c1):
             for p, w in producers:
                 if p < mark and w is not None and mark < w <= c2:
-                    problems.append(f"clock read at {insts[mark].address:#x} does not wait for "
-                                    f"{insts[p].opcode} at {insts[p].address:#x} (first waited on at "
-                                    f"{insts[w].address:#x}, inside the timed passes)")
+                    problems.append(
+                        f"clock read at {insts[mark].address:#x} does not wait for "
+                        f"{insts[p].opcode} at {insts[p].address:#x} (first waited on at "
+                        f"{insts[w].address:#x}, inside the timed passes)"
+                    )
         for lo, hi in ((c0, c1), (c1, c2)):
             for p, w in producers:
                 if lo < p < hi and (w is None or w > hi):
-                    problems.append(f"stop clock at {insts[hi].address:#x} does not wait for {insts[p].opcode} at "
-                                    f"{insts[p].address:#x}, issued in the pass it closes")
+                    problems.append(
+                        f"stop clock at {insts[hi].address:#x} does not wait for {insts[p].opcode} at "
+                        f"{insts[p].address:#x}, issued in the pass it closes"
+                    )
     return problems
 
 
@@ -147,7 +154,7 @@ def _address_registers(ins: Instruction) -> set[str]:
     regs = set()
     for op in ins.operands[1:]:
         if "[" in op:
-            inner = op[op.index("[") + 1:op.rindex("]")]
+            inner = op[op.index("[") + 1 : op.rindex("]")]
             regs |= set(re.findall(r"\bR\d+\b", inner))
     return regs
 
@@ -161,7 +168,7 @@ def step_gaps(insts: list[Instruction], load_base: str) -> list[list[int]]:
     innermost = [(h, b) for h, b in spans if not any((h2, b2) != (h, b) and h <= h2 and b2 <= b for h2, b2 in spans)]
     stall = [i.control.stall for i in insts]
 
-    def chases(a: int, b: int) -> bool:   # b's address is a's result, not rewritten in between
+    def chases(a: int, b: int) -> bool:  # b's address is a's result, not rewritten in between
         dest = insts[a].dest_registers[:1]
         if not dest or dest[0] not in _address_registers(insts[b]):
             return False
@@ -172,7 +179,7 @@ def step_gaps(insts: list[Instruction], load_base: str) -> list[list[int]]:
         body = [k for k in range(head, back + 1) if insts[k].base == load_base and insts[k].dest_registers]
         gaps = [sum(stall[a:b]) for a, b in zip(body, body[1:]) if chases(a, b)]
         if len(body) > 1 and chases(body[-1], body[0]):
-            gaps.append(sum(stall[body[-1]:back + 1]) + sum(stall[head:body[0]]))
+            gaps.append(sum(stall[body[-1] : back + 1]) + sum(stall[head : body[0]]))
         if len(gaps) >= 2:
             out.append(gaps)
     return out
@@ -184,8 +191,12 @@ def step_overhead(insts: list[Instruction], load_base: str) -> dict | None:
     if not per_loop:
         return None
     gaps = [g for loop in per_loop for g in loop]
-    return {"max_cycles": max(gaps), "mean_cycles": round(sum(gaps) / len(gaps), 2), "loops": len(per_loop),
-            "steps_per_trip": min(len(loop) for loop in per_loop)}
+    return {
+        "max_cycles": max(gaps),
+        "mean_cycles": round(sum(gaps) / len(gaps), 2),
+        "loops": len(per_loop),
+        "steps_per_trip": min(len(loop) for loop in per_loop),
+    }
 
 
 def step_problems(insts: list[Instruction], load_base: str, budget: int, unroll: int = 0) -> list[str]:
@@ -194,11 +205,15 @@ def step_problems(insts: list[Instruction], load_base: str, budget: int, unroll:
         return [f"no loop holding a chain of {load_base} loads"]
     problems = []
     if over["max_cycles"] > budget:
-        problems.append(f"{over['max_cycles']} issue cycles between consecutive chained {load_base} loads "
-                        f"(budget {budget}, mean {over['mean_cycles']}): loop overhead inside the chase")
+        problems.append(
+            f"{over['max_cycles']} issue cycles between consecutive chained {load_base} loads "
+            f"(budget {budget}, mean {over['mean_cycles']}): loop overhead inside the chase"
+        )
     if over["steps_per_trip"] < unroll:
-        problems.append(f"{over['steps_per_trip']} chained {load_base} loads per loop trip, declared {unroll}: "
-                        "the unrolled loop was rolled up or split")
+        problems.append(
+            f"{over['steps_per_trip']} chained {load_base} loads per loop trip, declared {unroll}: "
+            "the unrolled loop was rolled up or split"
+        )
     return problems
 
 
@@ -209,8 +224,7 @@ def loop_resident_problems(insts: list[Instruction], load_base: str, opcode: str
     if not loads:
         return [f"no {opcode or load_base} load at all"]
     outside = [k for k in loads if not any(h <= k <= b for h, b in spans)]
-    return [f"{insts[k].opcode} at {insts[k].address:#x} is outside every loop: the poll was hoisted"
-            for k in outside]
+    return [f"{insts[k].opcode} at {insts[k].address:#x} is outside every loop: the poll was hoisted" for k in outside]
 
 
 _RES_FUNC = re.compile(r"^\s*Function\s+(\S+):\s*$")
@@ -227,8 +241,12 @@ def parse_resource_usage(text: str) -> dict[str, dict[str, int]]:
             continue
         if current and "REG:" in line:
             fields = dict(_RES_FIELD.findall(line))
-            out[current] = {"registers": int(fields.get("REG", 0)), "shared_bytes": int(fields.get("SHARED", 0)),
-                            "local_bytes": int(fields.get("LOCAL", 0)), "stack_bytes": int(fields.get("STACK", 0))}
+            out[current] = {
+                "registers": int(fields.get("REG", 0)),
+                "shared_bytes": int(fields.get("SHARED", 0)),
+                "local_bytes": int(fields.get("LOCAL", 0)),
+                "stack_bytes": int(fields.get("STACK", 0)),
+            }
             current = None
     return out
 
@@ -256,12 +274,15 @@ def blocks_per_sm_limit(usage: dict, threads_per_block: int, cc: tuple[int, int]
     return min(by_regs, by_threads, by_shared, lim["blocks"])
 
 
-def occupancy_problem(usage: dict, threads_per_block: int, blocks_per_sm: int, cc: tuple[int, int],
-                      dynamic_shared: int = 0) -> str | None:
+def occupancy_problem(
+    usage: dict, threads_per_block: int, blocks_per_sm: int, cc: tuple[int, int], dynamic_shared: int = 0
+) -> str | None:
     """None when `blocks_per_sm` blocks of `threads_per_block` threads are co-resident on one SM, else why not."""
     fit = blocks_per_sm_limit(usage, threads_per_block, cc, dynamic_shared)
     if blocks_per_sm <= fit:
         return None
-    return (f"{blocks_per_sm} blocks of {threads_per_block} threads per SM do not fit at once: {usage['registers']} "
-            f"registers/thread and {usage.get('shared_bytes', 0) + dynamic_shared} B shared allow {fit} "
-            f"on cc {cc[0]}.{cc[1]} (a second wave would run)")
+    return (
+        f"{blocks_per_sm} blocks of {threads_per_block} threads per SM do not fit at once: {usage['registers']} "
+        f"registers/thread and {usage.get('shared_bytes', 0) + dynamic_shared} B shared allow {fit} "
+        f"on cc {cc[0]}.{cc[1]} (a second wave would run)"
+    )

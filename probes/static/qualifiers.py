@@ -9,6 +9,7 @@ same hint name. A new qualifier is one row here. Row order is the atlas's row or
 
 No CUDA is imported here; `atlas()` reads the committed table with pandas.
 """
+
 from __future__ import annotations
 
 import functools
@@ -22,11 +23,11 @@ POLICY = "createpolicy.fractional.L2::evict_last.b64 %rd9, 1.0;"
 
 @dataclass(frozen=True)
 class Qualifier:
-    op: str                 # "ld" or "st"
-    label: str              # the atlas's qualifier label ("plain", ".cg", ...)
-    prefix: str             # PTX up to the type: "ld.global.cg"
-    policy: bool = False    # takes an L2 cache-policy operand (POLICY)
-    hint: str | None = None # name on the probes' `hint` axis; None: the probes do not measure it (reason below)
+    op: str  # "ld" or "st"
+    label: str  # the atlas's qualifier label ("plain", ".cg", ...)
+    prefix: str  # PTX up to the type: "ld.global.cg"
+    policy: bool = False  # takes an L2 cache-policy operand (POLICY)
+    hint: str | None = None  # name on the probes' `hint` axis; None: the probes do not measure it (reason below)
 
 
 # Not on the load hint axis: `.L2::evict_first/last/normal` (ptxas rejects them below 256-bit vectors on every arch,
@@ -52,8 +53,12 @@ TABLE = (
     Qualifier("ld", ".L2::128B", "ld.global.L2::128B", hint="L2::128B"),
     Qualifier("ld", ".L2::256B", "ld.global.L2::256B", hint="L2::256B"),
     Qualifier("ld", ".L2::cache_hint (evict_last policy)", "ld.global.L2::cache_hint", True, hint="L2::cache_hint"),
-    Qualifier("ld", ".nc.L1::no_allocate.L2::256B (DeepEP)", "ld.global.nc.L1::no_allocate.L2::256B",
-              hint="nc.L1::no_allocate.L2::256B"),
+    Qualifier(
+        "ld",
+        ".nc.L1::no_allocate.L2::256B (DeepEP)",
+        "ld.global.nc.L1::no_allocate.L2::256B",
+        hint="nc.L1::no_allocate.L2::256B",
+    ),
     Qualifier("ld", ".volatile", "ld.volatile.global", hint="volatile"),
     Qualifier("ld", ".relaxed.gpu", "ld.relaxed.gpu.global", hint="relaxed.gpu"),
     Qualifier("ld", ".acquire.gpu", "ld.acquire.gpu.global", hint="acquire.gpu"),
@@ -91,6 +96,7 @@ def row(op: str, hint: str) -> Qualifier:
 def atlas():
     """The static atlas table (reports/static/cache-hints-sass.csv): what each qualifier lowers to, per arch."""
     import pandas as pd
+
     if not ATLAS.is_file():
         raise FileNotFoundError(f"{ATLAS}: static cache-hint atlas missing; build it with `make static`")
     return pd.read_csv(ATLAS, keep_default_na=False)

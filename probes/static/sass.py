@@ -5,6 +5,7 @@ Jia et al., arXiv:1804.06826, ch. 2): stall 0-3, yield 4, write scoreboard 5-7, 
 11-16, reuse 17-20, 21-22 zero. Pre-Volta encodings (64-bit words with a separate control word per 3 instructions)
 are refused rather than decoded into garbage.
 """
+
 from __future__ import annotations
 
 import re
@@ -32,10 +33,14 @@ class Control:
         if c >> 21:
             raise SassFormatError(f"control bits 126-127 are not zero in 0x{hi:016x}: not a Volta+ encoding")
         wbar, rbar = (c >> 5) & 7, (c >> 8) & 7
-        return cls(stall=c & 15, yield_hint=not ((c >> 4) & 1),
-                   write_barrier=None if wbar == NO_BARRIER else wbar,
-                   read_barrier=None if rbar == NO_BARRIER else rbar,
-                   wait_mask=(c >> 11) & 63, reuse=(c >> 17) & 15)
+        return cls(
+            stall=c & 15,
+            yield_hint=not ((c >> 4) & 1),
+            write_barrier=None if wbar == NO_BARRIER else wbar,
+            read_barrier=None if rbar == NO_BARRIER else rbar,
+            wait_mask=(c >> 11) & 63,
+            reuse=(c >> 17) & 15,
+        )
 
     def waits_on(self, barrier: int) -> bool:
         return bool(self.wait_mask >> barrier & 1)
@@ -44,9 +49,9 @@ class Control:
 @dataclass(frozen=True)
 class Instruction:
     address: int
-    text: str            # as printed, without the trailing ';'
-    predicate: str       # '' or '@P0' / '@!PT' ...
-    opcode: str          # 'LDG.E.NA.LTC256B.CONSTANT'
+    text: str  # as printed, without the trailing ';'
+    predicate: str  # '' or '@P0' / '@!PT' ...
+    opcode: str  # 'LDG.E.NA.LTC256B.CONSTANT'
     operands: tuple[str, ...]
     lo: int
     hi: int
@@ -83,8 +88,27 @@ class Instruction:
         return tuple(r for op in ops for r in _registers(op))
 
 
-_NO_DEST = {"ST", "STG", "STS", "STL", "RED", "REDG", "REDS", "BRA", "EXIT", "RET", "CALL", "BAR", "MEMBAR", "NOP",
-            "CCTL", "ERRBAR", "WARPSYNC", "BSYNC", "BSSY"}
+_NO_DEST = {
+    "ST",
+    "STG",
+    "STS",
+    "STL",
+    "RED",
+    "REDG",
+    "REDS",
+    "BRA",
+    "EXIT",
+    "RET",
+    "CALL",
+    "BAR",
+    "MEMBAR",
+    "NOP",
+    "CCTL",
+    "ERRBAR",
+    "WARPSYNC",
+    "BSYNC",
+    "BSSY",
+}
 
 
 _REG_RE = re.compile(r"\b(U?R\d+|U?P\d+)\b")
@@ -95,10 +119,10 @@ def _registers(operand: str) -> tuple[str, ...]:
     regs = []
     for m in _REG_RE.finditer(operand):
         regs.append(m.group(1))
-        tail = operand[m.end():m.end() + 3]
+        tail = operand[m.end() : m.end() + 3]
         if tail == ".64" and m.group(1).startswith(("R", "UR")):
             prefix = "UR" if m.group(1).startswith("UR") else "R"
-            regs.append(f"{prefix}{int(m.group(1)[len(prefix):]) + 1}")
+            regs.append(f"{prefix}{int(m.group(1)[len(prefix) :]) + 1}")
     return tuple(r for r in regs if r not in ("RZ", "URZ", "PT", "UPT"))
 
 
@@ -112,8 +136,10 @@ def parse_cuobjdump(text: str) -> dict[str, list[Instruction]]:
     """{function name: instructions} from `cuobjdump -sass` output of a Volta+ cubin."""
     m = _ARCH_RE.search(text)
     if m and int(m.group(1)) < 70:
-        raise SassFormatError(f"sm_{m.group(1)} uses the pre-Volta 64-bit encoding with separate control words; "
-                              "control-bit decoding supports sm_70 and later only")
+        raise SassFormatError(
+            f"sm_{m.group(1)} uses the pre-Volta 64-bit encoding with separate control words; "
+            "control-bit decoding supports sm_70 and later only"
+        )
     funcs: dict[str, list[Instruction]] = {}
     current: list[Instruction] | None = None
     pending: tuple[int, str, int] | None = None

@@ -9,6 +9,7 @@ Method (../shared/notes/sass-control-bits.md):
 - the issue interval is the distance between consecutive independent copies in the interleaved kernel.
 All of this is the compiler's model of the hardware: a strong prior, labelled as such, never a measurement.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 
 from .sass import Instruction
 
-SMSP_PER_SM = 4       # every Volta+ SM has four sub-partitions, each issuing one warp instruction per clock
+SMSP_PER_SM = 4  # every Volta+ SM has four sub-partitions, each issuing one warp instruction per clock
 THREADS_PER_WARP = 32
 
 _REG = re.compile(r"(?<![\w.])(U?R\d+|U?P\d+)(\.64)?\b")
@@ -36,7 +37,7 @@ def _registers(operand: str) -> set[str]:
         out.add(reg)
         if m.group(2) and reg.lstrip("U").startswith("R"):
             prefix = "UR" if reg.startswith("U") else "R"
-            out.add(f"{prefix}{int(reg[len(prefix):]) + 1}")
+            out.add(f"{prefix}{int(reg[len(prefix) :]) + 1}")
     return out
 
 
@@ -96,12 +97,13 @@ def waits_on(ins: Instruction, barrier: int) -> bool:
 @dataclass(frozen=True)
 class Link:
     """A producer, its first consumer among the instruction's own SASS, and the schedule between them."""
-    producer: int            # index into the instruction list
+
+    producer: int  # index into the instruction list
     consumer: int
-    cycles: int              # sum of stall fields from producer to consumer (exclusive)
-    variable: bool           # producer sets a write scoreboard
+    cycles: int  # sum of stall fields from producer to consumer (exclusive)
+    variable: bool  # producer sets a write scoreboard
     barrier: int | None
-    covered: bool            # some instruction in (producer, consumer] waits on that scoreboard
+    covered: bool  # some instruction in (producer, consumer] waits on that scoreboard
     producer_stall: int
 
 
@@ -118,7 +120,7 @@ def lowering(kernel: list[Instruction], baseline: list[Instruction], links: int)
     diff = Counter(i.opcode for i in kernel if not is_padding(i))
     diff.subtract(Counter(i.opcode for i in baseline if not is_padding(i)))
     per_link = {op: n / links for op, n in diff.items() if n * 4 > links}
-    order = {i.opcode: k for k, i in reversed(list(enumerate(kernel)))}   # first appearance
+    order = {i.opcode: k for k, i in reversed(list(enumerate(kernel)))}  # first appearance
     return dict(sorted(per_link.items(), key=lambda kv: order.get(kv[0], 0)))
 
 
@@ -179,37 +181,44 @@ def mode(values: list[int]) -> int | None:
 @dataclass(frozen=True)
 class Schedule:
     """What the schedule says about one instruction on one architecture."""
-    lowering: dict[str, float]           # SASS opcode -> instances per PTX link
-    focus_opcodes: tuple[str, ...]       # the opcodes the latency and interval describe
-    latency_class: str                   # fixed / variable / mixed / unknown
-    fixed_latency_cycles: int | None     # mode over fixed links
+
+    lowering: dict[str, float]  # SASS opcode -> instances per PTX link
+    focus_opcodes: tuple[str, ...]  # the opcodes the latency and interval describe
+    latency_class: str  # fixed / variable / mixed / unknown
+    fixed_latency_cycles: int | None  # mode over fixed links
     latency_min: int | None
     latency_max: int | None
     fixed_links: int
     variable_links: int
-    scoreboards: tuple[int, ...]         # write scoreboards used by variable links
-    producer_stall: int | None           # mode of a variable producer's own stall (its issue gap, not its latency)
+    scoreboards: tuple[int, ...]  # write scoreboards used by variable links
+    producer_stall: int | None  # mode of a variable producer's own stall (its issue gap, not its latency)
     chain_cycles_per_link: float | None  # stall cycles along the whole chain / links (scoreboard waits excluded)
-    issue_interval_cycles: int | None    # mode of gaps between consecutive independent focus instructions
+    issue_interval_cycles: int | None  # mode of gaps between consecutive independent focus instructions
     issue_cycles_per_ptx: float | None
     implied_throughput_per_sm_per_clk: float | None
     # Per focus opcode: (instances per link, fixed links, fixed-latency mode, min, max, variable links). Where
     # ptxas alternates two lowerings of one PTX op (HADD2 and HFMA2.MMA) each has its own share and latency.
     per_opcode: tuple = ()
-    has_control_flow: bool = False       # the lowering branches or calls (a software sequence, not a fixed one)
+    has_control_flow: bool = False  # the lowering branches or calls (a software sequence, not a fixed one)
 
     @property
     def sass_count(self) -> float:
         return round(sum(self.lowering.values()), 3)
 
 
-def read_schedule(baseline: list[Instruction], chain: list[Instruction], indep: list[Instruction] | None,
-                  chain_links: int, focus: tuple[str, ...] = (), indep_ptx: int | None = None) -> Schedule:
+def read_schedule(
+    baseline: list[Instruction],
+    chain: list[Instruction],
+    indep: list[Instruction] | None,
+    chain_links: int,
+    focus: tuple[str, ...] = (),
+    indep_ptx: int | None = None,
+) -> Schedule:
     """Combine the three kernels of one catalogue entry into a Schedule."""
     low = lowering(chain, baseline, chain_links)
     targets = set(low)
     if focus and not any(op.split(".")[0] in focus for op in targets):
-        focus = ()   # the expected opcode is not there (renamed on this arch): describe the whole lowering
+        focus = ()  # the expected opcode is not there (renamed on this arch): describe the whole lowering
     focus_ops = tuple(op for op in low if not focus or op.split(".")[0] in focus)
 
     links = dependent_links(chain, targets, focus)
@@ -247,18 +256,36 @@ def read_schedule(baseline: list[Instruction], chain: list[Instruction], indep: 
     for op in focus_ops:
         mine = [lk for lk in links if chain[lk.producer].opcode == op]
         fx = [lk.cycles for lk in mine if not lk.variable]
-        per_opcode.append((op, round(low[op], 3), len(fx), mode(fx), min(fx) if fx else None,
-                           max(fx) if fx else None, sum(1 for lk in mine if lk.variable)))
+        per_opcode.append(
+            (
+                op,
+                round(low[op], 3),
+                len(fx),
+                mode(fx),
+                min(fx) if fx else None,
+                max(fx) if fx else None,
+                sum(1 for lk in mine if lk.variable),
+            )
+        )
     control = any(op.split(".")[0] in SEQUENCE_FLOW for op in low) or bool(
-        marks and any(ins.base in SEQUENCE_FLOW for ins in chain[marks[0]:marks[-1] + 1]))
+        marks and any(ins.base in SEQUENCE_FLOW for ins in chain[marks[0] : marks[-1] + 1])
+    )
 
     return Schedule(
-        per_opcode=tuple(per_opcode), has_control_flow=bool(control),
-        lowering=low, focus_opcodes=focus_ops, latency_class=klass,
-        fixed_latency_cycles=mode(fixed), latency_min=min(fixed) if fixed else None,
-        latency_max=max(fixed) if fixed else None, fixed_links=len(fixed), variable_links=len(variable),
+        per_opcode=tuple(per_opcode),
+        has_control_flow=bool(control),
+        lowering=low,
+        focus_opcodes=focus_ops,
+        latency_class=klass,
+        fixed_latency_cycles=mode(fixed),
+        latency_min=min(fixed) if fixed else None,
+        latency_max=max(fixed) if fixed else None,
+        fixed_links=len(fixed),
+        variable_links=len(variable),
         scoreboards=tuple(sorted({lk.barrier for lk in variable if lk.barrier is not None})),
         producer_stall=mode([lk.producer_stall for lk in variable]),
-        chain_cycles_per_link=chain_cycles, issue_interval_cycles=interval, issue_cycles_per_ptx=per_ptx,
+        chain_cycles_per_link=chain_cycles,
+        issue_interval_cycles=interval,
+        issue_cycles_per_ptx=per_ptx,
         implied_throughput_per_sm_per_clk=throughput,
     )

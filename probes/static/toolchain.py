@@ -7,6 +7,7 @@ toolkit on PATH is the fallback. `GPU_PROBES_<TOOL>` (e.g. GPU_PROBES_PTXAS) ove
 Disassembly costs ~0.6 s per call, assembly ~0.02 s: callers batch many kernels into one module per architecture
 (`assemble_many`), and results are cached on disk keyed by a hash of tool version, arch and source.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -24,9 +25,33 @@ import filelock
 
 # Every architecture name CUDA 13 knows of; `supported_archs()` keeps those the installed ptxas accepts.
 CANDIDATE_ARCHS = (
-    "sm_70", "sm_72", "sm_75", "sm_80", "sm_86", "sm_87", "sm_88", "sm_89", "sm_90", "sm_90a",
-    "sm_100", "sm_100a", "sm_100f", "sm_101", "sm_101a", "sm_103", "sm_103a", "sm_103f",
-    "sm_110", "sm_110a", "sm_110f", "sm_120", "sm_120a", "sm_120f", "sm_121", "sm_121a", "sm_121f",
+    "sm_70",
+    "sm_72",
+    "sm_75",
+    "sm_80",
+    "sm_86",
+    "sm_87",
+    "sm_88",
+    "sm_89",
+    "sm_90",
+    "sm_90a",
+    "sm_100",
+    "sm_100a",
+    "sm_100f",
+    "sm_101",
+    "sm_101a",
+    "sm_103",
+    "sm_103a",
+    "sm_103f",
+    "sm_110",
+    "sm_110a",
+    "sm_110f",
+    "sm_120",
+    "sm_120a",
+    "sm_120f",
+    "sm_121",
+    "sm_121a",
+    "sm_121f",
 )
 _ARCH_RE = re.compile(r"^sm_(\d+)([af]?)$")
 
@@ -56,6 +81,7 @@ def _wheel_bin_dirs() -> list[Path]:
     dirs = []
     try:
         import nvidia  # namespace package of the pip wheels
+
         for root in getattr(nvidia, "__path__", []):
             for sub in ("cu13/bin", "cuda_nvcc/bin", "cuda_cuobjdump/bin", "cuda_nvdisasm/bin"):
                 p = Path(root) / sub
@@ -79,8 +105,10 @@ def find_tool(name: str) -> Path:
     found = shutil.which(name)
     if found:
         return Path(found)
-    raise ToolchainError(f"{name} not found: install the pip wheel (pip install gpu-probes) or a CUDA toolkit, "
-                         f"or set GPU_PROBES_{name.upper()}")
+    raise ToolchainError(
+        f"{name} not found: install the pip wheel (pip install gpu-probes) or a CUDA toolkit, "
+        f"or set GPU_PROBES_{name.upper()}"
+    )
 
 
 @functools.cache
@@ -92,8 +120,16 @@ def tool_version(name: str) -> str:
 
 
 _ISA_OF_RELEASE = {  # CUDA release -> PTX ISA it introduced (PTX ISA release notes)
-    (12, 0): "8.0", (12, 1): "8.1", (12, 2): "8.2", (12, 3): "8.3", (12, 4): "8.4", (12, 5): "8.5", (12, 6): "8.5",
-    (12, 7): "8.6", (12, 8): "8.7", (12, 9): "8.8",
+    (12, 0): "8.0",
+    (12, 1): "8.1",
+    (12, 2): "8.2",
+    (12, 3): "8.3",
+    (12, 4): "8.4",
+    (12, 5): "8.5",
+    (12, 6): "8.5",
+    (12, 7): "8.6",
+    (12, 8): "8.7",
+    (12, 9): "8.8",
 }
 
 
@@ -109,8 +145,9 @@ def ptx_isa_version() -> str:
         major, minor = 13, 0
     guess = f"{major - 4}.{minor}" if major >= 13 else _ISA_OF_RELEASE.get((major, minor), "8.0")
     gmaj, gmin = (int(x) for x in guess.split("."))
-    candidates = [f"{gmaj}.{m}" for m in range(gmin, -1, -1)] + (["8.8", "8.7", "8.5", "8.4", "8.0"] if gmaj > 8
-                                                                 else [])
+    candidates = [f"{gmaj}.{m}" for m in range(gmin, -1, -1)] + (
+        ["8.8", "8.7", "8.5", "8.4", "8.0"] if gmaj > 8 else []
+    )
     for cand in candidates:
         if _accepts_version(cand):
             return cand
@@ -128,7 +165,8 @@ def _accepts_version(version: str) -> bool:
 
 def cache_dir() -> Path:
     base = os.environ.get("GPU_PROBES_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "gpu-probes")
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "gpu-probes"
+    )
     return Path(base)
 
 
@@ -182,8 +220,12 @@ def assemble(ptx: str, arch: str, extra_flags: tuple[str, ...] = (), cache: bool
         with tempfile.TemporaryDirectory(prefix="gpu-probes-") as d:
             src, out = Path(d) / "in.ptx", Path(d) / "out.cubin"
             src.write_text(ptx)
-            r = subprocess.run([str(ptxas), f"-arch={arch}", *extra_flags, str(src), "-o", str(out)],
-                               capture_output=True, text=True, check=False)
+            r = subprocess.run(
+                [str(ptxas), f"-arch={arch}", *extra_flags, str(src), "-o", str(out)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             if r.returncode != 0:
                 raise AssemblyError(arch, (r.stderr or r.stdout).replace(str(src), "input.ptx"))
             return out.read_bytes()
@@ -196,6 +238,7 @@ def assemble(ptx: str, arch: str, extra_flags: tuple[str, ...] = (), cache: bool
 @dataclass(frozen=True)
 class PtxKernel:
     """One `.entry` of a batched module: its name and its full text (from `.visible .entry` to the closing brace)."""
+
     name: str
     text: str
 
@@ -208,8 +251,9 @@ def module_text(kernels: list[PtxKernel], arch: str, version: str | None = None,
 _LINE_RE = re.compile(r"line (\d+);")
 
 
-def assemble_many(kernels: list[PtxKernel], arch: str, prelude: str = "",
-                  cache: bool = True) -> tuple[bytes | None, dict[str, str]]:
+def assemble_many(
+    kernels: list[PtxKernel], arch: str, prelude: str = "", cache: bool = True
+) -> tuple[bytes | None, dict[str, str]]:
     """Assemble many kernels in one module. A kernel ptxas rejects is dropped with its error text and the rest retried.
 
     Returns (cubin of the accepted kernels or None if none, {rejected kernel name: ptxas message}).
@@ -263,8 +307,10 @@ def supported_archs(candidates: tuple[str, ...] = CANDIDATE_ARCHS) -> tuple[str,
         except AssemblyError:
             pass
     if not ok:
-        raise ToolchainError(f"ptxas {tool_version('ptxas')} ({find_tool('ptxas')}) accepts none of "
-                             f"{candidates[0]}..{candidates[-1]} with PTX ISA {ptx_isa_version()}")
+        raise ToolchainError(
+            f"ptxas {tool_version('ptxas')} ({find_tool('ptxas')}) accepts none of "
+            f"{candidates[0]}..{candidates[-1]} with PTX ISA {ptx_isa_version()}"
+        )
     return tuple(ok)
 
 

@@ -12,6 +12,7 @@ cuobjdump call per module, and architectures whose code sections come out byte-i
 Rows are cached per variant and architecture (key: kernel texts, tool versions, this package's source), so adding
 a variant assembles only its kernels.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -34,18 +35,35 @@ from . import schedule, toolchain, variants
 from .sass import Instruction, parse_cuobjdump
 
 CSV_NAME = "variants-sass.csv.gz"
-COPIES = 8                  # independent copies of a variant that cannot be chained
-CHAIN = 6                   # links of the latency chain
-CHAINS, LINKS = 8, 3        # interleaved chains x links of a chainable variant's issue-interval kernel
-MODULE_KERNELS = 1200       # kernels per ptxas module: bounds the cost of a rejection round
-_POOL = 4                    # per-source register pool in a chain (rotated so no two links cancel)
+COPIES = 8  # independent copies of a variant that cannot be chained
+CHAIN = 6  # links of the latency chain
+CHAINS, LINKS = 8, 3  # interleaved chains x links of a chainable variant's issue-interval kernel
+MODULE_KERNELS = 1200  # kernels per ptxas module: bounds the cost of a rejection round
+_POOL = 4  # per-source register pool in a chain (rotated so no two links cancel)
 PRELUDE = ".const .align 16 .b8 gp_cbuf[4096];\n"
-KEEP_OFFSET = 0x1000          # baseline keep-alive stores go to %aout + KEEP_OFFSET + ...: not counted
+KEEP_OFFSET = 0x1000  # baseline keep-alive stores go to %aout + KEEP_OFFSET + ...: not counted
 _KEEP = re.compile(r"\+0x([0-9a-f]+)\]")
 
-COLUMNS = ["variant", "group", "ptx", "arch", "status", "error", "sass", "sass_text", "lowering_kind", "lowerings",
-           "sass_per_ptx", "latency_class", "fixed_latency_cycles", "latency_min", "latency_max",
-           "issue_interval_cycles", "assembler_version", "assembled_as"]
+COLUMNS = [
+    "variant",
+    "group",
+    "ptx",
+    "arch",
+    "status",
+    "error",
+    "sass",
+    "sass_text",
+    "lowering_kind",
+    "lowerings",
+    "sass_per_ptx",
+    "latency_class",
+    "fixed_latency_cycles",
+    "latency_min",
+    "latency_max",
+    "issue_interval_cycles",
+    "assembler_version",
+    "assembled_as",
+]
 
 # --- kernels -------------------------------------------------------------------------------------------------------
 
@@ -115,8 +133,11 @@ class _Regs:
         return off
 
     def declarations(self) -> str:
-        return " ".join(f".reg {_DECL[k]} %{ {'pred': 'p', 'b16': 'h', 'b32': 'r', 'b64': 'd', 'b128': 'q'}[k]}<{n}>;"
-                        for k, n in sorted(self.count.items()) if n)
+        return " ".join(
+            f".reg {_DECL[k]} %{ {'pred': 'p', 'b16': 'h', 'b32': 'r', 'b64': 'd', 'b128': 'q'}[k] }<{n}>;"
+            for k, n in sorted(self.count.items())
+            if n
+        )
 
 
 def _address(kind: str, copy: int, regs: _Regs) -> str:
@@ -129,8 +150,9 @@ def _address(kind: str, copy: int, regs: _Regs) -> str:
     return reg
 
 
-def _instance(v: variants.Variant, regs: _Regs, copy: int, state: dict, link: int = 0,
-              pools: dict | None = None) -> str:
+def _instance(
+    v: variants.Variant, regs: _Regs, copy: int, state: dict, link: int = 0, pools: dict | None = None
+) -> str:
     """The variant's PTX with registers for one copy (state: the chain registers shared by all links)."""
     names: dict[str, str] = {}
 
@@ -211,17 +233,24 @@ def kernel_text(v: variants.Variant, name: str, shape: str) -> str:
     if baseline:
         for reg, klass in regs.loaded_regs:
             regs.store(reg, klass, keep=True)
-    lines = [f".visible .entry {name}(.param .u64 pin, .param .u64 pout)", "{",
-             "  .reg .b64 %ain, %aout, %off, %gbase, %lbase, %cbase; .reg .b32 %ix, %sbase;",
-             "  .shared .align 128 .b8 smem[4096]; .local .align 16 .b8 lmem[1024];",
-             "  " + regs.declarations(),
-             "  ld.param.u64 %ain, [pin]; ld.param.u64 %aout, [pout];",
-             "  cvta.to.global.u64 %ain, %ain; cvta.to.global.u64 %aout, %aout;",
-             "  mov.u32 %ix, %tid.x; mul.wide.u32 %off, %ix, 8192;",
-             "  add.s64 %ain, %ain, %off; add.s64 %aout, %aout, %off;",
-             "  add.s64 %gbase, %ain, 4096; mov.u32 %sbase, smem; mov.u64 %lbase, lmem; mov.u64 %cbase, gp_cbuf;",
-             *("  " + ln for ln in regs.loads), *("  " + ln for ln in regs.addresses),
-             *("  " + ln for ln in body), *("  " + ln for ln in regs.stores), "  ret;", "}"]
+    lines = [
+        f".visible .entry {name}(.param .u64 pin, .param .u64 pout)",
+        "{",
+        "  .reg .b64 %ain, %aout, %off, %gbase, %lbase, %cbase; .reg .b32 %ix, %sbase;",
+        "  .shared .align 128 .b8 smem[4096]; .local .align 16 .b8 lmem[1024];",
+        "  " + regs.declarations(),
+        "  ld.param.u64 %ain, [pin]; ld.param.u64 %aout, [pout];",
+        "  cvta.to.global.u64 %ain, %ain; cvta.to.global.u64 %aout, %aout;",
+        "  mov.u32 %ix, %tid.x; mul.wide.u32 %off, %ix, 8192;",
+        "  add.s64 %ain, %ain, %off; add.s64 %aout, %aout, %off;",
+        "  add.s64 %gbase, %ain, 4096; mov.u32 %sbase, smem; mov.u64 %lbase, lmem; mov.u64 %cbase, gp_cbuf;",
+        *("  " + ln for ln in regs.loads),
+        *("  " + ln for ln in regs.addresses),
+        *("  " + ln for ln in body),
+        *("  " + ln for ln in regs.stores),
+        "  ret;",
+        "}",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -267,6 +296,7 @@ def _baseline_kernel(v: variants.Variant, shape: str, tag: str) -> toolchain.Ptx
 
 # --- reading the schedule ---------------------------------------------------------------------------------------
 
+
 def _row(v: variants.Variant, arch: str, funcs: dict[str, list[Instruction]], kernels: dict) -> dict:
     indep, base = funcs[kernels["indep"].name], _without_keepalive(funcs[kernels["baseline-indep"].name])
     low = schedule.lowering(indep, base, CHAINS * LINKS if v.chainable else COPIES)
@@ -278,52 +308,81 @@ def _row(v: variants.Variant, arch: str, funcs: dict[str, list[Instruction]], ke
         low = {op: n for op, n in low.items() if op.split(".")[0] != "STG"}
     row = {"variant": v.name, "group": v.group, "ptx": v.ptx, "arch": arch, "status": "ok", "error": ""}
     if not low:
-        row.update(sass="(none)", sass_text="", lowering_kind="none", lowerings="", sass_per_ptx=0.0,
-                   latency_class="none", issue_interval_cycles=None)
+        row.update(
+            sass="(none)",
+            sass_text="",
+            lowering_kind="none",
+            lowerings="",
+            sass_per_ptx=0.0,
+            latency_class="none",
+            issue_interval_cycles=None,
+        )
         return row
     ptx_count = max(1, v.template.count(";") - v.template.count(".reg"))
     sched_chain = None
     if "chain" in kernels:
-        sched_chain = schedule.read_schedule(_without_keepalive(funcs[kernels["baseline-chain"].name]),
-                                             funcs[kernels["chain"].name],
-                                             None, CHAIN)
+        sched_chain = schedule.read_schedule(
+            _without_keepalive(funcs[kernels["baseline-chain"].name]), funcs[kernels["chain"].name], None, CHAIN
+        )
     interval = issue_interval(indep, set(low))
     per_ptx = round(sum(low.values()) / ptx_count, 3)
     from .instructions import lowering_figures
+
     if sched_chain is not None and sched_chain.lowering:
         figs = lowering_figures(sched_chain, sched_chain.sass_count / ptx_count)
-        klass, lat, lo, hi = (sched_chain.latency_class, sched_chain.fixed_latency_cycles, sched_chain.latency_min,
-                              sched_chain.latency_max)
+        klass, lat, lo, hi = (
+            sched_chain.latency_class,
+            sched_chain.fixed_latency_cycles,
+            sched_chain.latency_min,
+            sched_chain.latency_max,
+        )
     else:
-        sb = any(i.control.write_barrier is not None for i in indep if i.opcode in low
-                 and schedule.destinations(i))
+        sb = any(i.control.write_barrier is not None for i in indep if i.opcode in low and schedule.destinations(i))
         flow = any(op.split(".")[0] in schedule.SEQUENCE_FLOW for op in low)
-        figs = {"lowering_kind": "software sequence" if flow else "fixed sequence" if per_ptx > 1 + 1e-9
-                else "single", "lowerings": " ".join(low)}
+        figs = {
+            "lowering_kind": "software sequence" if flow else "fixed sequence" if per_ptx > 1 + 1e-9 else "single",
+            "lowerings": " ".join(low),
+        }
         klass, lat, lo, hi = ("variable" if sb else "fixed (no chain)"), None, None, None
     first = _first_copy(indep, low)
-    row.update(sass=_format(low), sass_text="; ".join(first), lowering_kind=figs["lowering_kind"],
-               lowerings=figs["lowerings"], sass_per_ptx=per_ptx, latency_class=klass, fixed_latency_cycles=lat,
-               latency_min=lo, latency_max=hi, issue_interval_cycles=interval)
+    row.update(
+        sass=_format(low),
+        sass_text="; ".join(first),
+        lowering_kind=figs["lowering_kind"],
+        lowerings=figs["lowerings"],
+        sass_per_ptx=per_ptx,
+        latency_class=klass,
+        fixed_latency_cycles=lat,
+        latency_min=lo,
+        latency_max=hi,
+        issue_interval_cycles=interval,
+    )
     return row
 
 
 def issue_interval(kernel: list[Instruction], targets: set[str]) -> int | None:
     """Mode of the stall field of a lowering instruction directly followed by another one (back-to-back copies:
     the distance ptxas keeps between them), None where no two are adjacent."""
-    gaps = [kernel[k].control.stall for k in range(len(kernel) - 1)
-            if kernel[k].opcode in targets and kernel[k + 1].opcode in targets
-            and not schedule.is_padding(kernel[k]) and not schedule.is_padding(kernel[k + 1])]
+    gaps = [
+        kernel[k].control.stall
+        for k in range(len(kernel) - 1)
+        if kernel[k].opcode in targets
+        and kernel[k + 1].opcode in targets
+        and not schedule.is_padding(kernel[k])
+        and not schedule.is_padding(kernel[k + 1])
+    ]
     return schedule.mode(gaps) if gaps else None
 
 
 def _without_keepalive(kernel: list[Instruction]) -> list[Instruction]:
     """A baseline without its keep-alive stores (global stores at offsets of KEEP_OFFSET and above)."""
+
     def keep(i: Instruction) -> bool:
         if i.base != "STG":
             return False
         m = _KEEP.search(i.operands[0]) if i.operands else None
         return bool(m and int(m.group(1), 16) >= KEEP_OFFSET)
+
     return [i for i in kernel if not keep(i)]
 
 
@@ -346,21 +405,25 @@ def _first_copy(kernel: list[Instruction], low: dict[str, float]) -> list[str]:
 
 # --- ELF: one code section per kernel -----------------------------------------------------------------------------
 
+
 def _section_headers(cubin: bytes):
-    shoff, = struct.unpack_from("<Q", cubin, 0x28)
+    (shoff,) = struct.unpack_from("<Q", cubin, 0x28)
     shentsize, shnum, shstrndx = struct.unpack_from("<HHH", cubin, 0x3A)
     heads = [struct.unpack_from("<IIQQQQ", cubin, shoff + k * shentsize) for k in range(shnum)]
     stro = heads[shstrndx][4]
     for k, (name_off, _typ, _flags, _addr, off, size) in enumerate(heads):
-        name = cubin[stro + name_off: cubin.index(b"\0", stro + name_off)]
+        name = cubin[stro + name_off : cubin.index(b"\0", stro + name_off)]
         yield k, shoff + k * shentsize, name, off, size
 
 
 def code_sections(cubin: bytes) -> dict[str, str]:
     """{kernel name: hash of its code section (.text.<name>)}: two kernels with the same hash on targets of one SASS
     family have the same SASS, control bits included (they are part of the encoding)."""
-    return {name[6:].decode(): hashlib.sha256(cubin[off:off + size]).hexdigest()[:32]
-            for _k, _h, name, off, size in _section_headers(cubin) if name.startswith(b".text.")}
+    return {
+        name[6:].decode(): hashlib.sha256(cubin[off : off + size]).hexdigest()[:32]
+        for _k, _h, name, off, size in _section_headers(cubin)
+        if name.startswith(b".text.")
+    }
 
 
 def keep_code_of(cubin: bytes, names: set[str]) -> bytes:
@@ -369,7 +432,7 @@ def keep_code_of(cubin: bytes, names: set[str]) -> bytes:
     buf = bytearray(cubin)
     for _k, head, name, _off, _size in _section_headers(cubin):
         if name.startswith(b".text.") and name[6:].decode() not in names:
-            struct.pack_into("<Q", buf, head + 0x20, 0)   # sh_size of an Elf64_Shdr
+            struct.pack_into("<Q", buf, head + 0x20, 0)  # sh_size of an Elf64_Shdr
     return bytes(buf)
 
 
@@ -381,7 +444,7 @@ def sass_family(arch: str) -> str:
 
 # --- caches --------------------------------------------------------------------------------------------------------
 
-ROW_VERSION = "2"   # bump when _row's reading of the schedule changes: rows are recomputed from cached SASS
+ROW_VERSION = "2"  # bump when _row's reading of the schedule changes: rows are recomputed from cached SASS
 CACHE_VERSION = "2"
 
 
@@ -396,6 +459,7 @@ def _kernel_keys(ks: dict) -> dict:
 
 class _Named:
     """A kernel known by its name only (what reading a schedule needs of it)."""
+
     __slots__ = ("name",)
 
     def __init__(self, name: str):
@@ -407,8 +471,13 @@ def _kernel_code_version() -> str:
     """Hash of the source that turns a variant into kernel texts (this module and the Variant/Operand classes;
     each variant's parsed operands go into its own key)."""
     import inspect
-    parts = [Path(__file__).read_text(), inspect.getsource(variants.Variant), inspect.getsource(variants.Operand),
-             repr(variants.CLASSES)]
+
+    parts = [
+        Path(__file__).read_text(),
+        inspect.getsource(variants.Variant),
+        inspect.getsource(variants.Operand),
+        repr(variants.CLASSES),
+    ]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]
 
 
@@ -421,16 +490,25 @@ class _Cache:
 
     def __init__(self):
         import sqlite3
-        key = hashlib.sha256("\0".join(["variant-atlas", CACHE_VERSION, toolchain.tool_version("ptxas"),
-                                        toolchain.tool_version("cuobjdump"), toolchain.ptx_isa_version()]
-                                       ).encode()).hexdigest()[:24]
+
+        key = hashlib.sha256(
+            "\0".join(
+                [
+                    "variant-atlas",
+                    CACHE_VERSION,
+                    toolchain.tool_version("ptxas"),
+                    toolchain.tool_version("cuobjdump"),
+                    toolchain.ptx_isa_version(),
+                ]
+            ).encode()
+        ).hexdigest()[:24]
         path = toolchain.cache_dir() / "variant-atlas" / f"atlas-{key}.sqlite"
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(str(path), timeout=120)
             self.db.execute("PRAGMA journal_mode=WAL")
         except (OSError, sqlite3.Error):
-            self.db = sqlite3.connect(":memory:")   # a read-only cache only costs speed
+            self.db = sqlite3.connect(":memory:")  # a read-only cache only costs speed
         self.db.executescript("""
             CREATE TABLE IF NOT EXISTS kernels (arch TEXT, kkey TEXT, code TEXT, msg TEXT, PRIMARY KEY (arch, kkey));
             CREATE TABLE IF NOT EXISTS sass (fam TEXT, code TEXT, data BLOB, PRIMARY KEY (fam, code));
@@ -443,58 +521,74 @@ class _Cache:
         """{variant name: {"v": variant key, "k": {shape: (kernel name, kernel key)}}}: generating the kernel texts
         of the whole table costs seconds, so what a build needs of them is cached, keyed by the variant's fields
         and the source of the code that writes them."""
-        sigs = {v.name: hashlib.sha256("\0".join([_kernel_code_version(), v.name, v.group, v.template, str(v.chain),
-                                                   v.setup, repr(v.operands)]).encode()).hexdigest()[:32]
-                for v in table}
+        sigs = {
+            v.name: hashlib.sha256(
+                "\0".join(
+                    [_kernel_code_version(), v.name, v.group, v.template, str(v.chain), v.setup, repr(v.operands)]
+                ).encode()
+            ).hexdigest()[:32]
+            for v in table
+        }
         got: dict[str, str] = {}
         keys = list(set(sigs.values()))
         for i in range(0, len(keys), 900):
-            part = keys[i:i + 900]
-            got.update(self.db.execute(f"SELECT sig, data FROM meta WHERE sig IN ({','.join('?' * len(part))})",
-                                       part).fetchall())
+            part = keys[i : i + 900]
+            got.update(
+                self.db.execute(
+                    f"SELECT sig, data FROM meta WHERE sig IN ({','.join('?' * len(part))})", part
+                ).fetchall()
+            )
         out, new = {}, []
         for v in table:
             if sigs[v.name] in got:
                 out[v.name] = json.loads(got[sigs[v.name]])
                 continue
             ks = kernels_for(v)
-            m = {"v": _variant_key(v, ks), "k": {shape: (k.name, kk) for (shape, k), kk in
-                                                  zip(ks.items(), _kernel_keys(ks).values())}}
+            m = {
+                "v": _variant_key(v, ks),
+                "k": {shape: (k.name, kk) for (shape, k), kk in zip(ks.items(), _kernel_keys(ks).values())},
+            }
             out[v.name] = m
             new.append((sigs[v.name], json.dumps(m)))
         self.put("meta", new)
         return out
 
     def cells(self, arch: str) -> dict:
-        return {vk: (rk, msg, asm) for vk, rk, msg, asm in
-                self.db.execute("SELECT vkey, rkey, msg, assembled_as FROM cells WHERE arch=?", (arch,))}
+        return {
+            vk: (rk, msg, asm)
+            for vk, rk, msg, asm in self.db.execute(
+                "SELECT vkey, rkey, msg, assembled_as FROM cells WHERE arch=?", (arch,)
+            )
+        }
 
     def rows(self, rkeys) -> dict:
         out = {}
         rkeys = list(rkeys)
         for i in range(0, len(rkeys), 900):
-            part = rkeys[i:i + 900]
+            part = rkeys[i : i + 900]
             q = f"SELECT rkey, data FROM rows WHERE ver=? AND rkey IN ({','.join('?' * len(part))})"
             out.update({rk: json.loads(d) for rk, d in self.db.execute(q, (ROW_VERSION, *part))})
         return out
 
     def kernels(self, arch: str) -> dict:
-        return {kk: (code, msg) for kk, code, msg in
-                self.db.execute("SELECT kkey, code, msg FROM kernels WHERE arch=?", (arch,))}
+        return {
+            kk: (code, msg)
+            for kk, code, msg in self.db.execute("SELECT kkey, code, msg FROM kernels WHERE arch=?", (arch,))
+        }
 
     def known_codes(self, fam: str, codes) -> set:
         out, codes = set(), list(codes)
         for i in range(0, len(codes), 900):
-            part = codes[i:i + 900]
+            part = codes[i : i + 900]
             q = f"SELECT code FROM sass WHERE fam=? AND code IN ({','.join('?' * len(part))})"
-            out.update(c for c, in self.db.execute(q, (fam, *part)))
+            out.update(c for (c,) in self.db.execute(q, (fam, *part)))
         return out
 
     def sass(self, fam: str, codes) -> dict:
 
         out, codes = {}, list(codes)
         for i in range(0, len(codes), 900):
-            part = codes[i:i + 900]
+            part = codes[i : i + 900]
             q = f"SELECT code, data FROM sass WHERE fam=? AND code IN ({','.join('?' * len(part))})"
             out.update({c: json.loads(zlib.decompress(d)) for c, d in self.db.execute(q, (fam, *part))})
         return out
@@ -508,11 +602,15 @@ class _Cache:
 # --- workers (forked: they read the build's inputs from module globals, never from the cache file) ---------------
 
 _JOB: dict = {}
-LAST_STATS = {"modules": 0, "disassembled": 0, "schedules": 0, "kernels": 0}   # of the last build(): what it had to do
+LAST_STATS = {"modules": 0, "disassembled": 0, "schedules": 0, "kernels": 0}  # of the last build(): what it had to do
 
 
-def assemble_arch(arch: str, todo: list[variants.Variant] | None = None, kernels: dict | None = None,
-                  only: list[toolchain.PtxKernel] | None = None) -> tuple[list[tuple[bytes, dict]], dict[str, str]]:
+def assemble_arch(
+    arch: str,
+    todo: list[variants.Variant] | None = None,
+    kernels: dict | None = None,
+    only: list[toolchain.PtxKernel] | None = None,
+) -> tuple[list[tuple[bytes, dict]], dict[str, str]]:
     """Assemble every distinct kernel of `todo` (or the kernels `only`) for `arch` in modules of about
     MODULE_KERNELS kernels (shared baselines once): [(cubin, {kernel name: code hash})], {kernel name: ptxas
     message} for the rejected ones."""
@@ -524,7 +622,7 @@ def assemble_arch(arch: str, todo: list[variants.Variant] | None = None, kernels
     order = sorted(distinct.values(), key=lambda k: (not k.name.endswith(("_bi", "_bc")), k.name))
     out, rejected = [], {}
     for i in range(0, len(order), MODULE_KERNELS):
-        cubin, rej = toolchain.assemble_many(order[i:i + MODULE_KERNELS], arch, prelude=PRELUDE, cache=False)
+        cubin, rej = toolchain.assemble_many(order[i : i + MODULE_KERNELS], arch, prelude=PRELUDE, cache=False)
         rejected.update({n: re.sub(r"^(error|fatal)\s*:\s*", "", m) for n, m in rej.items()})
         if cubin is not None:
             out.append((cubin, code_sections(cubin)))
@@ -568,8 +666,8 @@ def _unpack(item: list) -> Instruction:
 # The targets `make static` builds the variant atlas for: None = every target ptxas accepts and cuobjdump reads.
 TARGETS: tuple[str, ...] | None = None
 
-VERIFY_EVERY = 48   # an `a`/`f` target assembles what its base rejects and every VERIFY_EVERY-th variant (by hash)
-VERIFY = 60         # ... but at least this many, to check that it lowers like its base target
+VERIFY_EVERY = 48  # an `a`/`f` target assembles what its base rejects and every VERIFY_EVERY-th variant (by hash)
+VERIFY = 60  # ... but at least this many, to check that it lowers like its base target
 
 
 def _base_of(arch: str, archs: list[str]) -> str | None:
@@ -579,8 +677,18 @@ def _base_of(arch: str, archs: list[str]) -> str | None:
 
 
 def _comparable(row: dict) -> tuple:
-    return tuple(str(row.get(c, "")) for c in ("status", "sass", "sass_text", "lowering_kind", "latency_class",
-                                                "fixed_latency_cycles", "issue_interval_cycles"))
+    return tuple(
+        str(row.get(c, ""))
+        for c in (
+            "status",
+            "sass",
+            "sass_text",
+            "lowering_kind",
+            "latency_class",
+            "fixed_latency_cycles",
+            "issue_interval_cycles",
+        )
+    )
 
 
 def _sample(vkeys: dict[str, str], names: list[str]) -> list[str]:
@@ -597,13 +705,13 @@ class _Builder:
         self.cache = _Cache()
         self.by_name = {v.name: v for v in table}
         self._kernels: dict[str, dict] = {}
-        meta = self.cache.meta(table)                  # the kernels' names and keys, without writing their texts
+        meta = self.cache.meta(table)  # the kernels' names and keys, without writing their texts
         self.knames = {n: {shape: _Named(kn) for shape, (kn, _kk) in m["k"].items()} for n, m in meta.items()}
         self.kkeys = {n: {shape: kk for shape, (_kn, kk) in m["k"].items()} for n, m in meta.items()}
         self.vkeys = {n: m["v"] for n, m in meta.items()}
         self.kk_of = {kn.name: self.kkeys[n][shape] for n, ks in self.knames.items() for shape, kn in ks.items()}
-        self.cells = {a: self.cache.cells(a) for a in archs}        # arch -> vkey -> (rkey, msg, assembled_as)
-        self.codes: dict[str, dict] = {}                              # arch -> kernel key -> (code, msg)
+        self.cells = {a: self.cache.cells(a) for a in archs}  # arch -> vkey -> (rkey, msg, assembled_as)
+        self.codes: dict[str, dict] = {}  # arch -> kernel key -> (code, msg)
 
     def kernels(self, name: str) -> dict:
         if name not in self._kernels:
@@ -627,12 +735,17 @@ class _Builder:
         for a, names in todo.items():
             codes, missing = self._codes(a), {}
             # a code whose SASS never reached the cache (a build stopped between the two) counts as not assembled
-            have = self.cache.known_codes(sass_family(a), {codes[kk][0] for n in names for kk in self.kkeys[n].values()
-                                                          if kk in codes and codes[kk][0]})
+            have = self.cache.known_codes(
+                sass_family(a),
+                {codes[kk][0] for n in names for kk in self.kkeys[n].values() if kk in codes and codes[kk][0]},
+            )
             for n in names:
-                lacks = [shape for shape, kk in self.kkeys[n].items()
-                         if kk not in codes or (codes[kk][0] and codes[kk][0] not in have)]
-                for shape in lacks:      # the cache is per kernel: only the kernels `a` lacks are written
+                lacks = [
+                    shape
+                    for shape, kk in self.kkeys[n].items()
+                    if kk not in codes or (codes[kk][0] and codes[kk][0] not in have)
+                ]
+                for shape in lacks:  # the cache is per kernel: only the kernels `a` lacks are written
                     k = self.kernels(n)[shape]
                     missing.setdefault(k.name, k)
             by_kernel.update(missing)
@@ -643,7 +756,7 @@ class _Builder:
         tasks = []
         for a, names in need_asm.items():
             per = max(1, -(-len(names) // max(1, -(-self.workers // max(1, len(need_asm))))))
-            tasks += [(a, names[i:i + per]) for i in range(0, len(names), per)]
+            tasks += [(a, names[i : i + per]) for i in range(0, len(names), per)]
         seen = {fam: set() for fam in {sass_family(a) for a in todo}}
         sass_new: dict[str, dict] = {fam: {} for fam in seen}
         n_mod = n_dis = 0
@@ -656,8 +769,9 @@ class _Builder:
                     done[asm[fut]] = (a, mods)
                     codes = self._codes(a)
                     new_k = [(a, self.kk_of[n], None, m) for n, m in rejected.items()]
-                    new_k += [(a, self.kk_of[name], code, None) for _c, sections in mods
-                              for name, code in sections.items()]
+                    new_k += [
+                        (a, self.kk_of[name], code, None) for _c, sections in mods for name, code in sections.items()
+                    ]
                     self.cache.put("kernels", new_k)
                     codes.update({kk: (code, msg) for _a, kk, code, msg in new_k})
                     self.say(f"{a}: {sum(len(s) for _c, s in mods)} kernels assembled, {len(rejected)} rejected")
@@ -687,8 +801,13 @@ class _Builder:
                     got = fut.result()
                     sass_new[fam].update(got)
 
-                    self.cache.put("sass", [(fam, c, zlib.compress(json.dumps(p, separators=(",", ":")).encode(), 3))
-                                            for c, p in got.items()])
+                    self.cache.put(
+                        "sass",
+                        [
+                            (fam, c, zlib.compress(json.dumps(p, separators=(",", ":")).encode(), 3))
+                            for c, p in got.items()
+                        ],
+                    )
             self.say(f"{n_mod} modules assembled, {n_dis} disassembled (only code not seen before in its family)")
         LAST_STATS["modules"] += n_mod
         LAST_STATS["disassembled"] += n_dis
@@ -705,8 +824,9 @@ class _Builder:
                 if msgs:
                     cell = ("", msgs[0], "")
                 else:
-                    rkey = hashlib.sha256("\0".join([self.vkeys[n], fam, *(c for c, _m in got)]).encode()
-                                          ).hexdigest()[:32]
+                    rkey = hashlib.sha256("\0".join([self.vkeys[n], fam, *(c for c, _m in got)]).encode()).hexdigest()[
+                        :32
+                    ]
                     cell = (rkey, "", "")
                     want_rows.setdefault(rkey, (n, a))
                 self.cells[a][self.vkeys[n]] = cell
@@ -716,13 +836,19 @@ class _Builder:
         if items:
             sass = {}
             for fam in {sass_family(a) for _rk, _n, a in items}:
-                need = {self._codes(a)[kk][0] for _rk, n, a in items if sass_family(a) == fam
-                        for kk in self.kkeys[n].values()}
+                need = {
+                    self._codes(a)[kk][0]
+                    for _rk, n, a in items
+                    if sass_family(a) == fam
+                    for kk in self.kkeys[n].values()
+                }
                 sass[fam] = dict(sass_new.get(fam, {}))
                 sass[fam].update(self.cache.sass(fam, need - set(sass[fam])))
-            _JOB.update(sass=sass, codes={a: {kk: c for kk, (c, _m) in self._codes(a).items()}
-                                          for a in {a for _rk, _n, a in items}})
-            chunks = [items[i::max(1, self.workers * 4)] for i in range(max(1, self.workers * 4))]
+            _JOB.update(
+                sass=sass,
+                codes={a: {kk: c for kk, (c, _m) in self._codes(a).items()} for a in {a for _rk, _n, a in items}},
+            )
+            chunks = [items[i :: max(1, self.workers * 4)] for i in range(max(1, self.workers * 4))]
             with concurrent.futures.ProcessPoolExecutor(max_workers=self.workers) as pool:
                 for part in pool.map(_rows_job, [c for c in chunks if c]):
                     self.cache.put("rows", [(rk, ROW_VERSION, json.dumps(r, sort_keys=True)) for rk, r in part])
@@ -741,8 +867,13 @@ class _Builder:
         return row
 
 
-def build(out_dir: Path | None, archs: list[str] | None = None, progress: bool = True, workers: int | None = None,
-          names: list[str] | None = None) -> pd.DataFrame:
+def build(
+    out_dir: Path | None,
+    archs: list[str] | None = None,
+    progress: bool = True,
+    workers: int | None = None,
+    names: list[str] | None = None,
+) -> pd.DataFrame:
     """Build the variant atlas for `archs` (default every target ptxas accepts and cuobjdump reads) and write
     out_dir/variants-sass.csv.gz atomically (out_dir None: only return the table)."""
     table = variants.table() if names is None else tuple(variants.by_name()[n] for n in names)
@@ -776,8 +907,7 @@ def build(out_dir: Path | None, archs: list[str] | None = None, progress: bool =
         missing = b.missing(a, allnames)
         ok_on_base = [n for n in missing if base_cells[b.vkeys[n]][0]]
         sample[a] = _sample(b.vkeys, [n for n in allnames if base_cells[b.vkeys[n]][0]])
-        todo[a] = [n for n in missing if not base_cells[b.vkeys[n]][0]] + \
-            [n for n in ok_on_base if n in set(sample[a])]
+        todo[a] = [n for n in missing if not base_cells[b.vkeys[n]][0]] + [n for n in ok_on_base if n in set(sample[a])]
     say(f"{sum(len(t) for t in todo.values())} cells to build on {len(second)} a/f targets")
     b.run({a: t for a, t in todo.items() if t})
     redo, copied = {}, []
@@ -789,8 +919,10 @@ def build(out_dir: Path | None, archs: list[str] | None = None, progress: bool =
         check = b.cache.rows({b.cells[x][b.vkeys[n]][0] for n in sample[a] for x in (a, base)})
         differs = [n for n in sample[a] if _comparable(b.row(a, n, check)) != _comparable(b.row(base, n, check))]
         if differs:
-            say(f"{a}: {len(differs)} of {len(sample[a])} sampled variants lower unlike {base} (e.g. {differs[0]}): "
-                f"assembling all {len(rest)}")
+            say(
+                f"{a}: {len(differs)} of {len(sample[a])} sampled variants lower unlike {base} (e.g. {differs[0]}): "
+                f"assembling all {len(rest)}"
+            )
             redo[a] = rest + [n for n in allnames if b.cells[a].get(b.vkeys[n], ("", "", ""))[2] == base]
             continue
         for n in rest:
@@ -813,15 +945,17 @@ def build(out_dir: Path | None, archs: list[str] | None = None, progress: bool =
         df[col] = df[col].astype("Int64")
     if out_dir is not None:
         write_csv(df, out_dir)
-    say(f"{len(df)} cells, {df[df.status == 'ok']['variant'].nunique()} of {len(table)} variants accepted by some "
-        "target")
+    say(
+        f"{len(df)} cells, {df[df.status == 'ok']['variant'].nunique()} of {len(table)} variants accepted by some "
+        "target"
+    )
     return df
-
 
 
 def write_csv(df: pd.DataFrame, out_dir: Path) -> Path:
     """out_dir/variants-sass.csv.gz, gzip with a fixed timestamp (byte-identical for the same table)."""
     import gzip
+
     buf = _io.StringIO()
     df.to_csv(buf, index=False, lineterminator="\n")
     path = Path(out_dir) / CSV_NAME
@@ -836,6 +970,7 @@ def write_csv(df: pd.DataFrame, out_dir: Path) -> Path:
 
 
 # --- the join with the dynamic probes -----------------------------------------------------------------------------
+
 
 def scheduled(key: str, arch: str, csv: Path | None = None) -> dict | None:
     """The atlas row (ptxas's schedule) of the variant `variants.lookup(key)` finds on `arch`, from the committed
@@ -854,10 +989,12 @@ _CSV_ROWS: dict = {}
 def _csv_rows(path: str) -> dict:
     if path not in _CSV_ROWS:
         import csv as _csv
+
         p = Path(path)
         if not p.is_file():
             return {}
         import gzip
+
         with gzip.open(p, "rt", newline="") as f:
             _CSV_ROWS[path] = {(r["variant"], r["arch"]): r for r in _csv.DictReader(f)}
     return _CSV_ROWS[path]

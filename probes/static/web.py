@@ -18,6 +18,7 @@ unchanged between releases is stored once; in hcells atlas/row/arch/status/sass/
 into `strings`, fixed and interval numbers or null). atlas.html's release selector shows them (`?release=12.8`),
 marking each cell that differs from the release before: a change of the compiler's model, not of the hardware.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,19 @@ from pathlib import Path
 import pandas as pd
 
 SCHEMA = "gpu-probes/static-atlas/1"
-CELL_FIELDS = ["status", "sass", "lowering_kind", "lowerings", "latency_class", "fixed_latency_cycles",
-               "latency_min", "latency_max", "issue_interval_cycles", "error", "assembled_as"]
+CELL_FIELDS = [
+    "status",
+    "sass",
+    "lowering_kind",
+    "lowerings",
+    "latency_class",
+    "fixed_latency_cycles",
+    "latency_min",
+    "latency_max",
+    "issue_interval_cycles",
+    "error",
+    "assembled_as",
+]
 _NUMERIC = {"fixed_latency_cycles", "latency_min", "latency_max", "issue_interval_cycles"}
 
 
@@ -50,13 +62,27 @@ def history_snapshots(history_dir: Path) -> list[tuple[str, str, pd.DataFrame]]:
     return out
 
 
-_HFIELDS = ["atlas", "row", "arch", "status", "sass", "detail", "latency_class", "fixed_latency_cycles",
-            "issue_interval_cycles"]
+_HFIELDS = [
+    "atlas",
+    "row",
+    "arch",
+    "status",
+    "sass",
+    "detail",
+    "latency_class",
+    "fixed_latency_cycles",
+    "issue_interval_cycles",
+]
 
 
-def atlas_data(df: pd.DataFrame, toolchain_versions: dict, history: pd.DataFrame | None = None,
-               snapshots: list[tuple[str, str, pd.DataFrame]] | None = None) -> dict:
+def atlas_data(
+    df: pd.DataFrame,
+    toolchain_versions: dict,
+    history: pd.DataFrame | None = None,
+    snapshots: list[tuple[str, str, pd.DataFrame]] | None = None,
+) -> dict:
     from probes.static.toolchain import arch_key
+
     archs = sorted(df["arch"].unique(), key=arch_key)
     strings: dict[str, int] = {}
 
@@ -75,17 +101,21 @@ def atlas_data(df: pd.DataFrame, toolchain_versions: dict, history: pd.DataFrame
         idx = cells.setdefault(cell, len(cells))
         by_variant.setdefault(r["variant"], {})[r["arch"]] = idx
         meta.setdefault(r["variant"], (r["group"], r["ptx"]))
-    variants = [[name, meta[name][0], meta[name][1], [by_variant[name].get(a) for a in archs]]
-                for name in dict.fromkeys(df["variant"])]
+    variants = [
+        [name, meta[name][0], meta[name][1], [by_variant[name].get(a) for a in archs]]
+        for name in dict.fromkeys(df["variant"])
+    ]
     groups = list(dict.fromkeys(df["group"]))
-    hist = [] if history is None else history[["step", "atlas", "row", "arch", "field", "old", "new"]] \
-        .astype(str).values.tolist()
+    hist = (
+        []
+        if history is None
+        else history[["step", "atlas", "row", "arch", "field", "old", "new"]].astype(str).values.tolist()
+    )
     hcells: dict[tuple, int] = {}
     releases = []
 
     def hnum(v):
-        return None if v in ("", None) else float(v) if "." in str(v) and float(v) != int(float(v)) \
-            else int(float(v))
+        return None if v in ("", None) else float(v) if "." in str(v) and float(v) != int(float(v)) else int(float(v))
 
     for release, ptxas, snap in snapshots or []:
         idx = []
@@ -93,13 +123,23 @@ def atlas_data(df: pd.DataFrame, toolchain_versions: dict, history: pd.DataFrame
             cell = tuple(hnum(v) if k >= 7 else s(v) for k, v in enumerate(r))
             idx.append(hcells.setdefault(cell, len(hcells)))
         releases.append([release, ptxas, sorted(snap["arch"].unique(), key=arch_key), idx])
-    return {"schema": SCHEMA, "toolchain": toolchain_versions, "archs": archs, "groups": groups,
-            "strings": list(strings), "cells": [list(c) for c in cells], "variants": variants, "history": hist,
-            "hcells": [list(c) for c in hcells], "releases": releases}
+    return {
+        "schema": SCHEMA,
+        "toolchain": toolchain_versions,
+        "archs": archs,
+        "groups": groups,
+        "strings": list(strings),
+        "cells": [list(c) for c in cells],
+        "variants": variants,
+        "history": hist,
+        "hcells": [list(c) for c in hcells],
+        "releases": releases,
+    }
 
 
 def write(out_dir: Path, data: dict) -> tuple[Path, Path]:
     from probes.results.io import write_atomic
+
     out_dir = Path(out_dir)
     text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, sort_keys=False)
     write_atomic(out_dir / "atlas.json", text + "\n")

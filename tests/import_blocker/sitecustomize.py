@@ -1,5 +1,6 @@
 """Put this folder first on PYTHONPATH to make a bare image: the modules named in $GPU_PROBES_BLOCK_IMPORTS
 (comma-separated top-level names) cannot be imported, in this process and in every worker it starts."""
+
 import os
 import sys
 

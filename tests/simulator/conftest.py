@@ -5,6 +5,7 @@ the every-probe tests used to run the catalogue once each. Under pytest-xdist ev
 session, so the first worker to need the run does it under a file lock in the folder all workers share, and the
 others read what it left there (the pattern of pytest-xdist's documentation).
 """
+
 import json
 import os
 from pathlib import Path
@@ -19,12 +20,14 @@ ATLAS = ROOT / "reports" / "static" / "instructions-sass.csv"
 def _gather(root: Path) -> dict:
     from probes import catalogue, selftest
     from probes.engine.environment import capture
+
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GPU_PROBES_EXTRA_CATALOGUE", selftest.CLOCK_PROBE_MODULE)
         catalogue.all_probes.cache_clear()
         try:
-            return selftest.gather(capture("simulator"), timeout=120, atlas_csv=ATLAS, backend="simulator",
-                                   smoke_out=root / "sim" / "data")
+            return selftest.gather(
+                capture("simulator"), timeout=120, atlas_csv=ATLAS, backend="simulator", smoke_out=root / "sim" / "data"
+            )
         finally:
             catalogue.all_probes.cache_clear()
 

@@ -4,27 +4,31 @@ wrong expectation), samples carry the fields the analysis reads, and one probe r
 Run in its own process with NUMBA_ENABLE_CUDASIM=1. The simulator's clock is a test clock: these numbers check
 code, not hardware.
 """
+
 import os
 
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.skipif(os.environ.get("NUMBA_ENABLE_CUDASIM") != "1",
-                                reason="simulator tests run in their own process with NUMBA_ENABLE_CUDASIM=1")
+pytestmark = pytest.mark.skipif(
+    os.environ.get("NUMBA_ENABLE_CUDASIM") != "1",
+    reason="simulator tests run in their own process with NUMBA_ENABLE_CUDASIM=1",
+)
 
-NAMES = ("bandwidth.ladder", "bandwidth.ladder.own", "bandwidth.occupancy", "bandwidth.shared",
-         "bandwidth.l2.nearfar")
+NAMES = ("bandwidth.ladder", "bandwidth.ladder.own", "bandwidth.occupancy", "bandwidth.shared", "bandwidth.l2.nearfar")
 
 
 @pytest.fixture
 def ctx():
     from probes.engine import environment
     from probes.kernel.context import Context
+
     return Context("simulator", environment.capture("simulator"))
 
 
 def _smoke(name):
     from probes import catalogue
+
     probe = catalogue.get(name)
     return probe, probe.parse_params(list(probe.smoke))
 
@@ -53,6 +57,7 @@ def test_ladder_bytes_follow_the_layout(ctx):
 def test_a_wrong_read_expectation_is_caught(ctx, monkeypatch):
     from probes.catalogue import bandwidth as B
     from probes.spec import KernelCheckError
+
     probe, params = _smoke("bandwidth.ladder.own")
     monkeypatch.setattr(B, "expected_read_sum", lambda *a: 1)
     with pytest.raises(KernelCheckError, match="read checksum"):
@@ -63,6 +68,7 @@ def test_wrong_written_data_is_caught(ctx, monkeypatch):
     from probes.catalogue import bandwidth as B
     from probes.kernel import bw_kernels as K
     from probes.spec import KernelCheckError
+
     probe, params = _smoke("bandwidth.ladder")
     B._VERIFIED.clear()
     ctx._kernels.pop(("bw-region", "write", params["unroll"]), None)
@@ -71,6 +77,7 @@ def test_wrong_written_data_is_caught(ctx, monkeypatch):
     def off_by_one():
         store = real()
         return lambda arr, i, v: store(arr, i, v + 1)
+
     monkeypatch.setattr(K, "st_v4", off_by_one)
     K.region_kernel.cache_clear()
     try:
@@ -84,6 +91,7 @@ def test_wrong_written_data_is_caught(ctx, monkeypatch):
 def test_shared_checksum_matches_the_host_model_for_every_access(ctx, monkeypatch):
     from probes.kernel import bw_kernels as K
     from probes.spec import KernelCheckError
+
     probe, params = _smoke("bandwidth.shared")
     for access in ("b32", "v2", "v4", "ldmatrix"):
         out = probe.measure(ctx, {"access": access, "stride": 2}, params)
@@ -98,8 +106,9 @@ def test_nearfar_map_has_one_cell_per_sm_and_window(ctx):
     (point,) = probe.points(ctx.env, params)
     out = probe.measure(ctx, point.as_dict(), params)
     assert out["sms_claimed"] == ctx.env["sm_count"]
-    assert sorted(zip(out["sm"].tolist(), out["window"].tolist())) == \
-        [(s, w) for s in range(ctx.env["sm_count"]) for w in range(params["windows"])]
+    assert sorted(zip(out["sm"].tolist(), out["window"].tolist())) == [
+        (s, w) for s in range(ctx.env["sm_count"]) for w in range(params["windows"])
+    ]
     assert np.all(out["bytes_per_clk"] > 0) and np.all(out["cycles_per_op"] > 0)
 
 
@@ -108,11 +117,20 @@ def test_end_to_end_through_the_engine(tmp_path):
     from probes.engine import environment
     from probes.engine.measure import run_probe
     from probes.report.sections import bandwidth as section
+
     probe = catalogue.get("bandwidth.shared")
     params = probe.parse_params(list(probe.smoke) + ["accesses=b32", "strides=1"])
     env = environment.capture("simulator")
-    doc = run_probe(probe, params, "simulator", env, tmp_path / "r.json", rule="fixed-count",
-                    rule_params={"count": 3, "min_samples": 3}, progress=False)
+    doc = run_probe(
+        probe,
+        params,
+        "simulator",
+        env,
+        tmp_path / "r.json",
+        rule="fixed-count",
+        rule_params={"count": 3, "min_samples": 3},
+        progress=False,
+    )
     assert doc["outcome"] == "ok" and [p["axes"] for p in doc["points"]] == [{"access": "b32", "stride": 1}]
     assert doc["points"][0]["summary"]["n"] == 3 and doc["backend"] == "simulator"
     sec = section.section([{**doc, "_file": "data/r.json"}])

@@ -2,6 +2,7 @@
 
 Run in its own process with NUMBA_ENABLE_CUDASIM=1 (`make test` does this): the simulator is fixed at import.
 """
+
 import os
 
 import pytest
@@ -11,8 +12,10 @@ from probes.cli import main
 from probes.report.build import PublishError, build_reports
 from probes.results import io
 
-pytestmark = pytest.mark.skipif(os.environ.get("NUMBA_ENABLE_CUDASIM") != "1",
-                                reason="simulator tests run in their own process with NUMBA_ENABLE_CUDASIM=1")
+pytestmark = pytest.mark.skipif(
+    os.environ.get("NUMBA_ENABLE_CUDASIM") != "1",
+    reason="simulator tests run in their own process with NUMBA_ENABLE_CUDASIM=1",
+)
 
 
 def _smoke_args(name: str) -> list[str]:
@@ -27,13 +30,15 @@ def smoke_results(catalogue_run):
     (root, {probe: (outcome, [its documents])})."""
     root, obs = catalogue_run
     docs = io.load_dir(root / "sim" / "data")
-    return root, {name: (r["outcome"], [d for d in docs if d["probe"]["name"] == name])
-                  for name, r in obs["smoke"].items()}
+    return root, {
+        name: (r["outcome"], [d for d in docs if d["probe"]["name"] == name]) for name, r in obs["smoke"].items()
+    }
 
 
 @pytest.fixture(scope="module")
 def sim_env():
     from probes.engine.environment import capture
+
     return capture("simulator")
 
 
@@ -42,7 +47,7 @@ def test_probe_runs_end_to_end(name, smoke_results, sim_env):
     probe = catalogue.get(name)
     outcome, docs = smoke_results[1][name]
     unmet = probe.unmet(sim_env, probe.parse_params(probe.smoke))
-    if unmet:   # e.g. tcgen05 (cc 10.x) on the simulator's cc 9.0: skipped with its reason, never run
+    if unmet:  # e.g. tcgen05 (cc 10.x) on the simulator's cc 9.0: skipped with its reason, never run
         assert outcome == "skipped", unmet
         return
     assert outcome == "ok"
@@ -57,6 +62,7 @@ def test_every_family_renders_from_simulated_results_in_a_temporary_folder_only(
     from html.parser import HTMLParser
 
     from probes.report import sections
+
     shutil.copytree(smoke_results[0] / "sim" / "data", tmp_path / "sim" / "data")  # the shared run stays as it was
     written = build_reports(tmp_path, allow_simulated=True)
     readme = (tmp_path / "sim" / "README.md").read_text()
@@ -70,8 +76,21 @@ def test_every_family_renders_from_simulated_results_in_a_temporary_folder_only(
 
 
 def test_cli_run_accepts_a_probe_and_records_a_simulated_result(tmp_path):
-    assert main(["run", "latency.shared", "--backend", "simulator", "--out", str(tmp_path), "--quiet",
-                 *_smoke_args("latency.shared")]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "latency.shared",
+                "--backend",
+                "simulator",
+                "--out",
+                str(tmp_path),
+                "--quiet",
+                *_smoke_args("latency.shared"),
+            ]
+        )
+        == 0
+    )
     (path,) = tmp_path.glob("*.json")
     assert io.load(path)["backend"] == "simulator"
 
@@ -83,6 +102,7 @@ def test_ladder_chase_ends_where_the_host_walk_ends(tmp_path):
     from probes.catalogue import latency_ladder as L
     from probes.engine import environment
     from probes.kernel.context import Context
+
     ctx = Context("simulator", environment.capture("simulator"))
     params = {"stride_bytes": 64, "max_steps": 16}
     out = L.measure(ctx, {"footprint_bytes": 2048}, params)
@@ -96,7 +116,20 @@ def test_ladder_chase_ends_where_the_host_walk_ends(tmp_path):
 
 
 def test_simulated_results_are_never_published(tmp_path):
-    assert main(["run", "latency.ladder.global", "--backend", "simulator", "--out", str(tmp_path / "sim" / "data"),
-                 "--quiet", *_smoke_args("latency.ladder.global")]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "latency.ladder.global",
+                "--backend",
+                "simulator",
+                "--out",
+                str(tmp_path / "sim" / "data"),
+                "--quiet",
+                *_smoke_args("latency.ladder.global"),
+            ]
+        )
+        == 0
+    )
     with pytest.raises(PublishError, match="cannot be published"):
         build_reports(tmp_path)

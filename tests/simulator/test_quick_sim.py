@@ -4,6 +4,7 @@ and ptxas/cuobjdump hidden from PATH and the wheels, in the CLI process and in e
 The quick plan runs at its probes' smoke sizes (`--smoke`): the orchestration is what is tested (self-test
 rehearsal, whose smoke batch launches every probe; plan; resume; report), not simulated timings.
 """
+
 import os
 import subprocess
 import sys
@@ -15,8 +16,10 @@ from probes import catalogue
 from probes.engine import campaign as C
 from probes.results import io
 
-pytestmark = pytest.mark.skipif(os.environ.get("NUMBA_ENABLE_CUDASIM") != "1",
-                                reason="simulator tests run in their own process with NUMBA_ENABLE_CUDASIM=1")
+pytestmark = pytest.mark.skipif(
+    os.environ.get("NUMBA_ENABLE_CUDASIM") != "1",
+    reason="simulator tests run in their own process with NUMBA_ENABLE_CUDASIM=1",
+)
 ROOT = Path(__file__).resolve().parents[2]
 BLOCKED = "ruptures,diptest,submitit,seaborn,jinja2"
 
@@ -27,9 +30,12 @@ def bare_env() -> dict:
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests" / "import_blocker"), str(ROOT)])
     env["GPU_PROBES_BLOCK_IMPORTS"] = BLOCKED
     for tool in ("ptxas", "cuobjdump", "nvdisasm"):
-        env[f"GPU_PROBES_{tool.upper()}"] = "/nonexistent/" + tool   # hides the pip wheels' copies
-    env["PATH"] = os.pathsep.join(d for d in env.get("PATH", "").split(os.pathsep)
-                                  if not any((Path(d) / t).exists() for t in ("ptxas", "cuobjdump", "nvdisasm")))
+        env[f"GPU_PROBES_{tool.upper()}"] = "/nonexistent/" + tool  # hides the pip wheels' copies
+    env["PATH"] = os.pathsep.join(
+        d
+        for d in env.get("PATH", "").split(os.pathsep)
+        if not any((Path(d) / t).exists() for t in ("ptxas", "cuobjdump", "nvdisasm"))
+    )
     env.pop("NUMBA_ENABLE_CUDASIM", None)  # --backend simulator sets it in the workers, as on a user's machine
     return env
 
@@ -37,9 +43,26 @@ def bare_env() -> dict:
 @pytest.fixture(scope="module")
 def bare_quick(tmp_path_factory):
     out = tmp_path_factory.mktemp("quick") / "results"
-    r = subprocess.run([sys.executable, "-m", "probes", "campaign", "--quick", "--smoke", "--backend", "simulator",
-                        "--out", str(out), "--quiet"], cwd=ROOT, env=bare_env(), capture_output=True, text=True,
-                       timeout=900)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "probes",
+            "campaign",
+            "--quick",
+            "--smoke",
+            "--backend",
+            "simulator",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+        cwd=ROOT,
+        env=bare_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     return out, r
 
 
@@ -68,11 +91,25 @@ def test_quick_runs_on_a_bare_image_and_every_probe_launches(bare_quick):
 
 def test_quick_resumes_its_results_and_builds_the_report_in_a_temporary_folder(bare_quick, tmp_path):
     from probes.cli import main
+
     out, r = bare_quick
     assert r.returncode == 0
     before = {p.name: p.read_bytes() for p in out.glob("*.json")}
-    rc = main(["campaign", "--quick", "--smoke", "--backend", "simulator", "--out", str(out), "--no-selftest",
-               "--reports", str(tmp_path / "rep"), "--quiet"])
+    rc = main(
+        [
+            "campaign",
+            "--quick",
+            "--smoke",
+            "--backend",
+            "simulator",
+            "--out",
+            str(out),
+            "--no-selftest",
+            "--reports",
+            str(tmp_path / "rep"),
+            "--quiet",
+        ]
+    )
     assert rc == 0
     assert {p.name: p.read_bytes() for p in out.glob("*.json")} == before, "complete results are not measured again"
     readme = (tmp_path / "rep" / "simulator" / "README.md").read_text()
@@ -82,7 +119,24 @@ def test_quick_resumes_its_results_and_builds_the_report_in_a_temporary_folder(b
 
 def test_quick_refuses_to_put_simulated_results_into_the_repository_reports(bare_quick):
     from probes.cli import main
+
     out, _ = bare_quick
-    assert main(["campaign", "--quick", "--smoke", "--backend", "simulator", "--out", str(out), "--no-selftest",
-                 "--reports", str(ROOT / "reports"), "--quiet"]) == 2
+    assert (
+        main(
+            [
+                "campaign",
+                "--quick",
+                "--smoke",
+                "--backend",
+                "simulator",
+                "--out",
+                str(out),
+                "--no-selftest",
+                "--reports",
+                str(ROOT / "reports"),
+                "--quiet",
+            ]
+        )
+        == 2
+    )
     assert not (ROOT / "reports" / "simulator").exists()

@@ -7,10 +7,11 @@ function and its `PROBE` declaration); the code they share is public: host.py (h
 flush, timed walks with both raw series, the L2-victim experiment), kernels.py (device code and SASS checks),
 ops.py (the hinted inline-PTX operations). This package lists the probes for the catalogue.
 """
+
 from __future__ import annotations
 
 from probes.catalogue.cache_hints import bandwidth, persisting, pollution, prefetch_size, residency, staleness, store
 from probes.catalogue.cache_hints.host import kernel_expect
 
 PROBES = tuple(m.PROBE for m in (residency, pollution, bandwidth, prefetch_size, staleness, persisting, store))
-KERNEL_CHECKS = {p.name: kernel_expect for p in PROBES}   # dry-run schedule checks (probes/static/kernel_checks.py)
+KERNEL_CHECKS = {p.name: kernel_expect for p in PROBES}  # dry-run schedule checks (probes/static/kernel_checks.py)

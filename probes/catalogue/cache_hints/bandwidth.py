@@ -1,5 +1,6 @@
 """cache-hints.bandwidth: streaming read bandwidth per hint (16-byte loads, many blocks) against a device-copy
 ceiling timed the same way in the same measurement."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,8 +23,9 @@ from probes.spec import KernelCheckError, MiB, Param, Probe
 
 
 def bandwidth_bytes(env: dict, params: dict) -> int:
-    nbytes = params["buffer_bytes"] or min(max(8 * l2_bytes(env), 64 * MiB),
-                                           (env.get("memory_free_bytes") or 1 << 62) // 8)
+    nbytes = params["buffer_bytes"] or min(
+        max(8 * l2_bytes(env), 64 * MiB), (env.get("memory_free_bytes") or 1 << 62) // 8
+    )
     return nbytes - nbytes % 16
 
 
@@ -40,6 +42,7 @@ def measure_bandwidth(ctx, point: dict, params: dict) -> dict:
     def build():
         host = (np.arange(nbytes // 4, dtype=np.uint32) % 251).astype(np.uint32)
         return ctx.to_device(host), ctx.device_array(nbytes // 4, np.uint32), int(host.sum(dtype=np.uint64)), host
+
     d_src, d_dst, expected, host = cached(("bandwidth", nbytes), build)
     blocks, threads = grid(ctx, params)
     acc = ctx.to_device(np.zeros(2, dtype=np.uint64))
@@ -60,20 +63,36 @@ def measure_bandwidth(ctx, point: dict, params: dict) -> dict:
     if read_ns <= 0 or copy_ns <= 0:
         raise KernelCheckError(f"non-positive %globaltimer span (read {read_ns} ns, copy {copy_ns} ns)")
     read, copy = nbytes / read_ns, 2 * nbytes / copy_ns
-    return {"read_gbps": read, "copy_gbps": copy, "fraction_of_copy": read / copy, "bytes": nbytes,
-            "ns": read_ns, "blocks": blocks, "threads": threads}
+    return {
+        "read_gbps": read,
+        "copy_gbps": copy,
+        "fraction_of_copy": read / copy,
+        "bytes": nbytes,
+        "ns": read_ns,
+        "blocks": blocks,
+        "threads": threads,
+    }
 
 
 PROBE = Probe(
     name="cache-hints.bandwidth",
     summary="streaming read bandwidth per hint (16-byte loads, many blocks) vs a device-copy ceiling",
-    measure=measure_bandwidth, axes=hint_axes("bandwidth"), unit="GB/s", value_key="read_gbps",
+    measure=measure_bandwidth,
+    axes=hint_axes("bandwidth"),
+    unit="GB/s",
+    value_key="read_gbps",
     method=method_text("""Grid-stride 16-byte `.v4.u32` loads with the hint over a buffer of max(8x L2, 64 MiB);
         every block stamps %globaltimer at its start and end, bandwidth = bytes / (last end - first start).
         The ceiling is a plain 16-byte device copy timed the same way in the same measurement (read + written
         bytes). The loaded values' sum is checked against the host."""),
-    params=(hints_param("bandwidth"), BLOCKS, THREADS,
-            Param("buffer_bytes", int, 0, "buffer size (0: max(8x L2, 64 MiB), at most 1/8 of free memory)")),
-    requires=REQ, kernels=kernels_for("bandwidth"), check_sass=check_sass,
+    params=(
+        hints_param("bandwidth"),
+        BLOCKS,
+        THREADS,
+        Param("buffer_bytes", int, 0, "buffer size (0: max(8x L2, 64 MiB), at most 1/8 of free memory)"),
+    ),
+    requires=REQ,
+    kernels=kernels_for("bandwidth"),
+    check_sass=check_sass,
     smoke=("hints=none,nc", "buffer_bytes=1024", "blocks=2", "threads=8"),
 )

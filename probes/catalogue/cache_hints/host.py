@@ -13,6 +13,7 @@ classifies each hinted measurement against those bands.
 Both raw section times of every timed walk are stored beside the per-load value (`timed()`): `<name>_n` = t(n) and
 `<name>_2n` = t(2n), the headline's as `cycles_n` / `cycles_2n` like every other chase probe, and `steps` = n.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,14 +30,21 @@ def method_text(text: str) -> str:
 
 
 CHASE_METHOD = " " + method_text(__doc__.split("\n\n")[1])
-K = Param("k", int, 32, f"at least k lines per timed section, rounded up to whole trips of {T.UNROLL} (the stored "
-          "`steps`); each chain holds 3 x steps lines", positive)
+K = Param(
+    "k",
+    int,
+    32,
+    f"at least k lines per timed section, rounded up to whole trips of {T.UNROLL} (the stored "
+    "`steps`); each chain holds 3 x steps lines",
+    positive,
+)
 THREADS = Param("threads", int, 0, "threads per block (0: 256; 16 in the simulator)")
 BLOCKS = Param("blocks", int, 0, "blocks (0: 4 per SM; 2 in the simulator)")
 REQ = (min_cc(7, 0),)
 
 
 # ---------------------------------------------------------------------------------------------------- params/axes
+
 
 def hints_param(kind: str, default: str = "all") -> Param:
     known = hints_for(kind)
@@ -49,6 +57,7 @@ def hints_param(kind: str, default: str = "all") -> Param:
             return None
         bad = [n for n in names if n not in known]
         return f"unknown hint {bad[0]!r} (hints: {', '.join(known)})" if bad else None
+
     return Param("hints", str, default, "comma-separated subset of the hint axis, or 'all'", valid)
 
 
@@ -79,6 +88,7 @@ def flush_bytes(env: dict) -> int:
 
 
 # ---------------------------------------------------------------------------------------------------- host side
+
 
 def addr(base: int, word: np.ndarray | int):
     """Chains hold absolute addresses on a GPU and element indices in the simulator (base 0)."""
@@ -161,10 +171,9 @@ def check(what: str, got, expected) -> None:
 def check_k(k: int, lines_available: int | None = None, where: str = "the region holds") -> None:
     steps = T.round_steps(k)
     if lines_available is not None and 3 * steps > lines_available:
-        raise ProbeSpecError(f"parameter k={k}: {steps} steps per pass need {3 * steps} lines but {where} "
-                             f"{lines_available}; lower k")
-
-
+        raise ProbeSpecError(
+            f"parameter k={k}: {steps} steps per pass need {3 * steps} lines but {where} {lines_available}; lower k"
+        )
 
 
 def stream_buffer(ctx, nbytes: int):
@@ -189,6 +198,7 @@ def l2_victim(ctx, hint: str, params: dict, window=None) -> dict:
         victim = rng.choice(victim_lines, 3 * k, replace=False) * per_line
         cold = (victim_lines + rng.permutation(3 * k)) * per_line
         return chains(ctx, (victim_lines + 3 * k) * per_line, [victim, cold])
+
     d_mem, host, starts = cached(("pollution-l2", k, victim_lines), build)
     lines, d_stream = stream_buffer(ctx, params["stream_bytes"] or l2_bytes(ctx.env))
     blocks, threads = grid(ctx, params)
@@ -198,13 +208,18 @@ def l2_victim(ctx, hint: str, params: dict, window=None) -> dict:
     stream = window(d_mem, victim_lines * LINE) if window else None
     launch, one = ((blocks, threads), (1, 1)) if stream is None else ((blocks, threads, stream), (1, 1, stream))
     walks = {}
-    for name, start in (("hbm", starts[1]), ("touch", None), ("before", starts[0]), ("stream", None),
-                        ("after", starts[0])):
+    for name, start in (
+        ("hbm", starts[1]),
+        ("touch", None),
+        ("before", starts[0]),
+        ("stream", None),
+        ("after", starts[0]),
+    ):
         if name == "touch":
             acc = ctx.to_device(np.zeros(1, dtype=np.uint64))
             ctx.kernel("helper-touch", helpers["touch"])[launch](d_mem, victim_lines, acc)
             ctx.synchronize()
-            expected = int(np.sum(host[:victim_lines * (LINE // 8):LINE // 8], dtype=np.uint64))
+            expected = int(np.sum(host[: victim_lines * (LINE // 8) : LINE // 8], dtype=np.uint64))
             check("victim touch sum", acc.copy_to_host()[0], expected)
             continue
         if name == "stream":
@@ -221,15 +236,22 @@ def l2_victim(ctx, hint: str, params: dict, window=None) -> dict:
         o = out.copy_to_host()
         check(f"{name} walk end", o[2], start)
         walks[name] = o
-    return {**timed(walks["after"], 0, k), **timed(walks["before"], 0, k, "band_l2_cycles"),
-            **timed(walks["hbm"], 0, k, "band_hbm_cycles"), "stream_bytes": lines * LINE, "k": params["k"],
-            "steps": k}
+    return {
+        **timed(walks["after"], 0, k),
+        **timed(walks["before"], 0, k, "band_l2_cycles"),
+        **timed(walks["hbm"], 0, k, "band_hbm_cycles"),
+        "stream_bytes": lines * LINE,
+        "k": params["k"],
+        "steps": k,
+    }
 
 
 # ---------------------------------------------------------------------------------------------------- declarations
 
+
 def hint_axes(kind: str, **extra):
     """A probe's axes: `hint` (the requested hints ptxas accepts here) and each `extra` (name -> fn(env, params))."""
+
     def axes(env: dict, params: dict) -> dict:
         out = {"hint": selected_hints(kind, params, env)}
         if not out["hint"]:
@@ -237,10 +259,11 @@ def hint_axes(kind: str, **extra):
         for name, fn in extra.items():
             out[name] = fn(env, params)
         return out
+
     return axes
 
 
-CHASE_KINDS = ("residency", "store", "pollution-l1", "timed-cg")   # kernels whose timed passes are chase loops
+CHASE_KINDS = ("residency", "store", "pollution-l1", "timed-cg")  # kernels whose timed passes are chase loops
 # Issue cycles allowed between consecutive chained LDGs of any chase loop (timed passes and warm laps). ptxas
 # schedules 4 inside a trip and 12-17 across the loop's back edge (counter, compare, branch: once per 16 steps);
 # any gap under the fastest latency these probes time (an L1 hit, ~30 cycles) is hidden behind the dependency.

@@ -6,6 +6,7 @@ returning a kernel specialised to one hint; `module_ptx` compiles all hint varia
 what the kernels computed) is its own module of this package; the hinted operations are ops.py; which hints exist
 and how each is spelled is the one qualifier table, probes/static/qualifiers.py.
 """
+
 from __future__ import annotations
 
 import functools
@@ -20,8 +21,8 @@ from probes.kernel import timed_pass as T
 from probes.static import qualifiers as Q
 from probes.static.kernel_checks import loop_resident_problems
 
-LINE = 128                     # bytes per chain slot: one L1/L2 line
-MARKER_BASE = 0x4B1D00         # kernels store MARKER_BASE + hint index: check_sass finds it as an immediate
+LINE = 128  # bytes per chain slot: one L1/L2 line
+MARKER_BASE = 0x4B1D00  # kernels store MARKER_BASE + hint index: check_sass finds it as an immediate
 
 
 def hints_for(kind: str) -> tuple[str, ...]:
@@ -44,7 +45,7 @@ def marker(kind: str, hint: str) -> int:
 
 # ---------------------------------------------------------------------------------------------------- device code
 
-CLOCK = (("t", "clock64()"),)   # the hint kernels time their passes with %clock64 only
+CLOCK = (("t", "clock64()"),)  # the hint kernels time their passes with %clock64 only
 
 
 def _device(name: str, lines: list[str], tag: str, **scope):
@@ -59,17 +60,26 @@ def walk_of(step, tag: str = "step"):
     from p, out[idx] = t(n) and out[idx + 1] = t(2n) in %clock64 cycles. The engine's one timed-pass primitive
     (probes/kernel/timed_pass.py): each clock read after a branch on the last loaded pointer, T.UNROLL chained
     steps per trip of a uint32 counter. `steps` must be whole trips (T.round_steps)."""
-    lines = ["def walk(mem, p, steps, out, idx):", f"    trips = uint32(steps // {T.UNROLL})",
-             *T.section(["p = step(mem, p)"] * T.UNROLL, "p == 1", "out[idx] = 7", clocks=CLOCK),
-             "    out[idx] = t1 - t0", "    out[idx + 1] = t2 - t1", "    return p"]
+    lines = [
+        "def walk(mem, p, steps, out, idx):",
+        f"    trips = uint32(steps // {T.UNROLL})",
+        *T.section(["p = step(mem, p)"] * T.UNROLL, "p == 1", "out[idx] = 7", clocks=CLOCK),
+        "    out[idx] = t1 - t0",
+        "    out[idx + 1] = t2 - t1",
+        "    return p",
+    ]
     return _device("walk", lines, f"walk:{tag}", step=step)
 
 
 def lap_of(step, tag: str = "step"):
     """Device function `lap(mem, p, steps) -> p`: `steps` untimed chase steps (a warm or touch pass) on the same
     unrolled uint32 loop, so no chase loop of these kernels carries Numba's int64 range() bookkeeping."""
-    lines = ["def lap(mem, p, steps):", f"    trips = uint32(steps // {T.UNROLL})",
-             *T.loop(["p = step(mem, p)"] * T.UNROLL, "trips"), "    return p"]
+    lines = [
+        "def lap(mem, p, steps):",
+        f"    trips = uint32(steps // {T.UNROLL})",
+        *T.loop(["p = step(mem, p)"] * T.UNROLL, "trips"),
+        "    return p",
+    ]
     return _device("lap", lines, f"lap:{tag}", step=step)
 
 
@@ -100,14 +110,14 @@ def residency_kernel(hint: str, step=None):
     mark = marker("residency", hint)
 
     def kernel(mem, starts, k, out):
-        n = 3 * k                   # k: steps per timed pass, whole trips; each chain holds 3k lines
+        n = 3 * k  # k: steps per timed pass, whole trips; each chain holds 3k lines
         p = hlap(mem, starts[0], n)
         q = hlap(mem, starts[1], n)
         h = plain(mem, starts[2], n)
         m = plain(mem, starts[3], n)
         c = starts[4]
-        if q == 1 or h == 1 or m == 1 or c == 1:   # every warm chain has landed before the first start clock
-            out[15] = 7                           # (p: the walk's own guard)
+        if q == 1 or h == 1 or m == 1 or c == 1:  # every warm chain has landed before the first start clock
+            out[15] = 7  # (p: the walk's own guard)
         p = walk_plain(mem, p, k, out, 0)
         q = walk_cg(mem, q, k, out, 2)
         h = walk_plain(mem, h, k, out, 4)
@@ -119,6 +129,7 @@ def residency_kernel(hint: str, step=None):
         out[13] = m
         out[14] = c
         out[15] = mark
+
     return _named(kernel, f"residency_{hint_index('residency', hint)}")
 
 
@@ -137,20 +148,21 @@ def pollution_l1_kernel(hint: str, load=None):
         p = start
         if tid == 0:
             p = plain(mem, p, 3 * k)
-            p = walk_cg(mem, p, k, out, 2)      # L2 band first: a .cg walk may drop the victim's L1 copies,
-            p = plain(mem, p, 3 * k)            # so the victim is made L1-resident again after it
+            p = walk_cg(mem, p, k, out, 2)  # L2 band first: a .cg walk may drop the victim's L1 copies,
+            p = plain(mem, p, 3 * k)  # so the victim is made L1-resident again after it
             p = walk_plain(mem, p, k, out, 0)
         cuda.syncthreads()
         s = uint64(0)
         for line in range(tid, n_lines, cuda.blockDim.x):
             s += uint64(hload(stream, line * 32))
-        if cuda.atomic.add(acc, 0, s) == uint64(0xFFFFFFFFFFFFFFFF):   # never true: the atomic lands before
-            out[7] = 7                                                   # the re-timed walk (clock discipline)
+        if cuda.atomic.add(acc, 0, s) == uint64(0xFFFFFFFFFFFFFFFF):  # never true: the atomic lands before
+            out[7] = 7  # the re-timed walk (clock discipline)
         cuda.syncthreads()
         if tid == 0:
             p = walk_plain(mem, p, k, out, 4)
             out[6] = p
             out[7] = mark
+
     return _named(kernel, f"pollution_l1_{hint_index('pollution-l1', hint)}")
 
 
@@ -167,6 +179,7 @@ def stream_kernel(hint: str, load=None):
         cuda.atomic.add(acc, 0, s)
         if cuda.grid(1) == 0:
             acc[1] = mark
+
     return _named(kernel, f"stream_{hint_index('pollution-l2', hint)}")
 
 
@@ -190,6 +203,7 @@ def bandwidth_kernel(hint: str, load=None):
             times[2 * b + 1] = X.globaltimer()
         if cuda.grid(1) == 0:
             acc[1] = mark
+
     return _named(kernel, f"bandwidth_{hint_index('bandwidth', hint)}")
 
 
@@ -202,11 +216,17 @@ def prefetch_kernel(hint: str, step=None):
     mark = marker("prefetch", hint)
     # The timed section is the engine's primitive in straight-line form (one .cg load, then two): no loop, each
     # clock read after a branch on the last loaded pointer, so it waits for the three hinted loads too.
-    lines = ["def kernel(mem, start, triples, out):", "    p = start", "    for r in range(triples):",
-             *["        p = hstep(mem, p)"] * 3,
-             *T.section(["p = cg(mem, p)"], "p == 1", "out[1] = 7", trips=None, clocks=CLOCK, indent="        "),
-             "        out[2 + 2 * r] = t1 - t0", "        out[3 + 2 * r] = t2 - t1",
-             "    out[1] = p", "    out[0] = mark"]
+    lines = [
+        "def kernel(mem, start, triples, out):",
+        "    p = start",
+        "    for r in range(triples):",
+        *["        p = hstep(mem, p)"] * 3,
+        *T.section(["p = cg(mem, p)"], "p == 1", "out[1] = 7", trips=None, clocks=CLOCK, indent="        "),
+        "        out[2 + 2 * r] = t1 - t0",
+        "        out[3 + 2 * r] = t2 - t1",
+        "    out[1] = p",
+        "    out[0] = mark",
+    ]
     scope = {"__name__": __name__, "hstep": hstep, "cg": H.chase_step("cg"), "mark": mark, "clock64": X.clock64}
     exec(compile("\n".join(lines), f"<cache_hints:prefetch:{hint}>", "exec"), scope)
     kernel = scope["kernel"]
@@ -241,6 +261,7 @@ def staleness_kernel(hint: str, load=None):
             for m in range(polls):
                 obs[base + m] = poll(flag, m * zero)
                 otime[base + m] = X.globaltimer()
+
     return _named(kernel, f"staleness_{hint_index('staleness', hint)}")
 
 
@@ -253,15 +274,15 @@ def store_kernel(hint: str, store=None):
     mark = marker("store", hint)
 
     def kernel(tmem, slots, nexts, mem, starts, k, out):
-        n = 3 * k                   # k: steps per timed pass, whole trips; each chain holds 3k lines
+        n = 3 * k  # k: steps per timed pass, whole trips; each chain holds 3k lines
         for i in range(n):
             hstore(tmem, slots[i], nexts[i])
         h = plain(mem, starts[0], n)
         m = plain(mem, starts[1], n)
         p = slots[0]
         c = starts[2]
-        if h == 1 or m == 1 or c == 1:   # the warm chains and the walks' start pointers land before the first
-            out[12] = 7                  # start clock (p: the walk's own guard)
+        if h == 1 or m == 1 or c == 1:  # the warm chains and the walks' start pointers land before the first
+            out[12] = 7  # start clock (p: the walk's own guard)
         p = walk_plain(tmem, p, k, out, 0)
         h = walk_plain(mem, h, k, out, 2)
         m = walk_cg(mem, m, k, out, 4)
@@ -271,6 +292,7 @@ def store_kernel(hint: str, store=None):
         out[10] = m
         out[11] = c
         out[12] = mark
+
     return _named(kernel, f"store_{hint_index('store', hint)}")
 
 
@@ -315,11 +337,12 @@ def helper_kernels() -> dict:
     return {f.__name__: _named(f, f"helper_{f.__name__}") for f in (flush, touch, timed_cg, copy_v4)}
 
 
-
 # ---------------------------------------------------------------------------------------------------- SASS checks
+
 
 def _signatures():
     from numba import types
+
     u64, u32, i64 = types.uint64[::1], types.uint32[::1], types.int64
     return {
         "residency": (u64, u64, i64, u64),
@@ -329,20 +352,34 @@ def _signatures():
         "prefetch": (u64, types.uint64, i64, u64),
         "staleness": (u32, i64, types.uint64, i64, u64, u32, u64, u32, i64),
         "store": (u64, u64, u64, u64, u64, i64, u64),
-        "flush": (u32, i64, u64), "touch": (u64, i64, u64), "timed_cg": (u64, types.uint64, i64, u64),
+        "flush": (u32, i64, u64),
+        "touch": (u64, i64, u64),
+        "timed_cg": (u64, types.uint64, i64, u64),
         "copy_v4": (u32, u32, i64, u64),
     }
 
 
-FACTORIES = {"residency": residency_kernel, "pollution-l1": pollution_l1_kernel, "pollution-l2": stream_kernel,
-             "bandwidth": bandwidth_kernel, "prefetch": prefetch_kernel, "staleness": staleness_kernel,
-             "store": store_kernel}
+FACTORIES = {
+    "residency": residency_kernel,
+    "pollution-l1": pollution_l1_kernel,
+    "pollution-l2": stream_kernel,
+    "bandwidth": bandwidth_kernel,
+    "prefetch": prefetch_kernel,
+    "staleness": staleness_kernel,
+    "store": store_kernel,
+}
 # (op, atlas width) of the hinted access in each kernel kind, and whether it is a dependent chain.
-ACCESS = {"residency": ("ld", "b64", True), "pollution-l1": ("ld", "b32", False),
-          "pollution-l2": ("ld", "b32", False), "bandwidth": ("ld", "v4.b32", False),
-          "prefetch": ("ld", "b64", True), "staleness": ("ld", "b32", False), "store": ("st", "b64", False)}
-TIMED = {"residency": 15, "pollution-l1": 9, "prefetch": 3, "store": 12, "timed-cg": 3}   # %clock64 reads, at least
-HELPERS = ("helpers", "timed-cg")   # hint-independent modules: flush/touch/copy, and the timed .cg walk
+ACCESS = {
+    "residency": ("ld", "b64", True),
+    "pollution-l1": ("ld", "b32", False),
+    "pollution-l2": ("ld", "b32", False),
+    "bandwidth": ("ld", "v4.b32", False),
+    "prefetch": ("ld", "b64", True),
+    "staleness": ("ld", "b32", False),
+    "store": ("st", "b64", False),
+}
+TIMED = {"residency": 15, "pollution-l1": 9, "prefetch": 3, "store": 12, "timed-cg": 3}  # %clock64 reads, at least
+HELPERS = ("helpers", "timed-cg")  # hint-independent modules: flush/touch/copy, and the timed .cg walk
 
 
 def merge_ptx(modules: list[str]) -> str:
@@ -353,9 +390,9 @@ def merge_ptx(modules: list[str]) -> str:
         lines = ptx.splitlines()
         start = next(n for n, ln in enumerate(lines) if ln.startswith(".address_size"))
         if head is None:
-            head = "\n".join(ln for ln in lines[:start + 1] if not ln.startswith("//"))
+            head = "\n".join(ln for ln in lines[: start + 1] if not ln.startswith("//"))
         cur, depth = [], 0
-        for ln in lines[start + 1:]:
+        for ln in lines[start + 1 :]:
             s = ln.strip()
             if not cur and (not s or s.startswith("//")):
                 continue
@@ -381,7 +418,7 @@ def module_ptx(kind: str, cc: tuple[int, int], hints: tuple[str, ...] | None = N
 
     def produce() -> bytes:
         sigs = _signatures()
-        if kind in HELPERS:   # the timed .cg walk apart: only it is a chase, checked for step overhead
+        if kind in HELPERS:  # the timed .cg walk apart: only it is a chase, checked for step overhead
             walk = kind == "timed-cg"
             funcs = [(f, sigs[name]) for name, f in helper_kernels().items() if (name == "timed_cg") == walk]
         else:
@@ -397,6 +434,7 @@ def module_ptx(kind: str, cc: tuple[int, int], hints: tuple[str, ...] | None = N
 def kernels_for(*kinds):
     """A probe's `kernels(cc)`: one merged module per kernel kind (the hints ptxas accepts there), the helpers, and
     the timed .cg walk where the probe runs the L2-victim experiment (kind pollution-l2)."""
+
     def kernels(cc):
         arch = f"sm_{cc[0]}{cc[1]}"
         out = []
@@ -405,6 +443,7 @@ def kernels_for(*kinds):
             hints = tuple(h for h in hints_for(kind) if Q.supported(op, h, arch, width)) if kind in ACCESS else None
             out.append((f"{kind}@{arch}", module_ptx(kind, tuple(cc), hints)))
         return out
+
     return kernels
 
 
@@ -441,7 +480,8 @@ def check_sass(name: str, insts) -> list[str]:
     if kind == "timed-cg":
         clocks = sum(1 for i in insts if i.base == "CS2R" and "SR_CLOCKLO" in i.text)
         return ([] if loads else ["timed .cg walk has no global load"]) + (
-            [] if clocks >= TIMED[kind] else [f"timed .cg walk: expected >= 3 %clock64 reads, found {clocks}"])
+            [] if clocks >= TIMED[kind] else [f"timed .cg walk: expected >= 3 %clock64 reads, found {clocks}"]
+        )
     idx = marker_of(insts)
     hints = hints_for(kind)
     if idx is None or idx >= len(hints):
@@ -467,7 +507,7 @@ def check_sass(name: str, insts) -> list[str]:
             dests.update(i.dest_registers)
         if chained < 1:
             problems.append(f"{name} [{hint}]: the hinted {main} loads are not a dependent chain")
-    if kind == "staleness" and hinted:   # the poll must stay inside the poll loop (issue 20 defect 5)
+    if kind == "staleness" and hinted:  # the poll must stay inside the poll loop (issue 20 defect 5)
         problems += [f"{name} [{hint}]: {p}" for p in loop_resident_problems(insts, "LDG", main)]
     clocks = sum(1 for i in insts if i.base == "CS2R" and "SR_CLOCKLO" in i.text)
     if clocks < TIMED.get(kind, 0):

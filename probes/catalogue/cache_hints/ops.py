@@ -10,6 +10,7 @@ neither hoist nor merge them.
 numba.cuda is imported only when an operation is first built. Under the simulator (NUMBA_ENABLE_CUDASIM=1) each
 operation is a plain Python function with the same arguments; there, chains hold element indices instead of addresses.
 """
+
 from __future__ import annotations
 
 from numba import config
@@ -38,12 +39,14 @@ def _policy_asm(instr: str) -> str:
 
 # ---- operations: each factory returns a function usable inside a kernel (an intrinsic, or Python in the simulator)
 
+
 def _sim_chase(memory, index):
     """Simulator chase step. It reads the simulator's test clock once (+4 "cycles", the one simulated clock of
     probes/kernel/intrinsics.py), so a timed section of n loads reads 4n more than an empty one and
     (t(2n) - t(n)) / n is exactly 4: the overhead cancellation is testable without a GPU (the value is a test
     artefact, never a measurement)."""
     from probes.kernel.intrinsics import clock64
+
     clock64()
     return memory[index]
 
@@ -76,12 +79,18 @@ def _cached(key, build):
 
 def _asm(text: str, ret_bits: int | None, arg_bits: tuple[int, ...], constraints: str):
     from llvmlite import ir
-    return ir.InlineAsm(ir.FunctionType(ir.IntType(ret_bits) if ret_bits else ir.VoidType(),
-                                        [ir.IntType(b) for b in arg_bits]), text, constraints, side_effect=True)
+
+    return ir.InlineAsm(
+        ir.FunctionType(ir.IntType(ret_bits) if ret_bits else ir.VoidType(), [ir.IntType(b) for b in arg_bits]),
+        text,
+        constraints,
+        side_effect=True,
+    )
 
 
 def _element_address(context, builder, arr_type, arr, index_type, index):
     from probes.kernel.intrinsics import element_address
+
     return element_address(context, builder, arr_type, arr, index_type, index)
 
 
@@ -98,19 +107,24 @@ def chase_step(hint: str):
     prefix, policy = load_prefix(hint)
     if prefix.startswith("ld.global") and not policy:
         from probes.kernel import intrinsics as X
-        return X.ld_u64_addr_hinted(prefix[len("ld.global"):])
+
+        return X.ld_u64_addr_hinted(prefix[len("ld.global") :])
 
     def build():
         from numba import types
         from numba.cuda.extending import intrinsic
+
         text = _hinted_text(prefix, policy, ".u64 $0, [$1]")
 
         @intrinsic
         def step(typingctx, memory, address):
             def codegen(context, builder, sig, args):
                 return builder.call(_asm(text, 64, (64,), "=l,l"), [args[1]])
+
             return types.uint64(memory, types.uint64), codegen
+
         return step
+
     return _cached(("chase", hint), build)
 
 
@@ -121,11 +135,13 @@ def load_u32(hint: str):
     prefix, policy = load_prefix(hint)
     if prefix.startswith("ld.global") and not policy:
         from probes.kernel import intrinsics as X
-        return X.ld_hinted_u32(prefix[len("ld.global"):])
+
+        return X.ld_hinted_u32(prefix[len("ld.global") :])
 
     def build():
         from numba import types
         from numba.cuda.extending import intrinsic
+
         text = _hinted_text(prefix, policy, ".u32 $0, [$1]")
 
         @intrinsic
@@ -133,8 +149,11 @@ def load_u32(hint: str):
             def codegen(context, builder, sig, args):
                 addr = _element_address(context, builder, sig.args[0], args[0], sig.args[1], args[1])
                 return builder.call(_asm(text, 32, (64,), "=r,l"), [addr])
+
             return types.uint32(arr, index), codegen
+
         return load
+
     return _cached(("u32", hint), build)
 
 
@@ -147,17 +166,23 @@ def load_v4_sum(hint: str):
     def build():
         from numba import types
         from numba.cuda.extending import intrinsic
-        text = ("{ .reg .b32 %hq1, %hq2, %hq3, %hq4; " +
-                _hinted_text(prefix, policy, ".v4.u32 {%hq1, %hq2, %hq3, %hq4}, [$1]") +
-                " add.u32 %hq1, %hq1, %hq2; add.u32 %hq3, %hq3, %hq4; add.u32 $0, %hq1, %hq3; }")
+
+        text = (
+            "{ .reg .b32 %hq1, %hq2, %hq3, %hq4; "
+            + _hinted_text(prefix, policy, ".v4.u32 {%hq1, %hq2, %hq3, %hq4}, [$1]")
+            + " add.u32 %hq1, %hq1, %hq2; add.u32 %hq3, %hq3, %hq4; add.u32 $0, %hq1, %hq3; }"
+        )
 
         @intrinsic
         def load(typingctx, arr, index):
             def codegen(context, builder, sig, args):
                 addr = _element_address(context, builder, sig.args[0], args[0], sig.args[1], args[1])
                 return builder.call(_asm(text, 32, (64,), "=r,l"), [addr])
+
             return types.uint32(arr, index), codegen
+
         return load
+
     return _cached(("v4", hint), build)
 
 
@@ -170,6 +195,7 @@ def store_u64(hint: str):
     def build():
         from numba import types
         from numba.cuda.extending import intrinsic
+
         text = _hinted_text(prefix, policy, ".u64 [$0], $1")
 
         @intrinsic
@@ -177,8 +203,11 @@ def store_u64(hint: str):
             def codegen(context, builder, sig, args):
                 builder.call(_asm(text, None, (64, 64), "l,l"), [args[1], args[2]])
                 return context.get_dummy_value()
+
             return types.void(memory, types.uint64, types.uint64), codegen
+
         return store
+
     return _cached(("st64", hint), build)
 
 
@@ -191,6 +220,7 @@ def store_u32(hint: str):
     def build():
         from numba import types
         from numba.cuda.extending import intrinsic
+
         text = _hinted_text(prefix, policy, ".u32 [$0], $1")
 
         @intrinsic
@@ -199,8 +229,11 @@ def store_u32(hint: str):
                 addr = _element_address(context, builder, sig.args[0], args[0], sig.args[1], args[1])
                 builder.call(_asm(text, None, (64, 32), "l,r"), [addr, args[2]])
                 return context.get_dummy_value()
+
             return types.void(arr, index, types.uint32), codegen
+
         return store
+
     return _cached(("st32", hint), build)
 
 
@@ -212,8 +245,11 @@ def copy_v4():
     def build():
         from numba import types
         from numba.cuda.extending import intrinsic
-        text = ("{ .reg .b32 %hq1, %hq2, %hq3, %hq4; ld.global.v4.u32 {%hq1, %hq2, %hq3, %hq4}, [$0]; "
-                "st.global.v4.u32 [$1], {%hq1, %hq2, %hq3, %hq4}; }")
+
+        text = (
+            "{ .reg .b32 %hq1, %hq2, %hq3, %hq4; ld.global.v4.u32 {%hq1, %hq2, %hq3, %hq4}, [$0]; "
+            "st.global.v4.u32 [$1], {%hq1, %hq2, %hq3, %hq4}; }"
+        )
 
         @intrinsic
         def copy(typingctx, src, dst, index):
@@ -222,6 +258,9 @@ def copy_v4():
                 d = _element_address(context, builder, sig.args[1], args[1], sig.args[2], args[2])
                 builder.call(_asm(text, None, (64, 64), "l,l"), [s, d])
                 return context.get_dummy_value()
+
             return types.void(src, dst, index), codegen
+
         return copy
+
     return _cached(("copy",), build)

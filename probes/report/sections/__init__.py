@@ -23,6 +23,7 @@ every results file its section was given.
 
 Data flows one way: results -> probes.analysis.* -> Section (findings + blocks) -> probes.report.build.
 """
+
 from __future__ import annotations
 
 import functools
@@ -33,23 +34,24 @@ from typing import Any
 
 from probes import verdicts as V
 
-LABELS = (V.UNDOCUMENTED, V.DOCUMENTED_DIFFERS, V.DOCUMENTED_MATCHES)   # a finding's label: from the vocabulary
+LABELS = (V.UNDOCUMENTED, V.DOCUMENTED_DIFFERS, V.DOCUMENTED_MATCHES)  # a finding's label: from the vocabulary
 
 
 @dataclass(frozen=True)
 class Finding:
     """One number the documentation does not give us (or gives differently), with its evidence."""
+
     family: str
-    title: str                          # one line, e.g. "MUFU.RSQ latency"
+    title: str  # one line, e.g. "MUFU.RSQ latency"
     value: float
     unit: str
-    label: str                          # one of LABELS
-    evidence: str                       # one sentence: how we know
+    label: str  # one of LABELS
+    evidence: str  # one sentence: how we know
     ci: tuple[float, float] | None = None
-    surprise: float = 0.0               # ordering key, larger first: e.g. |measured/documented - 1|, or effect size
-    figure: str | None = None           # a Figure block's name in the same section
-    data: tuple[str, ...] = ()          # raw data files, relative to the report folder (the docs' `_file`)
-    documented: str | None = None       # the documented value and its source, when there is one
+    surprise: float = 0.0  # ordering key, larger first: e.g. |measured/documented - 1|, or effect size
+    figure: str | None = None  # a Figure block's name in the same section
+    data: tuple[str, ...] = ()  # raw data files, relative to the report folder (the docs' `_file`)
+    documented: str | None = None  # the documented value and its source, when there is one
 
     def __post_init__(self):
         if self.label not in LABELS:
@@ -58,19 +60,19 @@ class Finding:
 
 @dataclass(frozen=True)
 class Paragraph:
-    text: str                           # plain text; `code` spans in backticks are kept as code
+    text: str  # plain text; `code` spans in backticks are kept as code
 
 
 @dataclass(frozen=True)
 class Table:
-    frame: Any                          # pandas.DataFrame; column names carry units, e.g. "latency [cycles]"
+    frame: Any  # pandas.DataFrame; column names carry units, e.g. "latency [cycles]"
     caption: str = ""
 
 
 @dataclass(frozen=True)
 class Figure:
-    name: str                           # file stem, unique within the report: "<family>-<what>"
-    figure: Any                         # matplotlib Figure; the builder saves PNG/SVG with fixed metadata, then closes it
+    name: str  # file stem, unique within the report: "<family>-<what>"
+    figure: Any  # matplotlib Figure; the builder saves PNG/SVG with fixed metadata, then closes it
     caption: str = ""
 
 
@@ -78,15 +80,18 @@ class Figure:
 class Section:
     family: str
     title: str
-    blocks: list = field(default_factory=list)      # Paragraph | Table | Figure, in order
+    blocks: list = field(default_factory=list)  # Paragraph | Table | Figure, in order
     findings: list[Finding] = field(default_factory=list)
 
 
 @functools.cache
 def families() -> tuple:
     """Every section module, in report order."""
-    mods = [importlib.import_module(f"{__name__}.{m.name}") for m in pkgutil.iter_modules(__path__)
-            if not m.name.startswith("_")]
+    mods = [
+        importlib.import_module(f"{__name__}.{m.name}")
+        for m in pkgutil.iter_modules(__path__)
+        if not m.name.startswith("_")
+    ]
     mods = [m for m in mods if hasattr(m, "section") and hasattr(m, "PREFIXES")]
     return tuple(sorted(mods, key=lambda m: (getattr(m, "ORDER", 100), m.FAMILY)))
 

@@ -8,6 +8,7 @@ widened by 25 % either side, or within a gradual transition's span). Gradual tra
 them and merged plateaus are said in words (probes.analysis.levels.describe_transition / describe_sublevels).
 Values published by other projects are shown in their own table, labelled with their source, never merged with ours.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,7 +31,7 @@ TARGET_WALL_S = {"latency.ladder.global": 60.0}
 TARGET_CI_HALF_WIDTH_PCT = 1.0
 PUBLISHED_LEVELS = {"latency.ladder.global": ("L1", "L2", "DRAM"), "latency.shared": ("shared",)}
 PUBLISHED_TOLERANCE = 0.10  # our latency CI within 10 % of a published value or range -> matches
-L2_TOLERANCE = 1.25        # driver L2 size within [capacity_low / 1.25, capacity_high * 1.25] -> matches
+L2_TOLERANCE = 1.25  # driver L2 size within [capacity_low / 1.25, capacity_high * 1.25] -> matches
 DRIVER_L2 = "driver-reported L2 size (CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE, stored as environment.l2_cache_bytes)"
 PATH_NAMES = {"latency.shared": "shared memory", "latency.constant": "constant cache", "latency.local": "local memory"}
 
@@ -38,7 +39,7 @@ PATH_NAMES = {"latency.shared": "shared memory", "latency.constant": "constant c
 def fmt_bytes(x: float | None) -> str:
     if x is None:
         return "–"
-    for unit, size in (("GiB", 2 ** 30), ("MiB", 2 ** 20), ("KiB", 2 ** 10)):
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if x >= size:
             return f"{x / size:.4g} {unit}"
     return f"{x:.4g} B"
@@ -47,6 +48,7 @@ def fmt_bytes(x: float | None) -> str:
 def footprint_axis(ax, label: str = "footprint (bytes, log scale)") -> None:
     """Footprints on a log2 x axis with byte-size ticks (KiB, MiB, GiB)."""
     from matplotlib.ticker import FuncFormatter
+
     ax.set_xscale("log", base=2)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: fmt_bytes(v)))
     ax.set_xlabel(label)
@@ -59,16 +61,29 @@ def ladder_points(doc: dict) -> list[dict]:
         s, fp = p.get("summary") or {}, p.get("axes", {}).get("footprint_bytes")
         if fp is None or s.get("median") is None:
             continue
-        ns = [r["ns_per_op"] for r in p.get("samples", []) if isinstance(r.get("ns_per_op"), (int, float))
-              and math.isfinite(r["ns_per_op"]) and not r.get("throttled")]
-        rows.append({"footprint": float(fp), "cycles": float(s["median"]), "ci_low": s.get("ci_low"),
-                     "ci_high": s.get("ci_high"), "ns": median(ns) if ns else None})
+        ns = [
+            r["ns_per_op"]
+            for r in p.get("samples", [])
+            if isinstance(r.get("ns_per_op"), (int, float)) and math.isfinite(r["ns_per_op"]) and not r.get("throttled")
+        ]
+        rows.append(
+            {
+                "footprint": float(fp),
+                "cycles": float(s["median"]),
+                "ci_low": s.get("ci_low"),
+                "ci_high": s.get("ci_high"),
+                "ns": median(ns) if ns else None,
+            }
+        )
     return sorted(rows, key=lambda r: r["footprint"])
 
 
 def level_ns(points: list[dict], lv: Level) -> float | None:
-    ns = [p["ns"] for p in points
-          if p["ns"] is not None and lv.plateau_bytes_low <= p["footprint"] <= lv.plateau_bytes_high]
+    ns = [
+        p["ns"]
+        for p in points
+        if p["ns"] is not None and lv.plateau_bytes_low <= p["footprint"] <= lv.plateau_bytes_high
+    ]
     return median(ns) if ns else None
 
 
@@ -82,7 +97,7 @@ def latest_by_name(docs: list[dict]) -> dict[str, dict]:
 
 def label_of(name: str) -> str:
     if name.startswith("latency.ladder.global"):
-        rest = name[len("latency.ladder.global"):].lstrip(".")
+        rest = name[len("latency.ladder.global") :].lstrip(".")
         return f"global ld.{rest}" if rest else "global (default)"
     return PATH_NAMES.get(name, name)
 
@@ -99,27 +114,52 @@ def analyse(docs: list[dict]) -> list[tuple[str, dict, list[dict], list[Level]]]
 
 def level_table(analysed) -> Table:
     import pandas as pd
+
     rows = []
     for name, _doc, pts, levels in analysed:
         for lv in levels:
             ns = level_ns(pts, lv)
-            cap = "–" if lv.capacity_bytes_low is None else \
-                f"{fmt_bytes(lv.capacity_bytes_low)} – {fmt_bytes(lv.capacity_bytes_high)}"
+            cap = (
+                "–"
+                if lv.capacity_bytes_low is None
+                else f"{fmt_bytes(lv.capacity_bytes_low)} – {fmt_bytes(lv.capacity_bytes_high)}"
+            )
             nxt = levels[levels.index(lv) + 1].name if lv is not levels[-1] else None
-            words = "; ".join(w for w in (describe_transition(lv, nxt, fmt_bytes), describe_sublevels(lv, fmt_bytes))
-                              if w) or "–"
-            rows.append({"path": label_of(name), "level (inferred)": lv.name,
-                         "latency [cycles]": round(lv.latency_cycles, 1),
-                         "95 % CI [cycles]": f"{lv.latency_ci_low:.1f} – {lv.latency_ci_high:.1f}",
-                         "latency [ns]": None if ns is None else round(ns, 1),
-                         "capacity interval": cap, "transition": words, "points": lv.n_points})
+            words = (
+                "; ".join(w for w in (describe_transition(lv, nxt, fmt_bytes), describe_sublevels(lv, fmt_bytes)) if w)
+                or "–"
+            )
+            rows.append(
+                {
+                    "path": label_of(name),
+                    "level (inferred)": lv.name,
+                    "latency [cycles]": round(lv.latency_cycles, 1),
+                    "95 % CI [cycles]": f"{lv.latency_ci_low:.1f} – {lv.latency_ci_high:.1f}",
+                    "latency [ns]": None if ns is None else round(ns, 1),
+                    "capacity interval": cap,
+                    "transition": words,
+                    "points": lv.n_points,
+                }
+            )
         if not levels:
-            rows.append({"path": label_of(name), "level (inferred)": "no plateau detected",
-                         "latency [cycles]": None, "95 % CI [cycles]": "–", "latency [ns]": None,
-                         "capacity interval": "–", "transition": "–", "points": len(pts)})
-    return Table(pd.DataFrame(rows), caption="Plateaus found by change-point detection; capacity = from the last "
-                                            "point inside the plateau's CI to the first point measurably above it; "
-                                            "a gradual transition's span runs on to where the next level is reached")
+            rows.append(
+                {
+                    "path": label_of(name),
+                    "level (inferred)": "no plateau detected",
+                    "latency [cycles]": None,
+                    "95 % CI [cycles]": "–",
+                    "latency [ns]": None,
+                    "capacity interval": "–",
+                    "transition": "–",
+                    "points": len(pts),
+                }
+            )
+    return Table(
+        pd.DataFrame(rows),
+        caption="Plateaus found by change-point detection; capacity = from the last "
+        "point inside the plateau's CI to the first point measurably above it; "
+        "a gradual transition's span runs on to where the next level is reached",
+    )
 
 
 def ladder_figure(analysed, name: str, title: str) -> Figure:
@@ -135,25 +175,38 @@ def ladder_figure(analysed, name: str, title: str) -> Figure:
         ax.errorbar(x, y, yerr=[lo, hi], fmt="o-", ms=3, lw=0.8, color=c, label=label_of(probe))
         for lv in levels:
             ax.hlines(lv.latency_cycles, lv.plateau_bytes_low, lv.plateau_bytes_high, colors=[c], lw=2.5)
-            ax.annotate(f"{lv.name} {lv.latency_cycles:.1f} [{lv.latency_ci_low:.1f}, {lv.latency_ci_high:.1f}]",
-                        (lv.plateau_bytes_low, lv.latency_cycles), xytext=(2, 4), textcoords="offset points",
-                        fontsize=6, color=c)
+            ax.annotate(
+                f"{lv.name} {lv.latency_cycles:.1f} [{lv.latency_ci_low:.1f}, {lv.latency_ci_high:.1f}]",
+                (lv.plateau_bytes_low, lv.latency_cycles),
+                xytext=(2, 4),
+                textcoords="offset points",
+                fontsize=6,
+                color=c,
+            )
             if lv.capacity_bytes_low is not None:
                 ax.axvspan(lv.capacity_bytes_low, lv.capacity_bytes_high, color=c, alpha=0.12, lw=0)
                 if lv.transition == "gradual":
                     ax.axvspan(lv.capacity_bytes_high, lv.span_bytes_high, color=c, alpha=0.05, lw=0)
-                ax.annotate(f"{lv.name} capacity {fmt_bytes(lv.capacity_bytes_low)} – "
-                            f"{fmt_bytes(lv.capacity_bytes_high)}",
-                            (math.sqrt(lv.capacity_bytes_low * lv.capacity_bytes_high), lv.latency_cycles),
-                            xytext=(3, -10), textcoords="offset points", fontsize=6, color=c)
+                ax.annotate(
+                    f"{lv.name} capacity {fmt_bytes(lv.capacity_bytes_low)} – {fmt_bytes(lv.capacity_bytes_high)}",
+                    (math.sqrt(lv.capacity_bytes_low * lv.capacity_bytes_high), lv.latency_cycles),
+                    xytext=(3, -10),
+                    textcoords="offset points",
+                    fontsize=6,
+                    color=c,
+                )
     footprint_axis(ax)
     ax.set_yscale("log")
     ax.set_ylabel("latency (cycles per load, log scale)")
     ax.set_title(title)
     ax.legend(loc="upper left", fontsize=7)
     fig.tight_layout()
-    return Figure(name, fig, f"{title}: measured medians with 95 % CIs, plateaus (thick), capacity intervals "
-                             "(shaded). Level names are inferred from latency ratios.")
+    return Figure(
+        name,
+        fig,
+        f"{title}: measured medians with 95 % CIs, plateaus (thick), capacity intervals "
+        "(shaded). Level names are inferred from latency ratios.",
+    )
 
 
 def l2_finding(analysed) -> tuple[Finding | None, str]:
@@ -165,24 +218,36 @@ def l2_finding(analysed) -> tuple[Finding | None, str]:
     l2 = (doc.get("environment") or {}).get("l2_cache_bytes")
     names = [lv.name for lv in levels]
     if not l2 or "DRAM" not in names or names.index("DRAM") == 0:
-        return None, ("L2 capacity vs the driver's L2 size: inconclusive (no DRAM plateau after a cache level, "
-                      "or no driver L2 size stored).")
+        return None, (
+            "L2 capacity vs the driver's L2 size: inconclusive (no DRAM plateau after a cache level, "
+            "or no driver L2 size stored)."
+        )
     lv = levels[names.index("DRAM") - 1]
     lo, hi = lv.capacity_bytes_low, lv.capacity_bytes_high
     gradual = lv.transition == "gradual"
-    matches = (lo / L2_TOLERANCE <= l2 <= hi * L2_TOLERANCE
-               or (gradual and lv.span_bytes_low <= l2 <= lv.span_bytes_high))
+    matches = lo / L2_TOLERANCE <= l2 <= hi * L2_TOLERANCE or (
+        gradual and lv.span_bytes_low <= l2 <= lv.span_bytes_high
+    )
     mid = math.sqrt(lo * hi)
-    where = (f"{lv.name} begins to miss between {fmt_bytes(lo)} and {fmt_bytes(hi)} and is fully missing (DRAM "
-             f"reached) by {fmt_bytes(lv.span_bytes_high)} of footprint (a gradual transition, not one size)"
-             if gradual else f"Latency leaves the {lv.name} plateau between {fmt_bytes(lo)} and {fmt_bytes(hi)} of "
-                             "footprint")
+    where = (
+        f"{lv.name} begins to miss between {fmt_bytes(lo)} and {fmt_bytes(hi)} and is fully missing (DRAM "
+        f"reached) by {fmt_bytes(lv.span_bytes_high)} of footprint (a gradual transition, not one size)"
+        if gradual
+        else f"Latency leaves the {lv.name} plateau between {fmt_bytes(lo)} and {fmt_bytes(hi)} of footprint"
+    )
     finding = Finding(
-        FAMILY, "L2 capacity (last cache level before DRAM)", mid, "bytes",
+        FAMILY,
+        "L2 capacity (last cache level before DRAM)",
+        mid,
+        "bytes",
         V.DOCUMENTED_MATCHES if matches else V.DOCUMENTED_DIFFERS,
         f"{where} on the default global ladder; the driver reports {fmt_bytes(l2)}.",
-        ci=(lo, hi), surprise=abs(mid / l2 - 1), figure="ladder-global", data=(doc["_file"],),
-        documented=f"{l2} B: {DRIVER_L2}")
+        ci=(lo, hi),
+        surprise=abs(mid / l2 - 1),
+        figure="ladder-global",
+        data=(doc["_file"],),
+        documented=f"{l2} B: {DRIVER_L2}",
+    )
     return finding, ""
 
 
@@ -193,21 +258,42 @@ def level_findings(analysed) -> list[Finding]:
         for lv in levels:
             ns = level_ns(pts, lv)
             ns_txt = f", {ns:.1f} ns" if ns is not None else ""
-            out.append(Finding(
-                FAMILY, f"{lv.name} latency, {label_of(name)}", lv.latency_cycles, "cycles", V.UNDOCUMENTED,
-                f"Median of {lv.n_points} plateau points from {fmt_bytes(lv.plateau_bytes_low)} to "
-                f"{fmt_bytes(lv.plateau_bytes_high)}{ns_txt}; single-thread dependent pointer chase.",
-                ci=(lv.latency_ci_low, lv.latency_ci_high), figure=fig, data=(doc["_file"],)))
+            out.append(
+                Finding(
+                    FAMILY,
+                    f"{lv.name} latency, {label_of(name)}",
+                    lv.latency_cycles,
+                    "cycles",
+                    V.UNDOCUMENTED,
+                    f"Median of {lv.n_points} plateau points from {fmt_bytes(lv.plateau_bytes_low)} to "
+                    f"{fmt_bytes(lv.plateau_bytes_high)}{ns_txt}; single-thread dependent pointer chase.",
+                    ci=(lv.latency_ci_low, lv.latency_ci_high),
+                    figure=fig,
+                    data=(doc["_file"],),
+                )
+            )
             if lv.capacity_bytes_low is not None:
-                extra = (f" The transition is gradual: the next level is reached only by "
-                         f"{fmt_bytes(lv.span_bytes_high)}." if lv.transition == "gradual" else "")
+                extra = (
+                    f" The transition is gradual: the next level is reached only by {fmt_bytes(lv.span_bytes_high)}."
+                    if lv.transition == "gradual"
+                    else ""
+                )
                 merged = describe_sublevels(lv, fmt_bytes)
-                out.append(Finding(
-                    FAMILY, f"{lv.name} capacity, {label_of(name)}",
-                    math.sqrt(lv.capacity_bytes_low * lv.capacity_bytes_high), "bytes", V.UNDOCUMENTED,
-                    f"Latency leaves the {lv.name} plateau between {fmt_bytes(lv.capacity_bytes_low)} and "
-                    f"{fmt_bytes(lv.capacity_bytes_high)} of footprint.{extra}" + (f" ({merged}.)" if merged else ""),
-                    ci=(lv.capacity_bytes_low, lv.capacity_bytes_high), figure=fig, data=(doc["_file"],)))
+                out.append(
+                    Finding(
+                        FAMILY,
+                        f"{lv.name} capacity, {label_of(name)}",
+                        math.sqrt(lv.capacity_bytes_low * lv.capacity_bytes_high),
+                        "bytes",
+                        V.UNDOCUMENTED,
+                        f"Latency leaves the {lv.name} plateau between {fmt_bytes(lv.capacity_bytes_low)} and "
+                        f"{fmt_bytes(lv.capacity_bytes_high)} of footprint.{extra}"
+                        + (f" ({merged}.)" if merged else ""),
+                        ci=(lv.capacity_bytes_low, lv.capacity_bytes_high),
+                        figure=fig,
+                        data=(doc["_file"],),
+                    )
+                )
     return out
 
 
@@ -223,11 +309,23 @@ def published_table(docs: list[dict]) -> Table | None:
     entries = published_for(docs)
     if not entries:
         return None
-    rows = [{"published by": e.source, "GPU": e.gpu, "level": e.level, "quantity": e.quantity,
-             "value": e.value if e.value_high is None else f"{e.value:g} – {e.value_high:g}", "unit": e.unit,
-             "their method": e.method} for e in entries]
-    return Table(pd.DataFrame(rows), caption="Published by other projects for this GPU: not measured by gpu-probes, "
-                                             "shown for comparison with each source's method")
+    rows = [
+        {
+            "published by": e.source,
+            "GPU": e.gpu,
+            "level": e.level,
+            "quantity": e.quantity,
+            "value": e.value if e.value_high is None else f"{e.value:g} – {e.value_high:g}",
+            "unit": e.unit,
+            "their method": e.method,
+        }
+        for e in entries
+    ]
+    return Table(
+        pd.DataFrame(rows),
+        caption="Published by other projects for this GPU: not measured by gpu-probes, "
+        "shown for comparison with each source's method",
+    )
 
 
 def wall_seconds(doc: dict) -> float | None:
@@ -238,28 +336,42 @@ def wall_seconds(doc: dict) -> float | None:
 
 
 def ci_half_width_pct(pts: list[dict], lv: Level) -> list[float]:
-    return [100 * (p["ci_high"] - p["ci_low"]) / 2 / p["cycles"] for p in pts
-            if lv.plateau_bytes_low <= p["footprint"] <= lv.plateau_bytes_high
-            and p["ci_low"] is not None and p["ci_high"] is not None and p["cycles"] > 0]
+    return [
+        100 * (p["ci_high"] - p["ci_low"]) / 2 / p["cycles"]
+        for p in pts
+        if lv.plateau_bytes_low <= p["footprint"] <= lv.plateau_bytes_high
+        and p["ci_low"] is not None
+        and p["ci_high"] is not None
+        and p["cycles"] > 0
+    ]
 
 
 def targets_table(analysed) -> Table:
     """Wall time and plateau CI width of each run against the family's targets."""
     import pandas as pd
+
     rows = []
     for name, doc, pts, levels in analysed:
         widths = [w for lv in levels for w in ci_half_width_pct(pts, lv)]
         wall, target = wall_seconds(doc), TARGET_WALL_S.get(name)
         worst = max(widths) if widths else None
-        rows.append({
-            "probe": name, "points": len(pts), "wall time [s]": None if wall is None else round(wall, 1),
-            "wall-time target [s]": target if target else "–",
-            "worst plateau CI half-width [% of median]": None if worst is None else round(worst, 2),
-            "CI target met": "–" if worst is None else ("yes" if worst <= TARGET_CI_HALF_WIDTH_PCT else "no"),
-            "wall-time target met": "–" if not target or wall is None else ("yes" if wall <= target else "no")})
-    return Table(pd.DataFrame(rows), caption=f"Run against its targets: the full default ladder in <= 60 s on one "
-                                             f"H100, plateau CI half-width <= {TARGET_CI_HALF_WIDTH_PCT:g} % of the "
-                                             "median (from the stored results; recorded, not enforced)")
+        rows.append(
+            {
+                "probe": name,
+                "points": len(pts),
+                "wall time [s]": None if wall is None else round(wall, 1),
+                "wall-time target [s]": target if target else "–",
+                "worst plateau CI half-width [% of median]": None if worst is None else round(worst, 2),
+                "CI target met": "–" if worst is None else ("yes" if worst <= TARGET_CI_HALF_WIDTH_PCT else "no"),
+                "wall-time target met": "–" if not target or wall is None else ("yes" if wall <= target else "no"),
+            }
+        )
+    return Table(
+        pd.DataFrame(rows),
+        caption=f"Run against its targets: the full default ladder in <= 60 s on one "
+        f"H100, plateau CI half-width <= {TARGET_CI_HALF_WIDTH_PCT:g} % of the "
+        "median (from the stored results; recorded, not enforced)",
+    )
 
 
 def published_comparison(analysed, docs: list[dict]) -> list:
@@ -277,27 +389,40 @@ def published_comparison(analysed, docs: list[dict]) -> list:
                 why = ""
                 if ours is None:
                     verdict, why = V.INCONCLUSIVE, "not detected in our ladder"
-                elif (ours.latency_ci_high < lo * (1 - PUBLISHED_TOLERANCE)
-                      or ours.latency_ci_low > hi * (1 + PUBLISHED_TOLERANCE)):
+                elif ours.latency_ci_high < lo * (1 - PUBLISHED_TOLERANCE) or ours.latency_ci_low > hi * (
+                    1 + PUBLISHED_TOLERANCE
+                ):
                     verdict, why = V.DIFFERS, f"differs by more than {100 * PUBLISHED_TOLERANCE:g} %"
                     stride = (doc.get("params") or {}).get("stride_bytes")
-                    gaps.append(f"{label_of(name)} {level}: ours {ours.latency_cycles:.1f} cycles "
-                                f"[{ours.latency_ci_low:.1f}, {ours.latency_ci_high:.1f}] vs {lo:g}"
-                                f"{'' if hi == lo else f'–{hi:g}'} published by {e.source} ({e.method}). Ours: "
-                                f"random single-cycle chase, stride {stride} B, (t(2n) - t(n)) / n at the clocks in "
-                                "the provenance block; a different stride, footprint, page size, clock or timer "
-                                "placement moves such plateaus.")
+                    gaps.append(
+                        f"{label_of(name)} {level}: ours {ours.latency_cycles:.1f} cycles "
+                        f"[{ours.latency_ci_low:.1f}, {ours.latency_ci_high:.1f}] vs {lo:g}"
+                        f"{'' if hi == lo else f'–{hi:g}'} published by {e.source} ({e.method}). Ours: "
+                        f"random single-cycle chase, stride {stride} B, (t(2n) - t(n)) / n at the clocks in "
+                        "the provenance block; a different stride, footprint, page size, clock or timer "
+                        "placement moves such plateaus."
+                    )
                 else:
                     verdict = V.MATCHES
-                rows.append({"path": label_of(name), "level": level,
-                             "ours [cycles]": None if ours is None else round(ours.latency_cycles, 1),
-                             "published [cycles]": f"{lo:g}" if hi == lo else f"{lo:g} – {hi:g}",
-                             "published by": e.source, "their method": e.method, "comparison": verdict, "why": why})
+                rows.append(
+                    {
+                        "path": label_of(name),
+                        "level": level,
+                        "ours [cycles]": None if ours is None else round(ours.latency_cycles, 1),
+                        "published [cycles]": f"{lo:g}" if hi == lo else f"{lo:g} – {hi:g}",
+                        "published by": e.source,
+                        "their method": e.method,
+                        "comparison": verdict,
+                        "why": why,
+                    }
+                )
     if not rows:
         return []
-    caption = ("Our plateaus beside values published by other projects for this GPU (theirs are not our "
-               f"measurements); comparison: {V.MATCHES} when our CI reaches within {100 * PUBLISHED_TOLERANCE:g} % "
-               "of the published value or range")
+    caption = (
+        "Our plateaus beside values published by other projects for this GPU (theirs are not our "
+        f"measurements); comparison: {V.MATCHES} when our CI reaches within {100 * PUBLISHED_TOLERANCE:g} % "
+        "of the published value or range"
+    )
     blocks: list = [Table(pd.DataFrame(rows), caption=caption)]
     blocks += [Paragraph(g) for g in gaps]
     return blocks
@@ -324,19 +449,28 @@ def compare(docs_by_gpu: dict[str, list[dict]]) -> list:
     ax.set_title("Global-memory latency ladders, every GPU")
     ax.legend(loc="upper left", fontsize=7)
     fig.tight_layout()
-    return [Figure("ladder-all-gpus", fig, "Default global-memory ladders of every measured GPU, medians per "
-                                          "footprint (cycles at each GPU's own SM clock)")]
+    return [
+        Figure(
+            "ladder-all-gpus",
+            fig,
+            "Default global-memory ladders of every measured GPU, medians per "
+            "footprint (cycles at each GPU's own SM clock)",
+        )
+    ]
 
 
 def section(docs: list[dict]) -> Section:
     analysed = analyse(docs)
-    plotted = [a for a in analysed if a[2]]        # a run with no footprint points has nothing to plot
+    plotted = [a for a in analysed if a[2]]  # a run with no footprint points has nothing to plot
     glob = [a for a in plotted if a[0].startswith("latency.ladder.")]
     paths = [a for a in plotted if not a[0].startswith("latency.ladder.")]
-    blocks: list = [Paragraph(
-        "One thread chases a random single cycle of pointers (each `LDG`/`LDS`/`LDC`/`LDL` feeds the next); "
-        "latency per load is (t(2n) - t(n)) / n from `%clock64`. Plateaus and capacities come from change-point "
-        "detection with bootstrap CIs; level names are inferred from latency ratios, not measured.")]
+    blocks: list = [
+        Paragraph(
+            "One thread chases a random single cycle of pointers (each `LDG`/`LDS`/`LDC`/`LDL` feeds the next); "
+            "latency per load is (t(2n) - t(n)) / n from `%clock64`. Plateaus and capacities come from change-point "
+            "detection with bootstrap CIs; level names are inferred from latency ratios, not measured."
+        )
+    ]
     if glob:
         blocks.append(ladder_figure(glob, "ladder-global", "Global-memory latency ladder (load variants overlaid)"))
     if paths:

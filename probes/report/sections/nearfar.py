@@ -3,6 +3,7 @@
 Analysis is probes.analysis.nearfar (dip test, two-means split, Mann-Whitney, bootstrap CIs). NVIDIA describes
 the L2 of A100/H100 as two partitions but documents no near/far latencies, so every value is "undocumented".
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,6 +20,7 @@ PROBE = "latency.l2.nearfar"
 
 def map_figure(res: nf.NearFar) -> Figure:
     from probes.report.figures import subplots
+
     sms = sorted({s for s, _ in res.cells})
     wins = sorted({w for _, w in res.cells})
     grid = np.full((len(sms), len(wins)), np.nan)
@@ -33,12 +35,17 @@ def map_figure(res: nf.NearFar) -> Figure:
     ax.set_yticks(range(0, len(sms), step), [str(sms[i]) for i in range(0, len(sms), step)], fontsize=6)
     ax.set_title("L2 latency per SM and address window")
     fig.tight_layout()
-    return Figure("l2-nearfar-map", fig, "Median L2-hit latency of each (SM, address window) cell; a near/far L2 "
-                                         "shows as two colours, per SM differently for each window.")
+    return Figure(
+        "l2-nearfar-map",
+        fig,
+        "Median L2-hit latency of each (SM, address window) cell; a near/far L2 "
+        "shows as two colours, per SM differently for each window.",
+    )
 
 
 def histogram_figure(res: nf.NearFar) -> Figure:
     from probes.report.figures import subplots
+
     fig, ax = subplots(figsize=(9, 4), dpi=110)
     x = np.array([c["latency"] for c in res.cells.values()])
     bins = min(60, max(10, x.size // 4))
@@ -57,18 +64,30 @@ def histogram_figure(res: nf.NearFar) -> Figure:
     ax.set_title(f"dip test p = {res.dip_p:.3g}")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    return Figure("l2-nearfar-histogram", fig, "Distribution of per-cell latencies with the two clusters (when the "
-                                               "dip test finds two modes).")
+    return Figure(
+        "l2-nearfar-histogram",
+        fig,
+        "Distribution of per-cell latencies with the two clusters (when the dip test finds two modes).",
+    )
 
 
 def per_sm_table(res: nf.NearFar):
     import pandas as pd
+
     rows = []
     for s, v in nf.per_sm({k: c["latency"] for k, c in res.cells.items()}).items():
         classes = [c["class"] for (sm, _), c in res.cells.items() if sm == s]
-        rows.append({"SM": s, "windows": v.size, "median [cycles]": round(float(np.median(v)), 1),
-                     "min [cycles]": round(float(v.min()), 1), "max [cycles]": round(float(v.max()), 1),
-                     "near windows": classes.count("near"), "far windows": classes.count("far")})
+        rows.append(
+            {
+                "SM": s,
+                "windows": v.size,
+                "median [cycles]": round(float(np.median(v)), 1),
+                "min [cycles]": round(float(v.min()), 1),
+                "max [cycles]": round(float(v.max()), 1),
+                "near windows": classes.count("near"),
+                "far windows": classes.count("far"),
+            }
+        )
     return Table(pd.DataFrame(rows), caption="Per-SM distribution of L2 latency over the address windows")
 
 
@@ -78,27 +97,66 @@ def section(docs: list[dict]) -> Section:
         return Section(FAMILY, TITLE, [Paragraph("No near/far run with data.")], [])
     res = nf.from_doc(doc)
     files = (doc["_file"],) if doc.get("_file") else ()
-    blocks: list = [Paragraph(
-        "One block per SM (claimed through `%smid` and an atomic flag) chases small L2-only chains at different "
-        f"address offsets; each (SM, window) cell is one latency. {res.reason}. The Mann-Whitney p is reported "
-        "but is optimistic by construction (the groups come from the threshold); the dip test is the gate."),
-        map_figure(res), histogram_figure(res), per_sm_table(res)]
+    blocks: list = [
+        Paragraph(
+            "One block per SM (claimed through `%smid` and an atomic flag) chases small L2-only chains at different "
+            f"address offsets; each (SM, window) cell is one latency. {res.reason}. The Mann-Whitney p is reported "
+            "but is optimistic by construction (the groups come from the threshold); the dip test is the gate."
+        ),
+        map_figure(res),
+        histogram_figure(res),
+        per_sm_table(res),
+    ]
     dip = f"Hartigan dip test over {res.n_cells} (SM, window) cells: dip {res.dip:.4f}, p = {res.dip_p:.3g}"
     if res.split:
         findings = [
-            Finding(FAMILY, "L2 near latency", res.near_median, "cycles", "undocumented",
-                    f"{dip}; median of the lower cluster, bootstrap 95 % CI", ci=res.near_ci,
-                    figure="l2-nearfar-histogram", data=files),
-            Finding(FAMILY, "L2 far latency", res.far_median, "cycles", "undocumented",
-                    f"{dip}; median of the upper cluster, bootstrap 95 % CI", ci=res.far_ci,
-                    figure="l2-nearfar-histogram", data=files),
-            Finding(FAMILY, "L2 far - near latency", res.difference, "cycles", "undocumented",
-                    f"{dip}; difference of cluster medians, bootstrap 95 % CI; Mann-Whitney p = "
-                    f"{res.mannwhitney_p:.3g}", ci=res.difference_ci, figure="l2-nearfar-map", data=files,
-                    surprise=res.difference / max(res.near_median, 1e-9)),
+            Finding(
+                FAMILY,
+                "L2 near latency",
+                res.near_median,
+                "cycles",
+                "undocumented",
+                f"{dip}; median of the lower cluster, bootstrap 95 % CI",
+                ci=res.near_ci,
+                figure="l2-nearfar-histogram",
+                data=files,
+            ),
+            Finding(
+                FAMILY,
+                "L2 far latency",
+                res.far_median,
+                "cycles",
+                "undocumented",
+                f"{dip}; median of the upper cluster, bootstrap 95 % CI",
+                ci=res.far_ci,
+                figure="l2-nearfar-histogram",
+                data=files,
+            ),
+            Finding(
+                FAMILY,
+                "L2 far - near latency",
+                res.difference,
+                "cycles",
+                "undocumented",
+                f"{dip}; difference of cluster medians, bootstrap 95 % CI; Mann-Whitney p = {res.mannwhitney_p:.3g}",
+                ci=res.difference_ci,
+                figure="l2-nearfar-map",
+                data=files,
+                surprise=res.difference / max(res.near_median, 1e-9),
+            ),
         ]
     else:
-        findings = [Finding(FAMILY, "L2 latency (no near/far split)", res.pooled_median, "cycles", "undocumented",
-                            f"{dip}: {res.reason}; median of all cells, bootstrap 95 % CI", ci=res.pooled_ci,
-                            figure="l2-nearfar-histogram", data=files)]
+        findings = [
+            Finding(
+                FAMILY,
+                "L2 latency (no near/far split)",
+                res.pooled_median,
+                "cycles",
+                "undocumented",
+                f"{dip}: {res.reason}; median of all cells, bootstrap 95 % CI",
+                ci=res.pooled_ci,
+                figure="l2-nearfar-histogram",
+                data=files,
+            )
+        ]
     return Section(FAMILY, TITLE, blocks, findings)
