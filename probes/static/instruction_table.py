@@ -1348,8 +1348,7 @@ assert len(BY_NAME) == len(OPS), "duplicate op names in the instruction table"
 assert len({s.name for s in ATLAS}) == len(ATLAS), "duplicate atlas names in the instruction table"
 
 
-def variants() -> list:
-    """The variants rows define with their own `template` (probes/static/variants.py adds them to its table)."""
-    from .variants import Variant
-
-    return [Variant(r.key, r.group or (r.link.group if r.link else "table"), r.template) for r in TABLE if r.template]
+def templates() -> list[tuple[str, str, str]]:
+    """(name, group, template) of the rows that define their own PTX `template`: probes/static/variants.py makes
+    them variants of its table (this module imports nothing of variants.py, so the two form no circle)."""
+    return [(r.key, r.group or (r.link.group if r.link else "table"), r.template) for r in TABLE if r.template]

@@ -1461,6 +1461,7 @@ def _async_hint_rows() -> list[Variant]:
     ):
         out.append(Variant(t, "barrier", t + ";", False))
     out.append(Variant("ld.shared::cluster.u32", "ld", "ld.shared::cluster.u32 {d:b32}, [{sa_}];", False))
+    out.append(Variant("ld.shared::cluster.v4.u32", "ld", "ld.shared::cluster.v4.u32 {d:b32*4}, [{sa_}];", False))
     out.append(Variant("st.shared::cluster.u32", "st", "st.shared::cluster.u32 [{sa_}], {a:b32};", False))
     for name, tpl in (
         ("mbarrier.init.shared::cta.b64", "[{sa_}], {a:b32}"),
@@ -1495,7 +1496,7 @@ def table() -> tuple[Variant, ...]:
         *_wgmma(),
         *_tcgen05(),
         *_async_hint_rows(),
-        *instruction_table.variants(),
+        *(Variant(name, group, template) for name, group, template in instruction_table.templates()),
     ]
     seen: dict[str, Variant] = {}
     for v in rows:
