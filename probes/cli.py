@@ -180,21 +180,13 @@ def check_run_args(args) -> None:
 
 
 def _run_probes(probes, params_of, args, skip_is_error: bool = False) -> int:
-    from probes.engine.campaign import run_campaign
+    from probes.engine.campaign import RunOptions, run_campaign
 
     check_run_args(args)
     backend = _backend(args.backend)
     out = _out_dir(args, backend)
-    outcomes = run_campaign(
-        probes,
-        params_of,
-        out,
-        backend,
-        args.timeout,
-        resume=not args.no_resume,
-        progress=not args.quiet,
-        rule=args.rule,
-    )
+    opts = RunOptions(out, backend, args.timeout, resume=not args.no_resume, progress=not args.quiet, rule=args.rule)
+    outcomes = run_campaign(probes, params_of, opts)
     skipped = [o for o in outcomes if o.outcome == "skipped"]
     if skip_is_error and skipped and len(skipped) == len(outcomes):
         o = skipped[0]  # the user asked for exactly this and the card cannot do it (working set > free memory...)

@@ -222,16 +222,16 @@ def run(args, root: Path, backend_of, out_dir_of, echo=print) -> int:
     from probes.engine import campaign as C
 
     reserve = REPORT_ALLOWANCE_SECONDS if args.quick else DEADLINE_RESERVE_SECONDS
-    outcomes = C.run_plan(
-        steps,
+    opts = C.RunOptions(
         out,
         backend,
         args.timeout,
-        deadline=_deadline(args, start, reserve),
         resume=not args.no_resume,
         progress=not args.quiet,
         rule=args.rule,
+        deadline=_deadline(args, start, reserve),
     )
+    outcomes = C.run_plan(steps, opts)
     counts = C.tally(outcomes)
     report = _publish_and_report(args, out, backend, root, echo) if args.quick else None
     line = (

@@ -219,7 +219,7 @@ def gather(env: dict, timeout: float, atlas_csv: Path, backend: str = "gpu", smo
     `backend="simulator"` runs the same orchestration under Numba's simulator: the test suite's rehearsal.
     `smoke_out`: keep the smoke runs' results documents in this folder (default: a temporary one, removed)."""
     from probes import catalogue
-    from probes.engine.campaign import run_batch, run_one
+    from probes.engine.campaign import RunOptions, run_batch, run_one
     from probes.engine.clocks import ClockSampler
     from probes.spec import ProbeSpecError
 
@@ -233,17 +233,8 @@ def gather(env: dict, timeout: float, atlas_csv: Path, backend: str = "gpu", smo
 
     def run(probe, params, d, count=10):
         rule_params = {"count": count, "min_samples": count, "max_seconds": RUN_MAX_SECONDS}
-        return run_one(
-            probe,
-            params,
-            Path(d),
-            backend,
-            timeout,
-            resume=False,
-            progress=False,
-            rule="fixed-count",
-            rule_params=rule_params,
-        )
+        opts = RunOptions(Path(d), backend, timeout, resume=False, progress=False, rule="fixed-count")
+        return run_one(probe, params, opts.but(rule_params=rule_params))
 
     with tempfile.TemporaryDirectory(prefix="gpu-probes-selftest-") as d:
         clock = _outcome_summary(run(catalogue.get("selftest.clock"), {"iterations": 1 << 17}, d))
@@ -277,7 +268,9 @@ def gather(env: dict, timeout: float, atlas_csv: Path, backend: str = "gpu", smo
         # every probe once in ONE worker (a crash or CUDA error re-runs the rest one worker each)
         smoke_rule = {"count": 1, "min_samples": 1, "max_seconds": SMOKE_MAX_SECONDS}
         smoke_dir = Path(smoke_out) if smoke_out is not None else Path(d) / "smoke"
-        for (probe, _), o in zip(jobs, run_batch(jobs, smoke_dir, backend, timeout, "fixed-count", smoke_rule)):
+        for (probe, _), o in zip(
+            jobs, run_batch(jobs, RunOptions(smoke_dir, backend, timeout, rule="fixed-count", rule_params=smoke_rule))
+        ):
             obs["smoke"][probe.name] = _outcome_summary(o)
     return obs
 

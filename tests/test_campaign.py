@@ -5,7 +5,7 @@ import json
 import pytest
 
 from probes import catalogue
-from probes.engine.campaign import result_path, run_campaign, run_one
+from probes.engine.campaign import RunOptions, result_path, run_campaign, run_one
 from probes.results import io
 
 
@@ -13,16 +13,8 @@ from probes.results import io
 def run(tmp_path, fault_catalogue):
     def _run(name, timeout=60):
         probe = catalogue.get(name)
-        return run_one(
-            probe,
-            {},
-            tmp_path,
-            "simulator",
-            timeout,
-            progress=False,
-            rule="fixed-count",
-            rule_params={"count": 3, "min_samples": 3},
-        )
+        opts = RunOptions(tmp_path, "simulator", timeout, progress=False, rule="fixed-count")
+        return run_one(probe, {}, opts.but(rule_params={"count": 3, "min_samples": 3}))
 
     return _run
 
@@ -66,10 +58,12 @@ def test_worker_dying_mid_write_leaves_a_whole_file(run, tmp_path):
 
 def test_campaign_continues_after_failures_and_resumes(tmp_path, fault_catalogue):
     probes = [catalogue.get(n) for n in ("fault.crash", "fault.ok")]
-    kw = dict(progress=False, rule="fixed-count", rule_params={"count": 3, "min_samples": 3})
-    first = run_campaign(probes, lambda p: {}, tmp_path, "simulator", 60, **kw)
+    opts = RunOptions(
+        tmp_path, "simulator", 60, progress=False, rule="fixed-count", rule_params={"count": 3, "min_samples": 3}
+    )
+    first = run_campaign(probes, lambda p: {}, opts)
     assert [o.outcome for o in first] == ["crashed", "ok"]
-    again = run_campaign(probes, lambda p: {}, tmp_path, "simulator", 60, **kw)
+    again = run_campaign(probes, lambda p: {}, opts)
     assert [o.outcome for o in again] == ["crashed", "cached"]  # complete results are never measured again
 
 
@@ -77,16 +71,8 @@ def test_truncated_result_is_quarantined_not_loaded(tmp_path, fault_catalogue, c
     probe = catalogue.get("fault.ok")
     path = result_path(tmp_path, probe, {})
     path.write_text('{"schema_version": 1, "probe": {"na')
-    o = run_one(
-        probe,
-        {},
-        tmp_path,
-        "simulator",
-        60,
-        progress=False,
-        rule="fixed-count",
-        rule_params={"count": 3, "min_samples": 3},
-    )
+    opts = RunOptions(tmp_path, "simulator", 60, progress=False, rule="fixed-count")
+    o = run_one(probe, {}, opts.but(rule_params={"count": 3, "min_samples": 3}))
     assert o.outcome == "ok"
     assert path.with_suffix(".json.corrupt").exists()
     assert "truncated" in capsys.readouterr().err

@@ -54,8 +54,9 @@ def test_campaign_and_batch_pass_the_probe_module_to_the_worker(tmp_path, monkey
 
     monkeypatch.setattr(C, "_spawn", spawn)
     probe = catalogue.get("latency.shared")
-    C.run_one(probe, {p.name: p.default for p in probe.params}, tmp_path / "one", "simulator", 5, progress=False)
-    C.run_batch([(probe, {p.name: p.default for p in probe.params})], tmp_path / "batch", "simulator", 5)
+    defaults = {p.name: p.default for p in probe.params}
+    C.run_one(probe, defaults, C.RunOptions(tmp_path / "one", "simulator", 5, progress=False))
+    C.run_batch([(probe, defaults)], C.RunOptions(tmp_path / "batch", "simulator", 5))
     seen_items = [item for batch in seen for item in batch]
     assert len(seen_items) >= 3  # run_one, the batch's item, and the batch's re-run of what it did not finish
     for args in seen_items:

@@ -122,7 +122,9 @@ def test_plan_params_and_point_budget_reach_the_worker(tmp_path, fault_catalogue
     plan = C.load_plan(
         _plan(tmp_path, 'name = "t"\npoint_budget_s = 3\n[[probe]]\nname = "okfam.scaled"\nparams = { scale = 2 }\n')
     )
-    (o,) = C.run_plan(C.resolve_plan(plan, point_budget_s=None), tmp_path / "r", "simulator", 60, progress=False)
+    (o,) = C.run_plan(
+        C.resolve_plan(plan, point_budget_s=None), C.RunOptions(tmp_path / "r", "simulator", 60, progress=False)
+    )
     doc = io.load(o.path)
     assert o.outcome == "ok" and doc["probe"]["params"]["scale"] == 2 and doc["stopping"]["max_seconds"] == 3
     assert [p["summary"]["median"] for p in doc["points"]] == [2.0, 4.0, 6.0]
@@ -156,15 +158,8 @@ def test_deadline_stops_the_campaign_on_time_and_the_next_run_resumes(tmp_path, 
 
 def test_a_probe_is_deferred_when_too_little_time_is_left(tmp_path, fault_catalogue):
     probe = catalogue.get("fault.ok")
-    (o,) = C.run_campaign(
-        [probe],
-        lambda p: {},
-        tmp_path,
-        "simulator",
-        60,
-        progress=False,
-        deadline=time.monotonic() + C.MIN_START_SECONDS / 2,
-    )
+    opts = C.RunOptions(tmp_path, "simulator", 60, progress=False, deadline=time.monotonic() + C.MIN_START_SECONDS / 2)
+    (o,) = C.run_campaign([probe], lambda p: {}, opts)
     assert o.outcome == "deferred" and o.path is None and not list(tmp_path.glob("*.json"))
     assert C.tally([o]) == {"ok": 0, "failed": 0, "skipped": 0, "incomplete": 0, "deferred": 1}
 
@@ -173,7 +168,9 @@ def test_a_probe_is_deferred_when_too_little_time_is_left(tmp_path, fault_catalo
 def test_batch_runs_jobs_in_one_worker_and_reruns_what_a_crash_left(tmp_path, fault_catalogue):
     names = ["fault.ok", "fault.raise", "fault.crash", "okfam.plain"]
     jobs = [(catalogue.get(n), {}) for n in names]
-    outcomes = C.run_batch(jobs, tmp_path, "simulator", 60, "fixed-count", {"count": 1, "min_samples": 1})
+    outcomes = C.run_batch(
+        jobs, C.RunOptions(tmp_path, "simulator", 60, rule="fixed-count", rule_params={"count": 1, "min_samples": 1})
+    )
     assert [o.outcome for o in outcomes] == ["ok", "error", "crashed", "ok"]
     assert "illegal address" in outcomes[1].detail
     assert not list(tmp_path.glob(".batch*")), "the batch's spec, status and log are removed"

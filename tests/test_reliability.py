@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from probes import catalogue
 from probes.cli import main
 from probes.engine import clocks, environment
-from probes.engine.campaign import CampaignLocked, campaign_lock, result_path, run_campaign
+from probes.engine.campaign import CampaignLocked, RunOptions, campaign_lock, result_path, run_campaign
 from probes.engine.measure import run_probe, summarize
 from probes.results import io
 from probes.results.schema import SCHEMA_VERSION, NewerSchemaError
@@ -140,7 +140,7 @@ def test_results_file_from_a_newer_schema_is_an_error_and_is_left_alone(tmp_path
     path.write_text(json.dumps({"schema_version": SCHEMA_VERSION + 1, "anything": "from the future"}))
     before = path.read_bytes()
     with pytest.raises(NewerSchemaError):
-        run_campaign([probe], lambda p: {}, tmp_path, "simulator", 30, progress=False)
+        run_campaign([probe], lambda p: {}, RunOptions(tmp_path, "simulator", 30, progress=False))
     assert main(["campaign", "--probes", "fault.ok", "--backend", "simulator", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("error: ") and "newer than this gpu-probes understands" in err

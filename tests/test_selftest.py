@@ -174,22 +174,14 @@ def test_clock_probe_chain_closed_form_and_sass():
 
 def test_clock_probe_runs_in_the_simulator_and_checks_its_chain(tmp_path, monkeypatch):
     from probes import catalogue
-    from probes.engine.campaign import run_one
+    from probes.engine.campaign import RunOptions, run_one
 
     monkeypatch.setenv("GPU_PROBES_EXTRA_CATALOGUE", S.CLOCK_PROBE_MODULE)
     catalogue.all_probes.cache_clear()
     try:
         probe = catalogue.get("selftest.clock")
-        o = run_one(
-            probe,
-            probe.parse_params(probe.smoke),
-            tmp_path,
-            "simulator",
-            120,
-            progress=False,
-            rule="fixed-count",
-            rule_params={"count": 2, "min_samples": 2},
-        )
+        opts = RunOptions(tmp_path, "simulator", 120, progress=False, rule="fixed-count")
+        o = run_one(probe, probe.parse_params(probe.smoke), opts.but(rule_params={"count": 2, "min_samples": 2}))
     finally:
         catalogue.all_probes.cache_clear()
     assert o.outcome == "ok", o.detail

@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import filelock
@@ -52,6 +52,27 @@ class Outcome:
     outcome: str
     path: Path | None
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How probes are run, as one object from the CLI, plan runner, self-test and fleet jobs down to each worker:
+    where results go, on which backend, the watchdog `timeout` per worker (s), whether finished results are kept
+    (`resume`) and progress shown, the stopping `rule` and its `rule_params`, and an optional campaign `deadline`
+    (time.monotonic()) that no worker outlives."""
+
+    out_dir: Path
+    backend: str = "gpu"
+    timeout: float = 600.0
+    resume: bool = True
+    progress: bool = True
+    rule: str = "median-ci"
+    rule_params: dict | None = None
+    deadline: float | None = None
+
+    def but(self, **changes) -> RunOptions:
+        """A copy with some fields changed (e.g. `opts.but(rule_params={...})` for one probe)."""
+        return replace(self, **changes)
 
 
 def result_path(out_dir: Path, probe, params: dict) -> Path:
@@ -190,20 +211,11 @@ def _module_arg(probe) -> list[str]:
     return ["--module", probe.module] if getattr(probe, "module", "") else []
 
 
-def run_one(
-    probe,
-    params: dict,
-    out_dir: Path,
-    backend: str,
-    timeout: float,
-    resume: bool = True,
-    rule: str = "median-ci",
-    rule_params: dict | None = None,
-    progress: bool = True,
-    deadline: float | None = None,
-) -> Outcome:
-    """One probe in one watchdog worker. `deadline` (time.monotonic()) stops the worker earlier than `timeout`:
-    its finished points are kept and the probe is recorded as incomplete, so the next run resumes it."""
+def run_one(probe, params: dict, opts: RunOptions) -> Outcome:
+    """One probe in one watchdog worker. `opts.deadline` stops the worker earlier than `opts.timeout`: its
+    finished points are kept and the probe is recorded as incomplete, so the next run resumes it."""
+    out_dir, backend, timeout, deadline = Path(opts.out_dir), opts.backend, opts.timeout, opts.deadline
+    rule, rule_params, resume, progress = opts.rule, opts.rule_params, opts.resume, opts.progress
     path = result_path(out_dir, probe, params)
     if resume and _complete(path, probe, params, backend):
         return Outcome(probe.name, "cached", path, "complete result for this probe version already present")
@@ -364,41 +376,21 @@ def _signals_ignored():
     return _signals_handled_by(signal.SIG_IGN)
 
 
-def run_campaign(
-    probes,
-    params_of,
-    out_dir: Path,
-    backend: str,
-    timeout: float,
-    resume: bool = True,
-    progress: bool = True,
-    deadline: float | None = None,
-    rule_params_of=None,
-    **kw,
-) -> list[Outcome]:
+def run_campaign(probes, params_of, opts: RunOptions, rule_params_of=None) -> list[Outcome]:
     """Run probes one worker each, under the campaign lock. Raises CampaignLocked, Interrupted, NewerSchemaError.
-    With a `deadline` (time.monotonic()), a probe starts only if MIN_START_SECONDS are left (else it is "deferred",
-    nothing written) and is stopped at the deadline; `rule_params_of(probe)` gives per-probe stopping-rule params."""
+    With `opts.deadline` (time.monotonic()), a probe starts only if MIN_START_SECONDS are left (else it is
+    "deferred", nothing written) and is stopped at the deadline; `rule_params_of(probe)` gives per-probe
+    stopping-rule params."""
+    out_dir, backend, deadline = Path(opts.out_dir), opts.backend, opts.deadline
     outcomes = []
     with campaign_lock(out_dir, backend), _signals_interrupt():
         for probe in probes:
-            if rule_params_of is not None:
-                kw["rule_params"] = rule_params_of(probe)
+            one = opts if rule_params_of is None else opts.but(rule_params=rule_params_of(probe))
             left = time_left(deadline)
             if left is not None and left < MIN_START_SECONDS:
                 o = Outcome(probe.name, "deferred", None, "not started before the deadline; the next run measures it")
             else:
-                o = run_one(
-                    probe,
-                    params_of(probe),
-                    out_dir,
-                    backend,
-                    timeout,
-                    resume,
-                    progress=progress,
-                    deadline=deadline,
-                    **kw,
-                )
+                o = run_one(probe, params_of(probe), one)
             print(f"{o.outcome:>10}  {probe.name}" + (f"  ({o.detail})" if o.detail else ""), file=sys.stderr)
             outcomes.append(o)
     return outcomes
@@ -588,20 +580,14 @@ def resolve_plan(
     return steps
 
 
-def run_plan(
-    steps: list[Step], out_dir: Path, backend: str, timeout: float, deadline: float | None = None, **kw
-) -> list[Outcome]:
+def run_plan(steps: list[Step], opts: RunOptions) -> list[Outcome]:
     """run_campaign over a resolved plan: each probe with its parameters and per-point time budget."""
     by_name = {s.probe.name: s for s in steps}
     return run_campaign(
         [s.probe for s in steps],
         lambda p: by_name[p.name].params,
-        out_dir,
-        backend,
-        timeout,
-        deadline=deadline,
+        opts,
         rule_params_of=lambda p: {"max_seconds": by_name[p.name].point_budget_s},
-        **kw,
     )
 
 
@@ -615,12 +601,12 @@ def tally(outcomes: list[Outcome]) -> dict[str, int]:
     return out
 
 
-def run_batch(
-    jobs, out_dir: Path, backend: str, timeout: float, rule: str = "median-ci", rule_params: dict | None = None
-) -> list[Outcome]:
+def run_batch(jobs, opts: RunOptions) -> list[Outcome]:
     """[(probe, params)] in ONE worker process (probes.engine.batch): one interpreter start for all, fresh results
-    (no resume). What the batch did not finish (a CUDA error poisons its context, a crash, its watchdog) is run
-    again one worker each by run_one. The watchdog is `timeout` plus 10 s per job."""
+    (no resume, no progress bars, whatever `opts` says). What the batch did not finish (a CUDA error poisons its
+    context, a crash, its watchdog) is run again one worker each by run_one. The watchdog is `opts.timeout` plus
+    10 s per job."""
+    out_dir, backend, timeout, rule, rule_params = opts.out_dir, opts.backend, opts.timeout, opts.rule, opts.rule_params
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [result_path(out_dir, p, params) for p, params in jobs]
@@ -665,17 +651,7 @@ def run_batch(
     for (probe, params), path, code in zip(jobs, paths, codes + [None] * (len(jobs) - len(codes))):
         if code is None:  # not reached, or the batch died on it: its own watchdog worker
             outcomes.append(
-                run_one(
-                    probe,
-                    params,
-                    out_dir,
-                    backend,
-                    timeout,
-                    resume=False,
-                    rule=rule,
-                    rule_params=rule_params,
-                    progress=False,
-                )
+                run_one(probe, params, opts.but(out_dir=out_dir, resume=False, progress=False, deadline=None))
             )
             continue
         try:

@@ -79,7 +79,7 @@ def _interrupt(signum, frame):
 def run_job(spec: dict) -> dict:
     """Run the campaign for spec["probes"] on this node's GPU; returns {probe: outcome}. Raises if interrupted."""
     from probes import catalogue
-    from probes.engine.campaign import capture_environment, run_campaign
+    from probes.engine.campaign import RunOptions, capture_environment, run_campaign
 
     backend = spec["backend"]
     os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")  # CUDA's device indices = NVML's, for the GPU's UUID
@@ -107,20 +107,19 @@ def run_job(spec: dict) -> dict:
         signal.signal(sig, _interrupt)
     try:
         probes = catalogue.select(list(spec["probes"]) if spec.get("probes") else None)
+        opts = RunOptions(
+            folder,
+            backend,
+            spec["timeout"],
+            resume=True,
+            progress=False,
+            rule=spec.get("rule", "median-ci"),
+            rule_params=spec.get("rule_params") or None,
+        )
         for probe in probes:  # one at a time, so the status file says which probe is running
             status["current_probe"] = probe.name
             _write_json(status_path, status)
-            (o,) = run_campaign(
-                [probe],
-                lambda p: {q.name: q.default for q in p.params},
-                folder,
-                backend,
-                spec["timeout"],
-                resume=True,
-                progress=False,
-                rule=spec.get("rule", "median-ci"),
-                rule_params=spec.get("rule_params") or None,
-            )
+            (o,) = run_campaign([probe], lambda p: {q.name: q.default for q in p.params}, opts)
             status["outcomes"][probe.name] = o.outcome
         status["current_probe"] = None
         env = capture_environment(backend)
