@@ -211,35 +211,25 @@ def _module_arg(probe) -> list[str]:
     return ["--module", probe.module] if getattr(probe, "module", "") else []
 
 
+def _worker_args(probe, params: dict, path: Path, opts: RunOptions) -> list[str]:
+    """The command line of probes.engine.worker for one probe into `path` (a batch item is the same list)."""
+    args = ["--probe", probe.name, *_module_arg(probe), "--params", json.dumps(params, default=list)]
+    args += ["--backend", opts.backend, "--out", str(path), "--rule", opts.rule]
+    args += ["--rule-params", json.dumps(opts.rule_params or {})]
+    return args + ([] if opts.progress else ["--no-progress"]) + ([] if opts.resume else ["--fresh"])
+
+
 def run_one(probe, params: dict, opts: RunOptions) -> Outcome:
     """One probe in one watchdog worker. `opts.deadline` stops the worker earlier than `opts.timeout`: its
     finished points are kept and the probe is recorded as incomplete, so the next run resumes it."""
     out_dir, backend, timeout, deadline = Path(opts.out_dir), opts.backend, opts.timeout, opts.deadline
-    rule, rule_params, resume, progress = opts.rule, opts.rule_params, opts.resume, opts.progress
+    resume = opts.resume
     path = result_path(out_dir, probe, params)
     if resume and _complete(path, probe, params, backend):
         return Outcome(probe.name, "cached", path, "complete result for this probe version already present")
     path.parent.mkdir(parents=True, exist_ok=True)
     log = path.with_suffix(".log")
-    args = [
-        "--probe",
-        probe.name,
-        *_module_arg(probe),
-        "--params",
-        json.dumps(params, default=list),
-        "--backend",
-        backend,
-        "--out",
-        str(path),
-        "--rule",
-        rule,
-        "--rule-params",
-        json.dumps(rule_params or {}),
-    ]
-    if not progress:
-        args.append("--no-progress")
-    if not resume:
-        args.append("--fresh")
+    args = _worker_args(probe, params, path, opts)
     left = time_left(deadline)
     try:
         code, tail = _spawn(
@@ -606,30 +596,12 @@ def run_batch(jobs, opts: RunOptions) -> list[Outcome]:
     (no resume, no progress bars, whatever `opts` says). What the batch did not finish (a CUDA error poisons its
     context, a crash, its watchdog) is run again one worker each by run_one. The watchdog is `opts.timeout` plus
     10 s per job."""
-    out_dir, backend, timeout, rule, rule_params = opts.out_dir, opts.backend, opts.timeout, opts.rule, opts.rule_params
+    out_dir, backend, timeout = opts.out_dir, opts.backend, opts.timeout
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [result_path(out_dir, p, params) for p, params in jobs]
-    items = [
-        [
-            "--probe",
-            p.name,
-            *_module_arg(p),
-            "--params",
-            json.dumps(params, default=list),
-            "--backend",
-            backend,
-            "--out",
-            str(path),
-            "--rule",
-            rule,
-            "--rule-params",
-            json.dumps(rule_params or {}),
-            "--no-progress",
-            "--fresh",
-        ]
-        for (p, params), path in zip(jobs, paths)
-    ]
+    fresh = opts.but(resume=False, progress=False)
+    items = [_worker_args(p, params, path, fresh) for (p, params), path in zip(jobs, paths)]
     status = out_dir / ".batch-status.json"
     spec = out_dir / ".batch-spec.json"
     status.unlink(missing_ok=True)

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import history
+
 SCHEMA = "gpu-probes/static-atlas/1"
 CELL_FIELDS = [
     "status",
@@ -62,17 +64,7 @@ def history_snapshots(history_dir: Path) -> list[tuple[str, str, pd.DataFrame]]:
     return out
 
 
-_HFIELDS = [
-    "atlas",
-    "row",
-    "arch",
-    "status",
-    "sass",
-    "detail",
-    "latency_class",
-    "fixed_latency_cycles",
-    "issue_interval_cycles",
-]
+_HFIELDS = history.SNAPSHOT_COLUMNS  # a history snapshot's columns, in its order
 
 
 def atlas_data(

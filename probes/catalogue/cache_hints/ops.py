@@ -138,23 +138,7 @@ def load_u32(hint: str):
 
         return X.ld_hinted_u32(prefix[len("ld.global") :])
 
-    def build():
-        from numba import types
-        from numba.cuda.extending import intrinsic
-
-        text = _hinted_text(prefix, policy, ".u32 $0, [$1]")
-
-        @intrinsic
-        def load(typingctx, arr, index):
-            def codegen(context, builder, sig, args):
-                addr = _element_address(context, builder, sig.args[0], args[0], sig.args[1], args[1])
-                return builder.call(_asm(text, 32, (64,), "=r,l"), [addr])
-
-            return types.uint32(arr, index), codegen
-
-        return load
-
-    return _cached(("u32", hint), build)
+    return _cached(("u32", hint), lambda: _u32_from_address(_hinted_text(prefix, policy, ".u32 $0, [$1]")))
 
 
 def load_v4_sum(hint: str):
@@ -163,27 +147,28 @@ def load_v4_sum(hint: str):
         return _sim_load_v4_sum
     prefix, policy = load_prefix(hint)
 
-    def build():
-        from numba import types
-        from numba.cuda.extending import intrinsic
+    text = (
+        "{ .reg .b32 %hq1, %hq2, %hq3, %hq4; "
+        + _hinted_text(prefix, policy, ".v4.u32 {%hq1, %hq2, %hq3, %hq4}, [$1]")
+        + " add.u32 %hq1, %hq1, %hq2; add.u32 %hq3, %hq3, %hq4; add.u32 $0, %hq1, %hq3; }"
+    )
+    return _cached(("v4", hint), lambda: _u32_from_address(text))
 
-        text = (
-            "{ .reg .b32 %hq1, %hq2, %hq3, %hq4; "
-            + _hinted_text(prefix, policy, ".v4.u32 {%hq1, %hq2, %hq3, %hq4}, [$1]")
-            + " add.u32 %hq1, %hq1, %hq2; add.u32 %hq3, %hq3, %hq4; add.u32 $0, %hq1, %hq3; }"
-        )
 
-        @intrinsic
-        def load(typingctx, arr, index):
-            def codegen(context, builder, sig, args):
-                addr = _element_address(context, builder, sig.args[0], args[0], sig.args[1], args[1])
-                return builder.call(_asm(text, 32, (64,), "=r,l"), [addr])
+def _u32_from_address(text: str):
+    """An intrinsic `load(arr, i)` -> u32 running the inline PTX `text` ($0: the u32 result, $1: &arr[i])."""
+    from numba import types
+    from numba.cuda.extending import intrinsic
 
-            return types.uint32(arr, index), codegen
+    @intrinsic
+    def load(typingctx, arr, index):
+        def codegen(context, builder, sig, args):
+            addr = _element_address(context, builder, sig.args[0], args[0], sig.args[1], args[1])
+            return builder.call(_asm(text, 32, (64,), "=r,l"), [addr])
 
-        return load
+        return types.uint32(arr, index), codegen
 
-    return _cached(("v4", hint), build)
+    return load
 
 
 def store_u64(hint: str):
