@@ -16,6 +16,7 @@ import numpy as np
 from numba import cuda, uint32, uint64
 
 from probes.catalogue.cache_hints import ops as H
+from probes.kernel import bw_kernels
 from probes.kernel import intrinsics as X
 from probes.kernel import timed_pass as T
 from probes.static import qualifiers as Q
@@ -300,7 +301,7 @@ def store_kernel(hint: str, store=None):
 def helper_kernels() -> dict:
     """Hint-independent kernels: flush, parallel touch, timed `.cg` walk, device copy."""
     walk_cg = _walkers()[1]
-    copy = H.copy_v4()
+    copy = bw_kernels.copy_v4()  # the plain 16-byte device copy of the bandwidth family
     words_per_line = LINE // 8
 
     def flush(buf, n_lines, acc):

@@ -63,11 +63,6 @@ def _sim_store(memory, index, value):
     memory[index] = value
 
 
-def _sim_copy_v4(src, dst, i):
-    for j in range(4):
-        dst[i + j] = src[i + j]
-
-
 _CACHE: dict = {}
 
 
@@ -220,32 +215,3 @@ def store_u32(hint: str):
         return store
 
     return _cached(("st32", hint), build)
-
-
-def copy_v4():
-    """copy(src, dst, i): dst[i:i+4] = src[i:i+4] as one plain 16-byte load and store (the device-copy ceiling)."""
-    if SIMULATOR:
-        return _sim_copy_v4
-
-    def build():
-        from numba import types
-        from numba.cuda.extending import intrinsic
-
-        text = (
-            "{ .reg .b32 %hq1, %hq2, %hq3, %hq4; ld.global.v4.u32 {%hq1, %hq2, %hq3, %hq4}, [$0]; "
-            "st.global.v4.u32 [$1], {%hq1, %hq2, %hq3, %hq4}; }"
-        )
-
-        @intrinsic
-        def copy(typingctx, src, dst, index):
-            def codegen(context, builder, sig, args):
-                s = _element_address(context, builder, sig.args[0], args[0], sig.args[2], args[2])
-                d = _element_address(context, builder, sig.args[1], args[1], sig.args[2], args[2])
-                builder.call(_asm(text, None, (64, 64), "l,l"), [s, d])
-                return context.get_dummy_value()
-
-            return types.void(src, dst, index), codegen
-
-        return copy
-
-    return _cached(("copy",), build)
